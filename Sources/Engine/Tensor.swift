@@ -1,0 +1,88 @@
+// Tensor: a float32 buffer with a shape. Activations are NHWC (channels fastest), so a 1×1 convolution is a
+// plain GEMM over rows of N·H·W pixels, and a slice of channels is a strided row view (see `FeatureMap`).
+import Foundation
+
+/// A dense float32 tensor in row-major order, 64-byte aligned, owning its memory.
+///
+/// Shapes follow the engine's conventions: activations `[N, H, W, C]`, convolution weights `[KH, KW, Cin, Cout]`
+/// (HWIO), linear weights `[out, in]` as in PyTorch. Reference types on purpose: a network hands the same buffer
+/// to forward and backward without copies.
+public final class Tensor {
+    public let shape: [Int]
+    public let count: Int
+    public let data: UnsafeMutablePointer<Float>
+
+    /// Zero-initialised tensor.
+    public init(_ shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in \(shape)")
+        self.shape = shape
+        self.count = shape.reduce(1, *)
+        let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) & ~63)
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        self.data = raw.bindMemory(to: Float.self, capacity: bytes / 4)
+    }
+
+    public convenience init(_ shape: [Int], _ values: [Float]) {
+        self.init(shape)
+        precondition(values.count == count, "\(values.count) values for shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit { UnsafeMutableRawPointer(data).deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
+    public var array: [Float] { Array(buffer) }
+
+    public subscript(i: Int) -> Float {
+        get { data[i] }
+        set { data[i] = newValue }
+    }
+
+    public func zero() { data.update(repeating: 0, count: count) }
+    public func fill(_ v: Float) { data.update(repeating: v, count: count) }
+    public func copy(from other: Tensor) {
+        precondition(other.count == count)
+        data.update(from: other.data, count: count)
+    }
+
+    /// NHWC activation helpers.
+    public var n: Int { shape[0] }
+    public var h: Int { shape[1] }
+    public var w: Int { shape[2] }
+    public var c: Int { shape[shape.count - 1] }
+
+    /// The whole tensor as a feature map (NHWC, dense rows).
+    public var map: FeatureMap {
+        precondition(shape.count == 4, "feature map needs NHWC, got \(shape)")
+        return FeatureMap(data, n: shape[0], h: shape[1], w: shape[2], c: shape[3], stride: shape[3])
+    }
+}
+
+/// A view of `c` channels of an NHWC buffer whose rows are `stride` floats apart.
+///
+/// Dense blocks keep every layer's output in one buffer of `C_total` channels; a layer reads the prefix
+/// `[0, c_in)` and writes its growth channels at offset `c_in`, both as views with `stride = C_total`, so
+/// concatenation never copies.
+public struct FeatureMap {
+    public var base: UnsafeMutablePointer<Float>
+    public var n: Int, h: Int, w: Int, c: Int
+    public var stride: Int
+
+    public init(_ base: UnsafeMutablePointer<Float>, n: Int, h: Int, w: Int, c: Int, stride: Int) {
+        precondition(stride >= c)
+        self.base = base; self.n = n; self.h = h; self.w = w; self.c = c; self.stride = stride
+    }
+
+    /// Number of pixel rows, N·H·W.
+    public var rows: Int { n * h * w }
+
+    /// Channels `[from, from + count)` of this view.
+    public func channels(_ from: Int, _ count: Int) -> FeatureMap {
+        precondition(from >= 0 && from + count <= c, "channel slice \(from)..<\(from + count) of \(c)")
+        return FeatureMap(base + from, n: n, h: h, w: w, c: count, stride: stride)
+    }
+
+    /// The same memory seen as `n` images of `h×w` (used when a buffer is reused for a smaller stage).
+    public var isDense: Bool { stride == c }
+}

@@ -1,0 +1,1 @@
+// DenseNet and SE-DenseNet builders.
