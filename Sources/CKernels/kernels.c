@@ -1,1 +1,113 @@
 #include "kernels.h"
+#include <string.h>
+
+void abl_im2col(const float *x, long H, long W, long C, long sx, long KH, long KW, long stride, long pad,
+                long OH, long OW, long m0, long m1, float *col) {
+    const long K = KH * KW * C;
+    for (long m = m0; m < m1; m++) {
+        const long ow = m % OW, t = m / OW, oh = t % OH, n = t / OH;
+        float *dst = col + (m - m0) * K;
+        for (long kh = 0; kh < KH; kh++) {
+            const long ih = oh * stride - pad + kh;
+            for (long kw = 0; kw < KW; kw++) {
+                const long iw = ow * stride - pad + kw;
+                float *d = dst + (kh * KW + kw) * C;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+                    memset(d, 0, (size_t)C * sizeof(float));
+                } else {
+                    memcpy(d, x + ((n * H + ih) * W + iw) * sx, (size_t)C * sizeof(float));
+                }
+            }
+        }
+    }
+}
+
+void abl_col2im_add(const float *col, long H, long W, long C, long sdx, long KH, long KW, long stride, long pad,
+                    long OH, long OW, long m0, long m1, long c0, long c1, float *dx) {
+    const long K = KH * KW * C;
+    for (long m = m0; m < m1; m++) {
+        const long ow = m % OW, t = m / OW, oh = t % OH, n = t / OH;
+        const float *src = col + (m - m0) * K;
+        for (long kh = 0; kh < KH; kh++) {
+            const long ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (long kw = 0; kw < KW; kw++) {
+                const long iw = ow * stride - pad + kw;
+                if (iw < 0 || iw >= W) continue;
+                const float *s = src + (kh * KW + kw) * C;
+                float *d = dx + ((n * H + ih) * W + iw) * sdx;
+                for (long c = c0; c < c1; c++) d[c] += s[c];
+            }
+        }
+    }
+}
+
+// Rows are summed in float over short runs (vectorised), then folded into double accumulators.
+#define RUN 32
+void abl_channel_moments(const float *x, long r0, long r1, long C, long sx, const float *shift,
+                         double *sum, double *sumsq) {
+    float s[C], q[C];
+    for (long r = r0; r < r1; r += RUN) {
+        const long e = r + RUN < r1 ? r + RUN : r1;
+        for (long c = 0; c < C; c++) { s[c] = 0; q[c] = 0; }
+        for (long i = r; i < e; i++) {
+            const float *p = x + i * sx;
+            for (long c = 0; c < C; c++) { const float v = p[c] - shift[c]; s[c] += v; q[c] += v * v; }
+        }
+        for (long c = 0; c < C; c++) { sum[c] += s[c]; sumsq[c] += q[c]; }
+    }
+}
+
+void abl_scale_shift(const float *x, long r0, long r1, long C, long sx, const float *scale, const float *shift,
+                     int relu, float *y, long sy) {
+    for (long i = r0; i < r1; i++) {
+        const float *p = x + i * sx;
+        float *o = y + i * sy;
+        if (relu) {
+            for (long c = 0; c < C; c++) { const float v = p[c] * scale[c] + shift[c]; o[c] = v > 0 ? v : 0; }
+        } else {
+            for (long c = 0; c < C; c++) o[c] = p[c] * scale[c] + shift[c];
+        }
+    }
+}
+
+void abl_bn_backward_sums(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,
+                          const float *scale, const float *shift, int relu, const float *mean,
+                          double *sum_g, double *sum_gx) {
+    float s[C], q[C];
+    for (long r = r0; r < r1; r += RUN) {
+        const long e = r + RUN < r1 ? r + RUN : r1;
+        for (long c = 0; c < C; c++) { s[c] = 0; q[c] = 0; }
+        for (long i = r; i < e; i++) {
+            const float *p = x + i * sx, *g = dy + i * sdy;
+            if (relu) {
+                for (long c = 0; c < C; c++) {
+                    const float gv = (p[c] * scale[c] + shift[c] > 0) ? g[c] : 0;
+                    s[c] += gv; q[c] += gv * (p[c] - mean[c]);
+                }
+            } else {
+                for (long c = 0; c < C; c++) { s[c] += g[c]; q[c] += g[c] * (p[c] - mean[c]); }
+            }
+        }
+        for (long c = 0; c < C; c++) { sum_g[c] += s[c]; sum_gx[c] += q[c]; }
+    }
+}
+
+void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,
+                        const float *scale, const float *shift, int relu, const float *mean, const float *a,
+                        const float *b, const float *k, int accumulate, float *dx, long sdx) {
+    for (long i = r0; i < r1; i++) {
+        const float *p = x + i * sx, *g = dy + i * sdy;
+        float *o = dx + i * sdx;
+        for (long c = 0; c < C; c++) {
+            float gv = g[c];
+            if (relu && !(p[c] * scale[c] + shift[c] > 0)) gv = 0;
+            const float v = a[c] * gv + b[c] + k[c] * (p[c] - mean[c]);
+            o[c] = accumulate ? o[c] + v : v;
+        }
+    }
+}
+
+void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
+    for (long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+}

@@ -1,1 +1,292 @@
-// DenseNet and SE-DenseNet builders.
+// DenseNet-BC and the seed's SE-DenseNet as one hand-written forward/backward pair (llm.c style).
+//
+// Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks", CVPR 2017.
+// Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018 (SE on each dense block's output, as the seed).
+//
+// Memory plan (per dense block, rows R = N·H·W):
+//   block buffer X [R, C_in + L·k]   every layer reads the prefix [0, c) and writes its k channels at c
+//   bottlenecks    [L, R, bn·k]      conv1 outputs, kept for BN2's backward
+//   BN-ReLU outputs are never stored: backward recomputes them from X / the bottleneck (Pleiss et al. 2017).
+// A transition pools before its 1×1 convolution (both are linear, so they commute): a quarter of the GEMM.
+import Engine
+
+/// One dense layer: BN-ReLU-Conv1×1(bn·k)-BN-ReLU-Conv3×3(k).
+struct DenseLayer {
+    let inChannels: Int
+    let norm1: BatchNorm2D, conv1: Conv2D, norm2: BatchNorm2D, conv2: Conv2D
+
+    init(_ store: ParameterStore, name: String, in c: Int, growth k: Int, bnSize: Int) {
+        inChannels = c
+        norm1 = BatchNorm2D(store, name: "\(name).norm1", channels: c)
+        conv1 = Conv2D(store, name: "\(name).conv1", in: c, out: bnSize * k, kernel: 1)
+        norm2 = BatchNorm2D(store, name: "\(name).norm2", channels: bnSize * k)
+        conv2 = Conv2D(store, name: "\(name).conv2", in: bnSize * k, out: k, kernel: 3, stride: 1, padding: 1)
+    }
+}
+
+/// BN-ReLU-Conv1×1(⌊θC⌋)-AvgPool2, computed as BN-ReLU-AvgPool2-Conv1×1.
+struct Transition {
+    let norm: BatchNorm2D, conv: Conv2D
+    let pool = AvgPool2D(kernel: 2, stride: 2)
+
+    init(_ store: ParameterStore, name: String, in c: Int, out: Int) {
+        norm = BatchNorm2D(store, name: "\(name).norm", channels: c)
+        conv = Conv2D(store, name: "\(name).conv", in: c, out: out, kernel: 1)
+    }
+}
+
+struct Stage {
+    let layers: [DenseLayer]
+    let inChannels: Int, outChannels: Int
+    let se: SqueezeExcitation?
+    let transition: Transition?
+}
+
+/// A DenseNet / SE-DenseNet with its parameters, training forward/backward and evaluation.
+public final class DenseNet {
+    public let config: DenseNetConfig
+    public let store: ParameterStore
+    let conv0: Conv2D, norm0: BatchNorm2D
+    let pool0 = MaxPool2D(kernel: 3, stride: 2, padding: 1)
+    let stages: [Stage]
+    let norm5: BatchNorm2D
+    let classifier: Linear
+    let dropout: Dropout?
+    let workspace = Workspace()
+    var acts: Activations?
+    /// Dropout masks are drawn from this generator (seeded by the trainer; part of a checkpoint's RNG state).
+    public var rng: SeededGenerator
+
+    /// Builds the network and initialises it from `seed` (Kaiming-normal convolutions, BN 1/0, Linear bias 0).
+    public init(_ config: DenseNetConfig, seed: UInt64) throws {
+        try config.validate()
+        self.config = config
+        let store = ParameterStore()
+        self.store = store
+        let se = config.seReduction != nil
+        conv0 = Conv2D(store, name: "features.conv0", in: 3, out: config.initChannels, kernel: 7, stride: 2, padding: 3)
+        norm0 = BatchNorm2D(store, name: "features.norm0", channels: config.initChannels)
+        var stages: [Stage] = []
+        let channels = config.blockChannels
+        for (b, layers) in config.blockConfig.enumerated() {
+            let block = "features.denseblock\(b + 1)"
+            let layerPrefix = se ? "\(block).dense_block" : block
+            let cin = channels[b].input, cout = channels[b].output
+            let dense = (0..<layers).map {
+                DenseLayer(store, name: "\(layerPrefix).denselayer\($0 + 1)", in: cin + $0 * config.growthRate,
+                           growth: config.growthRate, bnSize: config.bnSize)
+            }
+            let seLayer = config.seReduction.map { SqueezeExcitation(store, name: "\(block).se", channels: cout, reduction: $0) }
+            let trans = b < config.blockConfig.count - 1
+                ? Transition(store, name: "features.transition\(b + 1)", in: cout, out: config.transitionChannels(cout)) : nil
+            stages.append(Stage(layers: dense, inChannels: cin, outChannels: cout, se: seLayer, transition: trans))
+        }
+        self.stages = stages
+        norm5 = BatchNorm2D(store, name: "features.norm5", channels: config.featureChannels)
+        classifier = Linear(store, name: "classifier", in: config.featureChannels, out: config.classes)
+        dropout = config.dropRate > 0 ? Dropout(p: Float(config.dropRate)) : nil
+        var initRNG = SeededGenerator(seed: seed)
+        store.finalize(rng: &initRNG)
+        rng = SeededGenerator(seed: seed ^ 0xD5A6_1266_F0C9_392F)
+    }
+
+    /// Spatial size of each stage for an `s×s` input: stem conv, after max pool, then each block.
+    public func spatialSizes(_ h: Int, _ w: Int) throws -> [(h: Int, w: Int)] {
+        let c0 = conv0.outputSize(h, w)
+        var sizes = [c0]
+        var cur = pool0.outputSize(c0.h, c0.w)
+        for (i, _) in stages.enumerated() {
+            sizes.append(cur)
+            if i < stages.count - 1 { cur = (cur.h / 2, cur.w / 2) }
+        }
+        if sizes.contains(where: { $0.h < 1 || $0.w < 1 }) { throw ModelError.inputTooSmall(min(h, w)) }
+        return sizes
+    }
+
+    // MARK: activations
+
+    /// Everything a training step keeps between forward and backward, sized for one (N, H, W).
+    final class Activations {
+        let n: Int, h: Int, w: Int
+        let stemOut: Tensor, stemAct: Tensor, dStem: Tensor
+        let blocks: [Tensor], dBlocks: [Tensor]
+        let bottlenecks: [Tensor]
+        let seOut: [Tensor?]
+        let masks: [Tensor?]
+        let features: Tensor, dFeatures: Tensor, logits: Tensor, dLogits: Tensor
+
+        init(_ net: DenseNet, n: Int, h: Int, w: Int) throws {
+            self.n = n; self.h = h; self.w = w
+            let sizes = try net.spatialSizes(h, w)
+            let c0 = net.config.initChannels
+            stemOut = Tensor([n, sizes[0].h, sizes[0].w, c0])
+            stemAct = Tensor([n, sizes[0].h, sizes[0].w, c0])
+            dStem = Tensor([n, sizes[0].h, sizes[0].w, c0])
+            var blocks: [Tensor] = [], dBlocks: [Tensor] = [], bottlenecks: [Tensor] = [], seOut: [Tensor?] = []
+            var masks: [Tensor?] = []
+            let width = net.config.bnSize * net.config.growthRate
+            for (i, stage) in net.stages.enumerated() {
+                let s = sizes[i + 1]
+                blocks.append(Tensor([n, s.h, s.w, stage.outChannels]))
+                dBlocks.append(Tensor([n, s.h, s.w, stage.outChannels]))
+                bottlenecks.append(Tensor([stage.layers.count, n * s.h * s.w, width]))
+                seOut.append(stage.se == nil ? nil : Tensor([n, s.h, s.w, stage.outChannels]))
+                masks.append(net.dropout == nil ? nil : Tensor([stage.layers.count, n * s.h * s.w, net.config.growthRate]))
+            }
+            self.blocks = blocks; self.dBlocks = dBlocks; self.bottlenecks = bottlenecks; self.seOut = seOut
+            self.masks = masks
+            features = Tensor([n, net.config.featureChannels]); dFeatures = Tensor([n, net.config.featureChannels])
+            logits = Tensor([n, net.config.classes]); dLogits = Tensor([n, net.config.classes])
+        }
+
+        var bytes: Int {
+            var t = [stemOut, stemAct, dStem, features, dFeatures, logits, dLogits] + blocks + dBlocks + bottlenecks
+            t += seOut.compactMap { $0 } + masks.compactMap { $0 }
+            return t.reduce(0) { $0 + $1.count * 4 }
+        }
+    }
+
+    /// Activations for batch `n` at `h×w`, reusing the previous allocation when the shape matches
+    /// (a smaller last batch gets its own buffers once, then both stay cached).
+    func activations(n: Int, h: Int, w: Int) throws -> Activations {
+        if let a = acts, a.n == n, a.h == h, a.w == w { return a }
+        let a = try Activations(self, n: n, h: h, w: w)
+        acts = a
+        return a
+    }
+
+    /// Bytes of activations and scratch currently held.
+    public var activationBytes: Int { (acts?.bytes ?? 0) + workspace.bytes }
+
+    // MARK: forward
+
+    /// Logits `[N, classes]` for an NHWC input `[N, H, W, 3]`. Training mode uses batch statistics (and
+    /// updates the running ones) and keeps what backward needs; eval mode uses running statistics.
+    @discardableResult
+    public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
+        precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
+        let a = try activations(n: input.n, h: input.h, w: input.w)
+        let ws = workspace
+        if training { store.batchesTracked += 1 }
+
+        // Stem: conv7×7/2 → BN → ReLU → maxpool 3/2, written straight into block 1's buffer.
+        conv0.forward(input.map, a.stemOut.map, ws)
+        norm0.forward(a.stemOut.map, a.stemAct.map, training: training, relu: true)
+        pool0.forward(a.stemAct.map, a.blocks[0].map.channels(0, config.initChannels))
+
+        for (b, stage) in stages.enumerated() {
+            let x = a.blocks[b].map
+            let rows = x.rows
+            for (l, layer) in stage.layers.enumerated() {
+                let cin = layer.inChannels
+                let a1 = scratchMap(ws, "a1", like: x, c: cin)
+                layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true)
+                let bott = bottleneck(a, b, l, like: x)
+                layer.conv1.forward(a1, bott, ws)
+                let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
+                layer.norm2.forward(bott, a2, training: training, relu: true)
+                let new = x.channels(cin, config.growthRate)
+                layer.conv2.forward(a2, new, ws)
+                if training, let dropout, let masks = a.masks[b] {
+                    dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng)
+                }
+            }
+            var y = x
+            if let se = stage.se, let out = a.seOut[b] {
+                se.forward(x, out.map)
+                y = out.map
+            }
+            if let t = stage.transition {
+                let next = a.blocks[b + 1].map
+                let act = scratchMap(ws, "t.a", like: y, c: y.c)
+                t.norm.forward(y, act, training: training, relu: true)
+                let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
+                t.pool.forward(act, pooled)
+                t.conv.forward(pooled, next.channels(0, t.conv.outChannels), ws)
+            } else {
+                // Head: BN → ReLU → global average pool → Linear.
+                let act = scratchMap(ws, "head.a", like: y, c: y.c)
+                norm5.forward(y, act, training: training, relu: true)
+                GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
+                classifier.forward(a.features.data, a.logits.data, batch: input.n)
+            }
+        }
+        return a.logits
+    }
+
+    // MARK: backward
+
+    /// Backward of the last training forward for `dLogits` `[N, classes]`: accumulates every parameter gradient
+    /// into `store.grads` (call `store.zeroGrad()` before the step) and writes ∂L/∂input when `inputGrad` is given.
+    public func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor? = nil) throws {
+        guard let a = acts, a.n == input.n, a.h == input.h, a.w == input.w else {
+            preconditionFailure("backward without a matching training forward")
+        }
+        let ws = workspace
+        let n = input.n
+        for b in stride(from: stages.count - 1, through: 0, by: -1) {
+            let stage = stages[b]
+            let x = a.blocks[b].map, dx = a.dBlocks[b].map
+            let y = a.seOut[b]?.map ?? x
+            // Gradient of the block's (SE) output: into dx directly, or into scratch when SE sits in between.
+            let dy = stage.se == nil ? dx : scratchMap(ws, "se.dy", like: x, c: x.c)
+            if let t = stage.transition {
+                let next = a.blocks[b + 1].map, dNext = a.dBlocks[b + 1].map
+                let act = scratchMap(ws, "t.a", like: y, c: y.c)
+                t.norm.apply(y, act, relu: true)
+                let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
+                t.pool.forward(act, pooled)
+                let dPooled = scratchMap(ws, "t.dp", n: y.n, h: next.h, w: next.w, c: y.c)
+                t.conv.backward(pooled, dNext.channels(0, t.conv.outChannels), dx: dPooled, ws)
+                t.pool.backward(dPooled, act) // act now holds ∂L/∂(BN-ReLU output)
+                t.norm.backward(y, act, dy, relu: true, accumulate: false)
+            } else {
+                classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
+                let dAct = scratchMap(ws, "head.a", like: y, c: y.c)
+                GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
+                norm5.backward(y, dAct, dy, relu: true, accumulate: false)
+            }
+            if let se = stage.se { se.backward(x, dy, dx, accumulate: false) }
+
+            let rows = x.rows
+            for l in stride(from: stage.layers.count - 1, through: 0, by: -1) {
+                let layer = stage.layers[l]
+                let cin = layer.inChannels
+                let dNew = dx.channels(cin, config.growthRate)
+                if let dropout, let masks = a.masks[b] {
+                    dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate)
+                }
+                let bott = bottleneck(a, b, l, like: x)
+                let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
+                layer.norm2.apply(bott, a2, relu: true)
+                let dA2 = scratchMap(ws, "da2", like: x, c: bott.c)
+                layer.conv2.backward(a2, dNew, dx: dA2, ws)
+                layer.norm2.backward(bott, dA2, dA2, relu: true, accumulate: false) // in place: dA2 becomes ∂L/∂bottleneck
+                let a1 = scratchMap(ws, "a1", like: x, c: cin)
+                layer.norm1.apply(x.channels(0, cin), a1, relu: true)
+                let dA1 = scratchMap(ws, "da1", like: x, c: cin)
+                layer.conv1.backward(a1, dA2, dx: dA1, ws)
+                layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true)
+            }
+        }
+        // Stem.
+        pool0.backward(a.stemAct.map, a.dBlocks[0].map.channels(0, config.initChannels), a.dStem.map)
+        norm0.backward(a.stemOut.map, a.dStem.map, a.dStem.map, relu: true, accumulate: false)
+        conv0.backward(input.map, a.dStem.map, dx: inputGrad?.map, ws)
+    }
+
+    // MARK: helpers
+
+    func bottleneck(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
+        let width = config.bnSize * config.growthRate
+        return FeatureMap(a.bottlenecks[b].data + l * x.rows * width, n: x.n, h: x.h, w: x.w, c: width, stride: width)
+    }
+
+    func scratchMap(_ ws: Workspace, _ key: String, like x: FeatureMap, c: Int) -> FeatureMap {
+        scratchMap(ws, key, n: x.n, h: x.h, w: x.w, c: c)
+    }
+
+    func scratchMap(_ ws: Workspace, _ key: String, n: Int, h: Int, w: Int, c: Int) -> FeatureMap {
+        FeatureMap(ws.scratch(key, n * h * w * c), n: n, h: h, w: w, c: c, stride: c)
+    }
+}

@@ -1,2 +1,39 @@
+// Hot element-wise kernels of the engine, compiled with -O3 -mavx2 -mfma.
+//
+// Layout: activations are NHWC; a "row" is one pixel's channels. Every kernel takes row strides (sx, sy, ...)
+// in floats, so it can read or write a channel slice of a wider dense-block buffer. Each kernel processes a
+// row range [r0, r1) so the Swift side can split rows over threads; reductions write per-call partials that
+// the caller combines in a fixed order (bit-identical results for any thread count).
 #pragma once
 #include <stddef.h>
+
+// --- convolution helpers -------------------------------------------------------------------------------
+/// col[(m - m0), (kh*KW + kw)*C + c] = x[n, oh*s - p + kh, ow*s - p + kw, c] (0 outside), m = (n*OH + oh)*OW + ow.
+void abl_im2col(const float *x, long H, long W, long C, long sx, long KH, long KW, long stride, long pad,
+                long OH, long OW, long m0, long m1, float *col);
+/// The adjoint of abl_im2col for channels [c0, c1): dx[n, ih, iw, c] += col[...]. Channel ranges never overlap
+/// between threads, so no two threads write the same float.
+void abl_col2im_add(const float *col, long H, long W, long C, long sdx, long KH, long KW, long stride, long pad,
+                    long OH, long OW, long m0, long m1, long c0, long c1, float *dx);
+
+// --- batch norm ------------------------------------------------------------------------------------------
+/// sum[c] += Σ (x - shift[c]), sumsq[c] += Σ (x - shift[c])² over rows [r0, r1). Shifting by a sample of the
+/// channel keeps E[x²] - E[x]² from cancelling catastrophically.
+void abl_channel_moments(const float *x, long r0, long r1, long C, long sx, const float *shift,
+                         double *sum, double *sumsq);
+/// y = x * scale[c] + shift[c], optionally followed by ReLU.
+void abl_scale_shift(const float *x, long r0, long r1, long C, long sx, const float *scale, const float *shift,
+                     int relu, float *y, long sy);
+/// Backward sums of batch norm: with g = dy masked by (x*scale+shift > 0) when relu != 0,
+/// sum_g[c] += Σ g, sum_gx[c] += Σ g * (x - mean[c]).
+void abl_bn_backward_sums(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,
+                          const float *scale, const float *shift, int relu, const float *mean,
+                          double *sum_g, double *sum_gx);
+/// dx (=, or += when accumulate) a[c]*g + b[c] + k[c]*(x - mean[c]), with g as in abl_bn_backward_sums.
+void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,
+                        const float *scale, const float *shift, int relu, const float *mean, const float *a,
+                        const float *b, const float *k, int accumulate, float *dx, long sdx);
+
+// --- small element-wise ------------------------------------------------------------------------------------
+/// dx = dy where y > 0 else 0 (ReLU backward from its output), n contiguous floats.
+void abl_relu_backward(const float *y, const float *dy, float *dx, long n);

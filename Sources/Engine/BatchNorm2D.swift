@@ -1,0 +1,108 @@
+// BatchNorm2d over NHWC rows, optionally fused with the ReLU that follows it in every DenseNet use
+// (BN-ReLU-Conv). Backward recomputes the ReLU mask from the input and the saved affine map, so the BN output
+// never has to be stored (memory-efficient DenseNet, Pleiss et al. 2017).
+import CKernels
+
+/// Batch normalisation with PyTorch semantics.
+///
+/// Training: `y = γ·(x − μ_B)/√(σ²_B + ε) + β` with the biased batch variance σ²_B; running statistics are
+/// updated as `r ← (1 − m)·r + m·stat` with momentum m = 0.1 and the *unbiased* variance. Eval: running
+/// statistics. Shapes: `x, y [N, H, W, C]` (any row strides). Init: γ = 1, β = 0, running mean 0, var 1.
+public struct BatchNorm2D {
+    public let channels: Int
+    public let eps: Float
+    public let momentum: Float
+    public let weight: Param, bias: Param
+    public let runningMean: Param, runningVar: Param
+    /// Per-channel affine map of the last forward (`y = x·scale + shift`) and its batch mean / 1/σ.
+    let saved: Tensor // [4, C]: scale, shift, mean, invstd
+
+    public init(_ store: ParameterStore, name: String, channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
+        self.channels = channels; self.eps = eps; self.momentum = momentum
+        weight = store.parameter("\(name).weight", [channels], init: .ones)
+        bias = store.parameter("\(name).bias", [channels], init: .zeros)
+        runningMean = store.buffer("\(name).running_mean", [channels], init: .zeros)
+        runningVar = store.buffer("\(name).running_var", [channels], init: .ones)
+        saved = Tensor([4, channels])
+    }
+
+    var scale: UnsafeMutablePointer<Float> { saved.data }
+    var shift: UnsafeMutablePointer<Float> { saved.data + channels }
+    var mean: UnsafeMutablePointer<Float> { saved.data + 2 * channels }
+    var invstd: UnsafeMutablePointer<Float> { saved.data + 3 * channels }
+
+    /// y = BN(x) (then ReLU when `relu`). `y` may alias `x` only when both have the same stride.
+    public func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, relu: Bool) {
+        precondition(x.c == channels && y.c == channels && x.rows == y.rows)
+        if training { computeBatchStatistics(x) } else { useRunningStatistics() }
+        apply(x, y, relu: relu)
+    }
+
+    /// Writes `x·scale + shift` (and ReLU) with the statistics of the last forward: the recompute path.
+    public func apply(_ x: FeatureMap, _ y: FeatureMap, relu: Bool) {
+        let (sc, sh, c) = (scale, shift, channels)
+        parallelRows(x.rows, chunk: 512) { r0, r1 in
+            abl_scale_shift(x.base, r0, r1, c, x.stride, sc, sh, relu ? 1 : 0, y.base, y.stride)
+        }
+    }
+
+    func computeBatchStatistics(_ x: FeatureMap) {
+        let c = channels, m = x.rows
+        // Shift by the first pixel's values so that E[x²] − E[x]² does not cancel.
+        let pivot = Tensor([c]); pivot.data.update(from: x.base, count: c)
+        let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
+            abl_channel_moments(x.base, r0, r1, c, x.stride, pivot.data, out[0], out[1])
+        }
+        let g = weight.value, b = bias.value, rm = runningMean.value, rv = runningVar.value
+        let unbias = m > 1 ? Double(m) / Double(m - 1) : 1
+        for i in 0..<c {
+            let dm = sums[0][i] / Double(m)
+            let variance = max(0, sums[1][i] / Double(m) - dm * dm)
+            let mu = Double(pivot[i]) + dm
+            let inv = 1 / (variance + Double(eps)).squareRoot()
+            mean[i] = Float(mu); invstd[i] = Float(inv)
+            scale[i] = g[i] * Float(inv)
+            shift[i] = b[i] - Float(mu) * scale[i]
+            rm[i] = (1 - momentum) * rm[i] + momentum * Float(mu)
+            rv[i] = (1 - momentum) * rv[i] + momentum * Float(variance * unbias)
+        }
+    }
+
+    func useRunningStatistics() {
+        let g = weight.value, b = bias.value, rm = runningMean.value, rv = runningVar.value
+        for i in 0..<channels {
+            let inv = 1 / (rv[i] + eps).squareRoot()
+            mean[i] = rm[i]; invstd[i] = inv
+            scale[i] = g[i] * inv
+            shift[i] = b[i] - rm[i] * scale[i]
+        }
+    }
+
+    /// Backward of a training-mode forward on `x`. `dy` is the gradient of the layer's output (after the ReLU
+    /// when `relu`). Accumulates dγ, dβ; writes `dx` (or adds to it when `accumulate`).
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool) {
+        let c = channels, m = x.rows
+        let (sc, sh, mu) = (scale, shift, mean)
+        let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
+            abl_bn_backward_sums(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                 out[0], out[1])
+        }
+        let coeff = Tensor([3, c])
+        let a = coeff.data, b = coeff.data + c, k = coeff.data + 2 * c
+        let gw = weight.grad, gb = bias.grad, gamma = weight.value
+        for i in 0..<c {
+            let inv = Double(invstd[i])
+            let meanG = sums[0][i] / Double(m), meanGX = sums[1][i] / Double(m)
+            gb[i] += Float(sums[0][i])
+            gw[i] += Float(sums[1][i] * inv)
+            let ai = Double(gamma[i]) * inv
+            let ki = -ai * inv * inv * meanGX
+            a[i] = Float(ai); k[i] = Float(ki)
+            b[i] = Float(-ai * meanG)
+        }
+        parallelRows(m, chunk: 512) { r0, r1 in
+            abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu, a, b, k,
+                               accumulate ? 1 : 0, dx.base, dx.stride)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+// Optimisers with PyTorch semantics over the flat parameter array, and learning-rate schedules.
+import Foundation
+
+/// Optimiser settings, as they appear in experiment files and checkpoints.
+public enum OptimizerConfig: Codable, Equatable, Sendable {
+    /// `torch.optim.SGD`: g ← ∇ + λ·p; b ← g (first step) or μ·b + (1 − dampening)·g; g ← g + μ·b (Nesterov)
+    /// or b; p ← p − lr·g.
+    case sgd(lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false)
+    /// `torch.optim.Adam` (coupled L2 weight decay, no amsgrad): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+    /// p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
+    case adam(lr: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0)
+
+    public var learningRate: Float {
+        switch self { case .sgd(let lr, _, _, _, _), .adam(let lr, _, _, _, _): return lr }
+    }
+}
+
+/// Optimiser state (momentum / Adam moments) over a `ParameterStore`'s flat arrays.
+public final class Optimizer {
+    public let config: OptimizerConfig
+    /// Steps taken (Adam's t; SGD uses it to know the first step).
+    public private(set) var step = 0
+    /// SGD momentum buffer, or Adam's first moment.
+    public let state1: Tensor
+    /// Adam's second moment (empty for SGD).
+    public let state2: Tensor
+    let store: ParameterStore
+
+    public init(_ config: OptimizerConfig, store: ParameterStore) {
+        self.config = config; self.store = store
+        let n = store.parameterScalars
+        switch config {
+        case .sgd(_, let momentum, _, _, _): state1 = Tensor([momentum != 0 ? n : 0]); state2 = Tensor([0])
+        case .adam: state1 = Tensor([n]); state2 = Tensor([n])
+        }
+    }
+
+    /// One update with learning rate `lr` (from the schedule) using the gradients in the store.
+    public func update(lr: Float) {
+        step += 1
+        let p = store.values.data, g = store.grads.data, n = store.parameterScalars
+        switch config {
+        case let .sgd(_, momentum, dampening, wd, nesterov):
+            let buf = state1.data, first = step == 1
+            parallelRows(n, chunk: 1 << 16) { r0, r1 in
+                for i in r0..<r1 {
+                    var d = g[i]
+                    if wd != 0 { d += wd * p[i] }
+                    if momentum != 0 {
+                        buf[i] = first ? d : momentum * buf[i] + (1 - dampening) * d
+                        d = nesterov ? d + momentum * buf[i] : buf[i]
+                    }
+                    p[i] -= lr * d
+                }
+            }
+        case let .adam(_, beta1, beta2, eps, wd):
+            let m = state1.data, v = state2.data
+            let bc1 = 1 - pow(beta1, Float(step)), bc2Sqrt = (1 - pow(beta2, Float(step))).squareRoot()
+            let stepSize = lr / bc1
+            parallelRows(n, chunk: 1 << 16) { r0, r1 in
+                for i in r0..<r1 {
+                    var d = g[i]
+                    if wd != 0 { d += wd * p[i] }
+                    m[i] = beta1 * m[i] + (1 - beta1) * d
+                    v[i] = beta2 * v[i] + (1 - beta2) * d * d
+                    let denom = v[i].squareRoot() / bc2Sqrt + eps
+                    p[i] -= stepSize * (m[i] / denom)
+                }
+            }
+        }
+    }
+
+    /// Restores the step count (checkpoint resume); the state tensors are restored by copying into them.
+    public func restore(step: Int) { self.step = step }
+}
+
+/// Learning rate as a function of the epoch (0-based), stepped once per epoch like PyTorch's schedulers.
+public enum LRSchedule: Codable, Equatable, Sendable {
+    case constant
+    /// `StepLR`: lr · γ^⌊epoch / stepSize⌋.
+    case step(stepSize: Int, gamma: Float)
+    /// `CosineAnnealingLR` with T_max = total epochs: η_min + (lr − η_min)(1 + cos(π·epoch/T))/2.
+    case cosine(minLR: Float)
+
+    public func learningRate(base: Float, epoch: Int, totalEpochs: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case let .step(stepSize, gamma): return base * pow(gamma, Float(epoch / max(1, stepSize)))
+        case let .cosine(minLR):
+            let t = Double(epoch) / Double(max(1, totalEpochs))
+            return minLR + (base - minLR) * Float((1 + cos(Double.pi * t)) / 2)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+// Threads: OpenBLAS runs the GEMMs on its own pool; every other kernel splits its rows into fixed-size chunks
+// run with `DispatchQueue.concurrentPerform`. Chunk boundaries depend only on the problem size, never on the
+// thread count, and reductions combine per-chunk partials in chunk order: results are bit-identical run after run.
+import CBLAS
+import Dispatch
+import Foundation
+
+public enum Threads {
+    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
+
+    /// Threads used by GEMM and the element-wise kernels (default: all cores).
+    public static var count: Int { current }
+
+    /// Sets the thread count for OpenBLAS and the engine's own kernels.
+    public static func set(_ n: Int) {
+        current = max(1, n)
+        openblas_set_num_threads(Int32(current))
+    }
+}
+
+/// Runs `body(chunk)` for chunk in 0..<chunks on up to `Threads.count` threads. Each chunk must touch disjoint
+/// output; the split into chunks is the caller's and must not depend on the thread count.
+@inline(__always)
+func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
+    let threads = min(Threads.count, chunks)
+    if threads <= 1 {
+        for i in 0..<chunks { body(i) }
+        return
+    }
+    // Static round-robin assignment of chunks to `threads` workers.
+    withoutActuallyEscaping(body) { body in
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            var i = t
+            while i < chunks { body(i); i += threads }
+        }
+    }
+}
+
+/// Splits `rows` into chunks of `chunk` rows and runs `body(r0, r1)` over them in parallel.
+@inline(__always)
+func parallelRows(_ rows: Int, chunk: Int = 1024, _ body: (Int, Int) -> Void) {
+    let chunks = (rows + chunk - 1) / chunk
+    parallelChunks(chunks) { i in body(i * chunk, min(rows, (i + 1) * chunk)) }
+}
+
+/// A per-channel reduction over rows: each fixed-size chunk of rows adds into its own `width`-double partial,
+/// then partials are summed in chunk order (deterministic for any thread count).
+func reduceRows(_ rows: Int, width: Int, outputs: Int, chunk: Int = 2048,
+                _ body: (_ r0: Int, _ r1: Int, _ partials: [UnsafeMutablePointer<Double>]) -> Void) -> [[Double]] {
+    let chunks = max(1, (rows + chunk - 1) / chunk)
+    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: chunks * outputs * width)
+    scratch.initialize(repeating: 0, count: chunks * outputs * width)
+    defer { scratch.deallocate() }
+    parallelChunks(chunks) { i in
+        let base = scratch + i * outputs * width
+        body(i * chunk, min(rows, (i + 1) * chunk), (0..<outputs).map { base + $0 * width })
+    }
+    var result = [[Double]](repeating: [Double](repeating: 0, count: width), count: outputs)
+    for i in 0..<chunks {
+        for o in 0..<outputs {
+            let p = scratch + (i * outputs + o) * width
+            for c in 0..<width { result[o][c] += p[c] }
+        }
+    }
+    return result
+}

@@ -1,0 +1,145 @@
+// Max, average and global average pooling over NHWC feature maps. Work is split by image, so every thread
+// writes its own part of the output (and of dx in backward): no atomics, deterministic.
+
+/// Max pooling with implicit −∞ padding (PyTorch `MaxPool2d(k, s, p)`).
+///
+/// Shapes: `x [N, H, W, C]` → `y [N, (H + 2p − k)/s + 1, (W + 2p − k)/s + 1, C]`. Backward routes each output
+/// gradient to the first maximum of its window in (kh, kw) order, as PyTorch does; the argmax is recomputed
+/// from `x` instead of stored.
+public struct MaxPool2D {
+    public let kernel: Int, stride: Int, padding: Int
+    public init(kernel: Int, stride: Int, padding: Int) { self.kernel = kernel; self.stride = stride; self.padding = padding }
+
+    public func outputSize(_ h: Int, _ w: Int) -> (h: Int, w: Int) {
+        ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1)
+    }
+
+    public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        let c = x.c
+        parallelChunks(x.n * y.h) { job in
+            let n = job / y.h, oh = job % y.h
+            for ow in 0..<y.w {
+                let out = y.base + ((n * y.h + oh) * y.w + ow) * y.stride
+                for ch in 0..<c { out[ch] = -.infinity }
+                for kh in 0..<kernel {
+                    let ih = oh * stride - padding + kh
+                    if ih < 0 || ih >= x.h { continue }
+                    for kw in 0..<kernel {
+                        let iw = ow * stride - padding + kw
+                        if iw < 0 || iw >= x.w { continue }
+                        let inp = x.base + ((n * x.h + ih) * x.w + iw) * x.stride
+                        for ch in 0..<c where inp[ch] > out[ch] || inp[ch].isNaN { out[ch] = inp[ch] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx = scatter of dy to the argmax positions. Overwrites `dx`.
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap) {
+        let c = x.c
+        parallelChunks(x.n) { n in
+            for r in 0..<(x.h * x.w) { (dx.base + (n * x.h * x.w + r) * dx.stride).update(repeating: 0, count: c) }
+            var best = [Float](repeating: 0, count: c)
+            var arg = [Int](repeating: 0, count: c)
+            for oh in 0..<dy.h {
+                for ow in 0..<dy.w {
+                    for ch in 0..<c { best[ch] = -.infinity; arg[ch] = -1 }
+                    for kh in 0..<kernel {
+                        let ih = oh * stride - padding + kh
+                        if ih < 0 || ih >= x.h { continue }
+                        for kw in 0..<kernel {
+                            let iw = ow * stride - padding + kw
+                            if iw < 0 || iw >= x.w { continue }
+                            let pix = (n * x.h + ih) * x.w + iw
+                            let inp = x.base + pix * x.stride
+                            for ch in 0..<c {
+                                let v = inp[ch]
+                                if arg[ch] < 0 || v > best[ch] || v.isNaN { best[ch] = v; arg[ch] = pix }
+                            }
+                        }
+                    }
+                    let g = dy.base + ((n * dy.h + oh) * dy.w + ow) * dy.stride
+                    for ch in 0..<c where arg[ch] >= 0 { dx.base[arg[ch] * dx.stride + ch] += g[ch] }
+                }
+            }
+        }
+    }
+}
+
+/// Average pooling without padding (PyTorch `AvgPool2d(k, s)`; trailing rows/columns that do not fill a window
+/// are dropped, as with floor mode).
+///
+/// Shapes: `x [N, H, W, C]` → `y [N, (H − k)/s + 1, (W − k)/s + 1, C]`.
+public struct AvgPool2D {
+    public let kernel: Int, stride: Int
+    public init(kernel: Int, stride: Int) { self.kernel = kernel; self.stride = stride }
+
+    public func outputSize(_ h: Int, _ w: Int) -> (h: Int, w: Int) { ((h - kernel) / stride + 1, (w - kernel) / stride + 1) }
+
+    public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        let c = x.c, inv = 1 / Float(kernel * kernel)
+        parallelChunks(x.n * y.h) { job in
+            let n = job / y.h, oh = job % y.h
+            for ow in 0..<y.w {
+                let out = y.base + ((n * y.h + oh) * y.w + ow) * y.stride
+                for ch in 0..<c { out[ch] = 0 }
+                for kh in 0..<kernel {
+                    for kw in 0..<kernel {
+                        let inp = x.base + ((n * x.h + oh * stride + kh) * x.w + ow * stride + kw) * x.stride
+                        for ch in 0..<c { out[ch] += inp[ch] }
+                    }
+                }
+                for ch in 0..<c { out[ch] *= inv }
+            }
+        }
+    }
+
+    /// dx = dy / k² spread over each window. Overwrites `dx` (0 where no window reads).
+    public func backward(_ dy: FeatureMap, _ dx: FeatureMap) {
+        let c = dx.c, inv = 1 / Float(kernel * kernel)
+        parallelChunks(dx.n) { n in
+            for r in 0..<(dx.h * dx.w) { (dx.base + (n * dx.h * dx.w + r) * dx.stride).update(repeating: 0, count: c) }
+            for oh in 0..<dy.h {
+                for ow in 0..<dy.w {
+                    let g = dy.base + ((n * dy.h + oh) * dy.w + ow) * dy.stride
+                    for kh in 0..<kernel {
+                        for kw in 0..<kernel {
+                            let d = dx.base + ((n * dx.h + oh * stride + kh) * dx.w + ow * stride + kw) * dx.stride
+                            for ch in 0..<c { d[ch] += g[ch] * inv }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Global average pooling (`AdaptiveAvgPool2d(1)` + flatten): `x [N, H, W, C]` → `y [N, C]` (row stride `ldy`).
+public enum GlobalAvgPool {
+    public static func forward(_ x: FeatureMap, _ y: UnsafeMutablePointer<Float>, ldy: Int) {
+        let c = x.c, hw = x.h * x.w
+        parallelChunks(x.n) { n in
+            var acc = [Double](repeating: 0, count: c)
+            for r in 0..<hw {
+                let p = x.base + (n * hw + r) * x.stride
+                for ch in 0..<c { acc[ch] += Double(p[ch]) }
+            }
+            for ch in 0..<c { y[n * ldy + ch] = Float(acc[ch] / Double(hw)) }
+        }
+    }
+
+    /// dx[n, h, w, c] (= or +=) dy[n, c] / (H·W).
+    public static func backward(_ dy: UnsafePointer<Float>, ldy: Int, _ dx: FeatureMap, accumulate: Bool) {
+        let c = dx.c, hw = dx.h * dx.w, inv = 1 / Float(hw)
+        parallelChunks(dx.n) { n in
+            for r in 0..<hw {
+                let d = dx.base + (n * hw + r) * dx.stride
+                for ch in 0..<c {
+                    let v = dy[n * ldy + ch] * inv
+                    d[ch] = accumulate ? d[ch] + v : v
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping each name
+// to {dtype, shape, data_offsets}, then the raw little-endian tensor bytes. F32 for parameters and buffers, I64
+// for BatchNorm's `num_batches_tracked`, so `torch.load`-free round trips with `safetensors.torch` just work.
+import Foundation
+
+public enum SafetensorsError: Error, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case malformed(path: String, reason: String)
+    case unsupportedDType(path: String, name: String, dtype: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(path, reason): return "cannot read '\(path)': \(reason)"
+        case let .malformed(path, reason): return "'\(path)' is not a valid safetensors file: \(reason)"
+        case let .unsupportedDType(path, name, dtype):
+            return "'\(path)': tensor '\(name)' has dtype \(dtype); ablate reads F32 (and I64 counters) — convert with tensor.float()"
+        }
+    }
+}
+
+public enum Safetensors {
+    /// Writes tensors (F32) plus optional I64 scalars (`counters`) and string metadata, atomically
+    /// (temporary file, fsync, rename).
+    public static func write(_ tensors: [String: TorchTensor], counters: [String: Int64] = [:],
+                             metadata: [String: String] = [:], to url: URL) throws {
+        var header: [String: Any] = [:]
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var body = Data()
+        for name in tensors.keys.sorted() {
+            let t = tensors[name]!
+            let start = body.count
+            t.values.withUnsafeBufferPointer { body.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+            header[name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [start, body.count]]
+        }
+        for name in counters.keys.sorted() {
+            let start = body.count
+            var v = counters[name]!.littleEndian
+            withUnsafeBytes(of: &v) { body.append(contentsOf: $0) }
+            header[name] = ["dtype": "I64", "shape": [Int](), "data_offsets": [start, body.count]]
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) } // pad with spaces so the data starts 8-byte aligned
+        var out = Data()
+        var len = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
+        out.append(json)
+        out.append(body)
+        try AtomicFile.write(out, to: url)
+    }
+
+    /// Reads F32 tensors and I64 scalars (returned as floats in `tensors` too, for `num_batches_tracked`).
+    public static func read(_ url: URL) throws -> (tensors: [String: TorchTensor], metadata: [String: String]) {
+        let path = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw SafetensorsError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+        }
+        guard data.count >= 8 else { throw SafetensorsError.malformed(path: path, reason: "file is \(data.count) bytes, shorter than the 8-byte header length") }
+        let len = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard len <= UInt64(data.count - 8) else { throw SafetensorsError.malformed(path: path, reason: "header length \(len) exceeds the file size") }
+        let headerData = data.subdata(in: 8..<(8 + Int(len)))
+        guard let header = try? JSONSerialization.jsonObject(with: headerData) as? [String: Any] else {
+            throw SafetensorsError.malformed(path: path, reason: "header is not a JSON object")
+        }
+        let base = 8 + Int(len)
+        var tensors: [String: TorchTensor] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            let count = shape.reduce(1, *)
+            let (start, end) = (base + offsets[0], base + offsets[1])
+            guard offsets[0] >= 0, start <= end, end <= data.count else {
+                throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' points outside the file")
+            }
+            switch dtype {
+            case "F32":
+                guard end - start == count * 4 else { throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' has \(end - start) bytes for shape \(shape)") }
+                var values = [Float](repeating: 0, count: count)
+                values.withUnsafeMutableBytes { dst in data.copyBytes(to: dst.bindMemory(to: UInt8.self), from: start..<end) }
+                tensors[name] = TorchTensor(shape: shape, values: values.map { Float(bitPattern: $0.bitPattern.littleEndian) })
+            case "I64":
+                guard end - start == count * 8 else { throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' has \(end - start) bytes for shape \(shape)") }
+                let ints = data.subdata(in: start..<end).withUnsafeBytes { raw in
+                    (0..<count).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
+                }
+                tensors[name] = TorchTensor(shape: shape, values: ints.map { Float($0) })
+            default:
+                throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: dtype)
+            }
+        }
+        return (tensors, metadata)
+    }
+}
+
+extension ParameterStore {
+    /// Saves every parameter and buffer (PyTorch names and layouts) plus each BN's `num_batches_tracked`.
+    public func save(to url: URL, metadata: [String: String] = [:]) throws {
+        let counters = Dictionary(uniqueKeysWithValues: batchNormNames.map { ($0 + batchesTrackedSuffix, batchesTracked) })
+        try Safetensors.write(stateDict(), counters: counters, metadata: metadata, to: url)
+    }
+
+    /// Loads a safetensors file saved by ablate or from a PyTorch state_dict of the same model.
+    public func load(from url: URL) throws {
+        try load(stateDict: Safetensors.read(url).tensors)
+    }
+}
+
+/// Crash-safe file writes: a temporary file in the same directory, flushed to disk, then renamed over the target.
+public enum AtomicFile {
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw SafetensorsError.unreadable(path: tmp.path, reason: "cannot create a file in \(dir.path) (is it writable?)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: tmp)
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+            if rename(tmp.path, url.path) != 0 {
+                throw SafetensorsError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
+            }
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,53 @@
+// Squeeze-and-Excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018), as the seed applies it to
+// the output of each dense block.
+
+/// `y = x · σ(W₂ · ReLU(W₁ · GAP(x) + b₁) + b₂)` per image and channel.
+///
+/// Shapes: `x, y [N, H, W, C]`; `fc.0` = Linear(C, C/r), `fc.2` = Linear(C/r, C) with `C/r` the floor
+/// (PyTorch's `channels // reduction`). Parameter names follow the seed: `<prefix>.fc.0.weight`, `<prefix>.fc.2.bias`.
+public struct SqueezeExcitation {
+    public let channels: Int, hidden: Int
+    public let fc1: Linear, fc2: Linear
+    /// Saved per forward for backward: squeeze s [N, C], hidden h [N, C/r] (after ReLU), gate g [N, C].
+    let saved = SavedActivations()
+
+    final class SavedActivations { var batch = 0; var s = Tensor([0]); var h = Tensor([0]); var g = Tensor([0]) }
+
+    public init(_ store: ParameterStore, name: String, channels: Int, reduction: Int) {
+        precondition(reduction >= 1 && channels / reduction >= 1, "SE reduction \(reduction) leaves no channels of \(channels)")
+        self.channels = channels; hidden = channels / reduction
+        fc1 = Linear(store, name: "\(name).fc.0", in: channels, out: hidden)
+        fc2 = Linear(store, name: "\(name).fc.2", in: hidden, out: channels)
+    }
+
+    /// The gate of the last forward, `[N, C]`.
+    public var gate: UnsafeMutablePointer<Float> { saved.g.data }
+
+    public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        let n = x.n
+        if saved.batch != n {
+            saved.batch = n
+            saved.s = Tensor([n, channels]); saved.h = Tensor([n, hidden]); saved.g = Tensor([n, channels])
+        }
+        let s = saved.s.data, h = saved.h.data, g = saved.g.data
+        GlobalAvgPool.forward(x, s, ldy: channels)
+        fc1.forward(s, h, batch: n)
+        ReLU.forward(h, h, count: n * hidden)
+        fc2.forward(h, g, batch: n)
+        Sigmoid.forward(g, g, count: n * channels)
+        ChannelScale.forward(x, g, y)
+    }
+
+    /// Accumulates the FC gradients; writes dx (or adds to it when `accumulate`).
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool) {
+        let n = x.n
+        let s = saved.s.data, h = saved.h.data, g = saved.g.data
+        let dg = Tensor([n, channels]), dh = Tensor([n, hidden]), ds = Tensor([n, channels])
+        ChannelScale.backward(x, g, dy, dx: dx, accumulate: accumulate, ds: dg.data)
+        Sigmoid.backward(output: g, dg.data, dg.data, count: n * channels)
+        fc2.backward(h, dg.data, dx: dh.data, batch: n)
+        ReLU.backward(output: h, dh.data, dh.data, count: n * hidden)
+        fc1.backward(s, dh.data, dx: ds.data, batch: n)
+        GlobalAvgPool.backward(ds.data, ldy: channels, dx, accumulate: true)
+    }
+}

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Models
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Run PyTorch reference files (per-op or whole-network JSON) through the engine and report the worst errors.")
+
+    @Argument(help: "Reference files, e.g. ../shared/reference/*.json")
+    var files: [String]
+
+    @Flag(help: "List every quantity, not only failures and a per-file summary.")
+    var verbose = false
+
+    @Option(help: "Threads for GEMM and kernels (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { Engine.Threads.set(threads) }
+        var failed = 0, total = 0
+        for file in files {
+            let checks: [Check]
+            do { checks = try Verifier.verify(path: file) } catch {
+                print("\(file): error: \(error)")
+                failed += 1
+                continue
+            }
+            total += checks.count
+            let bad = checks.filter { !$0.passed }
+            failed += bad.count
+            let worstRel = checks.map(\.maxRelError).max() ?? 0
+            let worstAbs = checks.map(\.maxAbsError).max() ?? 0
+            print("\(file): \(checks.count) quantities, \(bad.count) beyond tolerance; worst abs \(fmt(worstAbs)), worst rel \(fmt(worstRel))")
+            for c in checks where verbose || !c.passed {
+                print("  \(c.passed ? "ok  " : "FAIL") \(c.item) \(c.quantity): abs \(fmt(c.maxAbsError)) rel \(fmt(c.maxRelError)) (tol \(fmt(c.tolerance)), \(c.elements) values)")
+            }
+        }
+        if failed > 0 {
+            print("verify: \(failed) of \(total) quantities failed")
+            throw ExitCode(1)
+        }
+        print("verify: all \(total) quantities within tolerance")
+    }
+
+    func fmt(_ x: Double) -> String { String(format: "%.2e", x) }
+}
