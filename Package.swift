@@ -34,16 +34,17 @@ let package = Package(
         // MARK: engine and models
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
+        .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
 
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
-            "Engine", "Models",
+            "Engine", "Models", "Training",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.

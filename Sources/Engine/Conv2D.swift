@@ -22,8 +22,8 @@ public struct Conv2D {
         ((h + 2 * padding - kernel) / stride + 1, (w + 2 * padding - kernel) / stride + 1)
     }
 
-    var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
-    var patch: Int { kernel * kernel * inChannels }
+    public var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+    public var patch: Int { kernel * kernel * inChannels }
 
     /// Rows of the output processed per im2col chunk: about 2 M floats of columns.
     func chunkRows(_ rows: Int) -> Int { max(64, min(rows, (1 << 21) / patch)) }

@@ -9,6 +9,7 @@ struct Ablate: ParsableCommand {
         subcommands: [
             ModelCommand.self,
             VerifyCommand.self,
+            BenchCommand.self,
         ]
     )
 }

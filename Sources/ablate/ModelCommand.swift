@@ -1,7 +1,49 @@
 import ArgumentParser
+import Foundation
+import Models
 
 struct ModelCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model", abstract: "Describe a model.")
-    @Argument var name: String
-    func run() throws { print(name) }
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Print a model's layer tree, parameters, multiply-adds and output shape.",
+        discussion: "Names: densenet121, densenet169, densenet201, each optionally with -se<r> (e.g. densenet121-se16).")
+
+    @Argument(help: "Model name, e.g. densenet121 or densenet121-se16.") var name: String
+    @Option(help: "Input size S of a 1×3×S×S image.") var size = 224
+    @Option(help: "Number of classes.") var classes = 2
+    @Flag(help: "Print one JSON object (parameters, multiply_adds, output_shape, stages).") var json = false
+
+    func run() throws {
+        let net: DenseNet
+        let summary: ModelSummary
+        do {
+            net = try DenseNet(try DenseNetConfig.named(name, classes: classes), seed: 0)
+            summary = try net.summary(inputSize: size)
+        } catch let e as ModelError {
+            throw ValidationError(e.description)
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(summary), as: UTF8.self))
+            return
+        }
+        print(try net.layerTree(inputSize: size))
+        print("")
+        print("model:          \(summary.model)")
+        print("parameters:     \(grouped(summary.parameters))")
+        print("multiply-adds:  \(grouped(summary.multiplyAdds)) per image at \(size)×\(size)")
+        print("output shape:   \(summary.outputShape) for a [1, 3, \(size), \(size)] input")
+    }
+}
+
+/// 6955906 → "6,955,906".
+func grouped(_ n: Int) -> String {
+    let s = String(n)
+    var out = ""
+    for (i, ch) in s.reversed().enumerated() {
+        if i > 0 && i % 3 == 0 && ch != "-" { out.append(",") }
+        out.append(ch)
+    }
+    return String(out.reversed())
 }

@@ -1,0 +1,73 @@
+// `ablate bench`: time training or evaluation steps on random input, like the PyTorch peer
+// (`../shared/peers/torch_densenet_se.py`: 2 warm-up steps, then the median of the measured steps, SGD momentum 0.9).
+import Engine
+import Foundation
+import Models
+
+public struct BenchmarkOptions: Sendable {
+    public var model: String, size: Int, batch: Int, steps: Int, warmup: Int, train: Bool, threads: Int, seed: UInt64
+    public init(model: String, size: Int, batch: Int, steps: Int, warmup: Int = 2, train: Bool, threads: Int, seed: UInt64 = 0) {
+        self.model = model; self.size = size; self.batch = batch; self.steps = steps; self.warmup = warmup
+        self.train = train; self.threads = threads; self.seed = seed
+    }
+}
+
+public struct BenchmarkResult: Codable, Sendable {
+    public let model: String, mode: String, size: Int, batch: Int, steps: Int, threads: Int
+    public let imagesPerSecond: Double, secondsPerStep: Double, gflops: Double
+    public let peakRSSBytes: Int
+    public let stepSeconds: [Double]
+    public let multiplyAddsPerImage: Int
+    public let activationBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case model, mode, size, batch, steps, threads
+        case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step", gflops
+        case peakRSSBytes = "peak_rss_bytes", stepSeconds = "step_seconds", multiplyAddsPerImage = "multiply_adds_per_image"
+        case activationBytes = "activation_bytes"
+    }
+}
+
+public enum Benchmark {
+    public static func run(_ o: BenchmarkOptions) throws -> BenchmarkResult {
+        Threads.set(o.threads)
+        let net = try DenseNet(try DenseNetConfig.named(o.model), seed: o.seed)
+        let macs = try net.summary(inputSize: o.size).multiplyAdds
+        var rng = SeededGenerator(seed: o.seed &+ 1)
+        let input = Tensor([o.batch, o.size, o.size, 3])
+        for i in 0..<input.count { input[i] = Float(rng.normal()) }
+        let labels = (0..<o.batch).map { _ in Int32(rng.next() % UInt64(net.config.classes)) }
+        let optimizer = Optimizer(.sgd(lr: 0.01, momentum: 0.9), store: net.store)
+        var times: [Double] = []
+        for i in 0..<(o.warmup + o.steps) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            if o.train {
+                _ = try TrainStep.run(net, optimizer, input: input, labels: labels, lr: 0.01)
+            } else {
+                _ = try net.forward(input, training: false)
+            }
+            let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if i >= o.warmup { times.append(dt) }
+        }
+        let median = Self.median(times)
+        let ips = Double(o.batch) / median
+        let flopsPerImage = Double(2 * macs) * (o.train ? 3 : 1)
+        return BenchmarkResult(model: net.config.displayName, mode: o.train ? "train" : "eval", size: o.size, batch: o.batch,
+                               steps: o.steps, threads: o.threads, imagesPerSecond: ips, secondsPerStep: median,
+                               gflops: flopsPerImage * ips / 1e9, peakRSSBytes: peakRSS(), stepSeconds: times,
+                               multiplyAddsPerImage: macs, activationBytes: net.activationBytes)
+    }
+
+    public static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    /// Peak resident set size of this process (ru_maxrss is KiB on Linux).
+    public static func peakRSS() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import Training
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time training or evaluation steps of a model on random input (median of the measured steps).")
+
+    @Option(help: "Model name, e.g. densenet121 or densenet121-se16.") var model = "densenet121"
+    @Option(help: "Input size S (images are S×S).") var size = 224
+    @Option(help: "Batch size.") var batch = 32
+    @Option(help: "Measured steps (after --warmup steps).") var steps = 5
+    @Option(help: "Warm-up steps, not measured.") var warmup = 2
+    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "train or eval.") var mode = "train"
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func validate() throws {
+        guard mode == "train" || mode == "eval" else { throw ValidationError("--mode must be train or eval, got '\(mode)'") }
+        guard batch >= 1, steps >= 1, warmup >= 0, threads >= 1, size >= 32 else {
+            throw ValidationError("--batch, --steps and --threads must be ≥ 1, --warmup ≥ 0 and --size ≥ 32")
+        }
+    }
+
+    func run() throws {
+        let r = try Benchmark.run(BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
+                                                   train: mode == "train", threads: threads))
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(String(decoding: try enc.encode(r), as: UTF8.self))
+            return
+        }
+        print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, median of \(r.steps) steps")
+        print(String(format: "  images/s      %.2f", r.imagesPerSecond))
+        print(String(format: "  s/step        %.3f", r.secondsPerStep))
+        print(String(format: "  GFLOP/s       %.1f", r.gflops))
+        print(String(format: "  peak RSS      %.2f GB", Double(r.peakRSSBytes) / 1e9))
+    }
+}

@@ -1,0 +1,110 @@
+import Engine
+import Foundation
+@testable import Models
+import Training
+import XCTest
+
+func randomBatch(_ n: Int, _ s: Int, classes: Int, seed: UInt64) -> (Tensor, [Int32]) {
+    var rng = SeededGenerator(seed: seed)
+    let x = Tensor([n, s, s, 3])
+    for i in 0..<x.count { x[i] = Float(rng.normal()) }
+    return (x, (0..<n).map { _ in Int32(rng.next() % UInt64(classes)) })
+}
+
+let tinySE = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5,
+                            dropRate: 0.2, classes: 2, seReduction: 2)
+
+final class TrainingBehaviourTests: XCTestCase {
+    /// Same seed, same thread count: bit-identical weights after several steps (dropout included).
+    func testDeterministicTraining() throws {
+        func train() throws -> [Float] {
+            let net = try DenseNet(tinySE, seed: 7)
+            let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
+            for step in 0..<3 {
+                let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
+                _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
+            }
+            return net.store.values.array + net.store.bufferValues.array
+        }
+        let a = try train(), b = try train()
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertTrue(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "weights differ between identical runs")
+        let c = try DenseNet(tinySE, seed: 8).store.values.array
+        XCTAssertNotEqual(Array(a.prefix(c.count)), c, "a different seed must give different weights")
+    }
+
+    /// Training reduces the loss on a fixed batch (sanity of the whole loop).
+    func testLossDecreasesOnAFixedBatch() throws {
+        var config = tinySE; config.dropRate = 0
+        let net = try DenseNet(config, seed: 1)
+        let opt = Optimizer(.adam(lr: 0.01), store: net.store)
+        let (x, y) = randomBatch(8, 32, classes: 2, seed: 42)
+        let first = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.01).loss
+        var last = first
+        for _ in 0..<15 { last = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.01).loss }
+        XCTAssertLessThan(last, first * 0.5, "loss \(first) → \(last)")
+    }
+
+    /// Whole-network finite differences for what the references do not cover: dropout, bn_size 3, compression
+    /// 0.75, three blocks, an odd input size, SE r=3.
+    func testFiniteDifferenceGradients() throws {
+        let config = DenseNetConfig(growthRate: 3, blockConfig: [2, 1, 2], initChannels: 6, bnSize: 3, compression: 0.75,
+                                    dropRate: 0.25, classes: 3, seReduction: 3)
+        let net = try DenseNet(config, seed: 11)
+        let (x, y) = randomBatch(3, 35, classes: 3, seed: 5)
+        let rngStart = net.rng
+        func loss() throws -> Double {
+            net.rng = rngStart // same dropout mask every evaluation
+            let logits = try net.forward(x, training: true)
+            return Double(CrossEntropy.forward(logits: logits.data, labels: y, classes: 3, dlogits: nil))
+        }
+        net.store.zeroGrad()
+        net.rng = rngStart
+        let logits = try net.forward(x, training: true)
+        let d = Tensor(logits.shape)
+        _ = CrossEntropy.forward(logits: logits.data, labels: y, classes: 3, dlogits: d.data)
+        let inputGrad = Tensor(x.shape)
+        try net.backward(x, dLogits: d, inputGrad: inputGrad)
+        let analytic = net.store.grads.array
+
+        // Central differences on the largest-gradient entries of several parameter tensors.
+        let eps: Float = 2e-3
+        var checked = 0
+        for p in net.store.parameters where p.name.hasSuffix("weight") {
+            var best = 0
+            for i in 0..<p.count where abs(analytic[p.offset + i]) > abs(analytic[p.offset + best]) { best = i }
+            let g = Double(analytic[p.offset + best])
+            if abs(g) < 1e-3 { continue }
+            let saved = p.value[best]
+            p.value[best] = saved + eps; let up = try loss()
+            p.value[best] = saved - eps; let down = try loss()
+            p.value[best] = saved
+            let numeric = (up - down) / Double(2 * eps)
+            XCTAssertEqual(numeric, g, accuracy: 0.05 * abs(g) + 2e-4, "\(p.name)[\(best)]")
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, 10)
+        // And a few input pixels.
+        var order = Array(0..<x.count)
+        order.sort { abs(inputGrad[$0]) > abs(inputGrad[$1]) }
+        for i in order.prefix(3) {
+            let saved = x[i]
+            x[i] = saved + eps; let up = try loss()
+            x[i] = saved - eps; let down = try loss()
+            x[i] = saved
+            let g = Double(inputGrad[i])
+            XCTAssertEqual((up - down) / Double(2 * eps), g, accuracy: 0.05 * abs(g) + 2e-4, "input[\(i)]")
+        }
+    }
+
+    func testEvalDoesNotTouchRunningStatistics() throws {
+        let net = try DenseNet(tinySE, seed: 2)
+        let before = net.store.bufferValues.array
+        let (x, _) = randomBatch(2, 32, classes: 2, seed: 1)
+        let y1 = try net.forward(x, training: false).array
+        XCTAssertEqual(net.store.bufferValues.array, before)
+        _ = try net.forward(x, training: true)
+        XCTAssertNotEqual(net.store.bufferValues.array, before)
+        XCTAssertNotEqual(try net.forward(x, training: false).array, y1)
+    }
+}
