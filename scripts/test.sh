@@ -11,11 +11,14 @@ swift test --skip-build --disable-swift-testing 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line any CI reader understands: "tests: N passed, M failed".
-summary=$(grep -E "^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?" "$log" | tail -1)
+summary=$(grep -E "Executed [0-9]+ tests?, with " "$log" | tail -1)
 if [ -n "$summary" ]; then
   total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-  failed=$(echo "$summary" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
-  skipped=$(grep -cE "Test Case .* skipped" "$log" || true)
+  failed=$(echo "$summary" | sed -E 's/.* ([0-9]+) failures?.*/\1/')
+  skipped=0
+  if echo "$summary" | grep -qE "[0-9]+ tests? skipped"; then
+    skipped=$(echo "$summary" | sed -E 's/.* ([0-9]+) tests? skipped.*/\1/')
+  fi
   echo "tests: $((total - failed - skipped)) passed, $failed failed, $skipped skipped"
 fi
 exit "$status"

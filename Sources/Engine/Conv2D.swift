@@ -63,16 +63,20 @@ public struct Conv2D {
             return
         }
         let (oh, ow) = (dy.h, dy.w)
-        if let dx, !accumulate { zeroMap(dx) }
         let rows = dy.rows, chunk = chunkRows(rows), k = patch
         let col = ws.scratch("conv.col", chunk * k)
+        // Stride-1 convolutions send the gradient back as another convolution (of dy with the flipped,
+        // transposed kernel): a GEMM with K = KH·KW·Cout and N = Cin, instead of a K = Cout GEMM followed by
+        // a col2im scatter of KH·KW·Cin floats per pixel.
+        let viaFlippedConv = stride == 1 && padding <= kernel - 1
+        if let dx, !accumulate, !viaFlippedConv { zeroMap(dx) }
         var m0 = 0
         while m0 < rows {
             let m1 = min(rows, m0 + chunk)
             im2col(x, oh, ow, m0, m1, col)
             sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
                   b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
-            if let dx {
+            if let dx, !viaFlippedConv {
                 // dcol = dy · Wᵀ, then scatter-add back to pixels (col2im), split by channel ranges.
                 sgemm(transB: true, m: m1 - m0, n: k, k: outChannels, a: dy.base + m0 * dy.stride, lda: dy.stride,
                       b: weight.value, ldb: outChannels, c: col, ldc: k)
@@ -83,6 +87,32 @@ public struct Conv2D {
                                    oh, ow, m0, m1, p * cChunk, min(cin, (p + 1) * cChunk), dx.base)
                 }
             }
+            m0 = m1
+        }
+        if let dx, viaFlippedConv { backwardDataAsConvolution(dy, dx, accumulate: accumulate, ws) }
+    }
+
+    /// dx = conv(dy, W'), W'[kh, kw, co, ci] = W[K−1−kh, K−1−kw, ci, co], padding K−1−p (stride 1 only).
+    func backwardDataAsConvolution(_ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool, _ ws: Workspace) {
+        let kk = kernel * kernel, cin = inChannels, cout = outChannels
+        let flipped = ws.scratch("conv.flipped", kk * cout * cin)
+        for kh in 0..<kernel { for kw in 0..<kernel {
+            let src = weight.value + ((kernel - 1 - kh) * kernel + (kernel - 1 - kw)) * cin * cout
+            let dst = flipped + (kh * kernel + kw) * cout * cin
+            for ci in 0..<cin { for co in 0..<cout { dst[co * cin + ci] = src[ci * cout + co] } }
+        } }
+        let k2 = kk * cout, pad = kernel - 1 - padding
+        let rows = dx.rows, chunk = max(64, min(rows, (1 << 21) / k2))
+        let col = ws.scratch("conv.col.dy", chunk * k2)
+        var m0 = 0
+        while m0 < rows {
+            let m1 = min(rows, m0 + chunk)
+            parallelRows(m1 - m0, chunk: 256) { r0, r1 in
+                abl_im2col(dy.base, dy.h, dy.w, cout, dy.stride, kernel, kernel, 1, pad, dx.h, dx.w,
+                           m0 + r0, m0 + r1, col + r0 * k2)
+            }
+            sgemm(m: m1 - m0, n: cin, k: k2, a: col, lda: k2, b: flipped, ldb: cin,
+                  beta: accumulate ? 1 : 0, c: dx.base + m0 * dx.stride, ldc: dx.stride)
             m0 = m1
         }
     }

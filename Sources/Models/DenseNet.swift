@@ -170,9 +170,9 @@ public final class DenseNet {
         if training { store.batchesTracked += 1 }
 
         // Stem: conv7×7/2 → BN → ReLU → maxpool 3/2, written straight into block 1's buffer.
-        conv0.forward(input.map, a.stemOut.map, ws)
-        norm0.forward(a.stemOut.map, a.stemAct.map, training: training, relu: true)
-        pool0.forward(a.stemAct.map, a.blocks[0].map.channels(0, config.initChannels))
+        prof("conv7x7 stem", .forward) { conv0.forward(input.map, a.stemOut.map, ws) }
+        prof("bn+relu", .forward) { norm0.forward(a.stemOut.map, a.stemAct.map, training: training, relu: true) }
+        prof("maxpool", .forward) { pool0.forward(a.stemAct.map, a.blocks[0].map.channels(0, config.initChannels)) }
 
         for (b, stage) in stages.enumerated() {
             let x = a.blocks[b].map
@@ -180,35 +180,37 @@ public final class DenseNet {
             for (l, layer) in stage.layers.enumerated() {
                 let cin = layer.inChannels
                 let a1 = scratchMap(ws, "a1", like: x, c: cin)
-                layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true)
+                prof("bn+relu", .forward) { layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true) }
                 let bott = bottleneck(a, b, l, like: x)
-                layer.conv1.forward(a1, bott, ws)
+                prof("conv1x1", .forward) { layer.conv1.forward(a1, bott, ws) }
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
-                layer.norm2.forward(bott, a2, training: training, relu: true)
+                prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true) }
                 let new = x.channels(cin, config.growthRate)
-                layer.conv2.forward(a2, new, ws)
+                prof("conv3x3", .forward) { layer.conv2.forward(a2, new, ws) }
                 if training, let dropout, let masks = a.masks[b] {
-                    dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng)
+                    prof("dropout", .forward) { dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
                 }
             }
             var y = x
             if let se = stage.se, let out = a.seOut[b] {
-                se.forward(x, out.map)
+                prof("se", .forward) { se.forward(x, out.map) }
                 y = out.map
             }
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map
                 let act = scratchMap(ws, "t.a", like: y, c: y.c)
-                t.norm.forward(y, act, training: training, relu: true)
+                prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
-                t.pool.forward(act, pooled)
-                t.conv.forward(pooled, next.channels(0, t.conv.outChannels), ws)
+                prof("avgpool", .forward) { t.pool.forward(act, pooled) }
+                prof("conv1x1", .forward) { t.conv.forward(pooled, next.channels(0, t.conv.outChannels), ws) }
             } else {
                 // Head: BN → ReLU → global average pool → Linear.
                 let act = scratchMap(ws, "head.a", like: y, c: y.c)
-                norm5.forward(y, act, training: training, relu: true)
-                GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
-                classifier.forward(a.features.data, a.logits.data, batch: input.n)
+                prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true) }
+                prof("head", .forward) {
+                    GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
+                    classifier.forward(a.features.data, a.logits.data, batch: input.n)
+                }
             }
         }
         return a.logits
@@ -233,20 +235,22 @@ public final class DenseNet {
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map, dNext = a.dBlocks[b + 1].map
                 let act = scratchMap(ws, "t.a", like: y, c: y.c)
-                t.norm.apply(y, act, relu: true)
+                prof("bn+relu recompute", .backward) { t.norm.apply(y, act, relu: true) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
-                t.pool.forward(act, pooled)
+                prof("avgpool", .backward) { t.pool.forward(act, pooled) }
                 let dPooled = scratchMap(ws, "t.dp", n: y.n, h: next.h, w: next.w, c: y.c)
-                t.conv.backward(pooled, dNext.channels(0, t.conv.outChannels), dx: dPooled, ws)
-                t.pool.backward(dPooled, act) // act now holds ∂L/∂(BN-ReLU output)
-                t.norm.backward(y, act, dy, relu: true, accumulate: false)
+                prof("conv1x1", .backward) { t.conv.backward(pooled, dNext.channels(0, t.conv.outChannels), dx: dPooled, ws) }
+                prof("avgpool", .backward) { t.pool.backward(dPooled, act) } // act now holds ∂L/∂(BN-ReLU output)
+                prof("bn+relu", .backward) { t.norm.backward(y, act, dy, relu: true, accumulate: false) }
             } else {
-                classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
                 let dAct = scratchMap(ws, "head.a", like: y, c: y.c)
-                GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
-                norm5.backward(y, dAct, dy, relu: true, accumulate: false)
+                prof("head", .backward) {
+                    classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
+                    GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
+                }
+                prof("bn+relu", .backward) { norm5.backward(y, dAct, dy, relu: true, accumulate: false) }
             }
-            if let se = stage.se { se.backward(x, dy, dx, accumulate: false) }
+            if let se = stage.se { prof("se", .backward) { se.backward(x, dy, dx, accumulate: false) } }
 
             let rows = x.rows
             for l in stride(from: stage.layers.count - 1, through: 0, by: -1) {
@@ -254,28 +258,30 @@ public final class DenseNet {
                 let cin = layer.inChannels
                 let dNew = dx.channels(cin, config.growthRate)
                 if let dropout, let masks = a.masks[b] {
-                    dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate)
+                    prof("dropout", .backward) { dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate) }
                 }
                 let bott = bottleneck(a, b, l, like: x)
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
-                layer.norm2.apply(bott, a2, relu: true)
+                prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true) }
                 let dA2 = scratchMap(ws, "da2", like: x, c: bott.c)
-                layer.conv2.backward(a2, dNew, dx: dA2, ws)
-                layer.norm2.backward(bott, dA2, dA2, relu: true, accumulate: false) // in place: dA2 becomes ∂L/∂bottleneck
+                prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws) }
+                prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dA2, relu: true, accumulate: false) } // in place: dA2 becomes ∂L/∂bottleneck
                 let a1 = scratchMap(ws, "a1", like: x, c: cin)
-                layer.norm1.apply(x.channels(0, cin), a1, relu: true)
+                prof("bn+relu recompute", .backward) { layer.norm1.apply(x.channels(0, cin), a1, relu: true) }
                 let dA1 = scratchMap(ws, "da1", like: x, c: cin)
-                layer.conv1.backward(a1, dA2, dx: dA1, ws)
-                layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true)
+                prof("conv1x1", .backward) { layer.conv1.backward(a1, dA2, dx: dA1, ws) }
+                prof("bn+relu", .backward) { layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true) }
             }
         }
         // Stem.
-        pool0.backward(a.stemAct.map, a.dBlocks[0].map.channels(0, config.initChannels), a.dStem.map)
-        norm0.backward(a.stemOut.map, a.dStem.map, a.dStem.map, relu: true, accumulate: false)
-        conv0.backward(input.map, a.dStem.map, dx: inputGrad?.map, ws)
+        prof("maxpool", .backward) { pool0.backward(a.stemAct.map, a.dBlocks[0].map.channels(0, config.initChannels), a.dStem.map) }
+        prof("bn+relu", .backward) { norm0.backward(a.stemOut.map, a.dStem.map, a.dStem.map, relu: true, accumulate: false) }
+        prof("conv7x7 stem", .backward) { conv0.backward(input.map, a.dStem.map, dx: inputGrad?.map, ws) }
     }
 
     // MARK: helpers
+
+    @inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
 
     func bottleneck(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
         let width = config.bnSize * config.growthRate

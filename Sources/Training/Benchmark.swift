@@ -6,6 +6,7 @@ import Models
 
 public struct BenchmarkOptions: Sendable {
     public var model: String, size: Int, batch: Int, steps: Int, warmup: Int, train: Bool, threads: Int, seed: UInt64
+    public var profile = false
     public init(model: String, size: Int, batch: Int, steps: Int, warmup: Int = 2, train: Bool, threads: Int, seed: UInt64 = 0) {
         self.model = model; self.size = size; self.batch = batch; self.steps = steps; self.warmup = warmup
         self.train = train; self.threads = threads; self.seed = seed
@@ -19,12 +20,14 @@ public struct BenchmarkResult: Codable, Sendable {
     public let stepSeconds: [Double]
     public let multiplyAddsPerImage: Int
     public let activationBytes: Int
+    /// Seconds per measured step by op type and phase (with `profile`).
+    public var profile: [ProfileRow]?
 
     enum CodingKeys: String, CodingKey {
         case model, mode, size, batch, steps, threads
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step", gflops
         case peakRSSBytes = "peak_rss_bytes", stepSeconds = "step_seconds", multiplyAddsPerImage = "multiply_adds_per_image"
-        case activationBytes = "activation_bytes"
+        case activationBytes = "activation_bytes", profile
     }
 }
 
@@ -39,7 +42,9 @@ public enum Benchmark {
         let labels = (0..<o.batch).map { _ in Int32(rng.next() % UInt64(net.config.classes)) }
         let optimizer = Optimizer(.sgd(lr: 0.01, momentum: 0.9), store: net.store)
         var times: [Double] = []
+        Profiler.shared.enabled = false
         for i in 0..<(o.warmup + o.steps) {
+            if i == o.warmup && o.profile { Profiler.shared.reset(); Profiler.shared.enabled = true }
             let t0 = DispatchTime.now().uptimeNanoseconds
             if o.train {
                 _ = try TrainStep.run(net, optimizer, input: input, labels: labels, lr: 0.01)
@@ -49,13 +54,17 @@ public enum Benchmark {
             let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
             if i >= o.warmup { times.append(dt) }
         }
+        Profiler.shared.enabled = false
+        let profile = o.profile ? Profiler.shared.rows.map {
+            ProfileRow(op: $0.op, phase: $0.phase, secondsPerStep: $0.seconds / Double(o.steps), callsPerStep: $0.calls / o.steps)
+        } : nil
         let median = Self.median(times)
         let ips = Double(o.batch) / median
         let flopsPerImage = Double(2 * macs) * (o.train ? 3 : 1)
         return BenchmarkResult(model: net.config.displayName, mode: o.train ? "train" : "eval", size: o.size, batch: o.batch,
                                steps: o.steps, threads: o.threads, imagesPerSecond: ips, secondsPerStep: median,
                                gflops: flopsPerImage * ips / 1e9, peakRSSBytes: peakRSS(), stepSeconds: times,
-                               multiplyAddsPerImage: macs, activationBytes: net.activationBytes)
+                               multiplyAddsPerImage: macs, activationBytes: net.activationBytes, profile: profile)
     }
 
     public static func median(_ xs: [Double]) -> Double {
@@ -70,4 +79,10 @@ public enum Benchmark {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return usage.ru_maxrss * 1024
     }
+}
+
+public struct ProfileRow: Codable, Sendable {
+    public let op: String, phase: String
+    public let secondsPerStep: Double, callsPerStep: Int
+    enum CodingKeys: String, CodingKey { case op, phase, secondsPerStep = "seconds_per_step", callsPerStep = "calls_per_step" }
 }

@@ -15,10 +15,12 @@ public enum TrainStep {
         net.store.zeroGrad()
         let logits = try net.forward(input, training: true)
         let dLogits = Tensor(logits.shape)
-        let loss = CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.config.classes, dlogits: dLogits.data)
+        let loss = Profiler.shared.measure("head", .forward) {
+            CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.config.classes, dlogits: dLogits.data)
+        }
         let correct = countCorrect(logits, labels)
         try net.backward(input, dLogits: dLogits)
-        optimizer.update(lr: lr)
+        Profiler.shared.measure("optimizer", .update) { optimizer.update(lr: lr) }
         return StepResult(loss: loss, correct: correct)
     }
 

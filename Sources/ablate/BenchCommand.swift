@@ -15,6 +15,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "train or eval.") var mode = "train"
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Time each op type (forward and backward) and print its share of the step.") var profile = false
 
     func validate() throws {
         guard mode == "train" || mode == "eval" else { throw ValidationError("--mode must be train or eval, got '\(mode)'") }
@@ -24,8 +25,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let r = try Benchmark.run(BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
-                                                   train: mode == "train", threads: threads))
+        var options = BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
+                                       train: mode == "train", threads: threads)
+        options.profile = profile
+        let r = try Benchmark.run(options)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             print(String(decoding: try enc.encode(r), as: UTF8.self))
@@ -36,5 +39,14 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "  s/step        %.3f", r.secondsPerStep))
         print(String(format: "  GFLOP/s       %.1f", r.gflops))
         print(String(format: "  peak RSS      %.2f GB", Double(r.peakRSSBytes) / 1e9))
+        if let rows = r.profile {
+            let total = rows.reduce(0) { $0 + $1.secondsPerStep }
+            print("  profile (seconds per step, share of the timed ops):")
+            for row in rows {
+                print(String(format: "    %-20@ %-9@ %8.3f s  %5.1f%%  %5d calls", row.op as NSString, row.phase as NSString,
+                             row.secondsPerStep, 100 * row.secondsPerStep / total, row.callsPerStep))
+            }
+            print(String(format: "    %-30@ %8.3f s", "total" as NSString, total))
+        }
     }
 }
