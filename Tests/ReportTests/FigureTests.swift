@@ -89,3 +89,47 @@ final class FigureTests: XCTestCase {
         }
     }
 }
+
+final class FigureEdgeCaseTests: XCTestCase {
+    /// Many configurations with long names, one of them with a single seed, one with none finished, 90 epochs.
+    static func crowdedInput() -> ReportInput {
+        var runs: [RunRecord] = []
+        let names = ["DenseNet-121", "SE-DenseNet-121 reduction 16 all blocks", "SE-DenseNet-121 reduction 8",
+                     "SE in transitions only", "SE-DenseNet-121 r=4 no BN", "DenseNet-121 wide growth 48", "unfinished one"]
+        for (c, name) in names.enumerated() {
+            let seeds = c == 2 ? [7] : [1, 2, 3]
+            for seed in seeds {
+                var rng = SplitMix64(state: UInt64(c * 100 + seed))
+                let epochs = (1...90).map { e -> EpochMetrics in
+                    let p = 1 - exp(-Double(e) / 20)
+                    return EpochMetrics(epoch: e, trainLoss: 2 * (1 - p) + 0.1 + 0.02 * rng.gaussian(), trainAccuracy: min(1, 0.3 + 0.68 * p),
+                                        testLoss: 2 * (1 - p) + 0.3 + 0.04 * rng.gaussian(),
+                                        testAccuracy: min(1, max(0, 0.3 + (0.6 + 0.01 * Double(c)) * p + 0.01 * rng.gaussian())),
+                                        seconds: 400, imagesPerSecond: 6)
+                }
+                runs.append(RunRecord(configuration: name, seed: seed, parameters: 7_000_000, multiplyAdds: 2_900_000_000,
+                                      status: c == names.count - 1 ? .failed : .finished, epochs: epochs))
+            }
+        }
+        return ReportInput(title: "crowded", runs: runs, baseline: names[0], targetAccuracy: 0.8,
+                           classNames: ["Monkeypox", "Others"], positiveClass: 0)
+    }
+
+    func testCrowdedFiguresRenderAndDecode() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("report-edge-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let rendered = try renderReport(Self.crowdedInput(), outDir: directory)
+        XCTAssertEqual(rendered.figures.count, 2)
+        for figure in rendered.figures {
+            let png = try DecodedPNG(figure.url)
+            XCTAssertEqual([png.width, png.height], [figure.pixelWidth, figure.pixelHeight])
+            XCTAssertGreaterThan(png.content(inFractions: 0.1, 0.1, 0.9, 0.6).distinctColors, 50)
+        }
+        let readme = try String(contentsOf: rendered.readme, encoding: .utf8)
+        XCTAssertTrue(readme.contains("too few paired seeds"), "single-seed configuration cannot be tested")
+        XCTAssertTrue(readme.contains("No test predictions recorded."))
+        if let sample = ProcessInfo.processInfo.environment["ABLATE_REPORT_SAMPLE_DIR"] {
+            try renderReport(Self.crowdedInput(), outDir: URL(fileURLWithPath: sample).appendingPathComponent("edge-cases"))
+        }
+    }
+}

@@ -23,14 +23,16 @@ extension Figures {
         let labelHeight = Double(labelLines.map(\.count).max() ?? 1) * 14
         let legendTop = top + plotHeight + 12 + labelHeight + 12
         let width = left + plotWidth + 30
-        let height = legendTop + Legend.rowHeight + 12
+        let legendRows = Legend.rows(finalAccuracyLegend, maxWidth: width - left - 10, canvas: canvas)
+        let height = legendTop + Double(legendRows.count) * Legend.rowHeight + 12
         let figure = try Canvas(width: Int(width.rounded(.up)), height: Int(height.rounded(.up)), scale: scale)
         figure.fillBackground(.white)
 
         var low = min(allValues.min()!, input.targetAccuracy), high = max(allValues.max()!, input.targetAccuracy)
         for ci in intervals.compactMap({ $0 }) { low = min(low, ci.lower); high = max(high, ci.upper) }
+        let pad = 0.03 * (high - low)  // headroom so no dot or target line sits on the frame
         let axes = PlotAxes(left: left, top: top, width: plotWidth, height: plotHeight,
-                            y: NiceScale(minimum: max(0, low), maximum: min(1, high), targetTicks: 6),
+                            y: NiceScale(minimum: max(0, low - pad), maximum: min(1, high + pad), targetTicks: 6),
                             xTicks: [], xRange: 0...Double(columns.count))
         axes.drawFrame(on: figure, title: "Final test accuracy (last epoch)", xLabel: "", yLabel: "top-1 accuracy",
                        xTickLabel: { _ in "" })
@@ -44,12 +46,17 @@ extension Figures {
                             color: .text, horizontal: .center, vertical: .top)
             }
             let color = Palette.color(column.index)
+            if column.seeds.isEmpty {
+                figure.text("no finished run", at: Point(x: center, y: top + plotHeight / 2), size: PlotAxes.tickFontSize,
+                            color: .neutral, horizontal: .center, vertical: .middle)
+                continue
+            }
             for (seed, value) in column.seeds {
                 let p = axes.point(Double(c) + 0.5, value)
-                figure.circle(Point(x: center - 14 + jitter(seed: seed) * 8, y: p.y), radius: 4, fill: color, alpha: 0.85, outline: .white)
+                figure.circle(Point(x: center - 20 + jitter(seed: seed) * 12, y: p.y), radius: 4, fill: color, alpha: 0.85, outline: .white)
             }
             guard let mean = try? Statistics.mean(column.seeds.map(\.1)) else { continue }
-            let x = center + 14
+            let x = center + 16
             if let ci = intervals[c] {
                 let a = axes.point(0, ci.lower).y, b = axes.point(0, ci.upper).y
                 figure.line(Point(x: x, y: a), Point(x: x, y: b), color: color, width: 1.6)
@@ -57,20 +64,18 @@ extension Figures {
             }
             figure.diamond(Point(x: x, y: axes.point(0, mean).y), radius: 5.5, fill: .white, outline: color, outlineWidth: 2)
         }
-        let label = "target \(NumberFormat.fixed(input.targetAccuracy, digits: 3))"
-        let w = figure.textWidth(label, size: 10.5)
-        figure.fillRectangle(x: left + plotWidth - w - 8, y: targetY - 16, width: w + 6, height: 13, color: .white, alpha: 0.85)
-        figure.text(label, at: Point(x: left + plotWidth - 5, y: targetY - 5), size: 10.5, horizontal: .right)
+        drawTargetLabel(input.targetAccuracy, y: targetY, left: left, on: figure)
 
-        let legend: [Legend.Item] = [
-            .init(swatch: .dot(.neutral), label: "one seed"),
-            .init(swatch: .meanWithInterval(.neutral), label: "mean with t-based 95% CI (needs ≥ 2 seeds)"),
-            .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
-        ]
-        Legend.draw([legend], left: left, top: legendTop, on: figure)
+        Legend.draw(legendRows, left: left, top: legendTop, on: figure)
         try figure.writePNG(to: url)
         return FigureFile(url: url, pixelWidth: Int((width.rounded(.up) * scale)), pixelHeight: Int(height.rounded(.up) * scale))
     }
+
+    static let finalAccuracyLegend: [Legend.Item] = [
+        .init(swatch: .dot(.neutral), label: "one seed"),
+        .init(swatch: .meanWithInterval(.neutral), label: "mean with t-based 95% CI (needs ≥ 2 seeds)"),
+        .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
+    ]
 
     /// Deterministic jitter in [−1, 1] from the seed: the fractional part of seed × golden ratio spreads
     /// consecutive seeds evenly (a low-discrepancy sequence).

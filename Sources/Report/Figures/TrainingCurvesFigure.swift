@@ -48,8 +48,11 @@ public enum Figures {
             var low = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 - $1 } }.min() ?? 0
             var high = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 + $1 } }.max() ?? 1
             if let target = panel.target { low = min(low, target); high = max(high, target) }
+            // 3% headroom so no point or target line sits on the frame.
+            let pad = 0.03 * (high - low)
+            low = max(low - pad, 0)
+            high += pad
             if panel.target != nil { high = min(high, 1) }  // accuracy never exceeds 1; keep the axis honest
-            low = max(low, 0)
             let axes = PlotAxes(left: left, top: top, width: panelWidth, height: panelHeight,
                                 y: NiceScale(minimum: low, maximum: high, targetTicks: 6),
                                 xTicks: firstTicks, xRange: xRange)
@@ -70,17 +73,12 @@ public enum Figures {
                 let train = c[keyPath: panel.keyPaths[0]], test = c[keyPath: panel.keyPaths[1]]
                 canvas.polyline(points(train, axes), color: color, width: 1.6, dash: trainDash)
                 canvas.polyline(points(test, axes), color: color, width: 2.2)
+                // Markers help read a few epochs; on long runs they would only blur the lines.
+                guard lastEpoch <= maxEpochsWithMarkers else { continue }
                 for p in points(test, axes) { canvas.circle(p, radius: 2.6, fill: color, outline: .white, outlineWidth: 0.8) }
             }
             canvas.resetClip()
-            if let target = panel.target {
-                let y = axes.point(1, target).y
-                // Label just above the line at the right end, on a white box so curves do not run through it.
-                let label = "target \(NumberFormat.fixed(target, digits: 3))"
-                let w = canvas.textWidth(label, size: 10.5)
-                canvas.fillRectangle(x: left + panelWidth - w - 8, y: y - 16, width: w + 6, height: 13, color: .white, alpha: 0.85)
-                canvas.text(label, at: Point(x: left + panelWidth - 5, y: y - 5), size: 10.5, horizontal: .right)
-            }
+            if let target = panel.target { drawTargetLabel(target, y: axes.point(1, target).y, left: left, on: canvas) }
         }
         Legend.draw(rows, left: lefts[0], top: legendTop, on: canvas)
         try canvas.writePNG(to: url)
@@ -88,6 +86,16 @@ public enum Figures {
     }
 
     static let trainDash: [Double] = [6, 4]
+    static let maxEpochsWithMarkers = 25
+
+    /// "target 0.850" just above the target line at the plot's left end, where accuracy curves are still low
+    /// early in training, on a translucent white box so a crossing curve cannot make it unreadable.
+    static func drawTargetLabel(_ target: Double, y: Double, left: Double, on canvas: Canvas) {
+        let label = "target \(NumberFormat.fixed(target, digits: 3))"
+        let w = canvas.textWidth(label, size: 10.5)
+        canvas.fillRectangle(x: left + 4, y: y - 16, width: w + 6, height: 13, color: .white, alpha: 0.85)
+        canvas.text(label, at: Point(x: left + 7, y: y - 5), size: 10.5)
+    }
     static let targetDash: [Double] = [1.5, 3]
 
     static func points(_ band: CurveBand, _ axes: PlotAxes) -> [Point] {
