@@ -53,6 +53,11 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(NumberFormat.interval(ConfidenceInterval(lower: -0.0031, upper: 0.0171, level: 0.95), signed: true), "[-0.003, +0.017]")
     }
 
+    func testCellSplitterUsedByTheseTestsHonoursEscapes() {
+        XCTAssertEqual(markdownCells("| a | b\\|c |  |"), ["a", "b\\|c", ""])
+        XCTAssertEqual(markdownCells("| only |"), ["only"])
+    }
+
     func testTableIsPaddedAlignedAndEscaped() throws {
         var table = MarkdownTable(columns: [.init("Name"), .init("Value", .right), .init("Mid", .center)])
         try table.addRow(["a|b", "1", "x"])
@@ -125,6 +130,13 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(row[5].components(separatedBy: "; ").count, 3, "one McNemar p per seed: \(row[5])")
         XCTAssertFalse(comparison.contains("| DenseNet-121 "), "baseline is not compared with itself")
         XCTAssertThrowsError(try ReportTables.comparison(input, baseline: "ResNet-50"))
+
+        // Predictions on different images cannot be paired: the error names the runs.
+        var mismatched = input
+        mismatched.runs[3].predictions[0].file = "elsewhere.jpg"
+        XCTAssertThrowsError(try ReportTables.comparison(mismatched, baseline: "DenseNet-121")) { error in
+            XCTAssertTrue("\(error)".contains("SE-DenseNet-121 r=16 vs DenseNet-121, seed 1"), "\(error)")
+        }
     }
 
     func testVerdictWording() {
@@ -142,6 +154,14 @@ final class MarkdownTests: XCTestCase {
         let metrics = try ReportTables.classificationMetrics(input)
         XCTAssertEqual(assertTablesWellFormed(metrics), 1)
         XCTAssertTrue(metrics.contains("Positive class: **Monkeypox**"))
+        let perRun = try ReportTables.classificationMetricsPerRun(input)
+        XCTAssertEqual(assertTablesWellFormed(perRun), 1)
+        // Row for DenseNet-121 seed 1 agrees with metrics computed directly from its predictions.
+        let run = input.runs.first { $0.configuration == "DenseNet-121" && $0.seed == 1 }!
+        let direct = try ClassificationMetrics.binary(predictions: run.predictions, positiveClass: 0)
+        let row = markdownCells(perRun.components(separatedBy: "\n").first { $0.hasPrefix("| DenseNet-121 ") }!)
+        XCTAssertEqual(Array(row[1...6]), ["1", "\(direct.truePositives)", "\(direct.falseNegatives)", "\(direct.falsePositives)",
+                                           "\(direct.trueNegatives)", NumberFormat.fixed(direct.sensitivity!)])
         let confusion = try ReportTables.confusionMatrices(input)
         XCTAssertEqual(assertTablesWellFormed(confusion), 3)
         // Each configuration's matrix sums to 3 seeds × 80 images in its Total column.

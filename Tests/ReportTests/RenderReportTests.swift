@@ -38,7 +38,7 @@ final class RenderReportTests: XCTestCase {
         let rendered = try renderReport(input, outDir: directory, generatedAt: date)
 
         let readme = try String(contentsOf: rendered.readme, encoding: .utf8)
-        XCTAssertEqual(assertTablesWellFormed(readme), 1 + 1 + 1 + 3 + 1, "summary, comparison, metrics, 3 confusion, runs")
+        XCTAssertEqual(assertTablesWellFormed(readme), 1 + 1 + 2 + 3 + 1, "summary, comparison, metrics and per run, 3 confusion, runs")
         for name in [ReportFileName.trainingCurves, ReportFileName.finalAccuracy, ReportFileName.epochsCSV] {
             XCTAssertTrue(readme.contains("(\(name))"), "README links \(name)")
         }
@@ -48,6 +48,14 @@ final class RenderReportTests: XCTestCase {
             XCTAssertEqual([png.width, png.height], [figure.pixelWidth, figure.pixelHeight])
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: rendered.csv.path))
+
+        // Figures are deterministic too: a second rendering writes byte-identical PNGs.
+        let second = directory.appendingPathComponent("again")
+        let again2 = try renderReport(input, outDir: second, generatedAt: date)
+        for (a, b) in zip(rendered.figures, again2.figures) {
+            XCTAssertEqual(try Data(contentsOf: a.url), try Data(contentsOf: b.url), a.url.lastPathComponent)
+        }
+        XCTAssertEqual(try Data(contentsOf: rendered.csv), try Data(contentsOf: again2.csv))
 
         // Same input, later clock: only the "Generated at" line differs.
         let again = try reportMarkdown(input, generatedAt: date.addingTimeInterval(3600))

@@ -29,6 +29,25 @@ extension ReportTables {
             + table.render()
     }
 
+    /// The same positive-vs-rest metrics for every finished run with predictions, one row per run.
+    public static func classificationMetricsPerRun(_ input: ReportInput) throws -> String {
+        try input.validate()
+        var table = MarkdownTable(columns: [
+            .init("Configuration"), .init("Seed", .right), .init("TP", .right), .init("FN", .right), .init("FP", .right),
+            .init("TN", .right), .init("Sensitivity", .right), .init("Specificity", .right), .init("Precision", .right),
+            .init("F1", .right), .init("ROC-AUC", .right),
+        ])
+        for group in input.groups() {
+            for digest in group.finished where !digest.run.predictions.isEmpty {
+                let m = try ClassificationMetrics.binary(predictions: digest.run.predictions, positiveClass: input.positiveClass)
+                let cells = [m.sensitivity, m.specificity, m.precision, m.f1, m.rocAUC].map { $0.map { NumberFormat.fixed($0) } ?? "undefined" }
+                try table.addRow([group.name, "\(digest.run.seed)", "\(m.truePositives)", "\(m.falseNegatives)",
+                                  "\(m.falsePositives)", "\(m.trueNegatives)"] + cells)
+            }
+        }
+        return table.render()
+    }
+
     /// One k × k confusion matrix per configuration (rows = true class, columns = predicted), summed over its
     /// finished runs with predictions.
     public static func confusionMatrices(_ input: ReportInput) throws -> String {

@@ -63,7 +63,13 @@ extension ReportTables {
             guard let c = candidate.finished.first(where: { $0.run.seed == seed })?.run.predictions,
                   let b = baseline.finished.first(where: { $0.run.seed == seed })?.run.predictions,
                   !c.isEmpty, !b.isEmpty else { continue }
-            let result = try McNemar.test(candidate: c, baseline: b)
+            let result: McNemarResult
+            do {
+                result = try McNemar.test(candidate: c, baseline: b)
+            } catch {
+                // Name the two runs: the bare error cannot say which pair was evaluated on different images.
+                throw ReportError.invalidValue(what: "McNemar \(candidate.name) vs \(baseline.name), seed \(seed)", value: "\(error)")
+            }
             parts.append("seed \(seed): \(NumberFormat.pValue(result.pValue))")
         }
         return parts.isEmpty ? "n/a (no predictions)" : parts.joined(separator: "; ")

@@ -64,6 +64,7 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     }
     parts.append("## Classification metrics\n")
     parts.append(try ReportTables.classificationMetrics(input))
+    parts.append("<details><summary>Per run</summary>\n\n" + (try ReportTables.classificationMetricsPerRun(input)) + "\n</details>\n")
     parts.append("## Confusion matrices\n")
     parts.append(try ReportTables.confusionMatrices(input))
     parts.append("## Runs\n")
