@@ -48,7 +48,8 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         "Generated at \(formatter.string(from: generatedAt)).\n",
         "\(input.runs.count) runs, \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
-            + "t-based 95% confidence intervals are over finished seeds only.\n",
+            + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "
+            + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch.\n",
         "## Summary\n",
         try ReportTables.summary(input),
     ]
