@@ -28,6 +28,7 @@ let package = Package(
     targets: [
         // MARK: C libraries
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
@@ -36,15 +37,20 @@ let package = Package(
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
 
+        // MARK: report (statistics, markdown tables, Cairo figures)
+        .target(name: "Report", dependencies: ["CCairo"]),
+
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "Engine", "Models", "Training",
+            "Report",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.

@@ -1,0 +1,45 @@
+extension ReportInput {
+    /// Checks the input once up front so the renderers can trust it. Throws on the first problem found.
+    public func validate() throws {
+        guard !classNames.isEmpty else { throw ReportError.invalidValue(what: "classNames", value: "empty") }
+        guard classNames.indices.contains(positiveClass) else {
+            throw ReportError.classOutOfRange(what: "positiveClass", index: positiveClass, classCount: classNames.count)
+        }
+        guard targetAccuracy.isFinite, (0...1).contains(targetAccuracy) else {
+            throw ReportError.invalidValue(what: "targetAccuracy (a fraction in [0, 1])", value: "\(targetAccuracy)")
+        }
+        if let planned = plannedSeedsPerConfiguration, planned < 1 {
+            throw ReportError.invalidValue(what: "plannedSeedsPerConfiguration", value: "\(planned)")
+        }
+        if let baseline, !runs.contains(where: { $0.configuration == baseline }) {
+            throw ReportError.invalidValue(what: "baseline (no run has this configuration)", value: baseline)
+        }
+        var seen = Set<String>()
+        for run in runs {
+            let name = "\(run.configuration) seed \(run.seed)"
+            guard seen.insert("\(run.configuration)\u{0}\(run.seed)").inserted else {
+                throw ReportError.invalidValue(what: "runs", value: "duplicate \(name)")
+            }
+            for (i, e) in run.epochs.enumerated() {
+                guard e.epoch == i + 1 else {
+                    throw ReportError.invalidValue(what: "\(name) epoch numbers (expected 1, 2, 3, …)", value: "\(e.epoch) at position \(i + 1)")
+                }
+                let values = [e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy, e.seconds, e.imagesPerSecond]
+                try Statistics.requireFinite(values, what: "\(name) epoch \(e.epoch)")
+                for accuracy in [e.trainAccuracy, e.testAccuracy] where !(0...1).contains(accuracy) {
+                    throw ReportError.invalidValue(what: "\(name) epoch \(e.epoch) accuracy (a fraction in [0, 1])", value: "\(accuracy)")
+                }
+            }
+            for p in run.predictions {
+                guard classNames.indices.contains(p.label) else {
+                    throw ReportError.classOutOfRange(what: "\(name) label of \(p.file)", index: p.label, classCount: classNames.count)
+                }
+                guard p.probabilities.count == classNames.count else {
+                    throw ReportError.lengthMismatch(what: "\(name) probabilities of \(p.file) vs classNames",
+                                                     left: p.probabilities.count, right: classNames.count)
+                }
+                try Statistics.requireFinite(p.probabilities, what: "\(name) probabilities of \(p.file)")
+            }
+        }
+    }
+}

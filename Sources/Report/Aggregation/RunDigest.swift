@@ -1,0 +1,85 @@
+/// Per-run numbers every table and figure uses, computed once.
+struct RunDigest {
+    let run: RunRecord
+    /// Highest test accuracy over all epochs, and the (first) epoch it happened.
+    let bestTestAccuracy: Double?
+    let bestEpoch: Int?
+    /// Test accuracy and loss after the last completed epoch (the model the predictions come from).
+    let lastTestAccuracy: Double?
+    let lastTestLoss: Double?
+    /// First epoch whose test accuracy is ≥ the target; nil if never reached.
+    let epochReachedTarget: Int?
+    let meanSecondsPerEpoch: Double?
+    let meanImagesPerSecond: Double?
+
+    var isFinished: Bool { run.status == .finished }
+
+    init(_ run: RunRecord, targetAccuracy: Double) {
+        self.run = run
+        var best: EpochMetrics?
+        for e in run.epochs where best == nil || e.testAccuracy > best!.testAccuracy { best = e }
+        bestTestAccuracy = best?.testAccuracy
+        bestEpoch = best?.epoch
+        lastTestAccuracy = run.epochs.last?.testAccuracy
+        lastTestLoss = run.epochs.last?.testLoss
+        epochReachedTarget = run.epochs.first { $0.testAccuracy >= targetAccuracy }?.epoch
+        meanSecondsPerEpoch = try? Statistics.mean(run.epochs.map(\.seconds))
+        meanImagesPerSecond = try? Statistics.mean(run.epochs.map(\.imagesPerSecond))
+    }
+}
+
+/// All runs of one configuration, ordered by seed.
+struct ConfigurationGroup {
+    let name: String
+    let runs: [RunDigest]
+    /// n in "k/n finished": planned seeds, or the runs present if more (or nothing was planned).
+    let plannedSeeds: Int
+
+    var finished: [RunDigest] { runs.filter(\.isFinished) }
+    var unfinished: [RunDigest] { runs.filter { !$0.isFinished } }
+}
+
+extension ReportInput {
+    /// Configurations in display order: `configurationOrder` first, then the rest by first appearance.
+    var configurationNames: [String] {
+        var names: [String] = []
+        for name in configurationOrder + runs.map(\.configuration) where !names.contains(name) {
+            if runs.contains(where: { $0.configuration == name }) { names.append(name) }
+        }
+        return names
+    }
+
+    func groups() -> [ConfigurationGroup] {
+        configurationNames.map { name in
+            let runs = self.runs.filter { $0.configuration == name }.sorted { $0.seed < $1.seed }
+                .map { RunDigest($0, targetAccuracy: targetAccuracy) }
+            return ConfigurationGroup(name: name, runs: runs, plannedSeeds: max(plannedSeedsPerConfiguration ?? 0, runs.count))
+        }
+    }
+}
+
+/// Mean ± std (or a note why not) for table cells. Kept here so every table words missing data alike.
+enum SummaryCell {
+    /// "0.912 ± 0.008"; one value: "0.912 (n=1)"; none: "—".
+    static func meanStd(_ values: [Double], digits: Int = 3) -> String {
+        switch values.count {
+        case 0: return "—"
+        case 1: return "\(NumberFormat.fixed(values[0], digits: digits)) (n=1)"
+        default:
+            let m = (try? Statistics.mean(values)) ?? .nan, s = (try? Statistics.sampleStandardDeviation(values)) ?? .nan
+            return NumberFormat.meanStd(m, s, digits: digits)
+        }
+    }
+
+    /// "[0.901, 0.923]"; fewer than two values: "n/a (n=1)".
+    static func confidenceInterval(_ values: [Double], digits: Int = 3) -> String {
+        guard values.count >= 2, let ci = try? Statistics.meanConfidenceInterval(values) else { return "n/a (n=\(values.count))" }
+        return NumberFormat.interval(ci, digits: digits)
+    }
+
+    /// Mean only, "—" when empty.
+    static func mean(_ values: [Double], digits: Int) -> String {
+        guard let m = try? Statistics.mean(values) else { return "—" }
+        return NumberFormat.fixed(m, digits: digits)
+    }
+}

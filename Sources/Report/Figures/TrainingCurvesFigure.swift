@@ -1,0 +1,127 @@
+import Foundation
+
+/// Size of a written figure in device pixels.
+public struct FigureFile: Sendable, Equatable {
+    public var url: URL
+    public var pixelWidth: Int
+    public var pixelHeight: Int
+}
+
+public enum Figures {
+    /// Pixels per logical unit: 2 gives sharp figures on high-density screens and in print.
+    public static let scale = 2.0
+
+    /// Loss and accuracy against epoch, side by side, in the style of the SE paper's training curves:
+    /// one colour per configuration, training dashed and test solid, the mean over finished seeds as the line
+    /// and ±1 sample std as a translucent band, and the target accuracy as a labelled horizontal line.
+    @discardableResult
+    public static func trainingCurves(_ input: ReportInput, to url: URL) throws -> FigureFile {
+        try input.validate()
+        let curves = ConfigurationCurves.from(input)
+        guard !curves.isEmpty else { throw ReportError.insufficientData(what: "training curves (finished runs)", needed: 1, got: 0) }
+
+        let width = 1040.0, panelWidth = 400.0, panelHeight = 300.0, top = 40.0
+        let lefts = [78.0, 78.0 + panelWidth + 100]
+        let legendTop = top + panelHeight + 58
+        let legendItems = curveLegend(curves, target: input.targetAccuracy)
+        // Measure on a scratch canvas: the figure's height depends on how many legend rows there are.
+        let rows = Legend.rows(legendItems.items, maxWidth: width - 2 * lefts[0], canvas: try Canvas(width: 10, height: 10),
+                               breakBefore: [legendItems.keyStart])
+        let height = Int(legendTop + Double(rows.count) * Legend.rowHeight + 14)
+
+        let canvas = try Canvas(width: Int(width), height: height, scale: scale)
+        canvas.fillBackground(.white)
+        let epochs = curves.flatMap(\.testLoss.epochs)
+        let lastEpoch = max(2, epochs.max() ?? 1)
+        let xRange = 1.0...Double(lastEpoch)
+        let xStep = max(1, NiceScale.niceStep(span: Double(lastEpoch - 1), targetTicks: 6).rounded())
+        let xTicks = stride(from: xStep, through: Double(lastEpoch), by: xStep).map { $0 }
+        let firstTicks = xStep > 1 ? [1.0] + xTicks : xTicks
+
+        let lossBands = curves.flatMap { [$0.trainLoss, $0.testLoss] }
+        let accuracyBands = curves.flatMap { [$0.trainAccuracy, $0.testAccuracy] }
+        let panels: [(title: String, yLabel: String, bands: [CurveBand], keyPaths: [KeyPath<ConfigurationCurves, CurveBand>], target: Double?)] = [
+            ("Loss", "cross-entropy loss", lossBands, [\.trainLoss, \.testLoss], nil),
+            ("Accuracy", "top-1 accuracy", accuracyBands, [\.trainAccuracy, \.testAccuracy], input.targetAccuracy),
+        ]
+        for (panel, left) in zip(panels, lefts) {
+            var low = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 - $1 } }.min() ?? 0
+            var high = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 + $1 } }.max() ?? 1
+            if let target = panel.target { low = min(low, target); high = max(high, target) }
+            // 3% headroom so no point or target line sits on the frame.
+            let pad = 0.03 * (high - low)
+            low = max(low - pad, 0)
+            high += pad
+            if panel.target != nil { high = min(high, 1) }  // accuracy never exceeds 1; keep the axis honest
+            let axes = PlotAxes(left: left, top: top, width: panelWidth, height: panelHeight,
+                                y: NiceScale(minimum: low, maximum: high, targetTicks: 6),
+                                xTicks: firstTicks, xRange: xRange)
+            axes.drawFrame(on: canvas, title: panel.title, xLabel: "epoch", yLabel: panel.yLabel,
+                           xTickLabel: { String(Int($0)) })
+            axes.clip(canvas)
+            for c in curves {
+                for (k, path) in panel.keyPaths.enumerated() {
+                    drawBand(c[keyPath: path], axes: axes, canvas: canvas, color: Palette.color(c.colorIndex), alpha: k == 0 ? 0.08 : 0.16)
+                }
+            }
+            if let target = panel.target {
+                let y = axes.point(1, target).y
+                canvas.line(Point(x: left, y: y), Point(x: left + panelWidth, y: y), color: .text, width: 1.1, dash: targetDash)
+            }
+            for c in curves {
+                let color = Palette.color(c.colorIndex)
+                let train = c[keyPath: panel.keyPaths[0]], test = c[keyPath: panel.keyPaths[1]]
+                canvas.polyline(points(train, axes), color: color, width: 1.6, dash: trainDash)
+                canvas.polyline(points(test, axes), color: color, width: 2.2)
+                // Markers help read a few epochs; on long runs they would only blur the lines.
+                guard lastEpoch <= maxEpochsWithMarkers else { continue }
+                for p in points(test, axes) { canvas.circle(p, radius: 2.6, fill: color, outline: .white, outlineWidth: 0.8) }
+            }
+            canvas.resetClip()
+            if let target = panel.target { drawTargetLabel(target, y: axes.point(1, target).y, left: left, on: canvas) }
+        }
+        Legend.draw(rows, left: lefts[0], top: legendTop, on: canvas)
+        try canvas.writePNG(to: url)
+        return FigureFile(url: url, pixelWidth: Int(width * scale), pixelHeight: Int(Double(height) * scale))
+    }
+
+    static let trainDash: [Double] = [6, 4]
+    static let maxEpochsWithMarkers = 25
+
+    /// "target 0.850" just above the target line at the plot's left end, where accuracy curves are still low
+    /// early in training, on a translucent white box so a crossing curve cannot make it unreadable.
+    static func drawTargetLabel(_ target: Double, y: Double, left: Double, on canvas: Canvas) {
+        let label = "target \(NumberFormat.fixed(target, digits: 3))"
+        let w = canvas.textWidth(label, size: 10.5)
+        canvas.fillRectangle(x: left + 4, y: y - 16, width: w + 6, height: 13, color: .white, alpha: 0.85)
+        canvas.text(label, at: Point(x: left + 7, y: y - 5), size: 10.5)
+    }
+    static let targetDash: [Double] = [1.5, 3]
+
+    static func points(_ band: CurveBand, _ axes: PlotAxes) -> [Point] {
+        zip(band.epochs, band.mean).map { axes.point(Double($0), $1) }
+    }
+
+    /// Translucent polygon between mean − std and mean + std (skipped where fewer than two seeds exist).
+    static func drawBand(_ band: CurveBand, axes: PlotAxes, canvas: Canvas, color: Color, alpha: Double) {
+        guard band.std.contains(where: { $0 > 0 }) else { return }
+        let upper = band.epochs.indices.map { axes.point(Double(band.epochs[$0]), band.mean[$0] + band.std[$0]) }
+        let lower = band.epochs.indices.reversed().map { axes.point(Double(band.epochs[$0]), band.mean[$0] - band.std[$0]) }
+        canvas.fillPolygon(upper + lower, color: color, alpha: alpha)
+    }
+
+    /// Configuration colours first, then (on a new row) the key to line styles, band and target.
+    static func curveLegend(_ curves: [ConfigurationCurves], target: Double) -> (items: [Legend.Item], keyStart: Int) {
+        let configurations = curves.map { c in
+            Legend.Item(swatch: .line(Palette.color(c.colorIndex), dash: [], width: 3),
+                        label: "\(c.name) (\(c.seedCount) seed\(c.seedCount == 1 ? "" : "s"))")
+        }
+        let key: [Legend.Item] = [
+            .init(swatch: .line(.neutral, dash: trainDash, width: 1.6), label: "train (dashed)"),
+            .init(swatch: .line(.neutral, dash: [], width: 2.2), label: "test (solid)"),
+            .init(swatch: .band(.neutral, alpha: 0.25), label: "±1 std over seeds"),
+            .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
+        ]
+        return (configurations + key, configurations.count)
+    }
+}

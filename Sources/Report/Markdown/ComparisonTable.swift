@@ -1,0 +1,77 @@
+extension ReportTables {
+    /// Significance level of the verdict column.
+    public static let significanceLevel = 0.05
+
+    /// Each configuration against the baseline, on last-epoch test accuracy (the model the predictions come
+    /// from), paired by seed over seeds finished in both: mean difference, its 95% CI, the paired t-test and,
+    /// per seed, McNemar's exact test on the two models' test predictions.
+    public static func comparison(_ input: ReportInput, baseline: String) throws -> String {
+        var checked = input
+        checked.baseline = baseline
+        try checked.validate()
+        let groups = input.groups()
+        guard let base = groups.first(where: { $0.name == baseline }) else {
+            throw ReportError.invalidValue(what: "baseline", value: baseline)
+        }
+        var table = MarkdownTable(columns: [
+            .init("Configuration"), .init("Paired seeds", .right), .init("Δ last-epoch test acc", .right),
+            .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init("McNemar per seed"), .init("Verdict"),
+        ])
+        let baseAccuracy = lastAccuracyBySeed(base)
+        for group in groups where group.name != baseline {
+            let accuracy = lastAccuracyBySeed(group)
+            let seeds = Set(accuracy.keys).intersection(baseAccuracy.keys).sorted()
+            let mcnemar = try mcnemarCell(candidate: group, baseline: base, seeds: seeds)
+            if seeds.count < 2 {
+                let delta = seeds.first.map { NumberFormat.signed(accuracy[$0]! - baseAccuracy[$0]!) } ?? "—"
+                try table.addRow([group.name, "\(seeds.count)", delta, "n/a", "n/a", mcnemar,
+                                  "too few paired seeds (need 2)"])
+                continue
+            }
+            let paired = try Statistics.pairedBySeed(candidate: accuracy, baseline: baseAccuracy)
+            try table.addRow([
+                group.name, "\(seeds.count)", NumberFormat.signed(paired.test.meanDifference),
+                NumberFormat.interval(paired.test.confidenceInterval, signed: true),
+                NumberFormat.pValue(paired.test.pValue), mcnemar, verdict(paired.test),
+            ])
+        }
+        let note = """
+
+            Δ = configuration − \(baseline), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
+            with n paired seeds it has n − 1 degrees of freedom, so with few seeds only large, consistent differences \
+            reach significance. McNemar's exact test compares the two final models image by image for each seed.
+
+            """
+        return table.render() + note
+    }
+
+    static func verdict(_ test: PairedTTestResult) -> String {
+        guard test.pValue < significanceLevel else { return "not significant" }
+        return test.meanDifference > 0 ? "higher than baseline" : "lower than baseline"
+    }
+
+    static func lastAccuracyBySeed(_ group: ConfigurationGroup) -> [Int: Double] {
+        var result: [Int: Double] = [:]
+        for digest in group.finished { result[digest.run.seed] = digest.lastTestAccuracy }
+        return result
+    }
+
+    /// "seed 1: p = 0.210; seed 2: p < 0.001", or "n/a (no predictions)".
+    static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, seeds: [Int]) throws -> String {
+        var parts: [String] = []
+        for seed in seeds {
+            guard let c = candidate.finished.first(where: { $0.run.seed == seed })?.run.predictions,
+                  let b = baseline.finished.first(where: { $0.run.seed == seed })?.run.predictions,
+                  !c.isEmpty, !b.isEmpty else { continue }
+            let result: McNemarResult
+            do {
+                result = try McNemar.test(candidate: c, baseline: b)
+            } catch {
+                // Name the two runs: the bare error cannot say which pair was evaluated on different images.
+                throw ReportError.invalidValue(what: "McNemar \(candidate.name) vs \(baseline.name), seed \(seed)", value: "\(error)")
+            }
+            parts.append("seed \(seed): \(NumberFormat.pValue(result.pValue))")
+        }
+        return parts.isEmpty ? "n/a (no predictions)" : parts.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,75 @@
+/// Markdown sections of the report. Each function validates its input and returns a table plus any notes;
+/// only finished runs enter means, intervals and tests, and the notes list the others by name.
+public enum ReportTables {
+    /// One row per configuration: size, seeds finished k/n, best and last-epoch test accuracy, target, speed.
+    public static func summary(_ input: ReportInput) throws -> String {
+        try input.validate()
+        var table = MarkdownTable(columns: [
+            .init("Configuration"), .init("Params", .right), .init("Mult-adds", .right), .init("Seeds finished", .right),
+            .init("Best test acc (mean ± std)", .right), .init("Best test acc 95% CI", .right),
+            .init("Last-epoch test acc (mean ± std)", .right),
+            .init("Reached \(NumberFormat.fixed(input.targetAccuracy, digits: 3))", .right), .init("Mean epoch reached", .right),
+            .init("s/epoch", .right), .init("img/s", .right),
+        ])
+        for group in input.groups() {
+            let finished = group.finished
+            let best = finished.compactMap(\.bestTestAccuracy)
+            let reached = finished.compactMap(\.epochReachedTarget).map(Double.init)
+            try table.addRow([
+                group.name,
+                sizeCell(group.runs.map(\.run.parameters)),
+                sizeCell(group.runs.map(\.run.multiplyAdds)),
+                NumberFormat.fraction(finished.count, of: group.plannedSeeds),
+                SummaryCell.meanStd(best),
+                SummaryCell.confidenceInterval(best),
+                SummaryCell.meanStd(finished.compactMap(\.lastTestAccuracy)),
+                NumberFormat.fraction(reached.count, of: finished.count),
+                SummaryCell.mean(reached, digits: 1),
+                SummaryCell.mean(finished.compactMap(\.meanSecondsPerEpoch), digits: 1),
+                SummaryCell.mean(finished.compactMap(\.meanImagesPerSecond), digits: 1),
+            ])
+        }
+        return table.render() + unfinishedNote(input)
+    }
+
+    /// One row per run, finished or not, so nothing disappears from the report.
+    public static func runs(_ input: ReportInput) throws -> String {
+        try input.validate()
+        var table = MarkdownTable(columns: [
+            .init("Configuration"), .init("Seed", .right), .init("Status"), .init("Epochs", .right),
+            .init("Best test acc (epoch)", .right), .init("Last-epoch test acc", .right), .init("Last-epoch test loss", .right),
+            .init("Reached target at epoch", .right), .init("s/epoch", .right), .init("img/s", .right),
+        ])
+        for group in input.groups() {
+            for digest in group.runs {
+                let best = digest.bestTestAccuracy.map { "\(NumberFormat.fixed($0)) (\(digest.bestEpoch!))" } ?? "—"
+                try table.addRow([
+                    group.name, "\(digest.run.seed)",
+                    digest.isFinished ? "finished" : "\(digest.run.status.rawValue) (not averaged)",
+                    "\(digest.run.epochs.count)", best,
+                    digest.lastTestAccuracy.map { NumberFormat.fixed($0) } ?? "—",
+                    digest.lastTestLoss.map { NumberFormat.fixed($0) } ?? "—",
+                    digest.epochReachedTarget.map(String.init) ?? "not reached",
+                    digest.meanSecondsPerEpoch.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
+                    digest.meanImagesPerSecond.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
+                ])
+            }
+        }
+        return table.render()
+    }
+
+    /// "Not averaged: SE r=8 seed 3 (failed after 4 epochs); …" or "" when every run finished.
+    static func unfinishedNote(_ input: ReportInput) -> String {
+        let lines = input.groups().flatMap(\.unfinished).map { digest in
+            "- \(digest.run.configuration) seed \(digest.run.seed): \(digest.run.status.rawValue) after \(digest.run.epochs.count) epoch\(digest.run.epochs.count == 1 ? "" : "s")"
+        }
+        guard !lines.isEmpty else { return "" }
+        return "\nNot finished, so not averaged into the table above:\n\n" + lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One size for the configuration, or "a – b" if its runs disagree (a bug worth seeing, not hiding).
+    static func sizeCell(_ values: [Int]) -> String {
+        guard let low = values.min(), let high = values.max() else { return "—" }
+        return low == high ? NumberFormat.magnitude(low) : "\(NumberFormat.magnitude(low)) – \(NumberFormat.magnitude(high))"
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Files `renderReport` wrote, for the caller to print or link.
+public struct RenderedReport: Sendable, Equatable {
+    public var readme: URL
+    public var figures: [FigureFile]
+    public var csv: URL
+}
+
+public enum ReportFileName {
+    public static let readme = "README.md"
+    public static let trainingCurves = "training_curves.png"
+    public static let finalAccuracy = "final_accuracy.png"
+    public static let epochsCSV = "epochs.csv"
+}
+
+/// Writes README.md, the figures and the per-epoch CSV into `outDir` (created if missing).
+/// The markdown is a pure function of `input` except for the one "Generated at" line.
+@discardableResult
+public func renderReport(_ input: ReportInput, outDir: URL, generatedAt: Date = Date()) throws -> RenderedReport {
+    try input.validate()
+    do {
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+    } catch {
+        throw ReportError.io(path: outDir.path, reason: "cannot create directory: \(error.localizedDescription)")
+    }
+    let hasFinished = input.runs.contains { $0.status == .finished && !$0.epochs.isEmpty }
+    var figures: [FigureFile] = []
+    if hasFinished {
+        figures.append(try Figures.trainingCurves(input, to: outDir.appendingPathComponent(ReportFileName.trainingCurves)))
+        figures.append(try Figures.finalAccuracy(input, to: outDir.appendingPathComponent(ReportFileName.finalAccuracy)))
+    }
+    let csvURL = outDir.appendingPathComponent(ReportFileName.epochsCSV)
+    try write(try CSV.epochs(input), to: csvURL)
+    let readmeURL = outDir.appendingPathComponent(ReportFileName.readme)
+    try write(try reportMarkdown(input, generatedAt: generatedAt, withFigures: hasFinished), to: readmeURL)
+    return RenderedReport(readme: readmeURL, figures: figures, csv: csvURL)
+}
+
+/// The README body. Sections appear in a fixed order; the comparison only when a baseline is set.
+public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures: Bool = true) throws -> String {
+    try input.validate()
+    let formatter = ISO8601DateFormatter()
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    let finished = input.runs.filter { $0.status == .finished }.count
+    var parts: [String] = [
+        "# \(input.title)\n",
+        "Generated at \(formatter.string(from: generatedAt)).\n",
+        "\(input.runs.count) runs, \(finished) finished; accuracies are fractions of the test set; "
+            + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
+            + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "
+            + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch.\n",
+        "## Summary\n",
+        try ReportTables.summary(input),
+    ]
+    if withFigures {
+        parts.append("![Training curves: loss and accuracy per epoch, mean over seeds with ±1 std band](\(ReportFileName.trainingCurves))\n")
+    }
+    if let baseline = input.baseline {
+        parts.append("## Comparison with \(baseline)\n")
+        parts.append(try ReportTables.comparison(input, baseline: baseline))
+    }
+    if withFigures {
+        parts.append("![Final test accuracy per configuration: seeds as dots, mean with 95% CI](\(ReportFileName.finalAccuracy))\n")
+    }
+    parts.append("## Classification metrics\n")
+    parts.append(try ReportTables.classificationMetrics(input))
+    parts.append("<details><summary>Per run</summary>\n\n" + (try ReportTables.classificationMetricsPerRun(input)) + "\n</details>\n")
+    parts.append("## Confusion matrices\n")
+    parts.append(try ReportTables.confusionMatrices(input))
+    parts.append("## Runs\n")
+    parts.append(try ReportTables.runs(input))
+    parts.append("Per-epoch data of every run: [\(ReportFileName.epochsCSV)](\(ReportFileName.epochsCSV)).\n")
+    return parts.joined(separator: "\n")
+}
+
+private func write(_ text: String, to url: URL) throws {
+    do {
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    } catch {
+        throw ReportError.io(path: url.path, reason: "cannot write: \(error.localizedDescription)")
+    }
+}

@@ -1,0 +1,110 @@
+// Plain input structs for the report. The lead fills them from the run store; the report never reads the store.
+
+/// Where a run stands. Only `finished` runs enter means, intervals and tests; the others are listed as they are.
+public enum RunStatus: String, Sendable, CaseIterable {
+    case finished, running, failed, interrupted
+}
+
+/// One epoch of one run. Accuracies are fractions in [0, 1], losses are mean cross-entropy.
+public struct EpochMetrics: Sendable, Equatable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var testLoss: Double
+    public var testAccuracy: Double
+    /// Wall-clock seconds the epoch took (training and evaluation).
+    public var seconds: Double
+    /// Training throughput in images per second.
+    public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double,
+                seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// The final model's output for one test image.
+public struct TestPrediction: Sendable, Equatable {
+    /// Identifies the image; McNemar's test pairs two runs' predictions by this name.
+    public var file: String
+    /// True class index into `ReportInput.classNames`.
+    public var label: Int
+    /// Softmax output, one entry per class.
+    public var probabilities: [Double]
+
+    public init(file: String, label: Int, probabilities: [Double]) {
+        self.file = file
+        self.label = label
+        self.probabilities = probabilities
+    }
+
+    /// Arg-max class; the lowest index wins a tie so the answer does not depend on anything but the numbers.
+    public var predictedClass: Int {
+        var best = 0
+        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
+        return best
+    }
+}
+
+/// One training run: a configuration trained with one seed.
+public struct RunRecord: Sendable, Equatable {
+    /// Configuration label, e.g. "DenseNet-121" or "SE-DenseNet r=16".
+    public var configuration: String
+    public var seed: Int
+    public var parameters: Int
+    /// Multiply-adds of one forward pass on one image.
+    public var multiplyAdds: Int
+    public var status: RunStatus
+    /// Epochs completed so far, in order.
+    public var epochs: [EpochMetrics]
+    /// Test-set predictions of the last epoch's model; empty when not recorded.
+    public var predictions: [TestPrediction]
+
+    public init(configuration: String, seed: Int, parameters: Int, multiplyAdds: Int, status: RunStatus,
+                epochs: [EpochMetrics], predictions: [TestPrediction] = []) {
+        self.configuration = configuration
+        self.seed = seed
+        self.parameters = parameters
+        self.multiplyAdds = multiplyAdds
+        self.status = status
+        self.epochs = epochs
+        self.predictions = predictions
+    }
+}
+
+/// Everything the report needs.
+public struct ReportInput: Sendable, Equatable {
+    public var title: String
+    public var runs: [RunRecord]
+    /// Display order of configurations; configurations missing here follow in order of first appearance.
+    public var configurationOrder: [String]
+    /// Configuration the others are compared against; nil skips the comparison table.
+    public var baseline: String?
+    /// Seeds planned per configuration (the n in "k/n finished"); nil means "the runs present".
+    public var plannedSeedsPerConfiguration: Int?
+    /// Test accuracy a run must reach to count as "reaching the target".
+    public var targetAccuracy: Double
+    /// Class names by index; the positive class for binary metrics is `classNames[positiveClass]`.
+    public var classNames: [String]
+    public var positiveClass: Int
+
+    public init(title: String, runs: [RunRecord], configurationOrder: [String] = [], baseline: String? = nil,
+                plannedSeedsPerConfiguration: Int? = nil, targetAccuracy: Double, classNames: [String],
+                positiveClass: Int) {
+        self.title = title
+        self.runs = runs
+        self.configurationOrder = configurationOrder
+        self.baseline = baseline
+        self.plannedSeedsPerConfiguration = plannedSeedsPerConfiguration
+        self.targetAccuracy = targetAccuracy
+        self.classNames = classNames
+        self.positiveClass = positiveClass
+    }
+}
