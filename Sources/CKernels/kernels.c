@@ -64,7 +64,8 @@ void abl_scale_shift(const float *x, long r0, long r1, long C, long sx, const fl
         const float *p = x + i * sx;
         float *o = y + i * sy;
         if (relu) {
-            for (long c = 0; c < C; c++) { const float v = p[c] * scale[c] + shift[c]; o[c] = v > 0 ? v : 0; }
+            // `v < 0 ? 0 : v` lets NaN through, as torch.relu does (a diverged run must show NaN, not zeros).
+            for (long c = 0; c < C; c++) { const float v = p[c] * scale[c] + shift[c]; o[c] = v < 0 ? 0 : v; }
         } else {
             for (long c = 0; c < C; c++) o[c] = p[c] * scale[c] + shift[c];
         }
@@ -82,7 +83,7 @@ void abl_bn_backward_sums(const float *x, long sx, const float *dy, long sdy, lo
             const float *p = x + i * sx, *g = dy + i * sdy;
             if (relu) {
                 for (long c = 0; c < C; c++) {
-                    const float gv = (p[c] * scale[c] + shift[c] > 0) ? g[c] : 0;
+                    const float gv = (p[c] * scale[c] + shift[c] <= 0) ? 0 : g[c];
                     s[c] += gv; q[c] += gv * (p[c] - mean[c]);
                 }
             } else {
@@ -101,7 +102,7 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
         float *o = dx + i * sdx;
         for (long c = 0; c < C; c++) {
             float gv = g[c];
-            if (relu && !(p[c] * scale[c] + shift[c] > 0)) gv = 0;
+            if (relu && p[c] * scale[c] + shift[c] <= 0) gv = 0;
             const float v = a[c] * gv + b[c] + k[c] * (p[c] - mean[c]);
             o[c] = accumulate ? o[c] + v : v;
         }
@@ -109,5 +110,5 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
 }
 
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
-    for (long i = 0; i < n; i++) dx[i] = y[i] > 0 ? dy[i] : 0;
+    for (long i = 0; i < n; i++) dx[i] = y[i] <= 0 ? 0 : dy[i]; // threshold_backward: NaN passes
 }

@@ -6,7 +6,7 @@ import Foundation
 public enum ReLU {
     /// y = max(x, 0) over n floats (may run in place).
     public static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count n: Int) {
-        for i in 0..<n { y[i] = x[i] > 0 ? x[i] : 0 }
+        for i in 0..<n { y[i] = x[i] < 0 ? 0 : x[i] } // NaN propagates, as in torch.relu
     }
 
     /// dx = dy where y > 0, else 0 (from the forward output `y`, as PyTorch's threshold_backward).

@@ -5,7 +5,7 @@ import Foundation
 
 /// xoshiro256** (Blackman & Vigna), seeded through SplitMix64. Small, fast, and its whole state can be
 /// checkpointed for exact resume.
-public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable {
+public struct SeededGenerator: RandomNumberGenerator, Codable, Equatable, Sendable {
     public var state: [UInt64]
 
     public init(seed: UInt64) {

@@ -1,0 +1,71 @@
+// A checkpoint holds everything an exact resume needs (nanoGPT style): model parameters and buffers under their
+// PyTorch names, the optimiser state, the generator states, the number of finished epochs, and the run's
+// configuration. One safetensors file, written atomically (temporary file, fsync, rename), so a crash
+// mid-write leaves the previous checkpoint intact.
+import Engine
+import Foundation
+import Models
+
+public struct CheckpointState: Codable, Equatable, Sendable {
+    /// Epochs fully finished (training and evaluation); resume starts at this epoch (0-based).
+    public var epochsDone: Int
+    public var optimizerStep: Int
+    public var modelRNG: SeededGenerator
+    public var batchesTracked: Int64
+    /// The run's configuration as JSON (opaque to the trainer; the runner checks it on resume).
+    public var configJSON: String
+    public var bestTestAccuracy: Double?
+    public var bestEpoch: Int?
+
+    public init(epochsDone: Int, optimizerStep: Int, modelRNG: SeededGenerator, batchesTracked: Int64, configJSON: String,
+                bestTestAccuracy: Double? = nil, bestEpoch: Int? = nil) {
+        self.epochsDone = epochsDone; self.optimizerStep = optimizerStep; self.modelRNG = modelRNG
+        self.batchesTracked = batchesTracked; self.configJSON = configJSON
+        self.bestTestAccuracy = bestTestAccuracy; self.bestEpoch = bestEpoch
+    }
+}
+
+public enum CheckpointError: Error, CustomStringConvertible {
+    case incompatible(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .incompatible(path, reason): return "checkpoint '\(path)' cannot be resumed: \(reason)"
+        }
+    }
+}
+
+public enum Checkpoint {
+    static let stateKey = "ablate.checkpoint"
+    static let optimizerPrefix = "optimizer."
+
+    /// Writes model, optimiser and training state.
+    public static func save(_ net: DenseNet, _ optimizer: Optimizer, _ state: CheckpointState, to url: URL) throws {
+        var tensors = net.store.stateDict()
+        tensors[optimizerPrefix + "state1"] = TorchTensor(shape: [optimizer.state1.count], values: optimizer.state1.array)
+        tensors[optimizerPrefix + "state2"] = TorchTensor(shape: [optimizer.state2.count], values: optimizer.state2.array)
+        let counters = Dictionary(uniqueKeysWithValues: net.store.batchNormNames.map { ($0 + batchesTrackedSuffix, net.store.batchesTracked) })
+        let json = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        try Safetensors.write(tensors, counters: counters, metadata: [stateKey: json], to: url)
+    }
+
+    /// Restores model, optimiser and generator state; returns the training state.
+    public static func load(_ net: DenseNet, _ optimizer: Optimizer, from url: URL) throws -> CheckpointState {
+        var (tensors, metadata) = try Safetensors.read(url)
+        guard let json = metadata[stateKey], let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) else {
+            throw CheckpointError.incompatible(path: url.path, reason: "no ablate training state in its metadata (a weights-only file?)")
+        }
+        let s1 = tensors.removeValue(forKey: optimizerPrefix + "state1")
+        let s2 = tensors.removeValue(forKey: optimizerPrefix + "state2")
+        guard let s1, let s2, s1.count == optimizer.state1.count, s2.count == optimizer.state2.count else {
+            throw CheckpointError.incompatible(path: url.path, reason: "its optimiser state does not match the configured optimiser")
+        }
+        try net.store.load(stateDict: tensors)
+        s1.values.withUnsafeBufferPointer { optimizer.state1.data.update(from: $0.baseAddress!, count: s1.count) }
+        s2.values.withUnsafeBufferPointer { if s2.count > 0 { optimizer.state2.data.update(from: $0.baseAddress!, count: s2.count) } }
+        optimizer.restore(step: state.optimizerStep)
+        net.rng = state.modelRNG
+        net.store.batchesTracked = state.batchesTracked
+        return state
+    }
+}

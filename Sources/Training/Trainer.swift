@@ -1,0 +1,159 @@
+// The training loop: epochs of shuffled, augmented batches, evaluation on the test split after each epoch,
+// a checkpoint after every epoch, exact resume, divergence detection and cooperative stopping. It reports
+// through callbacks; it never prints.
+import Engine
+import Foundation
+import Models
+
+/// One batch as the engine consumes it: NHWC images, labels, and the dataset indices of its samples.
+public struct Batch {
+    public let input: Tensor
+    public let labels: [Int32]
+    public let indices: [Int]
+    public init(input: Tensor, labels: [Int32], indices: [Int]) { self.input = input; self.labels = labels; self.indices = indices }
+}
+
+/// What the trainer needs from a dataset. Training batches must depend only on (run seed, epoch), so that a
+/// resumed run sees exactly the batches an uninterrupted one would.
+public protocol EpochData {
+    var trainCount: Int { get }
+    var testCount: Int { get }
+    func trainBatches(epoch: Int, batchSize: Int) throws -> AnySequence<Batch>
+    func testBatches(batchSize: Int) throws -> AnySequence<Batch>
+}
+
+public struct TrainingSettings: Codable, Equatable, Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: OptimizerConfig
+    public var schedule: LRSchedule
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule = .constant) {
+        self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule
+    }
+}
+
+/// Test-set prediction of one sample.
+public struct Prediction: Sendable, Equatable {
+    public let index: Int, label: Int
+    public let probabilities: [Float]
+}
+
+public struct EpochRecord: Sendable {
+    /// 1-based epoch number.
+    public let epoch: Int
+    public let trainLoss: Double, trainAccuracy: Double
+    public let testLoss: Double, testAccuracy: Double
+    public let learningRate: Double
+    /// Wall time of the epoch (training and evaluation) and training images per second.
+    public let seconds: Double, imagesPerSecond: Double
+    public let predictions: [Prediction]
+    public let isBest: Bool
+}
+
+public struct BatchProgress: Sendable {
+    public let epoch: Int, epochs: Int, batch: Int, batches: Int
+    public let loss: Double, imagesPerSecond: Double
+}
+
+public enum TrainingError: Error, CustomStringConvertible, Equatable {
+    case diverged(epoch: Int, loss: Float)
+    case interrupted(epochsDone: Int)
+    case emptySplit(String)
+
+    public var description: String {
+        switch self {
+        case let .diverged(epoch, loss): return "diverged at epoch \(epoch) (training loss \(loss))"
+        case let .interrupted(done): return "interrupted after \(done) finished epoch(s)"
+        case .emptySplit(let s): return "the \(s) split has no images"
+        }
+    }
+}
+
+public final class Trainer {
+    public let net: DenseNet
+    public let settings: TrainingSettings
+    public let optimizer: Optimizer
+    public private(set) var state: CheckpointState
+    /// Where the per-epoch checkpoint and the best weights go (nil: keep nothing on disk).
+    public let checkpointURL: URL?
+    public let bestWeightsURL: URL?
+
+    /// A new run, or a resumed one when `checkpointURL` exists.
+    public init(net: DenseNet, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?) throws {
+        self.net = net; self.settings = settings
+        self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
+        optimizer = Optimizer(settings.optimizer, store: net.store)
+        state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON)
+        if let url = checkpointURL, FileManager.default.fileExists(atPath: url.path) {
+            let restored = try Checkpoint.load(net, optimizer, from: url)
+            guard restored.configJSON == configJSON else {
+                throw CheckpointError.incompatible(path: url.path, reason: "it was written for a different configuration")
+            }
+            state = restored
+        }
+    }
+
+    public var isResumed: Bool { state.epochsDone > 0 }
+
+    /// Runs the remaining epochs. `shouldStop` is polled at every batch boundary; when it returns true the
+    /// epoch in progress is abandoned (the last checkpoint stays) and `TrainingError.interrupted` is thrown.
+    public func run(_ data: EpochData, shouldStop: () -> Bool = { false },
+                    onBatch: (BatchProgress) -> Void = { _ in },
+                    onEpoch: (EpochRecord) throws -> Void = { _ in }) throws {
+        guard data.trainCount > 0 else { throw TrainingError.emptySplit("training") }
+        guard data.testCount > 0 else { throw TrainingError.emptySplit("test") }
+        let batches = (data.trainCount + settings.batchSize - 1) / settings.batchSize
+        while state.epochsDone < settings.epochs {
+            let epoch = state.epochsDone
+            let lr = settings.schedule.learningRate(base: settings.optimizer.learningRate, epoch: epoch, totalEpochs: settings.epochs)
+            let start = DispatchTime.now().uptimeNanoseconds
+            var lossSum = 0.0, correct = 0, seen = 0, index = 0
+            for batch in try data.trainBatches(epoch: epoch, batchSize: settings.batchSize) {
+                if shouldStop() { throw TrainingError.interrupted(epochsDone: state.epochsDone) }
+                let r = try TrainStep.run(net, optimizer, input: batch.input, labels: batch.labels, lr: lr)
+                guard r.loss.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, loss: r.loss) }
+                lossSum += Double(r.loss) * Double(batch.labels.count)
+                correct += r.correct; seen += batch.labels.count; index += 1
+                let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                onBatch(BatchProgress(epoch: epoch + 1, epochs: settings.epochs, batch: index, batches: batches,
+                                      loss: lossSum / Double(seen), imagesPerSecond: Double(seen) / elapsed))
+            }
+            let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if shouldStop() { throw TrainingError.interrupted(epochsDone: state.epochsDone) }
+            let test = try evaluate(data)
+            guard test.loss.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, loss: Float(test.loss)) }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let isBest = state.bestTestAccuracy.map { test.accuracy > $0 } ?? true
+            if isBest {
+                state.bestTestAccuracy = test.accuracy; state.bestEpoch = epoch + 1
+                if let url = bestWeightsURL { try net.store.save(to: url, metadata: ["epoch": "\(epoch + 1)"]) }
+            }
+            state.epochsDone = epoch + 1
+            state.optimizerStep = optimizer.step
+            state.modelRNG = net.rng
+            state.batchesTracked = net.store.batchesTracked
+            if let url = checkpointURL { try Checkpoint.save(net, optimizer, state, to: url) }
+            try onEpoch(EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
+                                    trainAccuracy: Double(correct) / Double(max(seen, 1)),
+                                    testLoss: test.loss, testAccuracy: test.accuracy, learningRate: Double(lr),
+                                    seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
+                                    predictions: test.predictions, isBest: isBest))
+        }
+    }
+
+    /// Eval-mode pass over the test split: mean loss, accuracy and every sample's class probabilities.
+    public func evaluate(_ data: EpochData) throws -> (loss: Double, accuracy: Double, predictions: [Prediction]) {
+        var lossSum = 0.0, correct = 0, seen = 0
+        var predictions: [Prediction] = []
+        for batch in try data.testBatches(batchSize: settings.batchSize) {
+            let (r, logits) = try TrainStep.evaluate(net, input: batch.input, labels: batch.labels)
+            lossSum += Double(r.loss) * Double(batch.labels.count)
+            correct += r.correct; seen += batch.labels.count
+            let probs = CrossEntropy.softmax(logits.data, batch: batch.labels.count, classes: net.config.classes)
+            for (i, p) in probs.enumerated() {
+                predictions.append(Prediction(index: batch.indices[i], label: Int(batch.labels[i]), probabilities: p))
+            }
+        }
+        return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)), predictions)
+    }
+}

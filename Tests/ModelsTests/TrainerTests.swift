@@ -1,0 +1,124 @@
+import Engine
+import Foundation
+import Models
+import Training
+import XCTest
+
+/// A tiny in-memory dataset: class 1 images are brighter in the top half. Batches depend only on (seed, epoch).
+struct ToyData: EpochData {
+    let train: [(Tensor, Int32)], test: [(Tensor, Int32)]
+    let seed: UInt64
+
+    init(count: Int, size: Int, seed: UInt64) {
+        var rng = SeededGenerator(seed: seed)
+        func sample(_ label: Int32) -> (Tensor, Int32) {
+            let t = Tensor([1, size, size, 3])
+            for y in 0..<size { for x in 0..<size { for c in 0..<3 {
+                t[(y * size + x) * 3 + c] = Float(rng.normal()) * 0.5 + (label == 1 && y < size / 2 ? 1 : 0)
+            } } }
+            return (t, label)
+        }
+        train = (0..<count).map { sample(Int32($0 % 2)) }
+        test = (0..<(count / 2)).map { sample(Int32($0 % 2)) }
+        self.seed = seed
+    }
+
+    var trainCount: Int { train.count }
+    var testCount: Int { test.count }
+
+    func batches(_ items: [(Tensor, Int32)], order: [Int], _ b: Int) -> AnySequence<Batch> {
+        AnySequence(stride(from: 0, to: order.count, by: b).map { start in
+            let idx = Array(order[start..<min(order.count, start + b)])
+            let first = items[idx[0]].0
+            let x = Tensor([idx.count, first.h, first.w, 3])
+            for (i, j) in idx.enumerated() { (x.data + i * first.count).update(from: items[j].0.data, count: first.count) }
+            return Batch(input: x, labels: idx.map { items[$0].1 }, indices: idx)
+        })
+    }
+
+    func trainBatches(epoch: Int, batchSize: Int) -> AnySequence<Batch> {
+        var rng = SeededGenerator(seed: seed &+ UInt64(epoch) &* 7919)
+        return batches(train, order: Array(0..<train.count).shuffled(using: &rng), batchSize)
+    }
+
+    func testBatches(batchSize: Int) -> AnySequence<Batch> { batches(test, order: Array(0..<test.count), batchSize) }
+}
+
+final class TrainerTests: XCTestCase {
+    let config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, dropRate: 0.1, classes: 2, seReduction: 4)
+    let settings = TrainingSettings(epochs: 3, batchSize: 8, optimizer: .sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4),
+                                    schedule: .cosine(minLR: 0.001))
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-trainer-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
+
+    func key(_ r: EpochRecord) -> [UInt64] {
+        [r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.learningRate].map(\.bitPattern)
+            + r.predictions.flatMap { $0.probabilities.map { UInt64($0.bitPattern) } }
+    }
+
+    /// Stopped in the middle of epoch 2 and resumed from the epoch-1 checkpoint, a run finishes with the same
+    /// epochs, bit for bit, as an uninterrupted one.
+    func testResumeIsExact() throws {
+        let data = ToyData(count: 24, size: 32, seed: 3)
+        var full: [EpochRecord] = []
+        try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
+            .run(data, onEpoch: { full.append($0) })
+        XCTAssertEqual(full.map(\.epoch), [1, 2, 3])
+
+        let ckpt = dir.appendingPathComponent("run.ckpt")
+        var first: [EpochRecord] = []
+        var batchesSeen = 0
+        let t1 = try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
+        XCTAssertThrowsError(try t1.run(data, shouldStop: { batchesSeen >= 5 }, onBatch: { _ in batchesSeen += 1 },
+                                        onEpoch: { first.append($0) })) { e in
+            XCTAssertEqual(e as? TrainingError, .interrupted(epochsDone: 1))
+        }
+        XCTAssertEqual(first.count, 1)
+        // A fresh process: different init seed on purpose; everything must come from the checkpoint.
+        let t2 = try Trainer(net: try DenseNet(config, seed: 999), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
+        XCTAssertTrue(t2.isResumed)
+        var rest: [EpochRecord] = []
+        try t2.run(data, onEpoch: { rest.append($0) })
+        XCTAssertEqual((first + rest).map(\.epoch), [1, 2, 3])
+        for (a, b) in zip(full, first + rest) { XCTAssertEqual(key(a), key(b), "epoch \(a.epoch) differs after resume") }
+    }
+
+    func testCheckpointForAnotherConfigurationIsRefused() throws {
+        let ckpt = dir.appendingPathComponent("run.ckpt")
+        var s = settings; s.epochs = 1
+        try Trainer(net: try DenseNet(config, seed: 5), settings: s, configJSON: "a", checkpointURL: ckpt, bestWeightsURL: nil)
+            .run(ToyData(count: 8, size: 32, seed: 1))
+        XCTAssertThrowsError(try Trainer(net: try DenseNet(config, seed: 5), settings: s, configJSON: "b", checkpointURL: ckpt, bestWeightsURL: nil)) {
+            XCTAssertTrue("\($0)".contains("different configuration"), "\($0)")
+        }
+    }
+
+    func testDivergenceIsReported() throws {
+        // A corrupted image (NaN pixels) makes the loss NaN on the first batch.
+        let data = ToyData(count: 24, size: 32, seed: 3)
+        for i in 0..<data.train[0].0.count { data.train[0].0[i] = .nan }
+        let t = try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
+        XCTAssertThrowsError(try t.run(data)) { e in
+            guard case .diverged(let epoch, _)? = e as? TrainingError else { return XCTFail("\(e)") }
+            XCTAssertEqual(epoch, 1)
+            XCTAssertTrue("\(e)".contains("diverged at epoch 1"))
+        }
+    }
+
+    func testLearnsTheToyTaskAndKeepsBestWeights() throws {
+        var s = settings; s.epochs = 4; s.optimizer = .adam(lr: 0.01)
+        let best = dir.appendingPathComponent("best.safetensors")
+        var records: [EpochRecord] = []
+        try Trainer(net: try DenseNet(config, seed: 1), settings: s, configJSON: "c", checkpointURL: nil, bestWeightsURL: best)
+            .run(ToyData(count: 48, size: 32, seed: 2), onEpoch: { records.append($0) })
+        XCTAssertGreaterThan(records.map(\.testAccuracy).max()!, 0.8)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: best.path))
+        XCTAssertEqual(records.last!.predictions.count, 24)
+        XCTAssertEqual(records.last!.predictions[0].probabilities.reduce(0, +), 1, accuracy: 1e-5)
+    }
+}
