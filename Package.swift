@@ -24,6 +24,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -35,15 +37,23 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
 
+        // MARK: run store and experiment files
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Runner", dependencies: ["Store", .product(name: "Yams", package: "Yams")]),
+
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "Engine", "Models",
+            "Store",
+            "Runner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.
