@@ -52,7 +52,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
