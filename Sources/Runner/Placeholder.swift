@@ -1,2 +1,0 @@
-import Store
-enum RunnerPlaceholder {}
