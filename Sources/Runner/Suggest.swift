@@ -29,6 +29,13 @@ func nearest(_ word: String, in candidates: [String]) -> String? {
     guard let (candidate, distance) = best else { return nil }
     let limit = max(2, word.count / 3)
     if distance <= limit { return candidate }
+    // A word that starts with a candidate, or the reverse ("test_accuracy" for "test_acc", "optim" for "optimizer").
+    if let c = candidates.filter({ c in
+        let c = c.lowercased()
+        return min(c.count, lowered.count) >= 3 && (lowered.hasPrefix(c) || c.hasPrefix(lowered))
+    }).min(by: { abs($0.count - word.count) < abs($1.count - word.count) }) {
+        return c
+    }
     // Also catch a missing or extra prefix/suffix such as "lr_rate" for "lr", "batchsize" for "batch_size".
     let squashed = lowered.replacingOccurrences(of: "_", with: "").replacingOccurrences(of: "-", with: "")
     for c in candidates where c.lowercased().replacingOccurrences(of: "_", with: "")
