@@ -203,7 +203,7 @@ public struct Experiment: Sendable {
         }
         var runs: [ResolvedRun] = []
         var warnings: [String] = []
-        if diag.issues.isEmpty {
+        if count <= options.maxRuns {  // invalid axes were already left out: still check every combination
             var seenHashes: [String: Int] = [:]
             for (n, combination) in cartesian(axes.map { $0.nodes.count }).enumerated() {
                 var doc = base
@@ -233,7 +233,7 @@ public struct Experiment: Sendable {
         }
 
         // data folders
-        if diag.issues.isEmpty && options.checkDataExists {
+        if options.checkDataExists {
             var checked = Set<String>()
             for run in runs where checked.insert(run.dataDirectory).inserted {
                 checkData(run, options: options, doc: base, diag: diag)

@@ -191,7 +191,7 @@ extension RunStore {
     /// Ends the run successfully.
     public func finish(_ lease: RunLease) throws { try end(lease, status: .finished, message: nil) }
 
-    /// Ends the run with an error; `ablate run --retry-failed` may queue it again.
+    /// Ends the run with an error; `enqueue(..., retryFailed: true)` queues it again.
     public func fail(_ lease: RunLease, message: String) throws { try end(lease, status: .failed, message: message) }
 
     /// Ends the run because the user stopped it; the next `enqueue` of its configuration resumes it.
