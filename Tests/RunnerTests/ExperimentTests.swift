@@ -300,6 +300,19 @@ final class ExperimentTests: XCTestCase {
                     keyPath: "training.schedule.step_size", contains: ["missing"])
     }
 
+    func testMatrixValueProblemsPointAtTheMatrix() {
+        let text = Self.minimal + "\nmatrix:\n  model: [densenet121, densenet121-se8, densnet121-se16]\n  name: [a, b]"
+        let found = issues(text)
+        let model = found.first { $0.keyPath == "model.name" }
+        XCTAssertEqual(model?.location?.line, 8)
+        XCTAssertTrue(model?.fix.contains("densenet121") ?? false, "\(String(describing: model))")
+        let name = found.first { $0.keyPath == "matrix.name" }
+        XCTAssertTrue(name?.problem.contains("cannot vary") ?? false, "\(found)")
+        expectIssue(Self.minimal + "\nmatrix:\n  seed: [1, 1]", keyPath: "matrix.seed", contains: ["appears twice"])
+        expectIssue(Self.minimal + "\nmatrix:\n  model: [densenet121]\n  model.name: [densenet169]",
+                    keyPath: "matrix.model.name", contains: ["overlaps"])
+    }
+
     func testMissingDataPath() {
         expectIssue(Self.minimal.replacingOccurrences(of: "path: data", with: "path: ../no/such/folder"),
                     keyPath: "data.path", contains: ["does not exist", "../no/such/folder", "--data PATH", "current directory"])
