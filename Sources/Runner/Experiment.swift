@@ -99,7 +99,8 @@ public struct ResolvedRun: Equatable, Sendable {
 ///
 /// Matrix rules: axes multiply, in file order, the LAST axis varying fastest (put `seed` first to get one run of
 /// every model before the second seed). An axis value replaces the setting; a section value (`{…}`) is merged
-/// into the section. Settings that do not apply (e.g. `momentum` with Adam) are dropped from the resolved
+/// into the section; a single value for a section with a shorthand (`model`, `training.optimizer`,
+/// `training.schedule`, `data.split`) sets only its name/protocol, the section's other settings still apply. Settings that do not apply (e.g. `momentum` with Adam) are dropped from the resolved
 /// configuration, so they do not change its hash. Every combination is validated before anything runs.
 public struct Experiment: Sendable {
     public var name: String
@@ -140,7 +141,10 @@ public struct Experiment: Sendable {
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: file) ? "it is not readable UTF-8 text"
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDir)
+            let reason = exists ? (isDir.boolValue ? "it is a folder; give the experiment's .yaml file"
+                                                   : "it is not readable UTF-8 text")
                 : "no such file (paths are relative to the current directory \(FileManager.default.currentDirectoryPath))"
             throw ExperimentError.unreadable(file: file, reason: reason)
         }

@@ -92,11 +92,13 @@ extension Experiment {
     }
 
     /// Records the experiment and queues `runs` (default: all) in the run store, deduplicated by config hash.
-    public func enqueue(into store: RunStore, runs selected: [ResolvedRun]? = nil,
-                        retryFailed: Bool = false) throws -> (experimentID: Int64, result: EnqueueResult) {
+    /// `pruneQueued` drops never-started queued runs of this experiment that are not among them (see
+    /// `RunStore.enqueue`).
+    public func enqueue(into store: RunStore, runs selected: [ResolvedRun]? = nil, retryFailed: Bool = false,
+                        pruneQueued: Bool = false) throws -> (experimentID: Int64, result: EnqueueResult) {
         let id = try store.upsertExperiment(name: name, fileText: fileText, filePath: filePath)
         let result = try store.enqueue(experimentID: id, runs: (selected ?? runs).map(\.newRun),
-                                       retryFailed: retryFailed)
+                                       retryFailed: retryFailed, pruneQueued: pruneQueued)
         return (id, result)
     }
 }

@@ -32,7 +32,9 @@ indirect enum YNode {
     /// Kind of node, for "expected X, got Y" messages.
     var kindName: String {
         switch self {
-        case let .scalar(s, plain, _): return plain && isNull ? "nothing" : "'\(s)'"
+        case let .scalar(s, plain, _):
+            if plain { return isNull ? "nothing" : "'\(s)'" }
+            return "the quoted text '\(s)' (remove the quotes for a number or true/false)"
         case .sequence: return "a list"
         case .mapping: return "a section of keys"
         }

@@ -175,9 +175,11 @@ public struct EnqueueResult: Equatable, Sendable {
     public var requeued: [Int64] = []
     /// Existing runs left alone: already queued, running or finished (a finished configuration is never re-run).
     public var skipped: [(id: Int64, status: RunStatus)] = []
+    /// Never-started queued runs of the experiment that were not in the list, deleted (with `pruneQueued`).
+    public var pruned: [Int64] = []
 
     public static func == (a: EnqueueResult, b: EnqueueResult) -> Bool {
-        a.inserted == b.inserted && a.requeued == b.requeued
+        a.inserted == b.inserted && a.requeued == b.requeued && a.pruned == b.pruned
             && a.skipped.map(\.id) == b.skipped.map(\.id) && a.skipped.map(\.status) == b.skipped.map(\.status)
     }
 }

@@ -43,7 +43,12 @@ extension RunStore {
     /// A hash not yet present is inserted as `queued`. An existing `queued`, `running` or `finished` run is left
     /// alone (a finished configuration is never queued again). An `interrupted` run goes back to `queued` and will
     /// resume from its checkpoint; a `failed` one only when `retryFailed` is true.
-    public func enqueue(experimentID: Int64, runs: [NewRun], retryFailed: Bool = false) throws -> EnqueueResult {
+    ///
+    /// With `pruneQueued`, queued runs of this experiment that never started and whose hash is not in `runs`
+    /// (left over from an earlier version of the experiment file) are deleted, so claiming by experiment only finds
+    /// the current configurations. Runs that started (any epoch, checkpoint or attempt) are never deleted.
+    public func enqueue(experimentID: Int64, runs: [NewRun], retryFailed: Bool = false,
+                        pruneQueued: Bool = false) throws -> EnqueueResult {
         let now = clock()
         return try write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE id = ?", arguments: [experimentID])
@@ -79,6 +84,20 @@ extension RunStore {
                     """, arguments: [experimentID, run.configJSON, run.configHash, run.label, run.seed,
                                      run.epochsTotal, now])
                 result.inserted.append(db.lastInsertedRowID)
+            }
+            if pruneQueued {
+                let keep = Set(runs.map(\.configHash))
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT id, config_hash FROM runs
+                    WHERE experiment_id = ? AND status = 'queued' AND attempts = 0
+                      AND NOT EXISTS (SELECT 1 FROM epochs WHERE run_id = runs.id)
+                    ORDER BY id
+                    """, arguments: [experimentID])
+                for row in rows where !keep.contains(row["config_hash"]) {
+                    let id: Int64 = row["id"]
+                    try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [id])
+                    result.pruned.append(id)
+                }
             }
             return result
         }

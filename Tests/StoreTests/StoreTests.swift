@@ -225,6 +225,28 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.enqueue(experimentID: other, runs: Array(runs.prefix(1))).inserted.count, 1)
     }
 
+    func testPruneQueuedDropsOnlyNeverStartedLeftovers() throws {
+        let store = try RunStore(path: dbPath())
+        let exp = try store.upsertExperiment(name: "demo", fileText: "v1")
+        let v1 = newRuns(4)
+        let ids = try store.enqueue(experimentID: exp, runs: v1).inserted
+        let started = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))  // run 1
+        try store.interrupt(started.lease)
+        // The file changed: only runs 0 and 3 of v1 remain, plus a new one.
+        let v2 = [v1[0], v1[3], newRuns(5)[4]]
+        let result = try store.enqueue(experimentID: exp, runs: v2, pruneQueued: true)
+        XCTAssertEqual(result.inserted.count, 1)
+        XCTAssertEqual(result.requeued, [ids[0]])
+        XCTAssertEqual(result.pruned, [ids[1], ids[2]])
+        XCTAssertEqual(try store.listRuns().map(\.run.id), [ids[0], ids[3], result.inserted[0]])
+        // A run that started is never pruned, even when it is no longer listed.
+        let again = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
+        try store.interrupt(again.lease)
+        XCTAssertEqual(try store.enqueue(experimentID: exp, runs: [], pruneQueued: true).pruned,
+                       [ids[3], result.inserted[0]])
+        XCTAssertEqual(try store.listRuns().map(\.run.id), [ids[0]])
+    }
+
     func testConcurrentClaimsNeverClaimTwice() throws {
         let path = dbPath()
         let setup = try RunStore(path: path)
