@@ -24,6 +24,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // MARK: C libraries
@@ -40,10 +42,16 @@ let package = Package(
         // MARK: report (statistics, markdown tables, Cairo figures)
         .target(name: "Report", dependencies: ["CCairo"]),
 
+        // MARK: run store and experiment files
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Runner", dependencies: ["Store", .product(name: "Yams", package: "Yams")]),
+
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "Engine", "Models", "Training",
             "Report",
+            "Store",
+            "Runner",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +59,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.

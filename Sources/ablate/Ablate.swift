@@ -10,6 +10,9 @@ struct Ablate: ParsableCommand {
             ModelCommand.self,
             VerifyCommand.self,
             BenchCommand.self,
+            RunCommand.self,
+            StatusCommand.self,
+            ExportCommand.self,
         ]
     )
 }

@@ -1,0 +1,305 @@
+import Foundation
+
+/// Reads one run's document (the experiment file with one matrix combination applied) into a `RunConfig`,
+/// reporting every problem to `diag`. Returns nil when there was any problem.
+enum ConfigReader {
+    static let topKeys = ["name", "description", "seed", "data", "training", "model", "target", "matrix"]
+    static let dataKeys = ["path", "split", "size", "augment", "normalize", "synthesize"]
+    static let splitKeys = ["protocol", "test_fraction", "group", "seed", "train_dir", "test_dir"]
+    static let augmentKeys = ["hflip", "random_resized_crop", "brightness", "contrast"]
+    static let cropKeys = ["scale", "ratio"]
+    static let normalizeKeys = ["mean", "std"]
+    static let synthesizeKeys = ["classes", "per_class", "size"]
+    static let trainingKeys = ["epochs", "batch_size", "optimizer", "schedule", "threads", "eval_every"]
+    static let optimizerKeys = ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"]
+    static let scheduleKeys = ["name", "step_size", "gamma", "min_lr"]
+    static let modelKeys = ["name", "growth_rate", "block_config", "init_channels", "bn_size", "compression",
+                            "drop_rate", "se_reduction", "classes"]
+
+    /// Sections that may be written as a single value, meaning that value for the given key:
+    /// `model: densenet121-se16` = `model: {name: densenet121-se16}`, `training.optimizer: adam`,
+    /// `training.schedule: cosine`, `data.split: grouped` (= `{protocol: grouped}`).
+    static let shorthands: [String: String] = [
+        "model": "name", "training.optimizer": "name", "training.schedule": "name", "data.split": "protocol",
+    ]
+
+    /// Names a user may type for `model.name` (suggestions); any `-seN` suffix is accepted.
+    static let modelNames = ["densenet121", "densenet121-se8", "densenet121-se16", "densenet121-se32",
+                             "densenet161", "densenet169", "densenet201", "custom"]
+
+    static func read(_ doc: YNode, diag: Diagnostics) -> RunConfig? {
+        let before = diag.issues.count
+        let top = Section(doc, path: "", allowed: topKeys, diag: diag)
+        let seed = top.int("seed", example: "1", min: 0) ?? 1
+        let data = readData(top, diag: diag)
+        let training = readTraining(top, diag: diag)
+        let model = readModel(top, diag: diag)
+        if let data, let model { checkModelFitsImage(model, data: data, top: top, diag: diag) }
+        guard diag.issues.count == before, let data, let training, let model else { return nil }
+        return RunConfig(configVersion: RunConfig.currentVersion, seed: seed, data: data, training: training,
+                         model: model)
+    }
+
+    // MARK: data
+
+    static func readData(_ top: Section, diag: Diagnostics) -> DataConfig? {
+        guard top.entry("data") != nil else {
+            top.missing("data", example: "{path: ../shared/data/monkeypox}")
+            return nil
+        }
+        let s = top.section("data", allowed: dataKeys)
+        let path = s.string("path", example: "../shared/data/monkeypox")
+        if path == nil && !s.has("path") { s.missing("path", example: "../shared/data/monkeypox") }
+        if path == "" { s.report("path", "the path is empty", fix: "Write the data folder, e.g. `path: ../shared/data/monkeypox`") }
+        let size = s.int("size", example: "224", min: 8, max: 4096) ?? 224
+
+        // split
+        let sp = s.section("split", allowed: splitKeys)
+        let proto = sp.choice("protocol", SplitProtocol.allCases.map(\.rawValue)).flatMap(SplitProtocol.init) ?? .random
+        var split = SplitConfig(protocol: proto, testFraction: nil, group: nil, seed: nil, trainDir: nil, testDir: nil)
+        let fraction = sp.double("test_fraction", example: "0.2", min: 0, max: 1, openMin: true, openMax: true) ?? 0.2
+        let splitSeed = sp.int("seed", example: "0", min: 0) ?? 0
+        let group = readGroup(sp, diag: diag)
+        let trainDir = sp.string("train_dir", example: "train") ?? "train"
+        let testDir = sp.string("test_dir", example: "test") ?? "test"
+        switch proto {
+        case .folders:
+            split.trainDir = trainDir
+            split.testDir = testDir
+        case .grouped:
+            split.testFraction = fraction
+            split.seed = splitSeed
+            split.group = group
+            if group == nil && !sp.has("group") {
+                diag.report(sp.keyPath("group"), sp.location, "required when protocol is grouped",
+                            fix: "Add `group: photo` (same original photograph), `group: patient`, "
+                                + "or `group: {regex: '^([A-Z]+\\d+)_'}` under data.split")
+            }
+        case .random, .stratified:
+            split.testFraction = fraction
+            split.seed = splitSeed
+        }
+
+        // augment
+        let a = s.section("augment", allowed: augmentKeys)
+        var crop: RandomResizedCrop?
+        if let n = a.node("random_resized_crop") {
+            if case let .scalar(text, true, _) = n, let on = Section.boolean(text) {
+                crop = on ? RandomResizedCrop(scale: [0.08, 1.0], ratio: [3.0 / 4.0, 4.0 / 3.0]) : nil
+            } else {
+                let c = a.section("random_resized_crop", allowed: cropKeys)
+                let scale = c.doubles("scale", count: 2, example: "[0.08, 1.0]", min: 0, max: 1, openMin: true) ?? [0.08, 1.0]
+                let ratio = c.doubles("ratio", count: 2, example: "[0.75, 1.3333]", min: 0, openMin: true) ?? [3.0 / 4.0, 4.0 / 3.0]
+                if scale[0] > scale[1] { c.report("scale", "the minimum \(scale[0]) is larger than the maximum \(scale[1])", fix: "Write [min, max], e.g. [0.08, 1.0]") }
+                if ratio[0] > ratio[1] { c.report("ratio", "the minimum \(ratio[0]) is larger than the maximum \(ratio[1])", fix: "Write [min, max], e.g. [0.75, 1.3333]") }
+                crop = RandomResizedCrop(scale: scale, ratio: ratio)
+            }
+        }
+        let augment = AugmentConfig(hflip: a.bool("hflip") ?? false, randomResizedCrop: crop,
+                                    brightness: a.double("brightness", example: "0.2", min: 0, max: 1) ?? 0,
+                                    contrast: a.double("contrast", example: "0.2", min: 0, max: 1) ?? 0)
+
+        // normalize
+        let nz = s.section("normalize", allowed: normalizeKeys)
+        let normalize = NormalizeConfig(
+            mean: nz.doubles("mean", count: 3, example: "[0.485, 0.456, 0.406]", min: 0, max: 1) ?? NormalizeConfig.imageNet.mean,
+            std: nz.doubles("std", count: 3, example: "[0.229, 0.224, 0.225]", min: 0, openMin: true) ?? NormalizeConfig.imageNet.std)
+
+        // synthesize
+        var synthesize: SynthesizeConfig?
+        if s.has("synthesize") {
+            let sy = s.section("synthesize", allowed: synthesizeKeys)
+            let classes = sy.int("classes", example: "2", min: 2, max: 1000)
+            let perClass = sy.int("per_class", example: "60", min: 2, max: 100_000)
+            let imageSize = sy.int("size", example: "48", min: 8, max: 4096)
+            if !sy.has("classes") { sy.missing("classes", example: "2") }
+            if !sy.has("per_class") { sy.missing("per_class", example: "60") }
+            if let classes, let perClass {
+                synthesize = SynthesizeConfig(classes: classes, perClass: perClass, size: imageSize ?? size)
+            }
+        }
+        guard let path, !path.isEmpty else { return nil }
+        return DataConfig(path: path, split: split, size: size, augment: augment, normalize: normalize,
+                          synthesize: synthesize)
+    }
+
+    static func readGroup(_ sp: Section, diag: Diagnostics) -> GroupKey? {
+        guard let n = sp.node("group") else { return nil }
+        if case let .scalar(text, _, _) = n {
+            switch text.lowercased() {
+            case "photo": return .photo
+            case "patient": return .patient
+            default:
+                let suggestion = nearest(text, in: ["photo", "patient"]).map { "Did you mean '\($0)'? " } ?? ""
+                sp.report("group", "'\(text)' is not a group preset",
+                          fix: "\(suggestion)Use `group: photo`, `group: patient`, or a regular expression as "
+                              + "`group: {regex: '...'}` (its first capture group is the group key)")
+                return nil
+            }
+        }
+        let g = sp.section("group", allowed: ["regex"])
+        guard let pattern = g.string("regex", example: "'^(M|NM)\\d+'") else {
+            if !g.has("regex") { g.missing("regex", example: "'^(M|NM)\\d+'") }
+            return nil
+        }
+        do {
+            _ = try NSRegularExpression(pattern: pattern)
+        } catch {
+            g.report("regex", "'\(pattern)' is not a valid regular expression",
+                     fix: "Fix the pattern (ICU syntax; quote it in single quotes so YAML leaves backslashes alone)")
+            return nil
+        }
+        return .regex(pattern)
+    }
+
+    // MARK: training
+
+    static func readTraining(_ top: Section, diag: Diagnostics) -> TrainingConfig? {
+        guard top.entry("training") != nil else {
+            top.missing("training", example: "{epochs: 10}")
+            return nil
+        }
+        let t = top.section("training", allowed: trainingKeys)
+        let epochs = t.int("epochs", example: "10", min: 1)
+        if !t.has("epochs") && t.entry("epochs") == nil { t.missing("epochs", example: "10") }
+        let batch = t.int("batch_size", example: "32", min: 1) ?? 32
+        let threads = t.int("threads", example: "2", min: 1, max: 1024)
+        let evalEvery = t.int("eval_every", example: "1", min: 1) ?? 1
+
+        let o = t.section("optimizer", allowed: optimizerKeys)
+        let kind = o.choice("name", OptimizerKind.allCases.map(\.rawValue)).flatMap(OptimizerKind.init) ?? .adam
+        let lr = o.double("lr", example: kind == .adam ? "0.001" : "0.01", min: 0, openMin: true)
+            ?? (kind == .adam ? 1e-3 : 1e-2)
+        var optimizer = OptimizerConfig(name: kind, lr: lr, momentum: nil, nesterov: nil, betas: nil, eps: nil,
+                                        weightDecay: o.double("weight_decay", example: "0.0001", min: 0) ?? 0)
+        let momentum = o.double("momentum", example: "0.9", min: 0, max: 1, openMax: true)
+        let nesterov = o.bool("nesterov")
+        let betas = o.doubles("betas", count: 2, example: "[0.9, 0.999]", min: 0, max: 1)
+        let eps = o.double("eps", example: "1.0e-8", min: 0, openMin: true)
+        switch kind {
+        case .sgd:
+            optimizer.momentum = momentum ?? 0.9
+            optimizer.nesterov = nesterov ?? false
+            if optimizer.nesterov == true && optimizer.momentum == 0 {
+                o.report("nesterov", "Nesterov momentum needs momentum > 0",
+                         fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
+            }
+        case .adam:
+            optimizer.betas = betas ?? [0.9, 0.999]
+            optimizer.eps = eps ?? 1e-8
+            if let b = optimizer.betas, b.contains(1.0) {
+                o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
+            }
+        }
+
+        let sc = t.section("schedule", allowed: scheduleKeys)
+        let sk = sc.choice("name", ScheduleKind.allCases.map(\.rawValue)).flatMap(ScheduleKind.init) ?? .constant
+        var schedule = ScheduleConfig(name: sk, stepSize: nil, gamma: nil, minLR: nil)
+        let stepSize = sc.int("step_size", example: "10", min: 1)
+        let gamma = sc.double("gamma", example: "0.1", min: 0, max: 1, openMin: true)
+        let minLR = sc.double("min_lr", example: "0", min: 0)
+        switch sk {
+        case .constant: break
+        case .step:
+            schedule.stepSize = stepSize
+            schedule.gamma = gamma ?? 0.1
+            if stepSize == nil && !sc.has("step_size") {
+                sc.missing("step_size", example: "10")
+            }
+        case .cosine:
+            schedule.minLR = minLR ?? 0
+            if let m = schedule.minLR, m >= lr {
+                sc.report("min_lr", "must be below the learning rate \(lr), got \(m)",
+                          fix: "Lower training.schedule.min_lr (0 is usual)")
+            }
+        }
+        guard let epochs else { return nil }
+        return TrainingConfig(epochs: epochs, batchSize: batch, optimizer: optimizer, schedule: schedule,
+                              threads: threads, evalEvery: evalEvery)
+    }
+
+    // MARK: model
+
+    static func readModel(_ top: Section, diag: Diagnostics) -> ModelConfig? {
+        guard top.entry("model") != nil else {
+            top.missing("model", example: "densenet121")
+            return nil
+        }
+        let m = top.section("model", allowed: modelKeys)
+        guard let typed = m.string("name", example: "densenet121") else {
+            if !m.has("name") { m.missing("name", example: "densenet121") }
+            return nil
+        }
+        let name = typed.lowercased()
+        guard let match = name.firstMatch(of: #/^(densenet121|densenet161|densenet169|densenet201|custom)(?:-se(\d+))?$/#) else {
+            let suggestion = nearest(name, in: modelNames).map { "Did you mean '\($0)'? " } ?? ""
+            m.report("name", "unknown model '\(typed)'",
+                     fix: "\(suggestion)Known models: \(modelNames.joined(separator: ", ")); append -seN for "
+                         + "Squeeze-and-Excitation with reduction N (e.g. densenet121-se16); `custom` needs "
+                         + "growth_rate and block_config")
+            return nil
+        }
+        let base = String(match.1)
+        let nameSE = match.2.flatMap { Int($0) }
+        let preset = ModelConfig.presets.first { $0.name == base }
+        if base == "custom" {
+            if !m.has("growth_rate") { m.missing("growth_rate", example: "12") }
+            if !m.has("block_config") { m.missing("block_config", example: "[2, 2]") }
+        }
+        let growth = m.int("growth_rate", example: "32", min: 1, max: 4096) ?? preset?.growth
+        let blocks = m.ints("block_config", example: "[6, 12, 24, 16]", min: 1) ?? preset?.blocks
+        let initChannels = m.int("init_channels", example: "64", min: 1, max: 4096) ?? preset?.initChannels ?? 2 * (growth ?? 32)
+        let bnSize = m.int("bn_size", example: "4", min: 1, max: 64) ?? 4
+        let compression = m.double("compression", example: "0.5", min: 0, max: 1, openMin: true) ?? 0.5
+        let dropRate = m.double("drop_rate", example: "0", min: 0, max: 1, openMax: true) ?? 0
+        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        var se = nameSE
+        if let r = m.int("se_reduction", example: "16", min: 1) {
+            if let nameSE, nameSE != r {
+                m.report("se_reduction", "\(r) contradicts the model name '\(typed)' (reduction \(nameSE))",
+                         fix: "Remove model.se_reduction or use the name without -se\(nameSE)")
+            }
+            se = r
+        }
+        if let nameSE, nameSE < 1 {
+            m.report("name", "SE reduction must be at least 1, got \(nameSE)", fix: "Use e.g. \(base)-se16")
+            return nil
+        }
+        guard let growth, let blocks else { return nil }
+        let model = ModelConfig(
+            name: ModelConfig.canonicalName(growth: growth, blocks: blocks, initChannels: initChannels,
+                                            bnSize: bnSize, compression: compression, se: se),
+            growthRate: growth, blockConfig: blocks, initChannels: initChannels, bnSize: bnSize,
+            compression: compression, dropRate: dropRate, seReduction: se, classes: classes)
+        // Squeeze-and-Excitation squeezes C channels to C / r (integer division): r > C leaves zero channels.
+        if let r = se {
+            let channels = model.blockOutputChannels
+            if let (block, c) = channels.enumerated().first(where: { $0.element / r < 1 }) {
+                let key = m.has("se_reduction") ? "se_reduction" : "name"
+                m.report(key, "SE reduction \(r) leaves zero channels at dense block \(block + 1), whose output "
+                         + "has \(c) channels (\(c) / \(r) = 0)",
+                         fix: "Use a reduction of at most \(channels.min()!) (the narrowest block output), e.g. "
+                             + "\(base)-se\(min(16, channels.min()!))")
+            }
+        }
+        return model
+    }
+
+    /// The stem divides the side by 4 and each transition by 2: the input must stay at least 1×1 until the last
+    /// block.
+    static func checkModelFitsImage(_ model: ModelConfig, data: DataConfig, top: Section, diag: Diagnostics) {
+        func finalSide(_ size: Int) -> Int {
+            var s = (size - 1) / 2 + 1  // 7×7 conv, stride 2, padding 3
+            s = (s - 1) / 2 + 1         // 3×3 max pool, stride 2, padding 1
+            for _ in 1..<max(model.blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
+            return s
+        }
+        guard finalSide(data.size) < 1 else { return }
+        var need = data.size
+        while finalSide(need) < 1 { need += 1 }
+        let d = top.section("data", allowed: dataKeys)
+        d.report("size", "image size \(data.size) is too small for a model with \(model.blockConfig.count) dense "
+                 + "blocks: the feature map shrinks to nothing before the last block",
+                 fix: "Use data.size ≥ \(need), or fewer blocks in model.block_config")
+    }
+}

@@ -1,0 +1,449 @@
+import Foundation
+import Store
+
+/// One matrix axis: a dotted key path and the values it takes, as written.
+public struct MatrixAxis: Equatable, Sendable {
+    public var keyPath: String
+    public var values: [String]
+}
+
+/// The value one axis takes in one run.
+public struct AxisValue: Equatable, Sendable {
+    public var keyPath: String
+    public var value: String
+}
+
+/// One fully resolved run of an experiment.
+public struct ResolvedRun: Equatable, Sendable {
+    /// 1-based position in the expansion (the order runs are queued in).
+    public var index: Int
+    /// Axis values, e.g. `model=densenet121-se8 seed=2`; the experiment name when there is no matrix.
+    public var label: String
+    public var axisValues: [AxisValue]
+    public var config: RunConfig
+    /// `config.canonicalJSON`, kept to avoid re-encoding.
+    public var canonicalJSON: String
+    /// SHA-256 of `canonicalJSON`, lower-case hex.
+    public var configHash: String
+    /// `config.data.path` resolved to an absolute path (see `Experiment.LoadOptions.baseDirectory`).
+    public var dataDirectory: String
+
+    /// What the run store queues for this run.
+    public var newRun: NewRun {
+        NewRun(configJSON: canonicalJSON, configHash: configHash, label: label, seed: config.seed,
+               epochsTotal: config.training.epochs)
+    }
+}
+
+/// An experiment file, validated and expanded into runs.
+///
+/// # Experiment file schema (YAML)
+///
+/// ```yaml
+/// name: monkeypox-se            # required; letters, digits, . _ -
+/// description: free text        # optional
+/// seed: 1                       # run seed (init, shuffling, augmentation); default 1
+/// data:                         # required
+///   path: ../shared/data/monkeypox   # required; relative paths are resolved against the CURRENT DIRECTORY
+///                                    # (run ablate from the project root); `--data PATH` replaces it
+///   size: 224                   # network input side in pixels; default 224
+///   split:                      # or a single value: `split: grouped`
+///     protocol: random          # random | stratified | grouped | folders; default random
+///     test_fraction: 0.2        # (0, 1); default 0.2; not used by folders
+///     seed: 0                   # split seed, the same for every run unless it is an axis; default 0
+///     group: photo              # grouped only (required there): photo | patient | {regex: '...'}
+///     train_dir: train          # folders only: path/train/<class>/*, path/test/<class>/*
+///     test_dir: test
+///   augment:                    # all off by default
+///     hflip: true
+///     random_resized_crop: {scale: [0.08, 1.0], ratio: [0.75, 1.3333]}   # or `true` for these defaults
+///     brightness: 0.2           # jitter factor in [1-b, 1+b]; [0, 1]
+///     contrast: 0.2
+///   normalize: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}  # default ImageNet
+///   synthesize: {classes: 2, per_class: 60, size: 48}   # optional: generate data at path when missing
+/// training:                     # required
+///   epochs: 10                  # required, ≥ 1
+///   batch_size: 32              # ≥ 1; default 32
+///   optimizer:                  # or a single value: `optimizer: sgd`
+///     name: adam                # sgd | adam; default adam
+///     lr: 0.001                 # default 0.001 (adam) / 0.01 (sgd)
+///     momentum: 0.9             # sgd; default 0.9
+///     nesterov: false           # sgd; default false
+///     betas: [0.9, 0.999]       # adam; default [0.9, 0.999]
+///     eps: 1.0e-8               # adam; default 1e-8
+///     weight_decay: 0           # default 0
+///   schedule:                   # or a single value: `schedule: cosine`
+///     name: step                # constant | step | cosine; default constant
+///     step_size: 10             # step: required; multiply lr by gamma every step_size epochs
+///     gamma: 0.1                # step; default 0.1
+///     min_lr: 0                 # cosine; default 0
+///   threads: 2                  # optional; default all cores
+///   eval_every: 1               # evaluate every N epochs (and after the last); default 1
+/// model: densenet121-se16       # or a section:
+/// # model:
+/// #   name: custom              # densenet121|161|169|201 or custom, optionally -seN (SE reduction N)
+/// #   growth_rate: 8            # custom: required; presets: override
+/// #   block_config: [2, 2]      # custom: required
+/// #   init_channels: 16         # default: preset's, or 2 × growth_rate
+/// #   bn_size: 4                # default 4
+/// #   compression: 0.5          # (0, 1]; default 0.5
+/// #   drop_rate: 0              # [0, 1); default 0
+/// #   se_reduction: 16          # same as the -seN suffix
+/// #   classes: 2                # default: number of class folders in the data
+/// target: test_acc >= 0.89      # optional: metric (test_acc|test_loss|train_acc|train_loss), op (>= > <= <), number or N%
+/// matrix:                       # optional: every combination of the values is one run
+///   model: [densenet121, densenet121-se16]   # ANY setting by its dotted key path
+///   training.optimizer.lr: [0.01, 0.001]
+///   seed: [1, 2, 3]
+/// ```
+///
+/// Matrix rules: axes multiply, in file order, the LAST axis varying fastest (put `seed` first to get one run of
+/// every model before the second seed). An axis value replaces the setting; a section value (`{…}`) is merged
+/// into the section; a single value for a section with a shorthand (`model`, `training.optimizer`,
+/// `training.schedule`, `data.split`) sets only its name/protocol, the section's other settings still apply. Settings that do not apply (e.g. `momentum` with Adam) are dropped from the resolved
+/// configuration, so they do not change its hash. Every combination is validated before anything runs.
+public struct Experiment: Sendable {
+    public var name: String
+    public var description: String?
+    /// The file it was read from, if any.
+    public var filePath: String?
+    /// The file's text, stored with the runs.
+    public var fileText: String
+    public var target: Target?
+    public var axes: [MatrixAxis]
+    /// Runs in queue order, without duplicate configurations.
+    public var runs: [ResolvedRun]
+    /// Things worth telling the user that are not errors (e.g. two combinations giving the same configuration).
+    public var warnings: [String]
+
+    public struct LoadOptions: Sendable {
+        /// Replaces `data.path` of every run (the `--data PATH` option).
+        public var dataOverride: String?
+        /// Folder that relative data paths are resolved against; default: the current directory.
+        public var baseDirectory: String
+        /// Check that the data folder exists (unless `data.synthesize` is set). Off only for tests/tools.
+        public var checkDataExists: Bool
+        /// Refuse matrices larger than this.
+        public var maxRuns: Int
+
+        public init(dataOverride: String? = nil, baseDirectory: String = FileManager.default.currentDirectoryPath,
+                    checkDataExists: Bool = true, maxRuns: Int = 10_000) {
+            self.dataOverride = dataOverride
+            self.baseDirectory = baseDirectory
+            self.checkDataExists = checkDataExists
+            self.maxRuns = maxRuns
+        }
+    }
+
+    /// Reads, validates and expands an experiment file. Throws `ExperimentError`.
+    public static func load(file: String, options: LoadOptions = LoadOptions()) throws -> Experiment {
+        let text: String
+        do {
+            text = try String(contentsOfFile: file, encoding: .utf8)
+        } catch {
+            var isDir: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDir)
+            let reason = exists ? (isDir.boolValue ? "it is a folder; give the experiment's .yaml file"
+                                                   : "it is not readable UTF-8 text")
+                : "no such file (paths are relative to the current directory \(FileManager.default.currentDirectoryPath))"
+            throw ExperimentError.unreadable(file: file, reason: reason)
+        }
+        var experiment = try parse(text: text, file: file, options: options)
+        experiment.filePath = file
+        return experiment
+    }
+
+    /// Validates and expands experiment text; `file` is only used in messages.
+    public static func parse(text: String, file: String = "<experiment>",
+                             options: LoadOptions = LoadOptions()) throws -> Experiment {
+        guard let root = try YAMLTree.parse(text, file: file) else {
+            throw ExperimentError.invalid(file: file, issues: [Issue(
+                keyPath: "", location: nil, problem: "the file is empty",
+                fix: "Write at least `name`, `data`, `training` and `model` (see experiments/demo.yaml)")])
+        }
+        let diag = Diagnostics()
+        guard case let .mapping(entries, _) = root else {
+            throw ExperimentError.invalid(file: file, issues: [Issue(
+                keyPath: "", location: root.location, problem: "expected `key: value` settings, got \(root.kindName)",
+                fix: "Start the file with `name: …`, then `data:`, `training:`, `model:` sections")])
+        }
+        let top = Section(root, path: "", allowed: ConfigReader.topKeys, diag: diag)
+
+        // name, description, target
+        let name = top.string("name", example: "my-experiment")
+        if name == nil && !top.has("name") { top.missing("name", example: "my-experiment") }
+        if let name, name.firstMatch(of: #/^[A-Za-z0-9][A-Za-z0-9._-]*$/#) == nil {
+            top.report("name", "'\(name)' is not a valid experiment name",
+                       fix: "Use letters, digits, '.', '_' and '-' only, starting with a letter or digit")
+        }
+        let description = top.string("description", example: "what this experiment asks")
+        var target: Target?
+        if let text = top.string("target", example: "test_acc >= 0.89") {
+            target = parseTarget(text, top: top)
+        }
+
+        // matrix
+        let axes = readMatrix(top, diag: diag)
+
+        // the base document: every run setting, shorthands expanded, --data applied
+        var base = YNode.mapping(entries.filter { !["name", "description", "target", "matrix"].contains($0.key) },
+                                 root.location)
+        base = normalise(base, path: "")
+        if let override = options.dataOverride {
+            if override.isEmpty {
+                diag.report("data.path", nil, "--data is empty", fix: "Pass a folder, e.g. --data ../shared/data/monkeypox")
+            }
+            if let replaced = set(base, ["data", "path"], .scalar(override, plain: false, nil), path: "",
+                                  keyLocation: nil, axis: "--data", diag: diag) {
+                base = replaced
+            }
+        }
+
+        // expand
+        let count = axes.reduce(1) { $0 * max($1.nodes.count, 1) }
+        if count > options.maxRuns {
+            diag.report("matrix", top.location("matrix"), "the matrix expands to \(count) runs, more than \(options.maxRuns)",
+                        fix: "Remove values or axes")
+        }
+        var runs: [ResolvedRun] = []
+        var warnings: [String] = []
+        if count <= options.maxRuns {  // invalid axes were already left out: still check every combination
+            var seenHashes: [String: Int] = [:]
+            for (n, combination) in cartesian(axes.map { $0.nodes.count }).enumerated() {
+                var doc = base
+                var values: [AxisValue] = []
+                for (axis, i) in zip(axes, combination) {
+                    if let next = set(doc, axis.components, axis.nodes[i], path: "", keyLocation: axis.keyLocation,
+                                      axis: "matrix.\(axis.keyPath)", diag: diag) {
+                        doc = next
+                    }
+                    values.append(AxisValue(keyPath: axis.keyPath, value: axis.nodes[i].display))
+                }
+                guard let config = ConfigReader.read(doc, diag: diag) else { continue }
+                let json = config.canonicalJSON
+                let hash = SHA256.hex(json)
+                let label = values.isEmpty ? (name ?? "run")
+                    : values.map { "\($0.keyPath)=\($0.value)" }.joined(separator: " ")
+                if let first = seenHashes[hash] {
+                    warnings.append("combination \(n + 1) (\(label)) gives the same configuration as run \(first) "
+                        + "(hash \(hash.prefix(12))); it is listed once. Check for an axis value that has no effect.")
+                    continue
+                }
+                seenHashes[hash] = runs.count + 1
+                let dataDir = resolve(config.data.path, against: options.baseDirectory)
+                runs.append(ResolvedRun(index: runs.count + 1, label: label, axisValues: values, config: config,
+                                        canonicalJSON: json, configHash: hash, dataDirectory: dataDir))
+            }
+        }
+
+        // data folders
+        if options.checkDataExists {
+            var checked = Set<String>()
+            for run in runs where checked.insert(run.dataDirectory).inserted {
+                checkData(run, options: options, doc: base, diag: diag)
+            }
+        }
+        if !diag.issues.isEmpty {
+            throw ExperimentError.invalid(file: file, issues: diag.sortedIssues)
+        }
+        return Experiment(name: name ?? "", description: description, filePath: nil, fileText: text, target: target,
+                          axes: axes.map { MatrixAxis(keyPath: $0.keyPath, values: $0.nodes.map(\.display)) },
+                          runs: runs, warnings: warnings)
+    }
+
+    // MARK: - pieces
+
+    static func parseTarget(_ text: String, top: Section) -> Target? {
+        let ops = Target.Op.allCases.map(\.rawValue)
+        guard let m = text.firstMatch(of: #/^\s*([A-Za-z_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$/#) else {
+            top.report("target", "'\(text)' is not a target",
+                       fix: "Write `target: METRIC OP NUMBER`, e.g. `target: test_acc >= 0.89`, with OP one of "
+                           + ops.joined(separator: " ") + " and METRIC one of " + Target.metrics.joined(separator: ", "))
+            return nil
+        }
+        let metric = String(m.1)
+        guard Target.metrics.contains(metric) else {
+            let suggestion = nearest(metric, in: Target.metrics).map { "Did you mean '\($0)'? " } ?? ""
+            top.report("target", "unknown metric '\(metric)'",
+                       fix: "\(suggestion)Use one of: \(Target.metrics.joined(separator: ", "))")
+            return nil
+        }
+        guard var threshold = Section.number(String(m.3)) else {
+            top.report("target", "'\(m.3)' is not a number", fix: "Write e.g. `target: test_acc >= 0.89`")
+            return nil
+        }
+        if !m.4.isEmpty { threshold /= 100 }
+        if metric.hasSuffix("_acc") && !(0...1).contains(threshold) {
+            top.report("target", "accuracy \(threshold) is outside [0, 1]",
+                       fix: "Write accuracy as a fraction (0.89) or a percentage (89%)")
+            return nil
+        }
+        return Target(metric: metric, op: Target.Op(rawValue: String(m.2))!, threshold: threshold)
+    }
+
+    struct Axis {
+        var keyPath: String
+        var components: [String]
+        var keyLocation: SourceLocation?
+        var nodes: [YNode]
+    }
+
+    static let runKeys = ["seed", "data", "training", "model"]
+
+    static func readMatrix(_ top: Section, diag: Diagnostics) -> [Axis] {
+        guard let node = top.node("matrix") else { return [] }
+        guard case let .mapping(entries, _) = node else {
+            top.report("matrix", "expected axes as `key.path: [values]`, got \(node.kindName)",
+                       fix: "Write e.g.\n    matrix:\n      model: [densenet121, densenet121-se16]\n      seed: [1, 2, 3]")
+            return []
+        }
+        var axes: [Axis] = []
+        for entry in entries {
+            let keyPath = "matrix.\(entry.key)"
+            let components = entry.key.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            if components.contains(where: { $0.isEmpty || $0.contains(" ") }) {
+                diag.report(keyPath, entry.keyLocation, "'\(entry.key)' is not a dotted key path",
+                            fix: "Write the setting's path with dots, e.g. `training.optimizer.lr`")
+                continue
+            }
+            if !runKeys.contains(components[0]) {
+                if ["name", "description", "target", "matrix"].contains(components[0]) {
+                    diag.report(keyPath, entry.keyLocation, "'\(components[0])' cannot vary between runs",
+                                fix: "Axes can be any setting under seed, data, training or model")
+                } else {
+                    let suggestion = nearest(components[0], in: runKeys).map { "Did you mean '\($0)'? " } ?? ""
+                    diag.report(keyPath, entry.keyLocation, "unknown setting '\(components[0])'",
+                                fix: "\(suggestion)Axes are dotted paths of settings under seed, data, training or "
+                                    + "model, e.g. training.optimizer.lr")
+                }
+                continue
+            }
+            guard case let .sequence(values, _) = entry.value else {
+                diag.report(keyPath, entry.value.location ?? entry.keyLocation,
+                            "expected a list of values, got \(entry.value.kindName)",
+                            fix: "Write the values in brackets, e.g. `\(entry.key): [\(entry.value.display)]`")
+                continue
+            }
+            if values.isEmpty {
+                diag.report(keyPath, entry.keyLocation, "the axis has no values (an empty axis gives zero runs)",
+                            fix: "Give at least one value, e.g. `\(entry.key): [\(exampleValue(entry.key))]`, "
+                                + "or remove the axis")
+                continue
+            }
+            var seen = Set<String>()
+            for v in values where !seen.insert(v.display).inserted {
+                diag.report(keyPath, v.location, "the value \(v.display) appears twice", fix: "Remove the duplicate")
+            }
+            if let other = axes.first(where: { $0.components.starts(with: components) || components.starts(with: $0.components) }) {
+                diag.report(keyPath, entry.keyLocation, "overlaps the axis matrix.\(other.keyPath)",
+                            fix: "Vary a setting through one axis only")
+                continue
+            }
+            axes.append(Axis(keyPath: entry.key, components: components, keyLocation: entry.keyLocation,
+                             nodes: values))
+        }
+        return axes
+    }
+
+    static func exampleValue(_ key: String) -> String {
+        switch key {
+        case "seed": return "1, 2, 3"
+        case "model": return "densenet121, densenet121-se16"
+        default: return "…"
+        }
+    }
+
+    /// Every combination of indices, first axis slowest.
+    static func cartesian(_ counts: [Int]) -> [[Int]] {
+        var out: [[Int]] = [[]]
+        for c in counts {
+            out = out.flatMap { prefix in (0..<c).map { prefix + [$0] } }
+        }
+        return out
+    }
+
+    /// Expands the single-value shorthands (`model: densenet121` → `model: {name: densenet121}`) everywhere.
+    static func normalise(_ node: YNode, path: String) -> YNode {
+        if let key = ConfigReader.shorthands[path], case .scalar = node, !node.isNull {
+            return .mapping([YEntry(key: key, keyLocation: node.location, value: node)], node.location)
+        }
+        guard case let .mapping(entries, location) = node else { return node }
+        return .mapping(entries.map { e in
+            YEntry(key: e.key, keyLocation: e.keyLocation, value: normalise(e.value, path: Section.join(path, e.key)))
+        }, location)
+    }
+
+    static func merge(_ a: YNode, _ b: YNode) -> YNode {
+        guard case let .mapping(old, location) = a, case let .mapping(new, _) = b else { return b }
+        var entries = old
+        for e in new {
+            if let i = entries.lastIndex(where: { $0.key == e.key }) {
+                entries[i].value = merge(entries[i].value, e.value)
+            } else {
+                entries.append(e)
+            }
+        }
+        return .mapping(entries, location)
+    }
+
+    /// Sets `value` at the key path `components` below `node` (merging sections), creating sections on the way.
+    static func set(_ node: YNode, _ components: [String], _ value: YNode, path: String,
+                    keyLocation: SourceLocation?, axis: String, diag: Diagnostics) -> YNode? {
+        guard let head = components.first else { return value }
+        var entries: [YEntry]
+        let location: SourceLocation?
+        switch node {
+        case let .mapping(e, l): entries = e; location = l
+        case _ where node.isNull: entries = []; location = node.location
+        default:
+            diag.report(axis, keyLocation, "cannot set \(components.joined(separator: ".")) inside \(path): "
+                        + "\(path) is the single value \(node.display), not a section",
+                        fix: "Write \(path) as a section in the file, or vary \(path) itself")
+            return nil
+        }
+        let childPath = Section.join(path, head)
+        let index = entries.lastIndex { $0.key == head }
+        if components.count == 1 {
+            let newValue = normalise(value, path: childPath)
+            if let index {
+                entries[index].value = merge(entries[index].value, newValue)
+            } else {
+                entries.append(YEntry(key: head, keyLocation: keyLocation, value: newValue))
+            }
+        } else {
+            let child = normalise(index.map { entries[$0].value } ?? .mapping([], nil), path: childPath)
+            guard let updated = set(child, Array(components.dropFirst()), value, path: childPath,
+                                    keyLocation: keyLocation, axis: axis, diag: diag) else { return nil }
+            if let index { entries[index].value = updated } else {
+                entries.append(YEntry(key: head, keyLocation: keyLocation, value: updated))
+            }
+        }
+        return .mapping(entries, location)
+    }
+
+    /// Absolute form of `path`: `~` expanded, relative paths joined to `base`.
+    public static func resolve(_ path: String, against base: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded)
+            : URL(fileURLWithPath: base, isDirectory: true).appendingPathComponent(expanded)
+        return url.standardizedFileURL.path
+    }
+
+    static func checkData(_ run: ResolvedRun, options: LoadOptions, doc: YNode, diag: Diagnostics) {
+        var isDir: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: run.dataDirectory, isDirectory: &isDir)
+        let location = doc.value(forKey: "data")?.value(forKey: "path")?.location
+        let source = options.dataOverride != nil ? "--data" : "data.path"
+        if exists && !isDir.boolValue {
+            diag.report(source, location, "'\(run.config.data.path)' (\(run.dataDirectory)) is a file, not a folder",
+                        fix: "Point \(source) at the folder holding one sub-folder of images per class")
+        } else if !exists && run.config.data.synthesize == nil {
+            diag.report(source, location, "the data folder '\(run.config.data.path)' does not exist "
+                        + "(resolved to \(run.dataDirectory))",
+                        fix: "Relative paths are resolved against the current directory "
+                            + "(\(options.baseDirectory)): run ablate from the project root, fix data.path, pass "
+                            + "--data PATH, or add `synthesize: {classes: 2, per_class: 60, size: 48}` under data "
+                            + "to generate a synthetic set there")
+        }
+    }
+}

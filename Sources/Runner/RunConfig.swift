@@ -1,0 +1,395 @@
+import Foundation
+import Store
+
+/// A fully resolved run configuration: every default filled in, shorthands expanded, settings that do not apply
+/// (e.g. `momentum` with Adam) dropped. Its canonical JSON (`canonicalJSON`, sorted keys, no whitespace) is what
+/// the config hash is computed from and what the run store keeps. Decoding that JSON gives the same value back.
+public struct RunConfig: Codable, Equatable, Sendable {
+    /// Version of this configuration format; bumped if the meaning of a field changes, so hashes change too.
+    public var configVersion: Int
+    /// Seed for weight initialisation, shuffling and augmentation (the data split has its own seed).
+    public var seed: Int
+    public var data: DataConfig
+    public var training: TrainingConfig
+    public var model: ModelConfig
+
+    public static let currentVersion = 1
+
+    enum CodingKeys: String, CodingKey {
+        case configVersion = "config_version", seed, data, training, model
+    }
+
+    public var jsonValue: JSONValue {
+        .object(["config_version": .int(configVersion), "seed": .int(seed), "data": data.jsonValue,
+                 "training": training.jsonValue, "model": model.jsonValue])
+    }
+
+    /// Compact JSON with sorted keys: the input of `hash`.
+    public var canonicalJSON: String { jsonValue.canonical }
+
+    /// Lower-case hex SHA-256 of `canonicalJSON`.
+    public var hash: String { SHA256.hex(canonicalJSON) }
+
+    /// Decodes a stored canonical JSON configuration.
+    public static func decode(json: String) throws -> RunConfig {
+        try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+    }
+}
+
+// MARK: - data
+
+public enum SplitProtocol: String, Codable, Sendable, CaseIterable {
+    /// Random split of all images (what the course did; leaks near-duplicates across the split).
+    case random
+    /// Random within each class, so both sides keep the class proportions.
+    case stratified
+    /// Whole groups (`group`: same photograph or same patient) go to one side: no leakage.
+    case grouped
+    /// The split is given by folders: `path/train_dir/<class>/…` and `path/test_dir/<class>/…`.
+    case folders
+}
+
+/// How file names are grouped for `grouped` splits.
+public enum GroupKey: Equatable, Sendable, Codable {
+    /// Same original photograph: the file name without extension and without its last `_NN` (`M01_02_07` → `M01_02`).
+    case photo
+    /// Same patient: the part of the name before the first `_` (`M01_02_07` → `M01`).
+    case patient
+    /// The first capture group of this regular expression (or the whole match) applied to the file name.
+    case regex(String)
+
+    public var jsonValue: JSONValue {
+        switch self {
+        case .photo: return .string("photo")
+        case .patient: return .string("patient")
+        case let .regex(r): return .object(["regex": .string(r)])
+        }
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let s = try? container.decode(String.self) {
+            switch s {
+            case "photo": self = .photo
+            case "patient": self = .patient
+            default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown group \(s)")
+            }
+        } else {
+            self = .regex(try container.decode([String: String].self)["regex"] ?? "")
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .photo: try container.encode("photo")
+        case .patient: try container.encode("patient")
+        case let .regex(r): try container.encode(["regex": r])
+        }
+    }
+
+    /// The group of a file name (extension ignored), or nil when a regex does not match it.
+    public func key(forFile name: String) -> String? {
+        let base = (name as NSString).lastPathComponent
+        let stem = (base as NSString).deletingPathExtension
+        switch self {
+        case .photo:
+            guard let cut = stem.lastIndex(of: "_") else { return stem }
+            return String(stem[..<cut])
+        case .patient:
+            return String(stem.split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)[0])
+        case let .regex(pattern):
+            guard let re = try? NSRegularExpression(pattern: pattern) else { return nil }
+            let range = NSRange(stem.startIndex..., in: stem)
+            guard let m = re.firstMatch(in: stem, range: range) else { return nil }
+            let r = m.numberOfRanges > 1 && m.range(at: 1).location != NSNotFound ? m.range(at: 1) : m.range
+            return Range(r, in: stem).map { String(stem[$0]) }
+        }
+    }
+}
+
+public struct SplitConfig: Codable, Equatable, Sendable {
+    public var `protocol`: SplitProtocol
+    /// Fraction of images (or groups) in the test set; nil for `folders`.
+    public var testFraction: Double?
+    /// Grouping for `grouped`; nil otherwise.
+    public var group: GroupKey?
+    /// Seed of the split itself (fixed by default, so all runs of an experiment share one split); nil for `folders`.
+    public var seed: Int?
+    /// Sub-folders for `folders`; nil otherwise.
+    public var trainDir: String?
+    public var testDir: String?
+
+    enum CodingKeys: String, CodingKey {
+        case `protocol`, testFraction = "test_fraction", group, seed, trainDir = "train_dir", testDir = "test_dir"
+    }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["protocol": .string(`protocol`.rawValue)]
+        if let testFraction { o["test_fraction"] = .double(testFraction) }
+        if let group { o["group"] = group.jsonValue }
+        if let seed { o["seed"] = .int(seed) }
+        if let trainDir { o["train_dir"] = .string(trainDir) }
+        if let testDir { o["test_dir"] = .string(testDir) }
+        return .object(o)
+    }
+}
+
+public struct RandomResizedCrop: Codable, Equatable, Sendable {
+    /// Area fraction range [min, max] of the crop.
+    public var scale: [Double]
+    /// Aspect ratio range [min, max] of the crop.
+    public var ratio: [Double]
+
+    public var jsonValue: JSONValue {
+        .object(["scale": .array(scale.map(JSONValue.double)), "ratio": .array(ratio.map(JSONValue.double))])
+    }
+}
+
+public struct AugmentConfig: Codable, Equatable, Sendable {
+    public var hflip: Bool
+    /// nil: no random resized crop (images are resized to `size`).
+    public var randomResizedCrop: RandomResizedCrop?
+    /// Brightness jitter: factor drawn from [1 - b, 1 + b]; 0 = off.
+    public var brightness: Double
+    /// Contrast jitter: factor drawn from [1 - c, 1 + c]; 0 = off.
+    public var contrast: Double
+
+    enum CodingKeys: String, CodingKey {
+        case hflip, randomResizedCrop = "random_resized_crop", brightness, contrast
+    }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["hflip": .bool(hflip), "brightness": .double(brightness),
+                                      "contrast": .double(contrast)]
+        if let randomResizedCrop { o["random_resized_crop"] = randomResizedCrop.jsonValue }
+        return .object(o)
+    }
+}
+
+public struct NormalizeConfig: Codable, Equatable, Sendable {
+    public var mean: [Double]
+    public var std: [Double]
+
+    public static let imageNet = NormalizeConfig(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+
+    public var jsonValue: JSONValue {
+        .object(["mean": .array(mean.map(JSONValue.double)), "std": .array(std.map(JSONValue.double))])
+    }
+}
+
+/// Synthetic data the runner generates at `data.path` when that folder is missing (for demos and CI).
+public struct SynthesizeConfig: Codable, Equatable, Sendable {
+    public var classes: Int
+    public var perClass: Int
+    /// Side of the generated square images, in pixels.
+    public var size: Int
+
+    enum CodingKeys: String, CodingKey { case classes, perClass = "per_class", size }
+
+    public var jsonValue: JSONValue {
+        .object(["classes": .int(classes), "per_class": .int(perClass), "size": .int(size)])
+    }
+}
+
+public struct DataConfig: Codable, Equatable, Sendable {
+    /// The data folder as written in the file (or given with --data); see `ResolvedRun.dataDirectory`.
+    public var path: String
+    public var split: SplitConfig
+    /// Side of the square network input, in pixels.
+    public var size: Int
+    public var augment: AugmentConfig
+    public var normalize: NormalizeConfig
+    public var synthesize: SynthesizeConfig?
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["path": .string(path), "split": split.jsonValue, "size": .int(size),
+                                      "augment": augment.jsonValue, "normalize": normalize.jsonValue]
+        if let synthesize { o["synthesize"] = synthesize.jsonValue }
+        return .object(o)
+    }
+}
+
+// MARK: - training
+
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case sgd, adam }
+
+public struct OptimizerConfig: Codable, Equatable, Sendable {
+    public var name: OptimizerKind
+    public var lr: Double
+    /// SGD only.
+    public var momentum: Double?
+    /// SGD only.
+    public var nesterov: Bool?
+    /// Adam only: [beta1, beta2].
+    public var betas: [Double]?
+    /// Adam only.
+    public var eps: Double?
+    /// L2 penalty added to the gradient (both optimisers).
+    public var weightDecay: Double
+
+    enum CodingKeys: String, CodingKey {
+        case name, lr, momentum, nesterov, betas, eps, weightDecay = "weight_decay"
+    }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name.rawValue), "lr": .double(lr),
+                                      "weight_decay": .double(weightDecay)]
+        if let momentum { o["momentum"] = .double(momentum) }
+        if let nesterov { o["nesterov"] = .bool(nesterov) }
+        if let betas { o["betas"] = .array(betas.map(JSONValue.double)) }
+        if let eps { o["eps"] = .double(eps) }
+        return .object(o)
+    }
+}
+
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable { case constant, step, cosine }
+
+public struct ScheduleConfig: Codable, Equatable, Sendable {
+    public var name: ScheduleKind
+    /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
+    public var stepSize: Int?
+    public var gamma: Double?
+    /// `cosine`: anneal from `lr` to `minLR` over all epochs.
+    public var minLR: Double?
+
+    enum CodingKeys: String, CodingKey { case name, stepSize = "step_size", gamma, minLR = "min_lr" }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name.rawValue)]
+        if let stepSize { o["step_size"] = .int(stepSize) }
+        if let gamma { o["gamma"] = .double(gamma) }
+        if let minLR { o["min_lr"] = .double(minLR) }
+        return .object(o)
+    }
+
+    /// The learning rate of 1-based `epoch` out of `epochs`, for a base rate `lr`.
+    public func learningRate(epoch: Int, epochs: Int, lr: Double) -> Double {
+        switch name {
+        case .constant:
+            return lr
+        case .step:
+            let steps = (epoch - 1) / max(stepSize ?? 1, 1)
+            return lr * pow(gamma ?? 0.1, Double(steps))
+        case .cosine:
+            let lo = minLR ?? 0
+            guard epochs > 1 else { return lr }
+            let t = Double(epoch - 1) / Double(epochs - 1)
+            return lo + (lr - lo) * (1 + cos(Double.pi * t)) / 2
+        }
+    }
+}
+
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    public var epochs: Int
+    public var batchSize: Int
+    public var optimizer: OptimizerConfig
+    public var schedule: ScheduleConfig
+    /// Worker threads; nil = all cores.
+    public var threads: Int?
+    /// Evaluate on the test set every N epochs (and always after the last one).
+    public var evalEvery: Int
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, batchSize = "batch_size", optimizer, schedule, threads, evalEvery = "eval_every"
+    }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = ["epochs": .int(epochs), "batch_size": .int(batchSize),
+                                      "optimizer": optimizer.jsonValue, "schedule": schedule.jsonValue,
+                                      "eval_every": .int(evalEvery)]
+        if let threads { o["threads"] = .int(threads) }
+        return .object(o)
+    }
+}
+
+// MARK: - model
+
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Canonical name derived from the architecture: `densenet121`, `densenet121-se16`, … or `custom[-seN]`.
+    public var name: String
+    public var growthRate: Int
+    public var blockConfig: [Int]
+    public var initChannels: Int
+    public var bnSize: Int
+    public var compression: Double
+    public var dropRate: Double
+    /// Squeeze-and-Excitation reduction on each dense block's output; nil = no SE.
+    public var seReduction: Int?
+    /// Output classes; nil = the number of class folders found in the data.
+    public var classes: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case name, growthRate = "growth_rate", blockConfig = "block_config", initChannels = "init_channels",
+             bnSize = "bn_size", compression, dropRate = "drop_rate", seReduction = "se_reduction", classes
+    }
+
+    public var jsonValue: JSONValue {
+        var o: [String: JSONValue] = [
+            "name": .string(name), "growth_rate": .int(growthRate),
+            "block_config": .array(blockConfig.map(JSONValue.int)), "init_channels": .int(initChannels),
+            "bn_size": .int(bnSize), "compression": .double(compression), "drop_rate": .double(dropRate),
+        ]
+        if let seReduction { o["se_reduction"] = .int(seReduction) }
+        if let classes { o["classes"] = .int(classes) }
+        return .object(o)
+    }
+
+    /// Channels at the output of each dense block (where SE is applied), before its transition.
+    public var blockOutputChannels: [Int] {
+        var c = initChannels
+        var out: [Int] = []
+        for (i, layers) in blockConfig.enumerated() {
+            c += layers * growthRate
+            out.append(c)
+            if i < blockConfig.count - 1 { c = Int((Double(c) * compression).rounded(.down)) }
+        }
+        return out
+    }
+
+    /// The standard architectures, by name (torchvision's definitions).
+    public static let presets: [(name: String, growth: Int, blocks: [Int], initChannels: Int)] = [
+        ("densenet121", 32, [6, 12, 24, 16], 64),
+        ("densenet161", 48, [6, 12, 36, 24], 96),
+        ("densenet169", 32, [6, 12, 32, 32], 64),
+        ("densenet201", 32, [6, 12, 48, 32], 64),
+    ]
+
+    /// Canonical name of an architecture: a preset's name when it matches one (bn_size 4, compression 0.5),
+    /// otherwise `custom`; `-seN` appended with SE.
+    static func canonicalName(growth: Int, blocks: [Int], initChannels: Int, bnSize: Int, compression: Double,
+                              se: Int?) -> String {
+        let base = presets.first {
+            $0.growth == growth && $0.blocks == blocks && $0.initChannels == initChannels
+                && bnSize == 4 && compression == 0.5
+        }?.name ?? "custom"
+        return se.map { "\(base)-se\($0)" } ?? base
+    }
+}
+
+// MARK: - target
+
+/// A goal such as `test_acc >= 0.89`.
+public struct Target: Codable, Equatable, Sendable, CustomStringConvertible {
+    public enum Op: String, Codable, Sendable, CaseIterable {
+        case ge = ">=", gt = ">", le = "<=", lt = "<"
+    }
+
+    /// One of `Target.metrics`.
+    public var metric: String
+    public var op: Op
+    public var threshold: Double
+
+    public static let metrics = ["test_acc", "test_loss", "train_acc", "train_loss"]
+
+    public func isMet(by value: Double) -> Bool {
+        switch op {
+        case .ge: return value >= threshold
+        case .gt: return value > threshold
+        case .le: return value <= threshold
+        case .lt: return value < threshold
+        }
+    }
+
+    public var description: String { "\(metric) \(op.rawValue) \(threshold)" }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import GRDB
+
+/// Life cycle of a run: queued → running → finished | failed | interrupted. A `running` run whose heartbeat is
+/// older than `staleAfter` is taken to be dead (its process was killed) and can be claimed again to resume.
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    case queued, running, finished, failed, interrupted
+}
+
+/// Which predictions a row holds: those of the best epoch so far (by test accuracy) or of the last epoch.
+public enum PredictionKind: String, Codable, Sendable, CaseIterable {
+    case best, last
+}
+
+/// One experiment file as it was when runs were queued from it.
+public struct ExperimentRecord: Equatable, Sendable {
+    public var id: Int64
+    public var name: String
+    public var fileText: String
+    public var filePath: String?
+    public var created: Date
+    public var updated: Date
+}
+
+/// A run to queue. `configJSON` is the canonical JSON of its resolved configuration and `configHash` its
+/// SHA-256 (both made by Runner); within one experiment a hash is queued at most once.
+public struct NewRun: Equatable, Sendable {
+    public var configJSON: String
+    public var configHash: String
+    public var label: String
+    public var seed: Int?
+    public var epochsTotal: Int
+
+    public init(configJSON: String, configHash: String, label: String, seed: Int?, epochsTotal: Int) {
+        self.configJSON = configJSON
+        self.configHash = configHash
+        self.label = label
+        self.seed = seed
+        self.epochsTotal = epochsTotal
+    }
+}
+
+/// One row of `runs`.
+public struct RunRecord: Equatable, Sendable {
+    public var id: Int64
+    public var experimentID: Int64
+    public var configJSON: String
+    public var configHash: String
+    public var label: String
+    public var seed: Int?
+    public var status: RunStatus
+    public var epochsTotal: Int
+    public var queuedAt: Date
+    public var heartbeat: Date?
+    public var host: String?
+    public var gitCommit: String?
+    public var ablateVersion: String?
+    public var threads: Int?
+    public var startedAt: Date?
+    public var endedAt: Date?
+    public var errorMessage: String?
+    public var checkpointPath: String?
+    public var dataAuditJSON: String?
+    /// How many times the run was claimed (1 on the first start, more after resumes).
+    public var attempts: Int
+
+    init(row: Row) {
+        id = row["id"]
+        experimentID = row["experiment_id"]
+        configJSON = row["config_json"]
+        configHash = row["config_hash"]
+        label = row["label"]
+        seed = row["seed"]
+        status = RunStatus(rawValue: row["status"]) ?? .failed
+        epochsTotal = row["epochs_total"]
+        queuedAt = row["queued_at"]
+        heartbeat = row["heartbeat"]
+        host = row["host"]
+        gitCommit = row["git_commit"]
+        ablateVersion = row["ablate_version"]
+        threads = row["threads"]
+        startedAt = row["started_at"]
+        endedAt = row["ended_at"]
+        errorMessage = row["error_message"]
+        checkpointPath = row["checkpoint_path"]
+        dataAuditJSON = row["data_audit_json"]
+        attempts = row["attempts"]
+    }
+}
+
+/// Proof that this process holds a claimed run. Every write about the run checks it, so a process whose run was
+/// reclaimed by another one (after a stale heartbeat) gets `StoreError.leaseLost` instead of corrupting it.
+public struct RunLease: Equatable, Sendable {
+    public let runID: Int64
+    public let token: String
+}
+
+/// What `claimNextRun` hands to the trainer.
+public struct ClaimedRun: Equatable, Sendable {
+    public var lease: RunLease
+    public var run: RunRecord
+    /// Epochs already recorded (non-zero when resuming a killed or interrupted run).
+    public var epochsDone: Int
+    /// True when the run had been started before (stale `running` reclaimed, or an interrupted run re-queued).
+    public var isResume: Bool
+}
+
+/// Metrics of one epoch. Test metrics are nil on epochs that were not evaluated (`eval_every`).
+public struct EpochMetrics: Equatable, Sendable {
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAcc: Double
+    public var testLoss: Double?
+    public var testAcc: Double?
+    public var learningRate: Double
+    public var seconds: Double
+    public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAcc: Double, testLoss: Double?, testAcc: Double?,
+                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAcc = trainAcc
+        self.testLoss = testLoss
+        self.testAcc = testAcc
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// One stored epoch row.
+public struct EpochRecord: Equatable, Sendable {
+    public var runID: Int64
+    public var metrics: EpochMetrics
+    public var recordedAt: Date
+}
+
+/// The model's output for one test image.
+public struct Prediction: Equatable, Sendable {
+    public var file: String
+    public var label: Int
+    public var probabilities: [Double]
+
+    public init(file: String, label: Int, probabilities: [Double]) {
+        self.file = file
+        self.label = label
+        self.probabilities = probabilities
+    }
+
+    /// Index of the largest probability (ties: the first).
+    public var predicted: Int {
+        var best = 0
+        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
+        return best
+    }
+}
+
+/// A run with its progress, as `ablate status` shows it.
+public struct RunSummary: Equatable, Sendable {
+    public var run: RunRecord
+    public var experimentName: String
+    public var epochsDone: Int
+    /// Best test accuracy over the evaluated epochs, nil before the first evaluation.
+    public var bestTestAcc: Double?
+    public var bestEpoch: Int?
+    public var lastTestAcc: Double?
+}
+
+/// Outcome of `enqueue`.
+public struct EnqueueResult: Equatable, Sendable {
+    /// Newly inserted run ids.
+    public var inserted: [Int64] = []
+    /// Existing interrupted (or, with retryFailed, failed) runs put back in the queue; they resume.
+    public var requeued: [Int64] = []
+    /// Existing runs left alone: already queued, running or finished (a finished configuration is never re-run).
+    public var skipped: [(id: Int64, status: RunStatus)] = []
+    /// Never-started queued runs of the experiment that were not in the list, deleted (with `pruneQueued`).
+    public var pruned: [Int64] = []
+
+    public static func == (a: EnqueueResult, b: EnqueueResult) -> Bool {
+        a.inserted == b.inserted && a.requeued == b.requeued && a.pruned == b.pruned
+            && a.skipped.map(\.id) == b.skipped.map(\.id) && a.skipped.map(\.status) == b.skipped.map(\.status)
+    }
+}

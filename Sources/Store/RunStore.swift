@@ -1,0 +1,262 @@
+import Foundation
+import GRDB
+
+/// The SQLite run store (one file, WAL mode, shared safely by several processes).
+///
+/// Opening checks, in order, and never rewrites a file it does not recognise:
+/// the folder can be created and written; an existing file starts with the SQLite header; its
+/// `PRAGMA user_version` is not newer than `RunStore.schemaVersion`; and a non-empty database carries ablate's
+/// marker (`PRAGMA application_id` = `RunStore.applicationID` and the `ablate_meta` table). Then the versioned
+/// migrations (GRDB `DatabaseMigrator`) bring an older or new file up to date.
+///
+/// Writes run in `BEGIN IMMEDIATE` transactions with a busy timeout, so two processes claiming runs at once
+/// serialise on SQLite's write lock and never claim the same run.
+public final class RunStore: @unchecked Sendable {
+    /// The schema version this binary writes (`PRAGMA user_version`).
+    public static let schemaVersion = 1
+    /// `PRAGMA application_id` of ablate run stores: "ABLT".
+    public static let applicationID: Int32 = 0x41424C54
+    /// Default location, relative to the working directory (git-ignored).
+    public static let defaultPath = "runs/ablate.sqlite"
+
+    public let path: String
+    let dbQueue: DatabaseQueue
+    /// Time source; tests replace it to simulate stale heartbeats.
+    public var clock: @Sendable () -> Date
+
+    /// Opens the run store at `path`, creating it (and its folder) when `create` is true.
+    /// - Parameter busyTimeout: how long a write waits for another process's write lock before failing.
+    public init(path: String, create: Bool = true, busyTimeout: TimeInterval = 30,
+                clock: @escaping @Sendable () -> Date = { Date() }) throws {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        self.path = absolute
+        self.clock = clock
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        let exists = fm.fileExists(atPath: absolute, isDirectory: &isDir)
+        if exists && isDir.boolValue {
+            throw StoreError.notWritable(path: absolute, reason: "it is a folder, not a file")
+        }
+        let folder = (absolute as NSString).deletingLastPathComponent
+        if exists {
+            try RunStore.inspectExisting(absolute)
+        } else {
+            guard create else { throw StoreError.missing(path: absolute) }
+            do {
+                try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError.notWritable(path: absolute, reason: "cannot create the folder \(folder) "
+                    + "(\(RunStore.shortReason(error)))")
+            }
+        }
+        if access(folder, W_OK) != 0 {
+            throw StoreError.notWritable(path: absolute, reason: "the folder \(folder) is not writable "
+                + "(SQLite needs to create its -wal and -shm files next to the database)")
+        }
+        if exists && access(absolute, W_OK) != 0 {
+            throw StoreError.notWritable(path: absolute, reason: "the file is read-only")
+        }
+
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(busyTimeout)
+        config.foreignKeysEnabled = true
+        config.label = "ablate-run-store"
+        do {
+            dbQueue = try DatabaseQueue(path: absolute, configuration: config)
+        } catch {
+            throw StoreError.notWritable(path: absolute, reason: RunStore.shortReason(error))
+        }
+        let migrator = RunStore.migrator
+        do {
+            let superseded = try dbQueue.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                let version = try dbQueue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+                throw StoreError.newerSchema(path: absolute, found: max(version, RunStore.schemaVersion + 1),
+                                             supported: RunStore.schemaVersion)
+            }
+            try migrator.migrate(dbQueue)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database(path: absolute, message: RunStore.shortReason(error))
+        }
+    }
+
+    // MARK: - Opening checks
+
+    static let sqliteHeader = Array("SQLite format 3\u{0}".utf8)
+
+    /// Checks an existing file without changing it: SQLite header, readable schema, ablate marker, version.
+    static func inspectExisting(_ path: String) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StoreError.notWritable(path: path, reason: "the file cannot be opened for reading")
+        }
+        let head = [UInt8](handle.readData(ofLength: 16))
+        try? handle.close()
+        if head.isEmpty { return }  // an empty file is an empty database: initialise it
+        guard head == sqliteHeader else {
+            throw StoreError.notAnAblateDatabase(path: path, reason:
+                "it does not start with the SQLite header (a text file, or a corrupt or foreign file)")
+        }
+        var config = Configuration()
+        config.readonly = true
+        let facts: (appID: Int32, version: Int, tables: [String])
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            facts = try queue.read { db in
+                let appID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                let tables = try String.fetchAll(db, sql:
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                return (appID, version, tables)
+            }
+            try queue.close()
+        } catch {
+            throw StoreError.notAnAblateDatabase(path: path, reason:
+                "SQLite cannot read it (\(shortReason(error))); it may be corrupt")
+        }
+        if facts.tables.isEmpty && facts.appID == 0 { return }  // a blank SQLite file: initialise it
+        guard facts.appID == applicationID, facts.tables.contains("ablate_meta") else {
+            let shown = facts.tables.prefix(5).joined(separator: ", ")
+            throw StoreError.notAnAblateDatabase(path: path, reason:
+                "it is a SQLite database of another program (no ablate marker; its tables: \(shown))")
+        }
+        if facts.version > schemaVersion {
+            throw StoreError.newerSchema(path: path, found: facts.version, supported: schemaVersion)
+        }
+    }
+
+    static func shortReason(_ error: Error) -> String {
+        if let db = error as? DatabaseError {
+            return db.message ?? "\(db.resultCode)"
+        }
+        if let ns = error as NSError?, let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError {
+            return underlying.localizedDescription
+        }
+        return (error as NSError).localizedDescription
+    }
+
+    // MARK: - Schema
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: experiments, runs, epochs, predictions") { db in
+            try db.execute(sql: """
+                CREATE TABLE ablate_meta (
+                    key   TEXT PRIMARY KEY NOT NULL,
+                    value TEXT NOT NULL
+                );
+                CREATE TABLE experiments (
+                    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name      TEXT NOT NULL UNIQUE,
+                    file_text TEXT NOT NULL,
+                    file_path TEXT,
+                    created   DATETIME NOT NULL,
+                    updated   DATETIME NOT NULL
+                );
+                CREATE TABLE runs (
+                    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                    experiment_id   INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+                    config_json     TEXT NOT NULL,
+                    config_hash     TEXT NOT NULL,
+                    label           TEXT NOT NULL,
+                    seed            INTEGER,
+                    status          TEXT NOT NULL DEFAULT 'queued'
+                                    CHECK (status IN ('queued','running','finished','failed','interrupted')),
+                    epochs_total    INTEGER NOT NULL,
+                    queued_at       DATETIME NOT NULL,
+                    heartbeat       DATETIME,
+                    host            TEXT,
+                    git_commit      TEXT,
+                    ablate_version  TEXT,
+                    threads         INTEGER,
+                    started_at      DATETIME,
+                    ended_at        DATETIME,
+                    error_message   TEXT,
+                    checkpoint_path TEXT,
+                    data_audit_json TEXT,
+                    claim_token     TEXT,
+                    attempts        INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (experiment_id, config_hash)
+                );
+                CREATE INDEX runs_status ON runs(status, id);
+                CREATE TABLE epochs (
+                    run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    epoch             INTEGER NOT NULL,
+                    train_loss        REAL NOT NULL,
+                    train_acc         REAL NOT NULL,
+                    test_loss         REAL,
+                    test_acc          REAL,
+                    learning_rate     REAL NOT NULL,
+                    seconds           REAL NOT NULL,
+                    images_per_second REAL NOT NULL,
+                    recorded_at       DATETIME NOT NULL,
+                    PRIMARY KEY (run_id, epoch)
+                );
+                CREATE TABLE predictions (
+                    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                    kind          TEXT NOT NULL CHECK (kind IN ('best','last')),
+                    epoch         INTEGER NOT NULL,
+                    file          TEXT NOT NULL,
+                    label         INTEGER NOT NULL,
+                    predicted     INTEGER NOT NULL,
+                    probabilities TEXT NOT NULL, -- JSON array of class probabilities
+                    UNIQUE (run_id, kind, file)
+                );
+                """)
+            try db.execute(sql: "INSERT INTO ablate_meta(key, value) VALUES ('format', 'ablate-run-store')")
+            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+            try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        // Later versions: register "v2: ..." here and bump `schemaVersion` and `PRAGMA user_version` in it.
+        return migrator
+    }
+
+    /// `PRAGMA user_version` of the open file.
+    public func userVersion() throws -> Int {
+        try read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+    }
+
+    /// Identifiers of the migrations applied to the open file.
+    public func appliedMigrations() throws -> [String] {
+        try read { db in try RunStore.migrator.completedMigrations(db) }
+    }
+
+    // MARK: - Transactions
+
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try dbQueue.read(body)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database(path: path, message: RunStore.shortReason(error))
+        }
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction: takes the write lock first, so read-then-write is atomic across
+    /// processes.
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try dbQueue.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.database(path: path, message: RunStore.shortReason(error))
+        }
+    }
+
+    /// Closes the connection (also done on deinit).
+    public func close() throws {
+        try dbQueue.close()
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Everything that can go wrong with a run store. `description` names the file or run and says what to do.
+public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The database (or its folder) cannot be created or written.
+    case notWritable(path: String, reason: String)
+    /// `RunStore(path:create: false)` and nothing is there.
+    case missing(path: String)
+    /// The file exists but is not an ablate run store (a text file, a corrupt file, another program's SQLite).
+    case notAnAblateDatabase(path: String, reason: String)
+    /// The file was written by a newer ablate with a schema this binary does not know.
+    case newerSchema(path: String, found: Int, supported: Int)
+    /// No run with this id.
+    case unknownRun(id: Int64)
+    /// The run is no longer held by this lease: another process reclaimed it (stale heartbeat), or it ended.
+    case leaseLost(runID: Int64, status: RunStatus)
+    /// Bad argument to an API call (e.g. negative staleAfter).
+    case invalidArgument(String)
+    /// Any other SQLite error, with the file it happened on.
+    case database(path: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .notWritable(path, reason):
+            return "cannot write the run store at \(path): \(reason). Choose a writable location with --db PATH."
+        case let .missing(path):
+            return "no run store at \(path). Start runs with `ablate run FILE` first, or point to one with --db PATH."
+        case let .notAnAblateDatabase(path, reason):
+            return "\(path) is not an ablate run store: \(reason). Nothing was changed; "
+                + "move the file away or choose another location with --db PATH."
+        case let .newerSchema(path, found, supported):
+            return "\(path) has run-store schema version \(found), but this ablate only knows versions up to "
+                + "\(supported). It was written by a newer ablate: upgrade ablate (the file was left untouched)."
+        case let .unknownRun(id):
+            return "no run with id \(id) in the run store."
+        case let .leaseLost(runID, status):
+            return "run \(runID) is no longer held by this process (its status is now '\(status.rawValue)'): "
+                + "another process reclaimed it after a stale heartbeat, or it already ended. Stop working on it."
+        case let .invalidArgument(message):
+            return message
+        case let .database(path, message):
+            return "run store \(path): \(message)"
+        }
+    }
+}

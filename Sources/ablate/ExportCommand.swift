@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Export runs and their epochs as CSV or JSON.",
+        discussion: """
+            CSV writes one table (--table epochs, the default, or runs); JSON writes one document with every run, \
+            its configuration and its epochs.
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json }
+
+    @Option(help: "Run store file.") var db: String = RunStore.defaultPath
+    @Option(help: "csv or json.") var format: Format
+    @Option(help: "CSV table: epochs or runs.") var table: String = "epochs"
+    @Option(help: "Only runs of this experiment.") var experiment: String?
+    @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
+
+    func validate() throws {
+        guard ExportTable(rawValue: table) != nil else {
+            throw ValidationError("--table must be one of \(ExportTable.allCases.map(\.rawValue).joined(separator: ", ")), got '\(table)'")
+        }
+    }
+
+    func run() throws {
+        let store = try RunStore(path: db, create: false)
+        let text: String
+        switch format {
+        case .csv: text = try store.exportCSV(ExportTable(rawValue: table)!, experiment: experiment)
+        case .json: text = try store.exportJSON(experiment: experiment)
+        }
+        if let output {
+            do {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write \(output): \(error.localizedDescription)")
+            }
+        } else {
+            print(text, terminator: "")
+        }
+    }
+}

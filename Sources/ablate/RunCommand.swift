@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+import Runner
+import Store
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Validate an experiment file and expand its matrix into runs (training: not wired yet).",
+        discussion: """
+            Relative paths in the file (data.path) are resolved against the current directory: run ablate from \
+            the project root. --only KEY=VALUE keeps the runs whose setting KEY (a dotted key path such as model, \
+            seed or training.optimizer.lr) equals VALUE; repeat it to combine (same key: either value; different \
+            keys: both).
+            """)
+
+    @Argument(help: "Experiment file (YAML), e.g. experiments/demo.yaml.") var file: String
+    @Flag(help: "List the runs the matrix expands to, with their config hashes, and do nothing else.")
+    var dryRun = false
+    @Option(name: .customLong("only"), help: ArgumentHelp("Keep runs whose setting KEY equals VALUE.", valueName: "KEY=VALUE"))
+    var only: [String] = []
+    @Option(help: "Data folder, replacing data.path of the file.") var data: String?
+    @Option(help: "Run store file (dry run: shows which runs it already has).") var db: String = RunStore.defaultPath
+    @Flag(help: "Dry run: print the runs with their full configurations as JSON.") var json = false
+
+    func run() throws {
+        let experiment = try Experiment.load(file: file, options: .init(dataOverride: data))
+        let runs = try experiment.runs(matching: only)
+        guard dryRun else {
+            throw RunnerNotWired(count: runs.count, file: file)
+        }
+        // What the run store already knows (only if it exists: a dry run creates nothing).
+        var known: [String: RunSummary] = [:]
+        if FileManager.default.fileExists(atPath: db) {
+            let store = try RunStore(path: db, create: false)
+            for s in try store.listRuns(experiment: experiment.name) { known[s.run.configHash] = s }
+        }
+        if json {
+            let items: [JSONValue] = runs.map { r in
+                var o: [String: JSONValue] = ["index": .int(r.index), "label": .string(r.label),
+                                              "config_hash": .string(r.configHash), "config": .raw(r.canonicalJSON),
+                                              "data_directory": .string(r.dataDirectory)]
+                if let s = known[r.configHash] {
+                    o["stored"] = .object(["id": .int(Int(s.run.id)), "status": .string(s.run.status.rawValue),
+                                           "epochs_done": .int(s.epochsDone)])
+                }
+                return .object(o)
+            }
+            print(JSONValue.object(["experiment": .string(experiment.name), "runs": .array(items)]).pretty)
+            return
+        }
+        let axes = experiment.axes.map(\.keyPath).joined(separator: " × ")
+        let sizes = experiment.axes.map { String($0.values.count) }.joined(separator: " × ")
+        print("experiment \(experiment.name) (\(file)): \(experiment.runs.count) runs"
+              + (experiment.axes.isEmpty ? "" : " = \(axes) = \(sizes)")
+              + (experiment.target.map { ", target \($0)" } ?? ""))
+        if !only.isEmpty { print("--only \(only.joined(separator: " ")): \(runs.count) runs") }
+        for w in experiment.warnings { print("warning: \(w)") }
+        let rows = runs.map { r -> [String] in
+            let stored = known[r.configHash].map { "\($0.run.status.rawValue) \($0.epochsDone)/\($0.run.epochsTotal)" } ?? "new"
+            return [String(r.index), String(r.configHash.prefix(12)), stored, String(r.config.training.epochs),
+                    r.config.model.name, r.label]
+        }
+        printTable(header: ["#", "CONFIG HASH", "IN STORE", "EPOCHS", "MODEL", "RUN"], rows: rows)
+        let dirs = Set(runs.map(\.dataDirectory)).sorted()
+        print("data: \(dirs.joined(separator: ", "))"
+              + (runs.contains { $0.config.data.synthesize != nil } ? " (synthesised when missing)" : ""))
+    }
+}
+
+struct RunnerNotWired: Error, CustomStringConvertible {
+    var count: Int
+    var file: String
+    var description: String {
+        "\(file) is valid (\(count) runs), but training is not wired into this build yet. "
+            + "Use `ablate run \(file) --dry-run` to list the runs and their config hashes."
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Store
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "List every run in the run store with its status, epoch k/N and best test accuracy.")
+
+    @Option(help: "Run store file.") var db: String = RunStore.defaultPath
+    @Option(help: "Only runs of this experiment.") var experiment: String?
+    @Flag(help: "Print JSON: {\"db\": PATH, \"runs\": [{id, status, config, epochs_done, best_test_acc, …}]}.")
+    var json = false
+
+    func run() throws {
+        let store = try RunStore(path: db, create: false)
+        let runs = try store.listRuns(experiment: experiment)
+        if json {
+            let doc: JSONValue = .object(["db": .string(store.path),
+                                          "runs": .array(runs.map { .object(RunStore.summaryJSON($0)) })])
+            print(doc.pretty)
+            return
+        }
+        if runs.isEmpty {
+            print("No runs in \(store.path)\(experiment.map { " for experiment \($0)" } ?? ""). "
+                  + "Queue some with `ablate run FILE`.")
+            return
+        }
+        let now = Date()
+        let rows: [[String]] = runs.map { s in
+            let r = s.run
+            var status = r.status.rawValue
+            if r.status == .running, let beat = r.heartbeat {
+                status += " (\(Int(now.timeIntervalSince(beat)))s ago, \(r.host ?? "?"))"
+            }
+            return [String(r.id), s.experimentName, status, "\(s.epochsDone)/\(r.epochsTotal)",
+                    s.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", String(r.configHash.prefix(12)),
+                    r.label]
+        }
+        printTable(header: ["ID", "EXPERIMENT", "STATUS", "EPOCH", "BEST TEST ACC", "CONFIG", "RUN"], rows: rows)
+        let counts = RunStatus.allCases.compactMap { st -> String? in
+            let n = runs.filter { $0.run.status == st }.count
+            return n > 0 ? "\(n) \(st.rawValue)" : nil
+        }
+        print("\(runs.count) runs: \(counts.joined(separator: ", "))")
+        for s in runs where s.run.status == .failed {
+            print("run \(s.run.id) failed: \(s.run.errorMessage ?? "no message")")
+        }
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+func printTable(header: [String], rows: [[String]]) {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, c in
+            i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }
+    print(line(header))
+    for row in rows { print(line(row)) }
+}

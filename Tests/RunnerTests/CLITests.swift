@@ -1,0 +1,120 @@
+import Foundation
+import Store
+import XCTest
+@testable import Runner
+
+/// Runs the built `ablate` executable (next to the test bundle) the way a user would.
+final class CLITests: XCTestCase {
+    var dir: URL!
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: dir)
+    }
+
+    func ablate(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let exe = binDir.appendingPathComponent("ablate")
+        guard FileManager.default.isExecutableFile(atPath: exe.path) else {
+            throw XCTSkip("ablate executable not built next to the tests (\(exe.path)); run swift build --build-tests")
+        }
+        let p = Process()
+        p.executableURL = exe
+        p.arguments = arguments
+        p.currentDirectoryURL = packageRoot
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    func testDryRunListsEveryRunWithItsHash() throws {
+        let file = "experiments/monkeypox.yaml"
+        let data = dir.appendingPathComponent("monkeypox").path
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let r = try ablate(["run", file, "--dry-run", "--data", data, "--db", dir.appendingPathComponent("x.sqlite").path])
+        XCTAssertEqual(r.status, 0, r.err)
+        let expected = try Experiment.load(file: packageRoot.appendingPathComponent(file).path,
+                                           options: .init(dataOverride: data))
+        XCTAssertEqual(expected.runs.count, 12)
+        for run in expected.runs {
+            XCTAssertTrue(r.out.contains(String(run.configHash.prefix(12))), "missing \(run.label)")
+        }
+        XCTAssertTrue(r.out.contains("12 runs"), r.out)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.sqlite").path),
+                       "a dry run must not create the run store")
+
+        let only = try ablate(["run", file, "--dry-run", "--data", data, "--only", "model=densenet121-se16", "--json"])
+        XCTAssertEqual(only.status, 0, only.err)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(only.out.utf8)) as? [String: Any])
+        let runs = try XCTUnwrap(doc["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 3)
+        XCTAssertEqual(Set(runs.compactMap { $0["config_hash"] as? String }),
+                       Set(expected.runs.filter { $0.config.model.name == "densenet121-se16" }.map(\.configHash)))
+
+        let notWired = try ablate(["run", file, "--data", data])
+        XCTAssertNotEqual(notWired.status, 0)
+        XCTAssertTrue(notWired.err.contains("not wired"), notWired.err)
+    }
+
+    func testInvalidFileFailsWithKeyPath() throws {
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try "name: x\ndata: {path: .}\ntraining: {epochs: 0}\nmodel: densenet121\n".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try ablate(["run", bad.path, "--dry-run"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("training.epochs"), r.err)
+        XCTAssertTrue(r.err.contains("\(bad.path):3:"), r.err)
+    }
+
+    func testStatusAndExport() throws {
+        let db = dir.appendingPathComponent("runs/ablate.sqlite").path
+        let missing = try ablate(["status", "--db", db])
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.err.contains("no run store"), missing.err)
+
+        let store = try RunStore(path: db)
+        let e = try Experiment.load(file: packageRoot.appendingPathComponent("experiments/demo.yaml").path,
+                                    options: .init(baseDirectory: dir.path))
+        _ = try e.enqueue(into: store)
+        let c = try XCTUnwrap(store.claimNextRun(host: "cli-test", staleAfter: 60))
+        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 0.6, trainAcc: 0.7, testLoss: 0.5,
+                                                    testAcc: 0.75, learningRate: 0.05, seconds: 3, imagesPerSecond: 40))
+        try store.close()
+
+        let table = try ablate(["status", "--db", db])
+        XCTAssertEqual(table.status, 0, table.err)
+        XCTAssertTrue(table.out.contains("1/3"), table.out)
+        XCTAssertTrue(table.out.contains("0.7500"), table.out)
+
+        let json = try ablate(["status", "--db", db, "--json"])
+        XCTAssertEqual(json.status, 0, json.err)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+        let runs = try XCTUnwrap(doc["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.count, 4)
+        XCTAssertEqual(runs[0]["status"] as? String, "running")
+        XCTAssertEqual(runs[0]["epochs_done"] as? Int, 1)
+        XCTAssertEqual(runs[0]["best_test_acc"] as? Double, 0.75)
+        XCTAssertEqual(runs[1]["status"] as? String, "queued")
+        XCTAssertNotNil((runs[0]["config"] as? [String: Any])?["model"])
+        XCTAssertNotNil(runs[0]["id"] as? Int)
+
+        let csv = try ablate(["export", "--db", db, "--format", "csv"])
+        XCTAssertEqual(csv.status, 0, csv.err)
+        let lines = csv.out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        XCTAssertTrue(lines[0].hasPrefix("run_id,"))
+        let out = dir.appendingPathComponent("export.json").path
+        let exported = try ablate(["export", "--db", db, "--format", "json", "--output", out])
+        XCTAssertEqual(exported.status, 0, exported.err)
+        let file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        XCTAssertEqual((file["runs"] as? [Any])?.count, 4)
+    }
+}
