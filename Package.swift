@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "ablate", targets: ["ablate"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -28,6 +29,8 @@ let package = Package(
     targets: [
         // MARK: C libraries
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
@@ -35,15 +38,20 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
 
+        // MARK: data pipeline (stands beside the engine)
+        .target(name: "Datasets", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
+
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "Engine", "Models",
+            "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // MARK: tests
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.
