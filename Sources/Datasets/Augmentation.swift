@@ -49,6 +49,13 @@ public struct AugmentationConfig: Codable, Equatable, Hashable, Sendable {
         self.seed = seed
     }
 
+    enum CodingKeys: String, CodingKey {
+        case horizontalFlipProbability = "horizontal_flip_probability"
+        case cropScale = "crop_scale"
+        case cropRatio = "crop_ratio"
+        case brightness, contrast, seed
+    }
+
     /// Flip, RandomResizedCrop(0.08–1, 3/4–4/3), brightness and contrast ±20 %.
     public static let standard = AugmentationConfig()
     /// A milder crop (area 0.5–1), for small datasets where an 8 % crop loses the lesion.

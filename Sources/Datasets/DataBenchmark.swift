@@ -6,6 +6,7 @@ public struct DataBenchmarkResult: Codable, Equatable, Sendable {
     public let size: Int
     public let images: Int
     public let skippedFiles: Int
+    public let skipped: [SkippedFile]
     public let threads: Int
     public let batchSize: Int
     public let augmented: Bool
@@ -18,7 +19,7 @@ public struct DataBenchmarkResult: Codable, Equatable, Sendable {
     public let assemblyMedianSecondsPerEpoch: Double
 
     enum CodingKeys: String, CodingKey {
-        case root, size, images, threads
+        case root, size, images, threads, skipped
         case skippedFiles = "skipped_files"
         case batchSize = "batch_size"
         case augmented
@@ -64,6 +65,7 @@ public enum DataBenchmark {
         }
         return DataBenchmarkResult(
             root: index.root, size: options.size, images: loaded.count, skippedFiles: loaded.skipped.count,
+            skipped: loaded.skipped,
             threads: ProcessInfo.processInfo.activeProcessorCount, batchSize: batchSize, augmented: augmentation != nil,
             scanSeconds: scanSeconds, decodeSeconds: decodeTimes, decodeMedianSeconds: median(decodeTimes),
             assemblySecondsPerEpoch: assemblyTimes, assemblyMedianSecondsPerEpoch: median(assemblyTimes))

@@ -26,6 +26,14 @@ public struct ImageLoadOptions: Codable, Equatable, Hashable, Sendable {
         self.strict = strict
     }
 
+    enum CodingKeys: String, CodingKey {
+        case size, strict
+        case centerCrop = "center_crop"
+        case resizeShorterSide = "resize_shorter_side"
+        case maxPixels = "max_pixels"
+        case jpegDCTScaling = "jpeg_dct_scaling"
+    }
+
     func validate() throws {
         guard size >= 1 && size <= 4096 else {
             throw DatasetError.invalidConfiguration("image size \(size) must be between 1 and 4096 pixels")

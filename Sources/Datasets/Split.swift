@@ -25,6 +25,12 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
         self.groupKey = groupKey
     }
 
+    enum CodingKeys: String, CodingKey {
+        case strategy, seed
+        case testFraction = "test_fraction"
+        case groupKey = "group_key"
+    }
+
     /// The folder layout this strategy reads.
     public var layout: FolderLayout { strategy == .folders ? .splitFolders : .classFolders }
 

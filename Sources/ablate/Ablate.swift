@@ -8,6 +8,7 @@ struct Ablate: ParsableCommand {
         abstract: "Train DenseNet-121 and its Squeeze-and-Excitation variants on the CPU and track ablations.",
         subcommands: [
             ModelCommand.self,
+            DataCommand.self,
         ]
     )
 }
