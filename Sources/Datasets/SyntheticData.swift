@@ -64,17 +64,15 @@ public enum SyntheticData {
             for x in 0..<size {
                 let (fx, fy) = (Double(x) + 0.5, Double(y) + 0.5)
                 let dx = (fx - center.0) / radii.0, dy = (fy - center.1) / radii.1
-                var rgb: [Double]
-                if dx * dx + dy * dy <= 1 {
-                    let wave = 0.5 + 0.5 * sin(2 * Double.pi * (fx * cosA + fy * sinA) / period + phase)
-                    rgb = (0..<3).map { stripeA[$0] * wave + stripeB[$0] * (1 - wave) }
-                } else {
-                    let t = 0.5 + 0.5 * ((fx / s - 0.5) * cos(shadeAngle) + (fy / s - 0.5) * sin(shadeAngle))
-                    rgb = (0..<3).map { background[$0] * (1 - t) + backgroundShade[$0] * t }
-                }
+                // Inside the ellipse: blend the two stripe colours; outside: the shaded background.
+                let inside = dx * dx + dy * dy <= 1
+                let t = inside
+                    ? 0.5 + 0.5 * sin(2 * Double.pi * (fx * cosA + fy * sinA) / period + phase)
+                    : 0.5 + 0.5 * ((fx / s - 0.5) * cos(shadeAngle) + (fy / s - 0.5) * sin(shadeAngle))
                 for c in 0..<3 {
+                    let base = inside ? stripeA[c] * t + stripeB[c] * (1 - t) : background[c] * (1 - t) + backgroundShade[c] * t
                     // Sum of two uniforms: a cheap, roughly bell-shaped noise.
-                    let value = rgb[c] + noise * (rng.uniform(-1...1) + rng.uniform(-1...1))
+                    let value = base + noise * (rng.uniform(-1...1) + rng.uniform(-1...1))
                     pixels[(y * size + x) * 3 + c] = UInt8(min(max(value.rounded(), 0), 255))
                 }
             }

@@ -77,12 +77,14 @@ extension DataCommand {
         @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling).")
         var maxPixels = ImageDecoder.defaultMaxPixels
         @Flag(help: "Resize the shorter side, then centre-crop (instead of stretching).") var centerCrop = false
+        @Flag(help: "Decode JPEGs at full size (no TurboJPEG DCT downscaling before the resize).") var noDctScaling = false
         @Flag(help: "Assemble batches without augmentation.") var noAugment = false
         @Flag(help: "Fail on broken images instead of skipping them.") var strict = false
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
-            let options = ImageLoadOptions(size: size, centerCrop: centerCrop, maxPixels: maxPixels, strict: strict)
+            let options = ImageLoadOptions(size: size, centerCrop: centerCrop, maxPixels: maxPixels,
+                                           jpegDCTScaling: !noDctScaling, strict: strict)
             let result = try DataBenchmark.run(root: directory, options: options, batchSize: batch, epochs: epochs,
                                                repeats: repeats, augmentation: noAugment ? nil : .standard)
             if json { return try printJSON(result) }

@@ -131,6 +131,17 @@ final class BadInputTests: XCTestCase {
         XCTAssertEqual(cache.skipped.count, 1, "scan-time skips are carried into the cache's record")
     }
 
+    func testFIFOWithImageExtensionIsNotOpened() throws {
+        // Root-proof unreadable entry: reading a FIFO would block forever, so the scan must not even open it.
+        let folder = try TemporaryFolder()
+        try folder.writeClasses(["a", "b"], perClass: 2)
+        let path = folder.path + "/b/pipe.jpg"
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        let index = try ImageFolder.scan(folder.path)
+        XCTAssertEqual(index.skipped, [SkippedFile(path: path, reason: "is not a regular file; remove it")])
+        XCTAssertEqual(try ImageCache(index: index, options: ImageLoadOptions(size: 16)).count, 4)
+    }
+
     func testSymlinkLoops() throws {
         let folder = try TemporaryFolder()
         try folder.writeClasses(["a", "b"], perClass: 2)
