@@ -62,8 +62,9 @@ public enum ImageDecoder {
         defer { tjDestroy(handle) }
         let source = bytes.bindMemory(to: UInt8.self).baseAddress!
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
-        guard tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling, &colorspace) == 0,
-              width > 0, height > 0 else {
+        let headerStatus = tjDecompressHeader3(handle, source, UInt(bytes.count), &width, &height, &subsampling,
+                                               &colorspace)
+        guard headerStatus == 0 || isHarmlessWarning(handle), width > 0, height > 0 else {
             throw DecodeProblem(reason: "corrupt JPEG header (\(turboError(handle))); re-export or remove the file")
         }
         let (scaledWidth, scaledHeight) = dctScaledSize(width: Int(width), height: Int(height),
@@ -74,12 +75,11 @@ public enum ImageDecoder {
         let channels = isCMYK ? 4 : 3
         let format = isCMYK ? TJPF_CMYK : TJPF_RGB
         var decoded = [UInt8](repeating: 0, count: scaledWidth * scaledHeight * channels)
-        // Warnings (e.g. "premature end of data" from a truncated file) become errors: a half-grey image is not data.
         let status = decoded.withUnsafeMutableBufferPointer {
             tjDecompress2(handle, source, UInt(bytes.count), $0.baseAddress, Int32(scaledWidth), 0,
-                          Int32(scaledHeight), Int32(format.rawValue), TJFLAG_STOPONWARNING)
+                          Int32(scaledHeight), Int32(format.rawValue), 0)
         }
-        guard status == 0 else {
+        guard status == 0 || isHarmlessWarning(handle) else {
             throw DecodeProblem(reason: "corrupt or truncated JPEG (\(turboError(handle))); re-export or remove the file")
         }
         if isCMYK { decoded = adobeCMYKToRGB(decoded) }
@@ -109,6 +109,13 @@ public enum ImageDecoder {
             for c in 0..<3 { rgb[3 * i + c] = UInt8((UInt32(cmyk[4 * i + c]) * k + 127) / 255) }
         }
         return rgb
+    }
+
+    /// Harmless warnings (e.g. extraneous bytes before a marker) keep the image, as PIL does. A premature end of
+    /// data means a truncated or damaged file whose missing part libjpeg filled with grey: not data.
+    static func isHarmlessWarning(_ handle: tjhandle) -> Bool {
+        tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
+            && !turboError(handle).lowercased().contains("premature end")
     }
 
     static func turboError(_ handle: tjhandle) -> String {

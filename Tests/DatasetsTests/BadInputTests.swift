@@ -35,6 +35,18 @@ final class BadInputTests: XCTestCase {
         XCTAssertTrue(skipped[0].reason.contains("truncated"), skipped[0].reason)
     }
 
+    func testJPEGWithAHarmlessWarningStillDecodes() throws {
+        // Junk between the APP0 segment and the next marker: libjpeg warns "Corrupt JPEG data: 3 extraneous bytes
+        // before marker" (djpeg exits with 2 but writes the same pixels); PIL and we keep the image.
+        let clean = try validJPEG()
+        XCTAssertEqual(Array(clean[0..<4]), [0xFF, 0xD8, 0xFF, 0xE0], "TurboJPEG writes a JFIF APP0 segment first")
+        let afterAPP0 = 4 + Int(clean[4]) << 8 + Int(clean[5])
+        let padded = Array(clean[..<afterAPP0]) + [0x11, 0x22, 0x33] + Array(clean[afterAPP0...])
+        let folder = try TemporaryFolder()
+        let cleanImage = try ImageDecoder.decodeFile(try folder.write(clean, to: "clean.jpg"))
+        XCTAssertEqual(try ImageDecoder.decodeFile(try folder.write(padded, to: "padded.jpg")), cleanImage)
+    }
+
     func testTruncatedPNG() throws {
         let bytes = try validPNG()
         let skipped = try skippedAfterLoading(Array(bytes.prefix(bytes.count / 2)), as: "b/truncated.png")
