@@ -137,6 +137,25 @@ final class LoaderTests: XCTestCase {
         }
     }
 
+    func testPreparedDatasetWiresScanCacheSplitAuditAndLoaders() throws {
+        let folder = try TemporaryFolder()
+        _ = try SyntheticData.write(to: folder.path, classes: 2, perClass: 10, size: 16, seed: 3)
+        try folder.write(Array("broken".utf8), to: "class0/broken.jpg")
+        let data = try PreparedDataset(root: folder.path, split: SplitConfig(strategy: .stratified, seed: 2),
+                                       options: ImageLoadOptions(size: 16))
+        XCTAssertEqual(data.classNames, ["class0", "class1"])
+        XCTAssertEqual(data.cache.count, 20)
+        XCTAssertEqual(data.audit.skippedFiles, 1)
+        XCTAssertEqual(data.split.train.count + data.split.test.count, 20)
+        XCTAssertEqual(data.audit.testFiles, 4)
+        let train = try data.trainLoader(batchSize: 5, seed: 1)
+        XCTAssertEqual(train.batchesPerEpoch, 3)
+        XCTAssertNotNil(train.augmentation)
+        let test = try data.testLoader(batchSize: 3)
+        XCTAssertEqual(test.batchesPerEpoch, 2)
+        XCTAssertNil(test.augmentation)
+    }
+
     func testBadOptionsAreErrors() throws {
         let (cache, folder) = try smallCache()
         assertDatasetError(try BatchLoader(cache: cache, indices: [0], batchSize: 0, shuffle: false), contains: ["batch size"])
