@@ -119,7 +119,7 @@ public enum ImageFolder {
             let classFolder = root + "/" + name
             var visited = Set<FileIdentity>()
             let before = part.files.count
-            try walk(classFolder, label: label, partition: partition, visited: &visited, into: &part)
+            walk(classFolder, label: label, partition: partition, visited: &visited, into: &part)
             if part.files.count == before { throw DatasetError.emptyClassFolder(classFolder) }
         }
         if part.classNames.count < 2 {
@@ -130,8 +130,9 @@ public enum ImageFolder {
 
     private struct FileIdentity: Hashable { let device: UInt64, inode: UInt64 }
 
+    /// Adds the images under `folder` (recursively) to `part`; problems become `skipped` entries, never errors.
     private static func walk(_ folder: String, label: Int, partition: Partition?, visited: inout Set<FileIdentity>,
-                             into part: inout ScannedPart) throws {
+                             into part: inout ScannedPart) {
         var info = stat()
         guard stat(folder, &info) == 0 else {
             part.skipped.append(SkippedFile(path: folder, reason: openFailureReason(errno))); return
@@ -157,7 +158,7 @@ public enum ImageFolder {
             }
             let kind = entry.st_mode & S_IFMT
             if kind == S_IFDIR {
-                try walk(path, label: label, partition: partition, visited: &visited, into: &part)
+                walk(path, label: label, partition: partition, visited: &visited, into: &part)
             } else if !hasImageExtension(name) {
                 part.ignored += 1
             } else if kind == S_IFREG {

@@ -183,6 +183,10 @@ final class SyntheticDataTests: XCTestCase {
             let twin = file.path.replacingOccurrences(of: "/s/", with: "/t/")
             XCTAssertEqual(FileManager.default.contents(atPath: file.path), FileManager.default.contents(atPath: twin))
         }
+        // Parallel decoding is deterministic: a second cache holds the same bytes.
+        let again = try ImageCache(index: index, options: ImageLoadOptions(size: 20, strict: true))
+        XCTAssertEqual(again.files, cache.files)
+        XCTAssertTrue((0..<cache.count).allSatisfy { again.image($0) == cache.image($0) })
         assertDatasetError(try SyntheticData.write(to: folder.path + "/u", classes: 1, perClass: 4, size: 20, seed: 2),
                            contains: ["2–100 classes"])
     }
