@@ -60,3 +60,14 @@ public struct SkippedFile: Codable, Equatable, Hashable, Sendable {
         self.reason = reason
     }
 }
+
+extension SkippedFile {
+    /// The record of a file that failed with `error` (a `DatasetError.unreadableImage` keeps its own path and reason).
+    init(path: String, error: Error) {
+        if case let DatasetError.unreadableImage(failedPath, reason) = error {
+            self.init(path: failedPath, reason: reason)
+        } else {
+            self.init(path: path, reason: "\(error)")
+        }
+    }
+}

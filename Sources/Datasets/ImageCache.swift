@@ -37,10 +37,8 @@ public final class ImageCache: @unchecked Sendable {
             DispatchQueue.concurrentPerform(iterations: candidates.count) { i in
                 do {
                     try options.load(candidates[i].path, into: all.baseAddress! + i * bytesPerImage)
-                } catch let DatasetError.unreadableImage(path, reason) {
-                    failures[i] = SkippedFile(path: path, reason: reason)
                 } catch {
-                    failures[i] = SkippedFile(path: candidates[i].path, reason: "\(error)")
+                    failures[i] = SkippedFile(path: candidates[i].path, error: error)
                 }
             }
         }

@@ -88,10 +88,8 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
                 var hasher = Hasher()
                 bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
                 results[n] = .success(Fingerprint(size: bytes.count, hash: hasher.finalize()))
-            } catch let DatasetError.unreadableImage(path, reason) {
-                results[n] = .failure(SkippedFile(path: path, reason: reason))
             } catch {
-                results[n] = .failure(SkippedFile(path: path, reason: "\(error)"))
+                results[n] = .failure(SkippedFile(path: path, error: error))
             }
         }
         var byIndex: [Int: Result<Fingerprint, SkippedFile>] = [:]
