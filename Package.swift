@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "ablate", targets: ["ablate"]),
         .library(name: "Engine", targets: ["Engine"]),
         .library(name: "Models", targets: ["Models"]),
+        .library(name: "Datasets", targets: ["Datasets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -31,6 +32,8 @@ let package = Package(
         // MARK: C libraries
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
@@ -46,12 +49,16 @@ let package = Package(
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Runner", dependencies: ["Store", .product(name: "Yams", package: "Yams")]),
 
+        // MARK: data pipeline (stands beside the engine)
+        .target(name: "Datasets", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
+
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "Engine", "Models", "Training",
             "Report",
             "Store",
             "Runner",
+            "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -61,6 +68,7 @@ let package = Package(
         .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.

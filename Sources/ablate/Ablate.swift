@@ -13,6 +13,7 @@ struct Ablate: ParsableCommand {
             RunCommand.self,
             StatusCommand.self,
             ExportCommand.self,
+            DataCommand.self,
         ]
     )
 }

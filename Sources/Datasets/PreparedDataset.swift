@@ -1,0 +1,43 @@
+/// Everything a training run needs from a dataset folder, in the order that keeps the record honest: scan, decode
+/// into the cache (broken files dropped), split the usable files, audit that split.
+///
+///     let data = try PreparedDataset(root: "../shared/data/monkeypox",
+///                                    split: SplitConfig(strategy: .grouped, seed: 1, groupKey: .photo),
+///                                    options: ImageLoadOptions(size: 224))
+///     let train = try data.trainLoader(batchSize: 32, augmentation: .standard, seed: 1)
+///     let test = try data.testLoader(batchSize: 64)
+public struct PreparedDataset: Sendable {
+    public let index: ImageFolderIndex
+    public let cache: ImageCache
+    /// Indices into `cache` (not `index.files`).
+    public let split: DatasetSplit
+    public let audit: LeakageAudit
+
+    public init(root: String, split config: SplitConfig, options: ImageLoadOptions = ImageLoadOptions()) throws {
+        index = try ImageFolder.scan(root, layout: config.layout)
+        cache = try ImageCache(index: index, options: options)
+        split = try cache.split(config)
+        audit = try LeakageAudit(files: cache.files, split: split, alreadySkipped: cache.skipped)
+    }
+
+    public var classNames: [String] { cache.classNames }
+
+    /// Shuffled every epoch, augmented, last partial batch dropped (BatchNorm dislikes tiny batches).
+    public func trainLoader(batchSize: Int, augmentation: AugmentationConfig? = .standard, seed: UInt64,
+                            normalization: Normalization = .imagenet) throws -> BatchLoader {
+        try BatchLoader(cache: cache, indices: split.train, batchSize: batchSize, shuffle: true, seed: seed,
+                        augmentation: augmentation, normalization: normalization, dropLast: true)
+    }
+
+    /// In file order, no augmentation, every sample.
+    public func testLoader(batchSize: Int, normalization: Normalization = .imagenet) throws -> BatchLoader {
+        try BatchLoader(cache: cache, indices: split.test, batchSize: batchSize, shuffle: false,
+                        normalization: normalization)
+    }
+
+    /// The `val/` part of a `folders` split (empty otherwise).
+    public func validationLoader(batchSize: Int, normalization: Normalization = .imagenet) throws -> BatchLoader {
+        try BatchLoader(cache: cache, indices: split.validation, batchSize: batchSize, shuffle: false,
+                        normalization: normalization)
+    }
+}

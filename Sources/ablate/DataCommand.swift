@@ -1,0 +1,118 @@
+import ArgumentParser
+import Datasets
+import Foundation
+
+/// `ablate data audit|synth|bench`: inspect, create and time image datasets.
+struct DataCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Audit splits for leakage, write synthetic data, benchmark the image pipeline.",
+        subcommands: [Audit.self, Synth.self, Bench.self]
+    )
+}
+
+extension SplitConfig.Strategy: ExpressibleByArgument {}
+
+extension DataCommand {
+    struct Audit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split a dataset and count test files that are byte-identical to, or share a group with, a training file.")
+
+        @Argument(help: "ImageFolder dataset (one subfolder per class; train/ and test/ for --split folders).")
+        var directory: String
+        @Option(help: "random, stratified, grouped or folders.") var split: SplitConfig.Strategy = .random
+        @Option(help: "Split seed.") var seed: UInt64 = 1
+        @Option(help: "Fraction of files in the test part.") var testFraction: Double = 0.2
+        @Option(help: "Group key: photo (M01_02_07 → M01_02), patient (→ M01) or a regular expression whose first capture group is the key.")
+        var groupKey: String = "photo"
+        @Flag(help: "Print the audit as JSON.") var json = false
+
+        func run() throws {
+            let config = SplitConfig(strategy: split, testFraction: testFraction, seed: seed,
+                                     groupKey: try GroupKeyRule.named(groupKey))
+            let index = try ImageFolder.scan(directory, layout: config.layout)
+            let dataSplit = try DatasetSplit(files: index.files, config: config)
+            let audit = try LeakageAudit(files: index.files, split: dataSplit, alreadySkipped: index.skipped)
+            if json { return try printJSON(audit) }
+            warnAboutSkipped(audit.skipped)
+            let counts = zip(index.classNames, index.countsPerClass).map { "\($0) \($1)" }.joined(separator: ", ")
+            print("dataset    \(index.root): \(index.files.count) images (\(counts))")
+            print("split      \(split.rawValue), seed \(seed), test fraction \(testFraction)"
+                  + (split == .grouped ? ", group key \(config.effectiveGroupKey.name)" : ""))
+            print("train      \(audit.trainFiles) files")
+            print("test       \(audit.testFiles) files")
+            print("leakage    \(audit.testByteIdenticalInTrain) test files byte-identical to a training file")
+            print("           \(audit.testGroupSharedWithTrain) test files share a '\(audit.groupKey)' group with "
+                  + "training files (\(audit.groupsOnBothSides) groups on both sides)")
+            print("skipped    \(audit.skippedFiles) files")
+        }
+    }
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a synthetic ImageFolder dataset (JPEG and PNG) whose classes differ in stripe orientation.")
+
+        @Option(help: "Output folder (created).") var out: String
+        @Option(help: "Number of classes.") var classes = 2
+        @Option(help: "Images per class.") var perClass = 50
+        @Option(help: "Image side in pixels.") var size = 64
+        @Option(help: "Seed.") var seed: UInt64 = 1
+
+        func run() throws {
+            let summary = try SyntheticData.write(to: out, classes: classes, perClass: perClass, size: size, seed: seed)
+            print("wrote \(summary.jpegFiles) JPEG + \(summary.pngFiles) PNG files (\(size)×\(size)) to \(summary.root): "
+                  + "classes \(summary.classNames.joined(separator: ", "))")
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time the first-epoch decode+resize into the cache and the per-epoch batch assembly from it.")
+
+        @Argument(help: "ImageFolder dataset.") var directory: String
+        @Option(help: "Model input side in pixels.") var size = 224
+        @Option(help: "Batch size.") var batch = 32
+        @Option(help: "Epochs of batch assembly to time.") var epochs = 3
+        @Option(help: "Times to decode the whole dataset (fresh cache each time).") var repeats = 3
+        @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling).")
+        var maxPixels = ImageDecoder.defaultMaxPixels
+        @Flag(help: "Resize the shorter side, then centre-crop (instead of stretching).") var centerCrop = false
+        @Flag(help: "Decode JPEGs at full size (no TurboJPEG DCT downscaling before the resize).") var noDctScaling = false
+        @Flag(help: "Assemble batches without augmentation.") var noAugment = false
+        @Flag(help: "Fail on broken images instead of skipping them.") var strict = false
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            let options = ImageLoadOptions(size: size, centerCrop: centerCrop, maxPixels: maxPixels,
+                                           jpegDCTScaling: !noDctScaling, strict: strict)
+            let result = try DataBenchmark.run(root: directory, options: options, batchSize: batch, epochs: epochs,
+                                               repeats: repeats, augmentation: noAugment ? nil : .standard)
+            if json { return try printJSON(result) }
+            warnAboutSkipped(result.skipped)
+            func seconds(_ values: [Double]) -> String { values.map { String(format: "%.3f", $0) }.joined(separator: " ") }
+            print("dataset    \(result.root): \(result.images) images at \(size)×\(size), "
+                  + "\(result.skippedFiles) skipped, \(result.threads) threads")
+            print(String(format: "scan       %.3f s", result.scanSeconds))
+            print(String(format: "decode     %.3f s median (%.0f images/s); runs: %@", result.decodeMedianSeconds,
+                         Double(result.images) / result.decodeMedianSeconds, seconds(result.decodeSeconds)))
+            print(String(format: "assembly   %.3f s per epoch median, batch %d, %@; epochs: %@",
+                         result.assemblyMedianSecondsPerEpoch, batch, noAugment ? "no augmentation" : "augmented",
+                         seconds(result.assemblySecondsPerEpoch)))
+        }
+    }
+}
+
+/// Pretty, key-sorted JSON on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// One warning on stderr listing every skipped file.
+func warnAboutSkipped(_ skipped: [SkippedFile]) {
+    guard !skipped.isEmpty else { return }
+    var text = "warning: skipped \(skipped.count) file(s):\n"
+    for file in skipped { text += "  \(file.path): \(file.reason)\n" }
+    FileHandle.standardError.write(Data(text.utf8))
+}
