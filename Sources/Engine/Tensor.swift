@@ -52,6 +52,12 @@ public final class Tensor {
     public var w: Int { shape[2] }
     public var c: Int { shape[shape.count - 1] }
 
+    /// The first `n` images of an NHWC tensor as a feature map.
+    public func map(batch n: Int) -> FeatureMap {
+        precondition(shape.count == 4 && n <= shape[0], "batch \(n) of a tensor shaped \(shape)")
+        return FeatureMap(data, n: n, h: shape[1], w: shape[2], c: shape[3], stride: shape[3])
+    }
+
     /// The whole tensor as a feature map (NHWC, dense rows).
     public var map: FeatureMap {
         precondition(shape.count == 4, "feature map needs NHWC, got \(shape)")

@@ -114,6 +114,8 @@ public final class DenseNet {
         let seOut: [Tensor?]
         let masks: [Tensor?]
         let features: Tensor, dFeatures: Tensor, logits: Tensor, dLogits: Tensor
+        /// Batch size of the last forward (≤ n).
+        var lastBatch = 0
 
         init(_ net: DenseNet, n: Int, h: Int, w: Int) throws {
             self.n = n; self.h = h; self.w = w
@@ -146,10 +148,10 @@ public final class DenseNet {
         }
     }
 
-    /// Activations for batch `n` at `h×w`, reusing the previous allocation when the shape matches
-    /// (a smaller last batch gets its own buffers once, then both stay cached).
+    /// Activations for batch `n` at `h×w`. A smaller batch (the last one of an epoch) reuses the larger
+    /// allocation: every buffer is image-major, so the first `n` images' worth is a valid smaller buffer.
     func activations(n: Int, h: Int, w: Int) throws -> Activations {
-        if let a = acts, a.n == n, a.h == h, a.w == w { return a }
+        if let a = acts, a.n >= n, a.h == h, a.w == w { return a }
         let a = try Activations(self, n: n, h: h, w: w)
         acts = a
         return a
@@ -166,16 +168,17 @@ public final class DenseNet {
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
         let a = try activations(n: input.n, h: input.h, w: input.w)
-        let ws = workspace
+        let ws = workspace, n = input.n
+        a.lastBatch = n
         if training { store.batchesTracked += 1 }
 
         // Stem: conv7×7/2 → BN → ReLU → maxpool 3/2, written straight into block 1's buffer.
-        prof("conv7x7 stem", .forward) { conv0.forward(input.map, a.stemOut.map, ws) }
-        prof("bn+relu", .forward) { norm0.forward(a.stemOut.map, a.stemAct.map, training: training, relu: true) }
-        prof("maxpool", .forward) { pool0.forward(a.stemAct.map, a.blocks[0].map.channels(0, config.initChannels)) }
+        prof("conv7x7 stem", .forward) { conv0.forward(input.map, a.stemOut.map(batch: n), ws) }
+        prof("bn+relu", .forward) { norm0.forward(a.stemOut.map(batch: n), a.stemAct.map(batch: n), training: training, relu: true) }
+        prof("maxpool", .forward) { pool0.forward(a.stemAct.map(batch: n), a.blocks[0].map(batch: n).channels(0, config.initChannels)) }
 
         for (b, stage) in stages.enumerated() {
-            let x = a.blocks[b].map
+            let x = a.blocks[b].map(batch: n)
             let rows = x.rows
             for (l, layer) in stage.layers.enumerated() {
                 let cin = layer.inChannels
@@ -193,11 +196,11 @@ public final class DenseNet {
             }
             var y = x
             if let se = stage.se, let out = a.seOut[b] {
-                prof("se", .forward) { se.forward(x, out.map) }
-                y = out.map
+                prof("se", .forward) { se.forward(x, out.map(batch: n)) }
+                y = out.map(batch: n)
             }
             if let t = stage.transition {
-                let next = a.blocks[b + 1].map
+                let next = a.blocks[b + 1].map(batch: n)
                 let act = scratchMap(ws, "t.a", like: y, c: y.c)
                 prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
@@ -209,11 +212,14 @@ public final class DenseNet {
                 prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true) }
                 prof("head", .forward) {
                     GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
-                    classifier.forward(a.features.data, a.logits.data, batch: input.n)
+                    classifier.forward(a.features.data, a.logits.data, batch: n)
                 }
             }
         }
-        return a.logits
+        if n == a.n { return a.logits }
+        let logits = Tensor([n, config.classes])
+        logits.data.update(from: a.logits.data, count: logits.count)
+        return logits
     }
 
     // MARK: backward
@@ -221,19 +227,19 @@ public final class DenseNet {
     /// Backward of the last training forward for `dLogits` `[N, classes]`: accumulates every parameter gradient
     /// into `store.grads` (call `store.zeroGrad()` before the step) and writes ∂L/∂input when `inputGrad` is given.
     public func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor? = nil) throws {
-        guard let a = acts, a.n == input.n, a.h == input.h, a.w == input.w else {
+        guard let a = acts, a.lastBatch == input.n, a.h == input.h, a.w == input.w else {
             preconditionFailure("backward without a matching training forward")
         }
         let ws = workspace
         let n = input.n
         for b in stride(from: stages.count - 1, through: 0, by: -1) {
             let stage = stages[b]
-            let x = a.blocks[b].map, dx = a.dBlocks[b].map
-            let y = a.seOut[b]?.map ?? x
+            let x = a.blocks[b].map(batch: n), dx = a.dBlocks[b].map(batch: n)
+            let y = a.seOut[b]?.map(batch: n) ?? x
             // Gradient of the block's (SE) output: into dx directly, or into scratch when SE sits in between.
             let dy = stage.se == nil ? dx : scratchMap(ws, "se.dy", like: x, c: x.c)
             if let t = stage.transition {
-                let next = a.blocks[b + 1].map, dNext = a.dBlocks[b + 1].map
+                let next = a.blocks[b + 1].map(batch: n), dNext = a.dBlocks[b + 1].map(batch: n)
                 let act = scratchMap(ws, "t.a", like: y, c: y.c)
                 prof("bn+relu recompute", .backward) { t.norm.apply(y, act, relu: true) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
@@ -274,9 +280,9 @@ public final class DenseNet {
             }
         }
         // Stem.
-        prof("maxpool", .backward) { pool0.backward(a.stemAct.map, a.dBlocks[0].map.channels(0, config.initChannels), a.dStem.map) }
-        prof("bn+relu", .backward) { norm0.backward(a.stemOut.map, a.dStem.map, a.dStem.map, relu: true, accumulate: false) }
-        prof("conv7x7 stem", .backward) { conv0.backward(input.map, a.dStem.map, dx: inputGrad?.map, ws) }
+        prof("maxpool", .backward) { pool0.backward(a.stemAct.map(batch: n), a.dBlocks[0].map(batch: n).channels(0, config.initChannels), a.dStem.map(batch: n)) }
+        prof("bn+relu", .backward) { norm0.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
+        prof("conv7x7 stem", .backward) { conv0.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
 
     // MARK: helpers

@@ -107,4 +107,21 @@ final class TrainingBehaviourTests: XCTestCase {
         XCTAssertNotEqual(net.store.bufferValues.array, before)
         XCTAssertNotEqual(try net.forward(x, training: false).array, y1)
     }
+
+    /// A last, smaller batch reuses the larger buffers and gives the same result as a network sized for it.
+    func testSmallerBatchReusesBuffers() throws {
+        var config = tinySE; config.dropRate = 0
+        let big = try DenseNet(config, seed: 4), fresh = try DenseNet(config, seed: 4)
+        let (x8, _) = randomBatch(8, 32, classes: 2, seed: 1)
+        let (x3, y3) = randomBatch(3, 32, classes: 2, seed: 2)
+        _ = try big.forward(x8, training: false)
+        let buffers = ObjectIdentifier(big.acts!)
+        XCTAssertEqual(try big.forward(x3, training: false).array, try fresh.forward(x3, training: false).array)
+        let optA = Optimizer(.sgd(lr: 0.1), store: big.store), optB = Optimizer(.sgd(lr: 0.1), store: fresh.store)
+        let a = try TrainStep.run(big, optA, input: x3, labels: y3, lr: 0.1)
+        let b = try TrainStep.run(fresh, optB, input: x3, labels: y3, lr: 0.1)
+        XCTAssertEqual(a.loss, b.loss)
+        XCTAssertEqual(big.store.values.array, fresh.store.values.array)
+        XCTAssertEqual(ObjectIdentifier(big.acts!), buffers, "no new allocation for the smaller batch")
+    }
 }
