@@ -47,7 +47,8 @@ let package = Package(
 
         // MARK: run store and experiment files
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Runner", dependencies: ["Store", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Runner", dependencies: ["Store", "Datasets", "Engine", "Models", "Training",
+                                               .product(name: "Yams", package: "Yams")]),
 
         // MARK: data pipeline (stands beside the engine)
         .target(name: "Datasets", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
@@ -67,7 +68,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store", "Datasets", "Training", "Models", "Engine"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a

@@ -128,16 +128,18 @@ public final class Trainer {
                 state.bestTestAccuracy = test.accuracy; state.bestEpoch = epoch + 1
                 if let url = bestWeightsURL { try net.store.save(to: url, metadata: ["epoch": "\(epoch + 1)"]) }
             }
-            state.epochsDone = epoch + 1
-            state.optimizerStep = optimizer.step
-            state.modelRNG = net.rng
-            state.batchesTracked = net.store.batchesTracked
-            if let url = checkpointURL { try Checkpoint.save(net, optimizer, state, to: url) }
+            // Report first, checkpoint second: a crash in between redoes this epoch on resume (bit-identical,
+            // and the store replaces the row) instead of skipping its record.
             try onEpoch(EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
                                     trainAccuracy: Double(correct) / Double(max(seen, 1)),
                                     testLoss: test.loss, testAccuracy: test.accuracy, learningRate: Double(lr),
                                     seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
                                     predictions: test.predictions, isBest: isBest))
+            state.epochsDone = epoch + 1
+            state.optimizerStep = optimizer.step
+            state.modelRNG = net.rng
+            state.batchesTracked = net.store.batchesTracked
+            if let url = checkpointURL { try Checkpoint.save(net, optimizer, state, to: url) }
         }
     }
 

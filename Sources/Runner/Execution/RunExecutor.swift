@@ -1,0 +1,194 @@
+// `ablate run`: claim runs from the store one at a time, train each with checkpoints after every epoch, record
+// every epoch and the best / last predictions, and leave the store consistent whatever happens (divergence
+// fails one run and the matrix goes on; a stop request interrupts the run and keeps its checkpoint).
+import Datasets
+import Engine
+import Foundation
+import Models
+import Store
+import Training
+
+/// What the executor tells its caller (the CLI renders it; the executor never prints).
+public enum RunEvent {
+    case enqueued(EnqueueResult, total: Int)
+    case dataPrepared(directory: String, synthesized: Bool, audit: LeakageAudit, skipped: [SkippedFile])
+    case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
+    case batch(runID: Int64, BatchProgress)
+    case epoch(runID: Int64, label: String, Training.EpochRecord, totalEpochs: Int)
+    case finished(runID: Int64, label: String, bestTestAccuracy: Double?, reachedTarget: Bool?)
+    case failed(runID: Int64, label: String, message: String)
+    case interrupted(runID: Int64, label: String, epochsDone: Int)
+}
+
+public struct ExecutorOptions {
+    public var databasePath: String
+    public var runsDirectory: String
+    public var host: String
+    /// A running run whose heartbeat is older than this was killed; it is resumed from its checkpoint.
+    public var staleAfter: TimeInterval
+    public var heartbeatEvery: TimeInterval
+    public var threads: Int?
+    public var retryFailed: Bool
+    public var gitCommit: String?
+    public var ablateVersion: String
+
+    public init(databasePath: String, runsDirectory: String = "runs", host: String = ProcessInfo.processInfo.hostName,
+                staleAfter: TimeInterval = 600, heartbeatEvery: TimeInterval = 10, threads: Int? = nil,
+                retryFailed: Bool = false, gitCommit: String? = nil, ablateVersion: String = ablateVersionString) {
+        self.databasePath = databasePath; self.runsDirectory = runsDirectory; self.host = host
+        self.staleAfter = staleAfter; self.heartbeatEvery = heartbeatEvery; self.threads = threads
+        self.retryFailed = retryFailed; self.gitCommit = gitCommit; self.ablateVersion = ablateVersion
+    }
+}
+
+public let ablateVersionString = "0.1.0"
+
+/// Outcome of one `ablate run`.
+public struct ExecutionSummary {
+    public var finished: [(label: String, best: Double?, reachedTarget: Bool?)] = []
+    public var failed: [(label: String, message: String)] = []
+    public var interrupted: (runID: Int64, label: String, epochsDone: Int)?
+}
+
+public final class RunExecutor {
+    let experiment: Experiment
+    let selected: [ResolvedRun]
+    let store: RunStore
+    let options: ExecutorOptions
+    let datasets = DatasetCache()
+
+    public init(experiment: Experiment, runs: [ResolvedRun], options: ExecutorOptions) throws {
+        self.experiment = experiment; self.selected = runs; self.options = options
+        store = try RunStore(path: options.databasePath)
+    }
+
+    /// Enqueues the selected runs and works through them until none is left or `shouldStop` says so.
+    public func execute(shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> ExecutionSummary {
+        let (experimentID, enqueued) = try experiment.enqueue(into: store, runs: selected, retryFailed: options.retryFailed)
+        events(.enqueued(enqueued, total: selected.count))
+        let wanted = Set(selected.map(\.configHash))
+        var summary = ExecutionSummary()
+        while !shouldStop() {
+            guard let claim = try store.claimNextRun(host: options.host, staleAfter: options.staleAfter,
+                                                     experimentID: experimentID, gitCommit: options.gitCommit,
+                                                     ablateVersion: options.ablateVersion, threads: options.threads ?? Threads.count)
+            else { break }
+            if !wanted.contains(claim.run.configHash) {
+                // Queued by an earlier invocation with other --only filters: leave it for that one.
+                try store.interrupt(claim.lease, message: "not selected by this invocation")
+                continue
+            }
+            let left = try store.listRuns(experiment: experiment.name).filter { $0.run.status == .queued }.count
+            do {
+                let outcome = try runOne(claim, queueLeft: left, shouldStop: shouldStop, events: events)
+                summary.finished.append(outcome)
+                events(.finished(runID: claim.run.id, label: claim.run.label, bestTestAccuracy: outcome.best,
+                                 reachedTarget: outcome.reachedTarget))
+            } catch TrainingError.interrupted(let done) {
+                try store.interrupt(claim.lease, message: "stopped by a signal after \(done) epoch(s); run again to resume")
+                summary.interrupted = (claim.run.id, claim.run.label, done)
+                events(.interrupted(runID: claim.run.id, label: claim.run.label, epochsDone: done))
+                break
+            } catch let e as StoreError {
+                throw e // the store itself is in trouble (e.g. lease lost): stop this process
+            } catch {
+                let message = "\(error)"
+                try store.fail(claim.lease, message: message)
+                summary.failed.append((claim.run.label, message))
+                events(.failed(runID: claim.run.id, label: claim.run.label, message: message))
+            }
+        }
+        return summary
+    }
+
+    /// Folder of one run's checkpoint and best weights: `<runs>/<experiment>/run-<id>/`.
+    public static func runDirectory(_ runsDirectory: String, experiment: String, runID: Int64) -> URL {
+        URL(fileURLWithPath: runsDirectory).appendingPathComponent(experiment).appendingPathComponent("run-\(runID)")
+    }
+
+    func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
+                events: (RunEvent) -> Void) throws -> (label: String, best: Double?, reachedTarget: Bool?) {
+        let config = try RunConfig.decode(json: claim.run.configJSON)
+        if let t = options.threads ?? config.training.threads { Threads.set(t) }
+        let directory = (config.data.path as NSString).isAbsolutePath
+            ? config.data.path : FileManager.default.currentDirectoryPath + "/" + config.data.path
+        let (dataset, synthesized) = try datasets.prepared(config.data, directory: directory)
+        events(.dataPrepared(directory: directory, synthesized: synthesized, audit: dataset.audit, skipped: dataset.cache.skipped))
+        try store.setDataAudit(claim.lease, json: String(decoding: try JSONEncoder().encode(dataset.audit), as: UTF8.self))
+
+        let classes = config.model.classes ?? dataset.classNames.count
+        guard classes == dataset.classNames.count else {
+            throw RunnerError.model("model.classes is \(classes) but \(directory) has \(dataset.classNames.count) classes (\(dataset.classNames.joined(separator: ", ")))")
+        }
+        let netConfig = DenseNetConfig(growthRate: config.model.growthRate, blockConfig: config.model.blockConfig,
+                                       initChannels: config.model.initChannels, bnSize: config.model.bnSize,
+                                       compression: config.model.compression, dropRate: config.model.dropRate,
+                                       classes: classes, seReduction: config.model.seReduction)
+        let seed = UInt64(max(0, config.seed))
+        let net = try DenseNet(netConfig, seed: seed)
+        let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
+        let best = dir.appendingPathComponent("best.safetensors")
+        let trainer = try Trainer(net: net, settings: config.trainingSettings, configJSON: claim.run.configJSON,
+                                  checkpointURL: checkpoint, bestWeightsURL: best)
+        try store.setCheckpoint(claim.lease, path: checkpoint.path)
+        events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
+
+        let data = try LoaderEpochData(dataset, data: config.data, batchSize: config.training.batchSize, seed: seed)
+        let files = dataset.cache.files
+        var lastBeat = Date()
+        let runID = claim.run.id
+        try trainer.run(data, shouldStop: shouldStop, onBatch: { progress in
+            events(.batch(runID: runID, progress))
+            if Date().timeIntervalSince(lastBeat) >= options.heartbeatEvery {
+                try? store.heartbeat(claim.lease)
+                lastBeat = Date()
+            }
+        }, onEpoch: { record in
+            try store.recordEpoch(claim.lease, EpochMetrics(
+                epoch: record.epoch, trainLoss: record.trainLoss, trainAcc: record.trainAccuracy,
+                testLoss: record.testLoss, testAcc: record.testAccuracy, learningRate: record.learningRate,
+                seconds: record.seconds, imagesPerSecond: record.imagesPerSecond))
+            let predictions = record.predictions.map {
+                Store.Prediction(file: files[$0.index].path, label: $0.label, probabilities: $0.probabilities.map(Double.init))
+            }
+            try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .last, predictions)
+            if record.isBest { try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .best, predictions) }
+            lastBeat = Date()
+            events(.epoch(runID: runID, label: claim.run.label, record, totalEpochs: config.training.epochs))
+        })
+        try store.finish(claim.lease)
+        let bestAccuracy = trainer.state.bestTestAccuracy
+        let reached = experiment.target.flatMap { target -> Bool? in
+            guard target.metric == "test_acc", let b = bestAccuracy else { return nil }
+            return target.isMet(by: b)
+        }
+        return (claim.run.label, bestAccuracy, reached)
+    }
+}
+
+extension RunConfig {
+    /// The trainer's settings (engine optimiser and schedule types).
+    var trainingSettings: TrainingSettings {
+        let o = training.optimizer
+        let optimizer: Engine.OptimizerConfig
+        switch o.name {
+        case .sgd:
+            optimizer = .sgd(lr: Float(o.lr), momentum: Float(o.momentum ?? 0), weightDecay: Float(o.weightDecay),
+                             nesterov: o.nesterov ?? false)
+        case .adam:
+            let betas = o.betas ?? [0.9, 0.999]
+            optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]), eps: Float(o.eps ?? 1e-8),
+                              weightDecay: Float(o.weightDecay))
+        }
+        let s = training.schedule
+        let schedule: LRSchedule
+        switch s.name {
+        case .constant: schedule = .constant
+        case .step: schedule = .step(stepSize: s.stepSize ?? 30, gamma: Float(s.gamma ?? 0.1))
+        case .cosine: schedule = .cosine(minLR: Float(s.minLR ?? 0))
+        }
+        return TrainingSettings(epochs: training.epochs, batchSize: training.batchSize, optimizer: optimizer, schedule: schedule)
+    }
+}
