@@ -5,9 +5,13 @@ import Dispatch
 ///
 ///     let loader = try BatchLoader(cache: cache, indices: split.train, batchSize: 32, shuffle: true, seed: 1,
 ///                                  augmentation: .standard)
+///     let input = Tensor([32, 224, 224, 3])                       // Engine tensor, NHWC
+///     let labels = UnsafeMutablePointer<Int32>.allocate(capacity: 32)
 ///     loader.startEpoch(epoch)
-///     while let n = loader.next(images: input.pointer, labels: labels) { /* n samples; train */ }
-public final class BatchLoader: @unchecked Sendable {   // all mutable state is touched by the caller's thread only
+///     while let n = loader.next(images: input.data, labels: labels) { /* n samples; train */ }
+///
+/// One consumer thread: `startEpoch` and `next` must not be called concurrently.
+public final class BatchLoader: @unchecked Sendable {   // mutable state is touched by the consumer's thread only
     public let cache: ImageCache
     public let indices: [Int]
     public let batchSize: Int

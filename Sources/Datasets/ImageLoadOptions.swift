@@ -49,13 +49,15 @@ public struct ImageLoadOptions: Codable, Equatable, Hashable, Sendable {
     func sourceRegion(width: Int, height: Int) -> PixelRegion {
         guard centerCrop else { return PixelRegion(x: 0, y: 0, width: Double(width), height: Double(height)) }
         // As torchvision: the shorter side becomes `shorter`, the longer one int(shorter * long / short); the crop
-        // offset is round((resized - size) / 2). Mapped back to source pixels, one resample does both steps.
+        // offset is round((resized - size) / 2) with Python's round-half-to-even. Mapped back to source pixels, one
+        // resample does both steps.
         let shorter = resizeShorterSide ?? size
         let (resizedWidth, resizedHeight) = width <= height
             ? (shorter, Int(Double(shorter) * Double(height) / Double(width)))
             : (Int(Double(shorter) * Double(width) / Double(height)), shorter)
         let scaleX = Double(width) / Double(resizedWidth), scaleY = Double(height) / Double(resizedHeight)
-        let left = (Double(resizedWidth - size) / 2).rounded(), top = (Double(resizedHeight - size) / 2).rounded()
+        let left = (Double(resizedWidth - size) / 2).rounded(.toNearestOrEven)
+        let top = (Double(resizedHeight - size) / 2).rounded(.toNearestOrEven)
         return PixelRegion(x: left * scaleX, y: top * scaleY, width: Double(size) * scaleX, height: Double(size) * scaleY)
     }
 

@@ -33,7 +33,8 @@ public enum SyntheticData {
                 let image = render(classIndex: c, classes: classes, size: size, rng: &rng)
                 let isJPEG = i % 2 == 0
                 let ext = (isJPEG ? "jpg" : "png")
-                let fileName = String(format: "%@_%05d.%@", name, i, i % 4 == 3 ? ext.uppercased() : ext)
+                // No "_" in the name: under the photo/patient group keys every synthetic image is its own original.
+                let fileName = String(format: "%@-%05d.%@", name, i, i % 4 == 3 ? ext.uppercased() : ext)
                 let bytes = isJPEG ? try ImageEncoder.jpeg(image, quality: 92) : try ImageEncoder.png(image)
                 let path = folder + "/" + fileName
                 guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {

@@ -79,6 +79,14 @@ final class DecodeTests: XCTestCase {
         var output = [UInt8](repeating: 0, count: 20 * 20 * 3)
         try output.withUnsafeMutableBufferPointer { try options.load(path, into: $0.baseAddress!) }
         for x in 0..<20 { XCTAssertEqual(output[(5 * 20 + x) * 3], UInt8(6 * (x + 10)), "column \(x)") }
+        // torchvision's offset round((41 - 20) / 2) = round(10.5) is 10 (Python rounds halves to even).
+        XCTAssertEqual(options.sourceRegion(width: 41, height: 20), PixelRegion(x: 10, y: 0, width: 20, height: 20))
+        // Shorter side 256 then crop 224 of a 512×384 image: resized 341×256, offsets 58 and 16, scale 1.5.
+        let imagenet = ImageLoadOptions(size: 224, centerCrop: true, resizeShorterSide: 256)
+        let region = imagenet.sourceRegion(width: 512, height: 384)
+        XCTAssertEqual(region.x, 58 * 512.0 / 341, accuracy: 1e-9)
+        XCTAssertEqual(region.y, 24, accuracy: 1e-9)
+        XCTAssertEqual(region.height, 336, accuracy: 1e-9)
     }
 
     func testGreyCMYKPaletteAlphaAnd16BitBecomeRGB() throws {
