@@ -47,7 +47,7 @@ let package = Package(
 
         // MARK: run store and experiment files
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Runner", dependencies: ["Store", "Datasets", "Engine", "Models", "Training",
+        .target(name: "Runner", dependencies: ["Store", "Datasets", "Engine", "Models", "Training", "Report",
                                                .product(name: "Yams", package: "Yams")]),
 
         // MARK: data pipeline (stands beside the engine)

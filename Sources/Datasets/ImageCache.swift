@@ -26,8 +26,9 @@ public final class ImageCache: @unchecked Sendable {
                       root: index.root)
     }
 
+    /// `minimumClasses`: 2 for training data; 0 for images to classify (`ablate predict`), which carry no label.
     public init(files candidates: [ImageFile], classNames: [String], options: ImageLoadOptions,
-                alreadySkipped: [SkippedFile] = [], root: String = "dataset") throws {
+                alreadySkipped: [SkippedFile] = [], root: String = "dataset", minimumClasses: Int = 2) throws {
         try options.validate()
         if options.strict && !alreadySkipped.isEmpty { throw DatasetError.brokenImages(alreadySkipped) }
         let bytesPerImage = options.size * options.size * 3
@@ -57,7 +58,7 @@ public final class ImageCache: @unchecked Sendable {
             kept.append(file)
         }
         let usableClasses = Set(kept.map(\.label)).sorted().map { classNames[$0] }
-        guard usableClasses.count >= 2 else {
+        guard usableClasses.count >= minimumClasses else {
             all.deallocate()
             throw DatasetError.tooFewClasses(root: root, nonEmpty: usableClasses)
         }

@@ -2,7 +2,7 @@
 
 /// Where a run stands. Only `finished` runs enter means, intervals and tests; the others are listed as they are.
 public enum RunStatus: String, Sendable, CaseIterable {
-    case finished, running, failed, interrupted
+    case finished, running, failed, interrupted, queued
 }
 
 /// One epoch of one run. Accuracies are fractions in [0, 1], losses are mean cross-entropy.
@@ -94,6 +94,8 @@ public struct ReportInput: Sendable, Equatable {
     /// Class names by index; the positive class for binary metrics is `classNames[positiveClass]`.
     public var classNames: [String]
     public var positiveClass: Int
+    /// The data split(s) the runs used, with their leakage audit (one row per distinct split).
+    public var dataSplits: [DataSplitNote] = []
 
     public init(title: String, runs: [RunRecord], configurationOrder: [String] = [], baseline: String? = nil,
                 plannedSeedsPerConfiguration: Int? = nil, targetAccuracy: Double, classNames: [String],
@@ -106,5 +108,31 @@ public struct ReportInput: Sendable, Equatable {
         self.targetAccuracy = targetAccuracy
         self.classNames = classNames
         self.positiveClass = positiveClass
+    }
+}
+
+/// One data split as recorded with the runs: protocol and how much of the test set has a copy in training.
+public struct DataSplitNote: Sendable, Equatable {
+    public var description: String
+    public var trainFiles: Int, testFiles: Int
+    public var testByteIdenticalInTrain: Int, testGroupSharedWithTrain: Int
+    public var groupKey: String
+    public var skippedFiles: Int
+    public init(description: String, trainFiles: Int, testFiles: Int, testByteIdenticalInTrain: Int,
+                testGroupSharedWithTrain: Int, groupKey: String, skippedFiles: Int) {
+        self.description = description; self.trainFiles = trainFiles; self.testFiles = testFiles
+        self.testByteIdenticalInTrain = testByteIdenticalInTrain; self.testGroupSharedWithTrain = testGroupSharedWithTrain
+        self.groupKey = groupKey; self.skippedFiles = skippedFiles
+    }
+}
+
+extension ReportInput {
+    /// True when some configuration's mean best test accuracy over its finished seeds meets the target.
+    public var reachesTarget: Bool {
+        var best: [String: [Double]] = [:]
+        for r in runs where r.status == .finished {
+            if let b = r.epochs.map(\.testAccuracy).filter({ !$0.isNaN }).max() { best[r.configuration, default: []].append(b) }
+        }
+        return best.values.contains { v in !v.isEmpty && v.reduce(0, +) / Double(v.count) >= targetAccuracy }
     }
 }

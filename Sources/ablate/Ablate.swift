@@ -14,6 +14,8 @@ struct Ablate: ParsableCommand {
             StatusCommand.self,
             ExportCommand.self,
             DataCommand.self,
+            ReportCommand.self,
+            PredictCommand.self,
         ]
     )
 }

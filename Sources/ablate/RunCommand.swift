@@ -6,12 +6,14 @@ import Store
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Validate an experiment file and expand its matrix into runs (training: not wired yet).",
+        abstract: "Run an experiment: expand its matrix, train every run not yet finished, record everything in the run store.",
         discussion: """
             Relative paths in the file (data.path) are resolved against the current directory: run ablate from \
             the project root. --only KEY=VALUE keeps the runs whose setting KEY (a dotted key path such as model, \
             seed or training.optimizer.lr) equals VALUE; repeat it to combine (same key: either value; different \
-            keys: both).
+            keys: both). Finished configurations are skipped; an interrupted or killed run resumes from its last \
+            checkpoint. Several `ablate run` processes may share one database. Ctrl-C stops at the next batch \
+            boundary, keeps the last checkpoint and marks the run interrupted.
             """)
 
     @Argument(help: "Experiment file (YAML), e.g. experiments/demo.yaml.") var file: String
@@ -22,12 +24,18 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Data folder, replacing data.path of the file.") var data: String?
     @Option(help: "Run store file (dry run: shows which runs it already has).") var db: String = RunStore.defaultPath
     @Flag(help: "Dry run: print the runs with their full configurations as JSON.") var json = false
+    @Option(help: "Folder for checkpoints and best weights (one sub-folder per run).") var runsDir = "runs"
+    @Option(help: "Threads for training (default: training.threads of the file, else all cores).") var threads: Int?
+    @Option(help: "Seconds without a heartbeat after which a running run counts as killed and is resumed.")
+    var staleAfter: Double = 600
+    @Flag(help: "Queue failed runs again.") var retryFailed = false
 
     func run() throws {
         let experiment = try Experiment.load(file: file, options: .init(dataOverride: data))
         let runs = try experiment.runs(matching: only)
         guard dryRun else {
-            throw RunnerNotWired(count: runs.count, file: file)
+            try train(experiment, runs)
+            return
         }
         // What the run store already knows (only if it exists: a dry run creates nothing).
         var known: [String: RunSummary] = [:]
@@ -68,11 +76,3 @@ struct RunCommand: ParsableCommand {
     }
 }
 
-struct RunnerNotWired: Error, CustomStringConvertible {
-    var count: Int
-    var file: String
-    var description: String {
-        "\(file) is valid (\(count) runs), but training is not wired into this build yet. "
-            + "Use `ablate run \(file) --dry-run` to list the runs and their config hashes."
-    }
-}

@@ -73,3 +73,24 @@ public enum ReportTables {
         return low == high ? NumberFormat.magnitude(low) : "\(NumberFormat.magnitude(low)) – \(NumberFormat.magnitude(high))"
     }
 }
+
+extension ReportTables {
+    /// One row per distinct split: sizes and how many test files have a byte-identical copy, or a file of the
+    /// same group (same photograph / patient), in training. Non-zero counts mean the test accuracy is inflated.
+    public static func dataSplits(_ input: ReportInput) -> String {
+        var table = MarkdownTable(columns: [
+            .init("split"), .init("train files", .right), .init("test files", .right),
+            .init("test byte-identical to a train file", .right), .init("test sharing a group with train", .right),
+            .init("group key"), .init("skipped files", .right),
+        ])
+        for s in input.dataSplits {
+            try? table.addRow([s.description, "\(s.trainFiles)", "\(s.testFiles)", "\(s.testByteIdenticalInTrain)",
+                               "\(s.testGroupSharedWithTrain)", s.groupKey, "\(s.skippedFiles)"])
+        }
+        var text = table.render()
+        if input.dataSplits.contains(where: { $0.testByteIdenticalInTrain > 0 || $0.testGroupSharedWithTrain > 0 }) {
+            text += "\nThe test set shares images (or copies of the same photograph) with the training set: accuracy on this split measures memorisation as much as recognition. Compare with a `grouped` split.\n"
+        }
+        return text
+    }
+}

@@ -56,6 +56,10 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     if withFigures {
         parts.append("![Training curves: loss and accuracy per epoch, mean over seeds with ±1 std band](\(ReportFileName.trainingCurves))\n")
     }
+    if !input.dataSplits.isEmpty {
+        parts.append("## Data split and leakage\n")
+        parts.append(ReportTables.dataSplits(input))
+    }
     if let baseline = input.baseline {
         parts.append("## Comparison with \(baseline)\n")
         parts.append(try ReportTables.comparison(input, baseline: baseline))

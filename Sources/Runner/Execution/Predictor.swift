@@ -1,0 +1,70 @@
+// `ablate predict`: class probabilities for new images from a run's best weights, with exactly the
+// preprocessing of evaluation (same decode, resize and normalisation as the run's test split).
+import Datasets
+import Engine
+import Foundation
+import Models
+import Store
+import Training
+
+public struct ImagePrediction: Sendable, Codable {
+    public let file: String
+    public let probabilities: [String: Double]
+    public let predicted: String
+}
+
+public enum PredictError: Error, CustomStringConvertible {
+    case noWeights(runID: Int64, path: String)
+    case unreadable([SkippedFile])
+
+    public var description: String {
+        switch self {
+        case let .noWeights(id, path):
+            return "run \(id) has no best weights at \(path): it has not finished an epoch yet (see `ablate status`)"
+        case .unreadable(let files):
+            return "cannot read: " + files.map { "\($0.path) (\($0.reason))" }.joined(separator: "; ")
+        }
+    }
+}
+
+public enum Predictor {
+    public static func predict(store: RunStore, runID: Int64, images: [String]) throws -> [ImagePrediction] {
+        let run = try store.run(id: runID)
+        let config = try RunConfig.decode(json: run.configJSON)
+        guard let checkpoint = run.checkpointPath else {
+            throw PredictError.noWeights(runID: runID, path: "(no checkpoint recorded)")
+        }
+        let best = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("best.safetensors")
+        guard FileManager.default.fileExists(atPath: best.path) else { throw PredictError.noWeights(runID: runID, path: best.path) }
+        // Class names: the class folders of the images the run was evaluated on.
+        var names: [Int: String] = [:]
+        for p in try store.predictions(runID: runID, kind: .best) where names[p.prediction.label] == nil {
+            names[p.prediction.label] = URL(fileURLWithPath: p.prediction.file).deletingLastPathComponent().lastPathComponent
+        }
+        let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
+        let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
+        let net = try DenseNet(DenseNetConfig(growthRate: config.model.growthRate, blockConfig: config.model.blockConfig,
+                                              initChannels: config.model.initChannels, bnSize: config.model.bnSize,
+                                              compression: config.model.compression, dropRate: config.model.dropRate,
+                                              classes: classes, seReduction: config.model.seReduction), seed: 0)
+        try net.store.load(from: best)
+
+        let files = images.map { ImageFile(path: $0, label: 0) }
+        let cache = try ImageCache(files: files, classNames: classNames, options: config.data.loadOptions, minimumClasses: 0)
+        if !cache.skipped.isEmpty { throw PredictError.unreadable(cache.skipped) }
+        let input = Tensor([cache.count, config.data.size, config.data.size, 3])
+        var labels = [Int32](repeating: 0, count: cache.count)
+        labels.withUnsafeMutableBufferPointer {
+            cache.assembleBatch(Array(0..<cache.count), epoch: 0, augmentation: nil, normalization: config.data.normalization,
+                                images: input.data, labels: $0.baseAddress!)
+        }
+        let logits = try net.forward(input, training: false)
+        let probs = CrossEntropy.softmax(logits.data, batch: cache.count, classes: classes)
+        return zip(cache.files, probs).map { file, p in
+            let best = p.indices.max { p[$0] < p[$1] }!
+            return ImagePrediction(file: file.path,
+                                   probabilities: Dictionary(uniqueKeysWithValues: zip(classNames, p.map(Double.init))),
+                                   predicted: classNames[best])
+        }
+    }
+}

@@ -1,0 +1,135 @@
+// From the run store to the report's plain input: the only place that knows both. Configurations are the
+// matrix axes other than the seed; parameters and multiply-adds come from the engine's own model summary;
+// class names from the ImageFolder paths of the stored predictions.
+import Datasets
+import Foundation
+import Models
+import Report
+import Store
+
+public enum ReportSourceError: Error, CustomStringConvertible {
+    case noExperiments(String)
+    case unknownExperiment(name: String, known: [String])
+    case ambiguous([String])
+    case empty(String)
+
+    public var description: String {
+        switch self {
+        case .noExperiments(let db): return "\(db) holds no experiments yet: run `ablate run FILE --db \(db)` first"
+        case let .unknownExperiment(name, known):
+            return "no experiment named '\(name)' in the store; it has: \(known.joined(separator: ", "))"
+        case .ambiguous(let names):
+            return "the store holds several experiments (\(names.joined(separator: ", "))): choose one with --experiment NAME"
+        case .empty(let name): return "experiment '\(name)' has no runs: nothing to report"
+        }
+    }
+}
+
+public struct StoreReport {
+    public let experimentName: String
+    public let input: ReportInput
+    /// The experiment's target (nil when its file has none).
+    public let target: Target?
+
+    /// Reads one experiment (by name, or the only one in the store) into a report input.
+    public init(store: RunStore, databasePath: String, experiment name: String?, baseline: String? = nil,
+                positiveClass: String? = nil) throws {
+        let experiments = try store.experiments()
+        guard !experiments.isEmpty else { throw ReportSourceError.noExperiments(databasePath) }
+        let record: ExperimentRecord
+        if let name {
+            guard let r = experiments.first(where: { $0.name == name }) else {
+                throw ReportSourceError.unknownExperiment(name: name, known: experiments.map(\.name))
+            }
+            record = r
+        } else {
+            guard experiments.count == 1 else { throw ReportSourceError.ambiguous(experiments.map(\.name)) }
+            record = experiments[0]
+        }
+        experimentName = record.name
+        let parsed = try? Experiment.parse(text: record.fileText, file: record.filePath ?? record.name,
+                                           options: .init(checkDataExists: false))
+        target = parsed?.target
+        let summaries = try store.listRuns(experiment: record.name)
+        guard !summaries.isEmpty else { throw ReportSourceError.empty(record.name) }
+
+        var runs: [Report.RunRecord] = [], order: [String] = [], labelsByClass: [Int: String] = [:]
+        var splits: [String: DataSplitNote] = [:]
+        var sizeCache: [String: (Int, Int)] = [:]
+        for s in summaries {
+            let config = try RunConfig.decode(json: s.run.configJSON)
+            let configuration = Self.configurationName(label: s.run.label, model: config.model.name)
+            if !order.contains(configuration) { order.append(configuration) }
+            let predictions = try store.predictions(runID: s.run.id, kind: .last).map(\.prediction)
+            for p in predictions where labelsByClass[p.label] == nil {
+                labelsByClass[p.label] = URL(fileURLWithPath: p.file).deletingLastPathComponent().lastPathComponent
+            }
+            let classes = config.model.classes ?? max(2, (predictions.first?.probabilities.count) ?? 2)
+            let sizeKey = "\(config.model.jsonValue.canonical)|\(classes)|\(config.data.size)"
+            if sizeCache[sizeKey] == nil { sizeCache[sizeKey] = try Self.modelSize(config, classes: classes) }
+            let (params, macs) = sizeCache[sizeKey]!
+            let epochs = try store.epochs(runID: s.run.id).map { e in
+                Report.EpochMetrics(epoch: e.metrics.epoch, trainLoss: e.metrics.trainLoss, trainAccuracy: e.metrics.trainAcc,
+                                    testLoss: e.metrics.testLoss ?? .nan, testAccuracy: e.metrics.testAcc ?? .nan,
+                                    seconds: e.metrics.seconds, imagesPerSecond: e.metrics.imagesPerSecond)
+            }
+            runs.append(Report.RunRecord(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
+                                  status: Self.status(s.run.status), epochs: epochs,
+                                  predictions: predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) }))
+            if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
+                let split = config.data.split
+                var desc = split.protocol.rawValue
+                if let f = split.testFraction { desc += ", test \(Int((f * 100).rounded()))%" }
+                if let g = split.group { desc += ", by \(g.jsonValue.canonical.replacingOccurrences(of: "\"", with: ""))" }
+                if let seed = split.seed { desc += ", seed \(seed)" }
+                splits[desc] = DataSplitNote(description: desc, trainFiles: audit.trainFiles, testFiles: audit.testFiles,
+                                             testByteIdenticalInTrain: audit.testByteIdenticalInTrain,
+                                             testGroupSharedWithTrain: audit.testGroupSharedWithTrain,
+                                             groupKey: audit.groupKey, skippedFiles: audit.skippedFiles)
+            }
+        }
+        let classCount = (labelsByClass.keys.max() ?? 1) + 1
+        let classNames = (0..<max(2, classCount)).map { labelsByClass[$0] ?? "class \($0)" }
+        let positive = positiveClass.flatMap { p in classNames.firstIndex { $0.lowercased() == p.lowercased() } }
+            ?? classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
+        let chosenBaseline = baseline ?? order.first { !$0.contains("-se") && !$0.contains("se_reduction") } ?? order.first
+        let seeds = Set(summaries.compactMap(\.run.seed)).count
+        var input = ReportInput(title: "ablate report: \(record.name)", runs: runs, configurationOrder: order,
+                                baseline: order.count > 1 ? chosenBaseline : nil,
+                                plannedSeedsPerConfiguration: seeds > 0 ? seeds : nil,
+                                targetAccuracy: target?.metric == "test_acc" ? target!.threshold : 0.89,
+                                classNames: classNames, positiveClass: positive)
+        input.dataSplits = splits.keys.sorted().map { splits[$0]! }
+        self.input = input
+    }
+
+    /// `model=densenet121-se8 seed=2` → `densenet121-se8`; other axes stay as `key=value`.
+    static func configurationName(label: String, model: String) -> String {
+        let parts = label.split(separator: " ").map(String.init).filter { !$0.hasPrefix("seed=") }
+        if parts.isEmpty { return model }
+        if parts.count == 1, let eq = parts[0].firstIndex(of: "="), ["model", "model.name"].contains(String(parts[0][..<eq])) {
+            return String(parts[0][parts[0].index(after: eq)...])
+        }
+        return parts.joined(separator: " ")
+    }
+
+    static func status(_ s: Store.RunStatus) -> Report.RunStatus {
+        switch s {
+        case .finished: return .finished
+        case .running: return .running
+        case .failed: return .failed
+        case .interrupted: return .interrupted
+        case .queued: return .queued
+        }
+    }
+
+    static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {
+        let config = DenseNetConfig(growthRate: c.model.growthRate, blockConfig: c.model.blockConfig,
+                                    initChannels: c.model.initChannels, bnSize: c.model.bnSize,
+                                    compression: c.model.compression, dropRate: c.model.dropRate, classes: classes,
+                                    seReduction: c.model.seReduction)
+        let net = try DenseNet(config, seed: 0)
+        let s = try net.summary(inputSize: c.data.size)
+        return (s.parameters, s.multiplyAdds)
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Report
+import Runner
+import Store
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write a markdown report (tables, statistics, PNG training curves, CSV) for an experiment in the run store.",
+        discussion: """
+            The baseline is the first configuration without SE unless --baseline names one. --check-target exits \
+            with status 2 when no configuration's mean best test accuracy (over finished seeds) meets the \
+            experiment's target.
+            """)
+
+    @Option(help: "Run store file.") var db: String = RunStore.defaultPath
+    @Option(help: "Experiment name (default: the only one in the store).") var experiment: String?
+    @Option(help: "Output folder (default: reports/<experiment>).") var out: String?
+    @Option(help: "Configuration to compare the others against.") var baseline: String?
+    @Option(help: "Positive class for sensitivity/specificity/F1/ROC-AUC (default: Monkeypox if present).") var positive: String?
+    @Flag(help: "Exit with status 2 when the target is not reached.") var checkTarget = false
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            throw ValidationError("no run store at \(db): run `ablate run FILE --db \(db)` first, or pass --db PATH")
+        }
+        let store = try RunStore(path: db, create: false)
+        let source = try StoreReport(store: store, databasePath: db, experiment: experiment, baseline: baseline, positiveClass: positive)
+        let dir = URL(fileURLWithPath: out ?? "reports/\(source.experimentName)")
+        let written = try renderReport(source.input, outDir: dir)
+        print("wrote \(written.readme.path)")
+        for f in written.figures { print("wrote \(f.url.path) (\(f.pixelWidth)×\(f.pixelHeight))") }
+        print("wrote \(written.csv.path)")
+        if checkTarget {
+            let reached = source.input.reachesTarget
+            print(reached ? "target \(source.input.targetAccuracy) reached" : "target \(source.input.targetAccuracy) NOT reached")
+            if !reached { throw ExitCode(2) }
+        }
+    }
+}
+
+struct PredictCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict", abstract: "Class probabilities for images from a run's best weights.")
+
+    @Option(help: "Run store file.") var db: String = RunStore.defaultPath
+    @Option(name: .customLong("run"), help: "Run id (see `ablate status`).") var runID: Int64
+    @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no run store at \(db)") }
+        let results = try Predictor.predict(store: try RunStore(path: db, create: false), runID: runID, images: images)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            print(String(decoding: try enc.encode(results), as: UTF8.self))
+            return
+        }
+        for r in results {
+            let probs = r.probabilities.sorted { $0.key < $1.key }.map { String(format: "%@ %.4f", $0.key, $0.value) }
+            print("\(r.file): \(r.predicted)  (\(probs.joined(separator: ", ")))")
+        }
+    }
+}

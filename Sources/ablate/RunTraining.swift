@@ -1,0 +1,118 @@
+// `ablate run` without --dry-run: signals, progress display and the final summary around the Runner.
+import ArgumentParser
+import Foundation
+import Runner
+import Store
+import Training
+
+/// Set by SIGINT/SIGTERM; the runner polls it at batch boundaries.
+nonisolated(unsafe) private var stopSignal: Int32 = 0
+
+extension RunCommand {
+    func train(_ experiment: Experiment, _ runs: [ResolvedRun]) throws {
+        signal(SIGINT) { _ in stopSignal = 1 }
+        signal(SIGTERM) { _ in stopSignal = 1 }
+        let options = ExecutorOptions(databasePath: db, runsDirectory: runsDir, staleAfter: staleAfter, threads: threads,
+                                      retryFailed: retryFailed, gitCommit: gitCommit())
+        let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
+        let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
+        let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
+        progress.finish()
+
+        print("")
+        print("summary of \(experiment.name) (\(db)):")
+        for f in summary.finished {
+            let best = f.best.map { String(format: "%.4f", $0) } ?? "—"
+            let target = f.reachedTarget.map { $0 ? "target reached" : "target not reached" } ?? ""
+            print("  finished     \(f.label)  best test acc \(best)  \(target)")
+        }
+        for f in summary.failed { print("  failed       \(f.label): \(f.message)") }
+        if let i = summary.interrupted {
+            print("  interrupted  \(i.label) after \(i.epochsDone) epoch(s); its checkpoint is kept")
+            print("resume with: ablate run \(file) --db \(db)" + (only.isEmpty ? "" : " " + only.map { "--only \($0)" }.joined(separator: " ")))
+            throw ExitCode(130)
+        }
+        if summary.finished.isEmpty && summary.failed.isEmpty { print("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)") }
+        if !summary.failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// The project's git commit, recorded with each run (nil outside a checkout).
+    func gitCommit() -> String? {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return nil }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return nil }
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A live progress bar per epoch on a terminal; one log line per epoch otherwise.
+final class ProgressDisplay {
+    let interactive: Bool
+    var runStart = Date()
+    var runsLeft = 0
+    var epochSeconds: [Double] = []
+    var totalEpochs = 0, startEpoch = 0
+
+    init(interactive: Bool) { self.interactive = interactive }
+
+    func handle(_ event: RunEvent) {
+        switch event {
+        case let .enqueued(result, total):
+            print("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store")
+        case let .dataPrepared(directory, synthesized, audit, skipped):
+            if synthesized { print("synthesised demo data in \(directory)") }
+            if !skipped.isEmpty {
+                let listed: [String] = skipped.prefix(5).map { "\($0.path) (\($0.reason))" }
+                let more = skipped.count > 5 ? "; …" : ""
+                print("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
+            }
+            print("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
+        case let .started(run, label, resumed, left):
+            runStart = Date(); epochSeconds = []; runsLeft = left; totalEpochs = run.epochsTotal; startEpoch = resumed
+            print("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")
+        case let .batch(_, p):
+            guard interactive else { return }
+            let width = 24
+            let filled = Int(Double(width) * Double(p.batch) / Double(max(1, p.batches)))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let done = Double(p.batch) / Double(max(1, p.batches))
+            let elapsed = Date().timeIntervalSince(runStart) - epochSeconds.reduce(0, +)
+            let perEpoch = epochSeconds.last ?? (done > 0 ? elapsed / done : 0)
+            let runETA = max(0, perEpoch * Double(p.epochs - p.epoch) + (perEpoch - elapsed))
+            let matrixETA = runETA + perEpoch * Double(p.epochs) * Double(runsLeft)
+            let line = String(format: "  epoch %d/%d %@ %d/%d  %.1f img/s  loss %.4f  ETA run %@, all %@",
+                              p.epoch, p.epochs, bar, p.batch, p.batches, p.imagesPerSecond, p.loss,
+                              duration(runETA), duration(matrixETA))
+            FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
+        case let .epoch(_, _, r, total):
+            epochSeconds.append(r.seconds)
+            if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            print(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
+                         r.epoch, total, r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.isBest ? " (best)" : "",
+                         r.learningRate, r.seconds, r.imagesPerSecond))
+        case let .finished(id, label, best, reached):
+            print("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
+                  + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))
+        case let .failed(id, label, message):
+            if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            print("run \(id) \(label) FAILED: \(message)")
+        case let .interrupted(id, label, done):
+            if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            print("run \(id) \(label) interrupted after \(done) finished epoch(s)")
+        }
+    }
+
+    func finish() {}
+
+    func duration(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+}
