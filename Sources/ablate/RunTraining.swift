@@ -67,7 +67,7 @@ final class ProgressDisplay {
         case let .enqueued(result, total):
             print("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store")
         case let .dataPrepared(directory, synthesized, audit, skipped):
-            if synthesized { print("synthesised demo data in \(directory)") }
+            if synthesized { print("synthesised data in \(directory)") }
             if !skipped.isEmpty {
                 let listed: [String] = skipped.prefix(5).map { "\($0.path) (\($0.reason))" }
                 let more = skipped.count > 5 ? "; …" : ""

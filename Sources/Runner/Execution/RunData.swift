@@ -62,10 +62,10 @@ public final class DatasetCache {
     public init() {}
 
     /// The prepared dataset for a run, synthesising the folder first when the configuration asks for it.
-    public func prepared(_ data: DataConfig, directory: String) throws -> (PreparedDataset, synthesized: Bool) {
+    public func prepared(_ data: DataConfig, directory: String) throws -> (PreparedDataset, synthesized: Bool, isNew: Bool) {
         let split = try data.datasetSplit()
         let key = "\(directory)|\(split)|\(data.loadOptions)"
-        if let hit = entries[key] { return (hit, false) }
+        if let hit = entries[key] { return (hit, false, false) }
         var synthesized = false
         if let synth = data.synthesize, !FileManager.default.fileExists(atPath: directory) {
             _ = try SyntheticData.write(to: directory, classes: synth.classes, perClass: synth.perClass, size: synth.size, seed: 0)
@@ -76,7 +76,7 @@ public final class DatasetCache {
         }
         let prepared = try PreparedDataset(root: directory, split: split, options: data.loadOptions)
         entries[key] = prepared
-        return (prepared, synthesized)
+        return (prepared, synthesized, true)
     }
 }
 

@@ -112,8 +112,10 @@ public final class RunExecutor {
         if let t = options.threads ?? config.training.threads { Threads.set(t) }
         let directory = (config.data.path as NSString).isAbsolutePath
             ? config.data.path : FileManager.default.currentDirectoryPath + "/" + config.data.path
-        let (dataset, synthesized) = try datasets.prepared(config.data, directory: directory)
-        events(.dataPrepared(directory: directory, synthesized: synthesized, audit: dataset.audit, skipped: dataset.cache.skipped))
+        let (dataset, synthesized, isNew) = try datasets.prepared(config.data, directory: directory)
+        if isNew {
+            events(.dataPrepared(directory: directory, synthesized: synthesized, audit: dataset.audit, skipped: dataset.cache.skipped))
+        }
         try store.setDataAudit(claim.lease, json: String(decoding: try JSONEncoder().encode(dataset.audit), as: UTF8.self))
 
         let classes = config.model.classes ?? dataset.classNames.count

@@ -1,0 +1,213 @@
+import Foundation
+import Store
+import XCTest
+
+/// `ablate run` as a user runs it: real child processes, real signals, one SQLite file.
+final class EndToEndTests: XCTestCase {
+    var dir: URL!
+
+    /// The `ablate` executable built next to the test bundle (`swift build --build-tests` builds both).
+    static let ablate: URL = {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: url.appendingPathComponent("ablate").path) && url.path != "/" {
+            url = url.deletingLastPathComponent()
+        }
+        return url.appendingPathComponent("ablate")
+    }()
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.ablate.path) else {
+            throw XCTSkip("the ablate executable is not built next to the tests (\(Self.ablate.path)): run `swift build --build-tests` first")
+        }
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-e2e-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws { if let dir { try? FileManager.default.removeItem(at: dir) } }
+
+    /// A small experiment on synthetic data; `extra` is appended to the YAML.
+    func writeExperiment(_ name: String, epochs: Int, matrix: String, perClass: Int = 24, size: Int = 32) throws -> String {
+        let text = """
+            name: \(name)
+            data:
+              path: data
+              synthesize: {classes: 2, per_class: \(perClass), size: \(size)}
+              size: \(size)
+              split: {protocol: stratified, test_fraction: 0.25}
+              augment: {hflip: true}
+            training:
+              epochs: \(epochs)
+              batch_size: 8
+              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              threads: 1
+            model:
+              name: custom
+              growth_rate: 4
+              block_config: [2, 2]
+              init_channels: 8
+              drop_rate: 0.1
+            matrix:
+            \(matrix)
+            """
+        let file = dir.appendingPathComponent("\(name).yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        return file.path
+    }
+
+    @discardableResult
+    func start(_ args: [String], output: URL? = nil) throws -> Process {
+        let p = Process()
+        p.executableURL = Self.ablate
+        p.arguments = args
+        p.currentDirectoryURL = dir
+        let out = output ?? dir.appendingPathComponent("out-\(UUID()).log")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: out)
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        return p
+    }
+
+    func run(_ args: [String]) throws -> (status: Int32, output: String) {
+        let log = dir.appendingPathComponent("run-\(UUID()).log")
+        let p = try start(args, output: log)
+        p.waitUntilExit()
+        return (p.terminationStatus, try String(contentsOf: log, encoding: .utf8))
+    }
+
+    func epochs(_ db: String) throws -> [[Double]] {
+        let store = try RunStore(path: dir.appendingPathComponent(db).path, create: false)
+        return try store.listRuns().flatMap { s in
+            try store.epochs(runID: s.run.id).map { e in
+                [Double(s.run.seed ?? 0), Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAcc,
+                 e.metrics.testLoss ?? .nan, e.metrics.testAcc ?? .nan, e.metrics.learningRate]
+            }
+        }
+    }
+
+    func waitForEpochs(_ db: String, atLeast n: Int, timeout: TimeInterval = 120) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        let path = dir.appendingPathComponent(db).path
+        while Date() < deadline {
+            if FileManager.default.fileExists(atPath: path), let count = try? epochs(db).count, count >= n { return }
+            usleep(20_000)
+        }
+        XCTFail("no \(n) epochs recorded in \(timeout) s")
+    }
+
+    /// Killed with SIGKILL at several moments (mid-epoch, possibly mid-checkpoint) and resumed each time, a run
+    /// finishes with exactly the per-epoch metrics of an uninterrupted run, bit for bit.
+    func testKillNineAndResumeIsBitIdentical() throws {
+        let file = try writeExperiment("resume", epochs: 5, matrix: "  seed: [7]")
+        let reference = try run(["run", file, "--db", "full.sqlite", "--runs-dir", "runs-full"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let expected = try epochs("full.sqlite")
+        XCTAssertEqual(expected.count, 5)
+
+        for kill in 1...3 {
+            let p = try start(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed", "--stale-after", "0.5"])
+            try waitForEpochs("killed.sqlite", atLeast: kill)
+            usleep(useconds_t(kill * 15_000))
+            Darwin_kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+            usleep(600_000) // let the heartbeat go stale
+        }
+        let resumed = try run(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed", "--stale-after", "0.5"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming after epoch"), resumed.output)
+        let got = try epochs("killed.sqlite")
+        XCTAssertEqual(got.count, expected.count)
+        for (a, b) in zip(expected, got) {
+            XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern), "epoch \(a[1]) differs after kill -9 and resume")
+        }
+        let store = try RunStore(path: dir.appendingPathComponent("killed.sqlite").path, create: false)
+        XCTAssertEqual(try store.listRuns().map(\.run.status), [.finished])
+    }
+
+    /// SIGINT stops at a batch boundary, keeps the checkpoint, marks the run interrupted, says how to resume and
+    /// exits non-zero; running again finishes it with the same metrics as an uninterrupted run.
+    func testSigintInterruptsAndResumes() throws {
+        let file = try writeExperiment("sigint", epochs: 4, matrix: "  seed: [3]")
+        let p = try start(["run", file, "--db", "s.sqlite"], output: dir.appendingPathComponent("sigint.log"))
+        try waitForEpochs("s.sqlite", atLeast: 1)
+        Darwin_kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        let log = try String(contentsOf: dir.appendingPathComponent("sigint.log"), encoding: .utf8)
+        XCTAssertTrue(log.contains("resume with: ablate run"), log)
+        let store = try RunStore(path: dir.appendingPathComponent("s.sqlite").path, create: false)
+        let stopped = try XCTUnwrap(store.listRuns().first)
+        XCTAssertEqual(stopped.run.status, .interrupted)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: try XCTUnwrap(stopped.run.checkpointPath)))
+
+        let again = try run(["run", file, "--db", "s.sqlite"])
+        XCTAssertEqual(again.status, 0, again.output)
+        let reference = try run(["run", file, "--db", "ref.sqlite", "--runs-dir", "runs-ref"])
+        XCTAssertEqual(reference.status, 0)
+        XCTAssertEqual(try epochs("s.sqlite").map { $0.map(\.bitPattern) }, try epochs("ref.sqlite").map { $0.map(\.bitPattern) })
+    }
+
+    /// Two processes start the same matrix on one database at once: every run is done exactly once.
+    func testConcurrentRunnersNeverRunTwice() throws {
+        let file = try writeExperiment("pair", epochs: 2, matrix: "  seed: [1, 2, 3, 4, 5, 6]", perClass: 12)
+        // Synthesise the data first so the two processes do not race to write the same files.
+        XCTAssertEqual(try run(["data", "synth", "--out", dir.appendingPathComponent("data").path, "--classes", "2",
+                                "--per-class", "12", "--size", "32", "--seed", "0"]).status, 0)
+        let a = try start(["run", file, "--db", "shared.sqlite"]), b = try start(["run", file, "--db", "shared.sqlite"])
+        a.waitUntilExit(); b.waitUntilExit()
+        XCTAssertEqual(a.terminationStatus, 0); XCTAssertEqual(b.terminationStatus, 0)
+        let store = try RunStore(path: dir.appendingPathComponent("shared.sqlite").path, create: false)
+        let runs = try store.listRuns()
+        XCTAssertEqual(runs.count, 6)
+        for r in runs {
+            XCTAssertEqual(r.run.status, .finished)
+            XCTAssertEqual(r.run.attempts, 1, "run \(r.run.id) was claimed more than once")
+            XCTAssertEqual(try store.epochs(runID: r.run.id).count, 2)
+        }
+        // Finished configurations are skipped on the next invocation.
+        let again = try run(["run", file, "--db", "shared.sqlite"])
+        XCTAssertEqual(again.status, 0)
+        XCTAssertTrue(again.output.contains("nothing to do"), again.output)
+    }
+
+    /// A diverging configuration is marked failed with its epoch; the matrix goes on.
+    func testDivergenceFailsOneRunAndTheMatrixGoesOn() throws {
+        let file = try writeExperiment("div", epochs: 2, matrix: "  training.optimizer.lr: [1e38, 0.05]", perClass: 12)
+        let r = try run(["run", file, "--db", "d.sqlite"])
+        XCTAssertEqual(r.status, 1, r.output)
+        let store = try RunStore(path: dir.appendingPathComponent("d.sqlite").path, create: false)
+        let runs = try store.listRuns()
+        XCTAssertEqual(runs.map(\.run.status), [.failed, .finished])
+        XCTAssertEqual(runs[0].run.errorMessage?.hasPrefix("diverged at epoch 1"), true, runs[0].run.errorMessage ?? "")
+    }
+
+    /// The shipped demo, end to end, then its report: markdown tables and PNG figures that exist and decode.
+    func testDemoExperimentAndReport() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let demo = root.appendingPathComponent("experiments/demo.yaml").path
+        let r = try run(["run", demo, "--db", "demo.sqlite", "--only", "seed=1", "--only", "seed=2"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("target reached"), r.output)
+        let report = try run(["report", "--db", "demo.sqlite", "--out", "report"])
+        XCTAssertEqual(report.status, 0, report.output)
+        let readme = try String(contentsOf: dir.appendingPathComponent("report/README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("## Comparison with custom"))
+        XCTAssertTrue(readme.contains("| custom-se4"))
+        for png in ["training_curves.png", "final_accuracy.png"] {
+            let data = try Data(contentsOf: dir.appendingPathComponent("report/\(png)"))
+            XCTAssertEqual(Array(data.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "\(png) is not a PNG")
+            let width = data.subdata(in: 16..<20).reduce(0) { $0 << 8 | Int($1) }
+            XCTAssertGreaterThan(width, 1000, png)
+            XCTAssertGreaterThan(data.count, 20_000, "\(png) looks blank")
+        }
+        XCTAssertEqual(try run(["report", "--db", "demo.sqlite", "--out", "report", "--check-target"]).status, 0)
+        let unknown = try run(["report", "--db", "demo.sqlite", "--experiment", "nope"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.output.contains("no experiment named 'nope'"), unknown.output)
+    }
+}
+
+/// `kill(2)` (named so it does not clash with XCTest helpers).
+func Darwin_kill(_ pid: Int32, _ sig: Int32) { _ = Foundation.kill(pid, sig) }
