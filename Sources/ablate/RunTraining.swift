@@ -89,7 +89,7 @@ final class ProgressDisplay {
             let matrixETA = runETA + perEpoch * Double(p.epochs) * Double(runsLeft)
             let line = String(format: "  epoch %d/%d %@ %d/%d  %.1f img/s  loss %.4f  ETA run %@, all %@",
                               p.epoch, p.epochs, bar, p.batch, p.batches, p.imagesPerSecond, p.loss,
-                              duration(runETA), duration(matrixETA))
+                              formatDuration(runETA), formatDuration(matrixETA))
             FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
         case let .epoch(_, _, r, total):
             epochSeconds.append(r.seconds)
@@ -110,9 +110,4 @@ final class ProgressDisplay {
     }
 
     func finish() {}
-
-    func duration(_ s: Double) -> String {
-        let t = Int(s.rounded())
-        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
-    }
 }

@@ -5,7 +5,8 @@ import Store
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "List every run in the run store with its status, epoch k/N and best test accuracy.")
+        abstract: "List every run in the run store with its status, epoch k/N, best test accuracy and ETA.",
+        discussion: "ETA: remaining epochs × the mean seconds per epoch of the run (or, before its first epoch, of its experiment's runs).")
 
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
     @Option(help: "Only runs of this experiment.") var experiment: String?
@@ -15,9 +16,14 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let store = try RunStore(path: db, create: false)
         let runs = try store.listRuns(experiment: experiment)
+        let etas = try estimatedSeconds(store, runs)
         if json {
             let doc: JSONValue = .object(["db": .string(store.path),
-                                          "runs": .array(runs.map { .object(RunStore.summaryJSON($0)) })])
+                                          "runs": .array(runs.map { s in
+                                              var o = RunStore.summaryJSON(s)
+                                              o["eta_seconds"] = etas[s.run.id].map { .double($0) } ?? .null
+                                              return .object(o)
+                                          })])
             print(doc.pretty)
             return
         }
@@ -34,10 +40,10 @@ struct StatusCommand: ParsableCommand {
                 status += " (\(Int(now.timeIntervalSince(beat)))s ago, \(r.host ?? "?"))"
             }
             return [String(r.id), s.experimentName, status, "\(s.epochsDone)/\(r.epochsTotal)",
-                    s.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", String(r.configHash.prefix(12)),
-                    r.label]
+                    s.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", etas[r.id].map(formatDuration) ?? "-",
+                    String(r.configHash.prefix(12)), r.label]
         }
-        printTable(header: ["ID", "EXPERIMENT", "STATUS", "EPOCH", "BEST TEST ACC", "CONFIG", "RUN"], rows: rows)
+        printTable(header: ["ID", "EXPERIMENT", "STATUS", "EPOCH", "BEST TEST ACC", "ETA", "CONFIG", "RUN"], rows: rows)
         let counts = RunStatus.allCases.compactMap { st -> String? in
             let n = runs.filter { $0.run.status == st }.count
             return n > 0 ? "\(n) \(st.rawValue)" : nil
@@ -47,6 +53,31 @@ struct StatusCommand: ParsableCommand {
             print("run \(s.run.id) failed: \(s.run.errorMessage ?? "no message")")
         }
     }
+}
+
+/// Seconds left for each unfinished run (queued, running, interrupted).
+func estimatedSeconds(_ store: RunStore, _ runs: [RunSummary]) throws -> [Int64: Double] {
+    var perRun: [Int64: Double] = [:], perExperiment: [String: [Double]] = [:]
+    for s in runs {
+        let seconds = try store.epochs(runID: s.run.id).map(\.metrics.seconds)
+        guard !seconds.isEmpty else { continue }
+        let mean = seconds.reduce(0, +) / Double(seconds.count)
+        perRun[s.run.id] = mean
+        perExperiment[s.experimentName, default: []].append(mean)
+    }
+    var eta: [Int64: Double] = [:]
+    for s in runs where [.queued, .running, .interrupted].contains(s.run.status) {
+        let fallback = perExperiment[s.experimentName].map { $0.reduce(0, +) / Double($0.count) }
+        if let perEpoch = perRun[s.run.id] ?? fallback {
+            eta[s.run.id] = perEpoch * Double(max(0, s.run.epochsTotal - s.epochsDone))
+        }
+    }
+    return eta
+}
+
+func formatDuration(_ s: Double) -> String {
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -122,3 +122,39 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(records.last!.predictions[0].probabilities.reduce(0, +), 1, accuracy: 1e-5)
     }
 }
+
+/// A checkpoint write that fails part-way (the file-size limit stands in for a full disk) throws, and the
+/// previous checkpoint is still there and loads.
+final class CheckpointFailureTests: XCTestCase {
+    func testFailedWriteKeepsThePreviousCheckpoint() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-diskfull-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = DenseNetConfig(growthRate: 16, blockConfig: [4, 4], initChannels: 32, bnSize: 4, classes: 2)
+        let net = try DenseNet(config, seed: 1)
+        let opt = Optimizer(.adam(lr: 1e-3), store: net.store)
+        let url = dir.appendingPathComponent("run.ckpt")
+        let first = CheckpointState(epochsDone: 1, optimizerStep: 3, modelRNG: net.rng, batchesTracked: 3, configJSON: "c")
+        try Checkpoint.save(net, opt, first, to: url)
+        let good = try Data(contentsOf: url)
+        XCTAssertGreaterThan(good.count, 200_000)
+
+        // Change the weights, then try to save with writes capped at 64 KiB.
+        net.store.values.fill(0.5)
+        var old = rlimit(), capped = rlimit(rlim_cur: 64 * 1024, rlim_max: 0)
+        getrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        capped.rlim_max = old.rlim_max
+        let oldHandler = signal(SIGXFSZ, SIG_IGN)
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &capped)
+        var second = first; second.epochsDone = 2
+        XCTAssertThrowsError(try Checkpoint.save(net, opt, second, to: url))
+        setrlimit(Int32(RLIMIT_FSIZE.rawValue), &old)
+        signal(SIGXFSZ, oldHandler)
+
+        XCTAssertEqual(try Data(contentsOf: url), good, "the previous checkpoint must survive a failed write")
+        let restored = try DenseNet(config, seed: 9)
+        let state = try Checkpoint.load(restored, Optimizer(.adam(lr: 1e-3), store: restored.store), from: url)
+        XCTAssertEqual(state.epochsDone, 1)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["run.ckpt"], "no temporary file left behind")
+    }
+}
