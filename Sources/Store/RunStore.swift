@@ -62,24 +62,49 @@ public final class RunStore: @unchecked Sendable {
         config.busyMode = .timeout(busyTimeout)
         config.foreignKeysEnabled = true
         config.label = "ablate-run-store"
-        do {
-            dbQueue = try DatabaseQueue(path: absolute, configuration: config)
-        } catch {
-            throw StoreError.notWritable(path: absolute, reason: RunStore.shortReason(error))
+        // Switching a new file to WAL needs a moment of exclusive access; a second process opening the same
+        // new store at that moment gets SQLITE_BUSY before the busy timeout applies, so it waits and retries.
+        var opened: DatabaseQueue?
+        var attempt = 0
+        while opened == nil {
+            do {
+                opened = try DatabaseQueue(path: absolute, configuration: config)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && attempt < 100 {
+                attempt += 1
+                usleep(50_000)
+            } catch {
+                throw StoreError.notWritable(path: absolute, reason: RunStore.shortReason(error))
+            }
         }
+        dbQueue = opened!
         let migrator = RunStore.migrator
         do {
-            let superseded = try dbQueue.read { db in try migrator.hasBeenSuperseded(db) }
-            if superseded {
-                let version = try dbQueue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
-                throw StoreError.newerSchema(path: absolute, found: max(version, RunStore.schemaVersion + 1),
-                                             supported: RunStore.schemaVersion)
+            try RunStore.retryingRaces {
+                let superseded = try dbQueue.read { db in try migrator.hasBeenSuperseded(db) }
+                if superseded {
+                    let version = try dbQueue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
+                    throw StoreError.newerSchema(path: absolute, found: max(version, RunStore.schemaVersion + 1),
+                                                 supported: RunStore.schemaVersion)
+                }
+                try migrator.migrate(dbQueue)
             }
-            try migrator.migrate(dbQueue)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError.database(path: absolute, message: RunStore.shortReason(error))
+        }
+    }
+
+    /// Two processes creating the same new store race to apply the first migration: the loser's transaction
+    /// rolls back ("table … already exists") or reads the schema mid-change. Trying again finds it applied.
+    static func retryingRaces(_ body: () throws -> Void) throws {
+        var attempt = 0
+        while true {
+            do { return try body() } catch let error as DatabaseError {
+                attempt += 1
+                if attempt >= 5 { throw error }
+                usleep(useconds_t(50_000 * attempt))
+            }
         }
     }
 

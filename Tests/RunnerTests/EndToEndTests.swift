@@ -157,7 +157,9 @@ final class EndToEndTests: XCTestCase {
                                 "--per-class", "12", "--size", "32", "--seed", "0"]).status, 0)
         let a = try start(["run", file, "--db", "shared.sqlite"]), b = try start(["run", file, "--db", "shared.sqlite"])
         a.waitUntilExit(); b.waitUntilExit()
-        XCTAssertEqual(a.terminationStatus, 0); XCTAssertEqual(b.terminationStatus, 0)
+        let logs = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("out-") }
+            .map { try String(contentsOf: dir.appendingPathComponent($0), encoding: .utf8) }.joined(separator: "\n---\n")
+        XCTAssertEqual(a.terminationStatus, 0, logs); XCTAssertEqual(b.terminationStatus, 0, logs)
         let store = try RunStore(path: dir.appendingPathComponent("shared.sqlite").path, create: false)
         let runs = try store.listRuns()
         XCTAssertEqual(runs.count, 6)

@@ -103,9 +103,9 @@ final class ExperimentTests: XCTestCase {
         let path = packageRoot.appendingPathComponent("experiments/demo.yaml").path
         // data.path does not exist under the temporary base folder, but synthesize is set: valid.
         let e = try Experiment.load(file: path, options: .init(baseDirectory: dir.path))
-        XCTAssertEqual(e.runs.count, 4)
+        XCTAssertEqual(e.runs.count, 6)
         XCTAssertEqual(Set(e.runs.map(\.config.model.name)), ["custom", "custom-se4"])
-        XCTAssertEqual(e.runs[0].config.data.synthesize, SynthesizeConfig(classes: 2, perClass: 60, size: 48))
+        XCTAssertEqual(e.runs[0].config.data.synthesize, SynthesizeConfig(classes: 2, perClass: 150, size: 48))
         XCTAssertEqual(e.runs[0].config.model.blockOutputChannels, [32, 32])
         XCTAssertEqual(e.runs[0].dataDirectory, dir.appendingPathComponent("scratch/demo-data").path)
         XCTAssertEqual(e.runs[0].config.training.optimizer.nesterov, true)
