@@ -204,7 +204,15 @@ final class EndToEndTests: XCTestCase {
             XCTAssertGreaterThan(width, 1000, png)
             XCTAssertGreaterThan(data.count, 20_000, "\(png) looks blank")
         }
-        XCTAssertEqual(try run(["report", "--db", "demo.sqlite", "--out", "report", "--check-target"]).status, 0)
+        // The same database gives the same report, apart from its one "Generated at" line.
+        XCTAssertEqual(try run(["report", "--db", "demo.sqlite", "--out", "report2", "--check-target"]).status, 0)
+        let again = try String(contentsOf: dir.appendingPathComponent("report2/README.md"), encoding: .utf8)
+        func body(_ s: String) -> [Substring] { s.split(separator: "\n").filter { !$0.hasPrefix("Generated at") } }
+        XCTAssertEqual(body(readme), body(again))
+        for f in ["training_curves.png", "final_accuracy.png", "epochs.csv"] {
+            XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("report/\(f)")),
+                           try Data(contentsOf: dir.appendingPathComponent("report2/\(f)")), f)
+        }
         let unknown = try run(["report", "--db", "demo.sqlite", "--experiment", "nope"])
         XCTAssertNotEqual(unknown.status, 0)
         XCTAssertTrue(unknown.output.contains("no experiment named 'nope'"), unknown.output)
