@@ -43,10 +43,7 @@ public enum Predictor {
         }
         let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
         let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
-        let net = try DenseNet(DenseNetConfig(growthRate: config.model.growthRate, blockConfig: config.model.blockConfig,
-                                              initChannels: config.model.initChannels, bnSize: config.model.bnSize,
-                                              compression: config.model.compression, dropRate: config.model.dropRate,
-                                              classes: classes, seReduction: config.model.seReduction), seed: 0)
+        let net = try DenseNet(config.model.denseNet(classes: classes), seed: 0)
         try net.store.load(from: best)
 
         let files = images.map { ImageFile(path: $0, label: 0) }

@@ -122,10 +122,7 @@ public final class RunExecutor {
         guard classes == dataset.classNames.count else {
             throw RunnerError.model("model.classes is \(classes) but \(directory) has \(dataset.classNames.count) classes (\(dataset.classNames.joined(separator: ", ")))")
         }
-        let netConfig = DenseNetConfig(growthRate: config.model.growthRate, blockConfig: config.model.blockConfig,
-                                       initChannels: config.model.initChannels, bnSize: config.model.bnSize,
-                                       compression: config.model.compression, dropRate: config.model.dropRate,
-                                       classes: classes, seReduction: config.model.seReduction)
+        let netConfig = config.model.denseNet(classes: classes)
         let seed = UInt64(max(0, config.seed))
         let net = try DenseNet(netConfig, seed: seed)
         let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
@@ -167,6 +164,14 @@ public final class RunExecutor {
             return target.isMet(by: b)
         }
         return (claim.run.label, bestAccuracy, reached)
+    }
+}
+
+extension ModelConfig {
+    /// The engine's configuration of this model with `classes` outputs.
+    func denseNet(classes: Int) -> DenseNetConfig {
+        DenseNetConfig(growthRate: growthRate, blockConfig: blockConfig, initChannels: initChannels, bnSize: bnSize,
+                       compression: compression, dropRate: dropRate, classes: classes, seReduction: seReduction)
     }
 }
 

@@ -124,11 +124,7 @@ public struct StoreReport {
     }
 
     static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {
-        let config = DenseNetConfig(growthRate: c.model.growthRate, blockConfig: c.model.blockConfig,
-                                    initChannels: c.model.initChannels, bnSize: c.model.bnSize,
-                                    compression: c.model.compression, dropRate: c.model.dropRate, classes: classes,
-                                    seReduction: c.model.seReduction)
-        let net = try DenseNet(config, seed: 0)
+        let net = try DenseNet(c.model.denseNet(classes: classes), seed: 0)
         let s = try net.summary(inputSize: c.data.size)
         return (s.parameters, s.multiplyAdds)
     }
