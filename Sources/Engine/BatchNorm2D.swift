@@ -32,9 +32,16 @@ public struct BatchNorm2D {
     var invstd: UnsafeMutablePointer<Float> { saved.data + 3 * channels }
 
     /// y = BN(x) (then ReLU when `relu`). `y` may alias `x` only when both have the same stride.
-    public func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, relu: Bool) {
+    /// `statistics`: the batch mean and biased variance of `x` when the caller already has them (a dense
+    /// block computes each channel's once and every later layer reuses them); bit-identical to computing here.
+    public func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, relu: Bool,
+                        statistics: ChannelMoments? = nil) {
         precondition(x.c == channels && y.c == channels && x.rows == y.rows)
-        if training { computeBatchStatistics(x) } else { useRunningStatistics() }
+        if training {
+            setBatchStatistics(statistics ?? ChannelMoments(x), rows: x.rows)
+        } else {
+            useRunningStatistics()
+        }
         apply(x, y, relu: relu)
     }
 
@@ -46,19 +53,12 @@ public struct BatchNorm2D {
         }
     }
 
-    func computeBatchStatistics(_ x: FeatureMap) {
-        let c = channels, m = x.rows
-        // Shift by the first pixel's values so that E[x²] − E[x]² does not cancel.
-        let pivot = Tensor([c]); pivot.data.update(from: x.base, count: c)
-        let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
-            abl_channel_moments(x.base, r0, r1, c, x.stride, pivot.data, out[0], out[1])
-        }
+    func setBatchStatistics(_ m: ChannelMoments, rows: Int) {
+        precondition(m.mean.count >= channels)
         let g = weight.value, b = bias.value, rm = runningMean.value, rv = runningVar.value
-        let unbias = m > 1 ? Double(m) / Double(m - 1) : 1
-        for i in 0..<c {
-            let dm = sums[0][i] / Double(m)
-            let variance = max(0, sums[1][i] / Double(m) - dm * dm)
-            let mu = Double(pivot[i]) + dm
+        let unbias = rows > 1 ? Double(rows) / Double(rows - 1) : 1
+        for i in 0..<channels {
+            let mu = m.mean[i], variance = m.variance[i]
             let inv = 1 / (variance + Double(eps)).squareRoot()
             mean[i] = Float(mu); invstd[i] = Float(inv)
             scale[i] = g[i] * Float(inv)
@@ -104,5 +104,41 @@ public struct BatchNorm2D {
             abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu, a, b, k,
                                accumulate ? 1 : 0, dx.base, dx.stride)
         }
+    }
+}
+
+/// Per-channel batch mean and biased variance of a feature map (the statistics BatchNorm normalises with).
+///
+/// Each channel's result depends only on that channel's values and the fixed row chunking, so the moments of a
+/// slice equal the same channels' moments computed as part of a wider map, bit for bit.
+public struct ChannelMoments {
+    public var mean: [Double]
+    public var variance: [Double]
+
+    public init(mean: [Double], variance: [Double]) { self.mean = mean; self.variance = variance }
+
+    public init(_ x: FeatureMap) {
+        let c = x.c, m = x.rows
+        // Shift by the first pixel's values so that E[x²] − E[x]² does not cancel.
+        let pivot = Tensor([c]); pivot.data.update(from: x.base, count: c)
+        let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
+            abl_channel_moments(x.base, r0, r1, c, x.stride, pivot.data, out[0], out[1])
+        }
+        mean = [Double](repeating: 0, count: c); variance = mean
+        for i in 0..<c {
+            let dm = sums[0][i] / Double(m)
+            variance[i] = max(0, sums[1][i] / Double(m) - dm * dm)
+            mean[i] = Double(pivot[i]) + dm
+        }
+    }
+
+    /// Channels `[from, from + count)`.
+    public func slice(_ from: Int, _ count: Int) -> ChannelMoments {
+        ChannelMoments(mean: Array(mean[from..<(from + count)]), variance: Array(variance[from..<(from + count)]))
+    }
+
+    /// Writes another map's moments at channel offset `at`.
+    public mutating func store(_ other: ChannelMoments, at: Int) {
+        for i in 0..<other.mean.count { mean[at + i] = other.mean[i]; variance[at + i] = other.variance[i] }
     }
 }

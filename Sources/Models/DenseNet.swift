@@ -180,10 +180,17 @@ public final class DenseNet {
         for (b, stage) in stages.enumerated() {
             let x = a.blocks[b].map(batch: n)
             let rows = x.rows
+            // Batch statistics of every channel of the block buffer, computed once when the channel is written:
+            // each layer's norm1 reads the same channels again (O(L) instead of O(L²) statistics passes).
+            var moments = ChannelMoments(mean: .init(repeating: 0, count: x.c), variance: .init(repeating: 0, count: x.c))
+            if training { prof("bn stats", .forward) { moments.store(ChannelMoments(x.channels(0, stage.inChannels)), at: 0) } }
             for (l, layer) in stage.layers.enumerated() {
                 let cin = layer.inChannels
                 let a1 = scratchMap(ws, "a1", like: x, c: cin)
-                prof("bn+relu", .forward) { layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true) }
+                prof("bn+relu", .forward) {
+                    layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true,
+                                        statistics: training ? moments.slice(0, cin) : nil)
+                }
                 let bott = bottleneck(a, b, l, like: x)
                 prof("conv1x1", .forward) { layer.conv1.forward(a1, bott, ws) }
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
@@ -193,7 +200,10 @@ public final class DenseNet {
                 if training, let dropout, let masks = a.masks[b] {
                     prof("dropout", .forward) { dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
                 }
+                if training { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: cin) } }
             }
+            // Without SE the transition (or the head) normalises exactly the block buffer: reuse its statistics.
+            let blockMoments: ChannelMoments? = training && stage.se == nil ? moments : nil
             var y = x
             if let se = stage.se, let out = a.seOut[b] {
                 prof("se", .forward) { se.forward(x, out.map(batch: n)) }
@@ -202,14 +212,14 @@ public final class DenseNet {
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map(batch: n)
                 let act = scratchMap(ws, "t.a", like: y, c: y.c)
-                prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true) }
+                prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true, statistics: blockMoments) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
                 prof("avgpool", .forward) { t.pool.forward(act, pooled) }
                 prof("conv1x1", .forward) { t.conv.forward(pooled, next.channels(0, t.conv.outChannels), ws) }
             } else {
                 // Head: BN → ReLU → global average pool → Linear.
                 let act = scratchMap(ws, "head.a", like: y, c: y.c)
-                prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true) }
+                prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true, statistics: blockMoments) }
                 prof("head", .forward) {
                     GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
                     classifier.forward(a.features.data, a.logits.data, batch: n)

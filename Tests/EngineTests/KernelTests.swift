@@ -106,4 +106,19 @@ final class KernelTests: XCTestCase {
         defer { Threads.set(before) }
         XCTAssertEqual(stats(1), stats(2))
     }
+
+    /// Dense blocks compute each channel's statistics once and reuse them: a channel's moments must not depend on
+    /// which slice they were computed in.
+    func testChannelMomentsOfASliceEqualThoseOfTheWholeMap() {
+        let x = random([3, 17, 19, 40], seed: 12)
+        let whole = ChannelMoments(x.map)
+        let part = ChannelMoments(x.map.channels(13, 9))
+        XCTAssertEqual(part.mean.map(\.bitPattern), whole.slice(13, 9).mean.map(\.bitPattern))
+        XCTAssertEqual(part.variance.map(\.bitPattern), whole.slice(13, 9).variance.map(\.bitPattern))
+        var stitched = ChannelMoments(mean: .init(repeating: 0, count: 40), variance: .init(repeating: 0, count: 40))
+        stitched.store(ChannelMoments(x.map.channels(0, 13)), at: 0)
+        stitched.store(ChannelMoments(x.map.channels(13, 27)), at: 13)
+        XCTAssertEqual(stitched.mean, whole.mean)
+        XCTAssertEqual(stitched.variance, whole.variance)
+    }
 }
