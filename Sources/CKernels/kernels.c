@@ -14,6 +14,10 @@ void abl_im2col(const float *x, long H, long W, long C, long sx, long KH, long K
                 float *d = dst + (kh * KW + kw) * C;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
                     memset(d, 0, (size_t)C * sizeof(float));
+                } else if (C < 16) {
+                    // The stem's 3 channels: a call to memcpy per 12 bytes costs more than the copy.
+                    const float *src = x + ((n * H + ih) * W + iw) * sx;
+                    for (long c = 0; c < C; c++) d[c] = src[c];
                 } else {
                     memcpy(d, x + ((n * H + ih) * W + iw) * sx, (size_t)C * sizeof(float));
                 }
@@ -111,4 +115,59 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
 
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i++) dx[i] = y[i] <= 0 ? 0 : dy[i]; // threshold_backward: NaN passes
+}
+
+void abl_maxpool_forward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
+                         long OH, long OW, long n0, long n1, float *y, long sy) {
+    for (long n = n0; n < n1; n++)
+        for (long oh = 0; oh < OH; oh++)
+            for (long ow = 0; ow < OW; ow++) {
+                float *out = y + ((n * OH + oh) * OW + ow) * sy;
+                for (long c = 0; c < C; c++) out[c] = -__builtin_inff();
+                for (long kh = 0; kh < K; kh++) {
+                    const long ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (long kw = 0; kw < K; kw++) {
+                        const long iw = ow * stride - pad + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        const float *in = x + ((n * H + ih) * W + iw) * sx;
+                        for (long c = 0; c < C; c++) {
+                            const float v = in[c];
+                            out[c] = (v > out[c] || v != v) ? v : out[c];
+                        }
+                    }
+                }
+            }
+}
+
+void abl_maxpool_backward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
+                          long OH, long OW, long n0, long n1, const float *dy, long sdy, float *dx, long sdx) {
+    float best[C];
+    long arg[C];
+    for (long n = n0; n < n1; n++) {
+        for (long r = 0; r < H * W; r++) memset(dx + (n * H * W + r) * sdx, 0, (size_t)C * sizeof(float));
+        for (long oh = 0; oh < OH; oh++)
+            for (long ow = 0; ow < OW; ow++) {
+                for (long c = 0; c < C; c++) { best[c] = -__builtin_inff(); arg[c] = -1; }
+                for (long kh = 0; kh < K; kh++) {
+                    const long ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (long kw = 0; kw < K; kw++) {
+                        const long iw = ow * stride - pad + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        const long pix = (n * H + ih) * W + iw;
+                        const float *in = x + pix * sx;
+                        // The first maximum in (kh, kw) order wins, as in PyTorch (NaN counts as a maximum).
+                        for (long c = 0; c < C; c++) {
+                            const float v = in[c];
+                            const int take = arg[c] < 0 || v > best[c] || v != v;
+                            best[c] = take ? v : best[c];
+                            arg[c] = take ? pix : arg[c];
+                        }
+                    }
+                }
+                const float *g = dy + ((n * OH + oh) * OW + ow) * sdy;
+                for (long c = 0; c < C; c++) if (arg[c] >= 0) dx[arg[c] * sdx + c] += g[c];
+            }
+    }
 }

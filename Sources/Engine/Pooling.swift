@@ -1,5 +1,6 @@
 // Max, average and global average pooling over NHWC feature maps. Work is split by image, so every thread
 // writes its own part of the output (and of dx in backward): no atomics, deterministic.
+import CKernels
 
 /// Max pooling with implicit −∞ padding (PyTorch `MaxPool2d(k, s, p)`).
 ///
@@ -15,54 +16,16 @@ public struct MaxPool2D {
     }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
-        let c = x.c
-        parallelChunks(x.n * y.h) { job in
-            let n = job / y.h, oh = job % y.h
-            for ow in 0..<y.w {
-                let out = y.base + ((n * y.h + oh) * y.w + ow) * y.stride
-                for ch in 0..<c { out[ch] = -.infinity }
-                for kh in 0..<kernel {
-                    let ih = oh * stride - padding + kh
-                    if ih < 0 || ih >= x.h { continue }
-                    for kw in 0..<kernel {
-                        let iw = ow * stride - padding + kw
-                        if iw < 0 || iw >= x.w { continue }
-                        let inp = x.base + ((n * x.h + ih) * x.w + iw) * x.stride
-                        for ch in 0..<c where inp[ch] > out[ch] || inp[ch].isNaN { out[ch] = inp[ch] }
-                    }
-                }
-            }
+        parallelChunks(x.n) { n in
+            abl_maxpool_forward(x.base, x.h, x.w, x.c, x.stride, kernel, stride, padding, y.h, y.w, n, n + 1, y.base, y.stride)
         }
     }
 
     /// dx = scatter of dy to the argmax positions. Overwrites `dx`.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap) {
-        let c = x.c
         parallelChunks(x.n) { n in
-            for r in 0..<(x.h * x.w) { (dx.base + (n * x.h * x.w + r) * dx.stride).update(repeating: 0, count: c) }
-            var best = [Float](repeating: 0, count: c)
-            var arg = [Int](repeating: 0, count: c)
-            for oh in 0..<dy.h {
-                for ow in 0..<dy.w {
-                    for ch in 0..<c { best[ch] = -.infinity; arg[ch] = -1 }
-                    for kh in 0..<kernel {
-                        let ih = oh * stride - padding + kh
-                        if ih < 0 || ih >= x.h { continue }
-                        for kw in 0..<kernel {
-                            let iw = ow * stride - padding + kw
-                            if iw < 0 || iw >= x.w { continue }
-                            let pix = (n * x.h + ih) * x.w + iw
-                            let inp = x.base + pix * x.stride
-                            for ch in 0..<c {
-                                let v = inp[ch]
-                                if arg[ch] < 0 || v > best[ch] || v.isNaN { best[ch] = v; arg[ch] = pix }
-                            }
-                        }
-                    }
-                    let g = dy.base + ((n * dy.h + oh) * dy.w + ow) * dy.stride
-                    for ch in 0..<c where arg[ch] >= 0 { dx.base[arg[ch] * dx.stride + ch] += g[ch] }
-                }
-            }
+            abl_maxpool_backward(x.base, x.h, x.w, x.c, x.stride, kernel, stride, padding, dy.h, dy.w, n, n + 1,
+                                 dy.base, dy.stride, dx.base, dx.stride)
         }
     }
 }

@@ -37,3 +37,11 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
 // --- small element-wise ------------------------------------------------------------------------------------
 /// dx = dy where y > 0 else 0 (ReLU backward from its output), n contiguous floats.
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n);
+
+// --- pooling ------------------------------------------------------------------------------------------------
+/// Max pooling with −∞ padding over images [n0, n1).
+void abl_maxpool_forward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
+                         long OH, long OW, long n0, long n1, float *y, long sy);
+/// Its backward over images [n0, n1): dx (overwritten) receives dy at the first maximum of each window.
+void abl_maxpool_backward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
+                          long OH, long OW, long n0, long n1, const float *dy, long sdy, float *dx, long sdx);
