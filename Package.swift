@@ -14,6 +14,14 @@ let hotSwift: [SwiftSetting] = [
                  .when(configuration: .release)),
 ]
 
+// OpenBLAS's OpenMP build (Debian `libopenblas-openmp-dev`) found first at run time, and libgomp for the engine's
+// own kernels: GEMMs and element-wise kernels share one pool of threads. Without that package the loader falls
+// back to the default OpenBLAS (pthreads), which is still correct, only slower.
+let openMPBLAS: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"]),
+    .linkedLibrary("gomp"),
+]
+
 let package = Package(
     name: "ablate",
     platforms: [.macOS(.v13)],
@@ -38,7 +46,7 @@ let package = Package(
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
         // MARK: engine and models
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
 

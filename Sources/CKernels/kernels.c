@@ -171,3 +171,20 @@ void abl_maxpool_backward(const float *x, long H, long W, long C, long sx, long 
             }
     }
 }
+
+// libgomp's entry points, as GCC's `#pragma omp parallel` calls them (clang here is built without OpenMP
+// headers, and the pool must be libgomp's because OpenBLAS's OpenMP build uses it).
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+extern int omp_get_thread_num(void);
+
+struct abl_job { abl_task task; void *context; long threads; };
+
+static void abl_trampoline(void *p) {
+    const struct abl_job *job = p;
+    job->task(job->context, omp_get_thread_num(), job->threads);
+}
+
+void abl_parallel(long threads, abl_task task, void *context) {
+    struct abl_job job = { task, context, threads };
+    GOMP_parallel(abl_trampoline, &job, (unsigned)threads, 0);
+}

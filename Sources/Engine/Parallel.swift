@@ -1,8 +1,10 @@
-// Threads: OpenBLAS runs the GEMMs on its own pool; every other kernel splits its rows into fixed-size chunks
-// run with `DispatchQueue.concurrentPerform`. Chunk boundaries depend only on the problem size, never on the
+// Threads: GEMMs run on OpenBLAS and every other kernel splits its rows into fixed-size chunks run through
+// `abl_parallel`, both on libgomp's thread pool (ablate links OpenBLAS's OpenMP build when it is installed), so
+// after a GEMM the same two threads go on with the element-wise work instead of competing with spinning BLAS
+// workers. Chunk boundaries depend only on the problem size, never on the
 // thread count, and reductions combine per-chunk partials in chunk order: results are bit-identical run after run.
 import CBLAS
-import Dispatch
+import CKernels
 import Foundation
 
 public enum Threads {
@@ -19,7 +21,8 @@ public enum Threads {
 }
 
 /// Runs `body(chunk)` for chunk in 0..<chunks on up to `Threads.count` threads. Each chunk must touch disjoint
-/// output; the split into chunks is the caller's and must not depend on the thread count.
+/// output; the split into chunks is the caller's and must not depend on the thread count. Thread t takes chunks
+/// t, t + T, t + 2T, … (static, so the same thread count gives the same assignment every time).
 @inline(__always)
 func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
     let threads = min(Threads.count, chunks)
@@ -27,13 +30,21 @@ func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
         for i in 0..<chunks { body(i) }
         return
     }
-    // Static round-robin assignment of chunks to `threads` workers.
     withoutActuallyEscaping(body) { body in
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            var i = t
-            while i < chunks { body(i); i += threads }
+        var job = ParallelJob(body: body, chunks: chunks)
+        withUnsafeMutablePointer(to: &job) { pointer in
+            abl_parallel(threads, { context, thread, threads in
+                let job = context!.assumingMemoryBound(to: ParallelJob.self).pointee
+                var i = thread
+                while i < job.chunks { job.body(i); i += threads }
+            }, pointer)
         }
     }
+}
+
+private struct ParallelJob {
+    let body: (Int) -> Void
+    let chunks: Int
 }
 
 /// Splits `rows` into chunks of `chunk` rows and runs `body(r0, r1)` over them in parallel.

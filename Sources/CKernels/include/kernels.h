@@ -45,3 +45,10 @@ void abl_maxpool_forward(const float *x, long H, long W, long C, long sx, long K
 /// Its backward over images [n0, n1): dx (overwritten) receives dy at the first maximum of each window.
 void abl_maxpool_backward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
                           long OH, long OW, long n0, long n1, const float *dy, long sdy, float *dx, long sdx);
+
+// --- threads ------------------------------------------------------------------------------------------------
+/// A unit of parallel work: called once on each of `threads` threads with its index.
+typedef void (*abl_task)(void *context, long thread, long threads);
+/// Runs `task` on `threads` threads of libgomp's pool (the pool OpenBLAS's OpenMP build runs its GEMMs on, so
+/// element-wise kernels and GEMMs share two threads instead of fighting over the cores) and waits for all.
+void abl_parallel(long threads, abl_task task, void *context);
