@@ -188,3 +188,15 @@ void abl_parallel(long threads, abl_task task, void *context) {
     struct abl_job job = { task, context, threads };
     GOMP_parallel(abl_trampoline, &job, (unsigned)threads, 0);
 }
+
+#include <immintrin.h>
+
+static void abl_set_ftz(void *unused, long thread, long threads) {
+    (void)unused; (void)thread; (void)threads;
+    _mm_setcsr(_mm_getcsr() | 0x8040); // FTZ (bit 15) and DAZ (bit 6)
+}
+
+void abl_flush_denormals(long threads) {
+    abl_set_ftz(0, 0, 1);
+    abl_parallel(threads, abl_set_ftz, 0);
+}

@@ -60,6 +60,7 @@ public final class DenseNet {
     /// Builds the network and initialises it from `seed` (Kaiming-normal convolutions, BN 1/0, Linear bias 0).
     public init(_ config: DenseNetConfig, seed: UInt64) throws {
         try config.validate()
+        Threads.ensureConfigured()
         self.config = config
         let store = ParameterStore()
         self.store = store

@@ -52,3 +52,6 @@ typedef void (*abl_task)(void *context, long thread, long threads);
 /// Runs `task` on `threads` threads of libgomp's pool (the pool OpenBLAS's OpenMP build runs its GEMMs on, so
 /// element-wise kernels and GEMMs share two threads instead of fighting over the cores) and waits for all.
 void abl_parallel(long threads, abl_task task, void *context);
+/// Sets flush-to-zero and denormals-are-zero on the calling thread and on `threads` pool threads: subnormal
+/// floats (|x| < 1.2e-38) would otherwise make every GEMM that touches them many times slower.
+void abl_flush_denormals(long threads);
