@@ -164,7 +164,10 @@ enum ConfigReader {
         if !t.has("epochs") && t.entry("epochs") == nil { t.missing("epochs", example: "10") }
         let batch = t.int("batch_size", example: "32", min: 1) ?? 32
         let threads = t.int("threads", example: "2", min: 1, max: 1024)
-        let evalEvery = t.int("eval_every", example: "1", min: 1) ?? 1
+        // The trainer evaluates after every epoch: checkpoints, best weights, the store's epochs and the report's
+        // curves all assume a test point per epoch. The key stays so files can say so explicitly.
+        let evalEvery = t.int("eval_every", example: "1", min: 1, max: 1,
+                              why: " (ablate evaluates the test split after every epoch)") ?? 1
 
         let o = t.section("optimizer", allowed: optimizerKeys)
         let kind = o.choice("name", OptimizerKind.allCases.map(\.rawValue)).flatMap(OptimizerKind.init) ?? .adam

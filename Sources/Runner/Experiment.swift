@@ -78,7 +78,7 @@ public struct ResolvedRun: Equatable, Sendable {
 ///     gamma: 0.1                # step; default 0.1
 ///     min_lr: 0                 # cosine; default 0
 ///   threads: 2                  # optional; default all cores
-///   eval_every: 1               # evaluate every N epochs (and after the last); default 1
+///   eval_every: 1               # evaluation after every epoch (the only value supported)
 /// model: densenet121-se16       # or a section:
 /// # model:
 /// #   name: custom              # densenet121|161|169|201 or custom, optionally -seN (SE reduction N)

@@ -108,7 +108,10 @@ extension RunStore {
     /// Candidates, in order: `running` runs whose heartbeat is older than `staleAfter` seconds (their process
     /// died; they resume from their last checkpoint), then `queued` runs, oldest id first. One IMMEDIATE
     /// transaction: no two processes ever claim the same run.
+    /// `configHashes`: claim only these configurations (an `ablate run --only …` selection), leaving other
+    /// queued runs to the processes that want them.
     public func claimNextRun(host: String, staleAfter: TimeInterval, experimentID: Int64? = nil,
+                             configHashes: [String]? = nil,
                              gitCommit: String? = nil, ablateVersion: String? = nil,
                              threads: Int? = nil) throws -> ClaimedRun? {
         guard staleAfter > 0 else {
@@ -127,6 +130,11 @@ extension RunStore {
             if let experimentID {
                 sql += " AND experiment_id = ?"
                 args += [experimentID]
+            }
+            if let configHashes {
+                guard !configHashes.isEmpty else { return nil }
+                sql += " AND config_hash IN (\(Array(repeating: "?", count: configHashes.count).joined(separator: ", ")))"
+                for h in configHashes { args += [h] }
             }
             sql += " ORDER BY CASE status WHEN 'running' THEN 0 ELSE 1 END, id LIMIT 1"
             guard let row = try Row.fetchOne(db, sql: sql, arguments: args) else { return nil }

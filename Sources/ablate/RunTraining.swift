@@ -17,7 +17,6 @@ extension RunCommand {
         let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
         let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
         let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
-        progress.finish()
 
         print("")
         print("summary of \(experiment.name) (\(db)):")
@@ -108,6 +107,4 @@ final class ProgressDisplay {
             print("run \(id) \(label) interrupted after \(done) finished epoch(s)")
         }
     }
-
-    func finish() {}
 }

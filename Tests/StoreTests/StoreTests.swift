@@ -177,6 +177,19 @@ final class StoreTests: XCTestCase {
 
     // MARK: queue
 
+    /// `ablate run --only …` claims only its selection; other queued runs stay queued for other processes.
+    func testClaimRestrictedToConfigHashes() throws {
+        let store = try RunStore(path: dbPath())
+        let exp = try store.upsertExperiment(name: "demo", fileText: "a")
+        let runs = newRuns(3)
+        _ = try store.enqueue(experimentID: exp, runs: runs)
+        let claim = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60, configHashes: [runs[2].configHash]))
+        XCTAssertEqual(claim.run.configHash, runs[2].configHash)
+        XCTAssertNil(try store.claimNextRun(host: "h", staleAfter: 60, configHashes: [runs[2].configHash]))
+        XCTAssertNil(try store.claimNextRun(host: "h", staleAfter: 60, configHashes: []))
+        XCTAssertEqual(try store.listRuns().map(\.run.status), [.queued, .queued, .running])
+    }
+
     func testEnqueueDedupesByConfigHash() throws {
         let store = try RunStore(path: dbPath())
         let exp = try store.upsertExperiment(name: "demo", fileText: "a")

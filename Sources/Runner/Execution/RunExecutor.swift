@@ -66,18 +66,14 @@ public final class RunExecutor {
     public func execute(shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> ExecutionSummary {
         let (experimentID, enqueued) = try experiment.enqueue(into: store, runs: selected, retryFailed: options.retryFailed)
         events(.enqueued(enqueued, total: selected.count))
-        let wanted = Set(selected.map(\.configHash))
+        let wanted = selected.map(\.configHash)
         var summary = ExecutionSummary()
         while !shouldStop() {
             guard let claim = try store.claimNextRun(host: options.host, staleAfter: options.staleAfter,
-                                                     experimentID: experimentID, gitCommit: options.gitCommit,
-                                                     ablateVersion: options.ablateVersion, threads: options.threads ?? Threads.count)
+                                                     experimentID: experimentID, configHashes: wanted,
+                                                     gitCommit: options.gitCommit, ablateVersion: options.ablateVersion,
+                                                     threads: options.threads ?? Threads.count)
             else { break }
-            if !wanted.contains(claim.run.configHash) {
-                // Queued by an earlier invocation with other --only filters: leave it for that one.
-                try store.interrupt(claim.lease, message: "not selected by this invocation")
-                continue
-            }
             let left = try store.listRuns(experiment: experiment.name).filter { $0.run.status == .queued }.count
             do {
                 let outcome = try runOne(claim, queueLeft: left, shouldStop: shouldStop, events: events)

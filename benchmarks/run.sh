@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# ablate vs PyTorch on this machine, measured alternately in one sitting. Not part of CI.
+#
+#   bash benchmarks/run.sh [ROUNDS]        # default 3 rounds; writes benchmarks/RESULTS.md
+#
+# Builds ablate in release mode, installs PyTorch into a throwaway virtualenv outside the repository when it is
+# missing (/tmp/torchenv; a CPU wheel from /opt/wheels when present), then runs ../shared/peers/torch_densenet_se.py
+# in its best configuration (channels_last where it helps, glibc malloc tuned so big buffers stay mapped) and
+# `ablate bench` alternately on the same cases. Each cell is the median over rounds of each run's median step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+THREADS=2
+VENV=${TORCH_VENV:-/tmp/torchenv}
+PEER=../shared/peers/torch_densenet_se.py
+[ -f "$PEER" ] || { echo "missing $PEER (the PyTorch peer benchmark)"; exit 1; }
+
+bash scripts/deps.sh
+swift build -c release --product ablate
+ABLATE="$(swift build -c release --show-bin-path)/ablate"
+
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  python3 -m venv "$VENV"
+  wheel=$(ls /opt/wheels/torch-*.whl 2>/dev/null | head -1 || true)
+  "$VENV/bin/pip" install -q ${wheel:-torch} numpy
+fi
+
+OUT=$(mktemp -d)
+# case: name mode model(ablate) model(peer) size batch steps torch-flags
+CASES=(
+  "train-224 train densenet121 densenet121 224 32 5 --channels-last"
+  "train-se16-224 train densenet121-se16 se16 224 32 5 --channels-last"
+  "train-112 train densenet121 densenet121 112 32 8 "
+  "eval-224 eval densenet121 densenet121 224 32 8 --channels-last"
+)
+for round in $(seq 1 "$ROUNDS"); do
+  for c in "${CASES[@]}"; do
+    read -r name mode model peer size batch steps flags <<<"$c"
+    echo "round $round: $name"
+    "$ABLATE" bench --model "$model" --mode "$mode" --size "$size" --batch "$batch" --steps "$steps" --warmup 2 \
+      --threads $THREADS --json >>"$OUT/ablate-$name.jsonl"
+    GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736 \
+      "$VENV/bin/python" "$PEER" --model "$peer" --mode "$mode" --size "$size" --batch "$batch" --steps "$steps" \
+      --threads $THREADS ${flags:-} >>"$OUT/torch-$name.jsonl"
+  done
+done
+"$ABLATE" bench --model densenet121 --size 224 --batch 32 --steps 3 --warmup 1 --threads $THREADS --profile >"$OUT/profile.txt"
+
+python3 - "$OUT" "$ROUNDS" <<'PY' | tee benchmarks/RESULTS.md
+import json, os, platform, statistics, subprocess, sys, datetime
+out, rounds = sys.argv[1], int(sys.argv[2])
+def load(path): return [json.loads(l) for l in open(path) if l.strip()]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20
+torch_version = load(os.path.join(out, "torch-train-224.jsonl"))[0].get("torch", "?")
+print(f"# ablate vs PyTorch\n")
+print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}; "
+      f"2 threads; PyTorch {torch_version} in its best configuration (channels_last at 224, glibc malloc tuned); "
+      f"{rounds} alternating rounds, each cell the median over rounds of each run's median step time.\n")
+print("| case | PyTorch img/s | ablate img/s | ratio | PyTorch peak RSS | ablate peak RSS |")
+print("|---|---:|---:|---:|---:|---:|")
+names = {"train-224": "train densenet121, 224, batch 32", "train-se16-224": "train densenet121-se16, 224, batch 32",
+         "train-112": "train densenet121, 112, batch 32", "eval-224": "eval densenet121, 224, batch 32"}
+ips = {}
+for key, label in names.items():
+    a = load(os.path.join(out, f"ablate-{key}.jsonl")); t = load(os.path.join(out, f"torch-{key}.jsonl"))
+    ai = statistics.median(r["images_per_second"] for r in a); ti = statistics.median(r["img_per_s"] for r in t)
+    ar = max(r["peak_rss_bytes"] for r in a) / 1e9; tr = max(r["peak_rss_mib"] for r in t) * 2**20 / 1e9
+    ips[key] = (ai, ti)
+    print(f"| {label} | {ti:.2f} | {ai:.2f} | {ai / ti:.2f}× | {tr:.1f} GB | {ar:.1f} GB |")
+se = ips["train-se16-224"][0]; plain = ips["train-224"][0]
+print(f"\nSE overhead in training (se16 vs plain, ablate): {100 * (plain / se - 1):.1f}% "
+      f"(PyTorch: {100 * (ips['train-224'][1] / ips['train-se16-224'][1] - 1):.1f}%).\n")
+print("## ablate op profile (train densenet121, 224, batch 32)\n\n```")
+print(open(os.path.join(out, "profile.txt")).read().rstrip())
+print("```")
+PY
