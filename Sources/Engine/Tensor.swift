@@ -18,7 +18,12 @@ public final class Tensor {
         self.shape = shape
         self.count = shape.reduce(1, *)
         let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) & ~63)
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        // Big buffers (activations, im2col columns, the flat parameter arrays) are 2 MiB aligned and asked to be
+        // backed by transparent huge pages: strided NHWC access touches many 4 KiB pages per pixel row, and with
+        // small pages the same step ran up to 2× slower, depending on where the kernel happened to map it.
+        let huge = bytes >= Tensor.hugePageBytes
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge ? Tensor.hugePageBytes : 64)
+        if huge { _ = madvise(raw, (bytes + Tensor.hugePageBytes - 1) & ~(Tensor.hugePageBytes - 1), MADV_HUGEPAGE) }
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
         self.data = raw.bindMemory(to: Float.self, capacity: bytes / 4)
     }
@@ -30,6 +35,8 @@ public final class Tensor {
     }
 
     deinit { UnsafeMutableRawPointer(data).deallocate() }
+
+    static let hugePageBytes = 2 << 20
 
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: data, count: count) }
     public var array: [Float] { Array(buffer) }
