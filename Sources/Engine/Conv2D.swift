@@ -25,8 +25,8 @@ public struct Conv2D {
     public var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
     public var patch: Int { kernel * kernel * inChannels }
 
-    /// Rows of the output processed per im2col chunk: about 2 M floats of columns.
-    func chunkRows(_ rows: Int) -> Int { max(64, min(rows, (1 << 21) / patch)) }
+    /// Rows of the output processed per im2col chunk: about 1 M floats (4 MB) of columns per thread.
+    func chunkRows(_ rows: Int) -> Int { max(64, min(rows, columnFloats / patch)) }
 
     /// y = conv(x). `y` may be a channel slice of a wider buffer.
     public func forward(_ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) {
@@ -38,15 +38,18 @@ public struct Conv2D {
                   b: weight.value, ldb: outChannels, c: y.base, ldc: y.stride)
             return
         }
-        let rows = y.rows, chunk = chunkRows(rows), k = patch
-        let col = ws.scratch("conv.col", chunk * k)
-        var m0 = 0
-        while m0 < rows {
-            let m1 = min(rows, m0 + chunk)
-            im2col(x, oh, ow, m0, m1, col)
+        let k = patch
+        let cols = ThreadColumns(ws, "conv.col", rows: y.rows, chunk: chunkRows(y.rows), width: k)
+        // Each thread lays out the columns of its own row chunks and multiplies them itself (OpenBLAS runs
+        // single-threaded inside a parallel region): the columns never travel between cores. With one
+        // multi-threaded GEMM per chunk, the thread that wrote a column and the one that packed it differed,
+        // and on this 2-vCPU machine that cross-core traffic made 3×3 convolutions up to 3.5× slower at times.
+        parallelChunks(cols.chunks) { chunk, thread in
+            let (m0, m1) = cols.range(chunk)
+            let col = cols.buffer(thread)
+            abl_im2col(x.base, x.h, x.w, inChannels, x.stride, kernel, kernel, stride, padding, oh, ow, m0, m1, col)
             sgemm(m: m1 - m0, n: outChannels, k: k, a: col, lda: k, b: weight.value, ldb: outChannels,
                   c: y.base + m0 * y.stride, ldc: y.stride)
-            m0 = m1
         }
     }
 
@@ -63,20 +66,21 @@ public struct Conv2D {
             return
         }
         let (oh, ow) = (dy.h, dy.w)
-        let rows = dy.rows, chunk = chunkRows(rows), k = patch
-        let col = ws.scratch("conv.col", chunk * k)
+        let k = patch
         // Stride-1 convolutions send the gradient back as another convolution (of dy with the flipped,
         // transposed kernel): a GEMM with K = KH·KW·Cout and N = Cin, instead of a K = Cout GEMM followed by
         // a col2im scatter of KH·KW·Cin floats per pixel.
         let viaFlippedConv = stride == 1 && padding <= kernel - 1
-        if let dx, !accumulate, !viaFlippedConv { zeroMap(dx) }
-        var m0 = 0
-        while m0 < rows {
-            let m1 = min(rows, m0 + chunk)
-            im2col(x, oh, ow, m0, m1, col)
-            sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
-                  b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
-            if let dx, !viaFlippedConv {
+        if let dx, !viaFlippedConv {
+            // Strided convolutions (the stem) scatter back with col2im, whose chunks overlap in dx: sequential.
+            if !accumulate { zeroMap(dx) }
+            let cols = ThreadColumns(ws, "conv.col", rows: dy.rows, chunk: chunkRows(dy.rows), width: k, threads: 1)
+            let col = cols.buffer(0)
+            for chunk in 0..<cols.chunks {
+                let (m0, m1) = cols.range(chunk)
+                im2col(x, oh, ow, m0, m1, col)
+                sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
+                      b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
                 // dcol = dy · Wᵀ, then scatter-add back to pixels (col2im), split by channel ranges.
                 sgemm(transB: true, m: m1 - m0, n: k, k: outChannels, a: dy.base + m0 * dy.stride, lda: dy.stride,
                       b: weight.value, ldb: outChannels, c: col, ldc: k)
@@ -87,9 +91,26 @@ public struct Conv2D {
                                    oh, ow, m0, m1, p * cChunk, min(cin, (p + 1) * cChunk), dx.base)
                 }
             }
-            m0 = m1
+            return
         }
-        if let dx, viaFlippedConv { backwardDataAsConvolution(dy, dx, accumulate: accumulate, ws) }
+        // dW += colsᵀ · dy, thread-local like the forward: each thread accumulates its chunks into its own
+        // partial dW, and the partials are added in thread order (deterministic for a given thread count).
+        let cols = ThreadColumns(ws, "conv.col", rows: dy.rows, chunk: chunkRows(dy.rows), width: k)
+        let partials = ws.scratch("conv.dw", cols.threads * k * outChannels)
+        partials.update(repeating: 0, count: cols.threads * k * outChannels)
+        parallelChunks(cols.chunks) { chunk, thread in
+            let (m0, m1) = cols.range(chunk)
+            let col = cols.buffer(thread)
+            abl_im2col(x.base, x.h, x.w, inChannels, x.stride, kernel, kernel, stride, padding, oh, ow, m0, m1, col)
+            sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
+                  b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: partials + thread * k * outChannels,
+                  ldc: outChannels)
+        }
+        for t in 0..<cols.threads {
+            let p = partials + t * k * outChannels
+            for i in 0..<(k * outChannels) { weight.grad[i] += p[i] }
+        }
+        if let dx { backwardDataAsConvolution(dy, dx, accumulate: accumulate, ws) }
     }
 
     /// dx = conv(dy, W'), W'[kh, kw, co, ci] = W[K−1−kh, K−1−kw, ci, co], padding K−1−p (stride 1 only).
@@ -102,18 +123,13 @@ public struct Conv2D {
             for ci in 0..<cin { for co in 0..<cout { dst[co * cin + ci] = src[ci * cout + co] } }
         } }
         let k2 = kk * cout, pad = kernel - 1 - padding
-        let rows = dx.rows, chunk = max(64, min(rows, (1 << 21) / k2))
-        let col = ws.scratch("conv.col.dy", chunk * k2)
-        var m0 = 0
-        while m0 < rows {
-            let m1 = min(rows, m0 + chunk)
-            parallelRows(m1 - m0, chunk: 256) { r0, r1 in
-                abl_im2col(dy.base, dy.h, dy.w, cout, dy.stride, kernel, kernel, 1, pad, dx.h, dx.w,
-                           m0 + r0, m0 + r1, col + r0 * k2)
-            }
+        let cols = ThreadColumns(ws, "conv.col.dy", rows: dx.rows, chunk: max(64, min(dx.rows, columnFloats / k2)), width: k2)
+        parallelChunks(cols.chunks) { chunk, thread in
+            let (m0, m1) = cols.range(chunk)
+            let col = cols.buffer(thread)
+            abl_im2col(dy.base, dy.h, dy.w, cout, dy.stride, kernel, kernel, 1, pad, dx.h, dx.w, m0, m1, col)
             sgemm(m: m1 - m0, n: cin, k: k2, a: col, lda: k2, b: flipped, ldb: cin,
                   beta: accumulate ? 1 : 0, c: dx.base + m0 * dx.stride, ldc: dx.stride)
-            m0 = m1
         }
     }
 
@@ -144,4 +160,25 @@ public func copyMap(_ src: FeatureMap, _ dst: FeatureMap) {
     parallelRows(src.rows, chunk: 4096) { r0, r1 in
         for r in r0..<r1 { (dst.base + r * dst.stride).update(from: src.base + r * src.stride, count: src.c) }
     }
+}
+
+/// Floats of im2col columns per chunk and thread.
+let columnFloats = 1 << 20
+
+/// Row chunks of an im2col GEMM and one column buffer per thread (allocated before the parallel region: the
+/// workspace is not thread-safe). Chunk boundaries depend only on the sizes, never on the thread count.
+struct ThreadColumns {
+    let rows: Int, chunk: Int, chunks: Int, threads: Int
+    let base: UnsafeMutablePointer<Float>
+    let width: Int
+
+    init(_ ws: Workspace, _ key: String, rows: Int, chunk: Int, width: Int, threads: Int? = nil) {
+        self.rows = rows; self.chunk = chunk; self.width = width
+        chunks = (rows + chunk - 1) / chunk
+        self.threads = threads ?? threadsFor(chunks: chunks)
+        base = ws.scratch(key, self.threads * chunk * width)
+    }
+
+    func range(_ i: Int) -> (Int, Int) { (i * chunk, min(rows, (i + 1) * chunk)) }
+    func buffer(_ thread: Int) -> UnsafeMutablePointer<Float> { base + thread * chunk * width }
 }

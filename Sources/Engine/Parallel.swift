@@ -33,9 +33,16 @@ public enum Threads {
 /// t, t + T, t + 2T, … (static, so the same thread count gives the same assignment every time).
 @inline(__always)
 func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
+    parallelChunks(chunks) { chunk, _ in body(chunk) }
+}
+
+/// As `parallelChunks`, also passing the index of the thread running the chunk (0..<min(Threads.count, chunks)),
+/// for per-thread scratch buffers.
+@inline(__always)
+func parallelChunks(_ chunks: Int, _ body: (_ chunk: Int, _ thread: Int) -> Void) {
     let threads = min(Threads.count, chunks)
     if threads <= 1 {
-        for i in 0..<chunks { body(i) }
+        for i in 0..<chunks { body(i, 0) }
         return
     }
     withoutActuallyEscaping(body) { body in
@@ -44,14 +51,17 @@ func parallelChunks(_ chunks: Int, _ body: (Int) -> Void) {
             abl_parallel(threads, { context, thread, threads in
                 let job = context!.assumingMemoryBound(to: ParallelJob.self).pointee
                 var i = thread
-                while i < job.chunks { job.body(i); i += threads }
+                while i < job.chunks { job.body(i, thread); i += threads }
             }, pointer)
         }
     }
 }
 
+/// Threads `parallelChunks` uses for this many chunks.
+func threadsFor(chunks: Int) -> Int { max(1, min(Threads.count, chunks)) }
+
 private struct ParallelJob {
-    let body: (Int) -> Void
+    let body: (Int, Int) -> Void
     let chunks: Int
 }
 
