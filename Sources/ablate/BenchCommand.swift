@@ -43,10 +43,12 @@ struct BenchCommand: ParsableCommand {
             let total = rows.reduce(0) { $0 + $1.secondsPerStep }
             print("  profile (seconds per step, share of the timed ops):")
             for row in rows {
-                print(String(format: "    %-20@ %-9@ %8.3f s  %5.1f%%  %5d calls", row.op as NSString, row.phase as NSString,
-                             row.secondsPerStep, 100 * row.secondsPerStep / total, row.callsPerStep))
+                let name = row.op.padding(toLength: 20, withPad: " ", startingAt: 0)
+                    + row.phase.padding(toLength: 9, withPad: " ", startingAt: 0)
+                print("    " + name + String(format: " %8.3f s  %5.1f%%  %5d calls", row.secondsPerStep,
+                                               100 * row.secondsPerStep / total, row.callsPerStep))
             }
-            print(String(format: "    %-30@ %8.3f s", "total" as NSString, total))
+            print("    " + "total".padding(toLength: 29, withPad: " ", startingAt: 0) + String(format: " %8.3f s", total))
         }
     }
 }
