@@ -86,11 +86,17 @@ final class EndToEndTests: XCTestCase {
         }
     }
 
-    func waitForEpochs(_ db: String, atLeast n: Int, timeout: TimeInterval = 120) throws {
+    /// Waits until the store holds `n` epochs; fails early (with the process's output) if `process` exits first.
+    func waitForEpochs(_ db: String, atLeast n: Int, process: Process? = nil, log: URL? = nil, timeout: TimeInterval = 120) throws {
         let deadline = Date().addingTimeInterval(timeout)
         let path = dir.appendingPathComponent(db).path
         while Date() < deadline {
             if FileManager.default.fileExists(atPath: path), let count = try? epochs(db).count, count >= n { return }
+            if let process, !process.isRunning {
+                let output = log.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? ""
+                XCTFail("the run exited (status \(process.terminationStatus)) before \(n) epochs were recorded:\n\(output)")
+                return
+            }
             usleep(20_000)
         }
         XCTFail("no \(n) epochs recorded in \(timeout) s")
@@ -99,20 +105,25 @@ final class EndToEndTests: XCTestCase {
     /// Killed with SIGKILL at several moments (mid-epoch, possibly mid-checkpoint) and resumed each time, a run
     /// finishes with exactly the per-epoch metrics of an uninterrupted run, bit for bit.
     func testKillNineAndResumeIsBitIdentical() throws {
-        let file = try writeExperiment("resume", epochs: 5, matrix: "  seed: [7]")
+        let file = try writeExperiment("resume", epochs: 10, matrix: "  seed: [7]")
         let reference = try run(["run", file, "--db", "full.sqlite", "--runs-dir", "runs-full"])
         XCTAssertEqual(reference.status, 0, reference.output)
         let expected = try epochs("full.sqlite")
-        XCTAssertEqual(expected.count, 5)
+        XCTAssertEqual(expected.count, 10)
 
         for kill in 1...3 {
-            let p = try start(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed", "--stale-after", "0.5"])
-            try waitForEpochs("killed.sqlite", atLeast: kill)
-            usleep(useconds_t(kill * 15_000))
+            // Kill each process right after it records one new epoch (then a little later each time): it is in
+            // the middle of the next epoch or of writing the checkpoint that follows the record.
+            let before = FileManager.default.fileExists(atPath: dir.appendingPathComponent("killed.sqlite").path)
+                ? try epochs("killed.sqlite").count : 0
+            let log = dir.appendingPathComponent("kill-\(kill).log")
+            let p = try start(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed", "--stale-after", "0.5"], output: log)
+            try waitForEpochs("killed.sqlite", atLeast: before + 1, process: p, log: log)
+            usleep(useconds_t((kill - 1) * 7_000))
             Darwin_kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
-            XCTAssertEqual(p.terminationReason, .uncaughtSignal)
-            usleep(600_000) // let the heartbeat go stale
+            XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+            usleep(1_200_000) // let the heartbeat go stale
         }
         let resumed = try run(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed", "--stale-after", "0.5"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
@@ -129,9 +140,9 @@ final class EndToEndTests: XCTestCase {
     /// SIGINT stops at a batch boundary, keeps the checkpoint, marks the run interrupted, says how to resume and
     /// exits non-zero; running again finishes it with the same metrics as an uninterrupted run.
     func testSigintInterruptsAndResumes() throws {
-        let file = try writeExperiment("sigint", epochs: 4, matrix: "  seed: [3]")
+        let file = try writeExperiment("sigint", epochs: 10, matrix: "  seed: [3]")
         let p = try start(["run", file, "--db", "s.sqlite"], output: dir.appendingPathComponent("sigint.log"))
-        try waitForEpochs("s.sqlite", atLeast: 1)
+        try waitForEpochs("s.sqlite", atLeast: 1, process: p, log: dir.appendingPathComponent("sigint.log"))
         Darwin_kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         XCTAssertNotEqual(p.terminationStatus, 0)
