@@ -39,7 +39,7 @@ public final class RunStore: @unchecked Sendable {
         }
         let folder = (absolute as NSString).deletingLastPathComponent
         if exists {
-            try RunStore.inspectExisting(absolute)
+            try RunStore.inspectExisting(absolute, busyTimeout: busyTimeout)
         } else {
             guard create else { throw StoreError.missing(path: absolute) }
             do {
@@ -113,7 +113,7 @@ public final class RunStore: @unchecked Sendable {
     static let sqliteHeader = Array("SQLite format 3\u{0}".utf8)
 
     /// Checks an existing file without changing it: SQLite header, readable schema, ablate marker, version.
-    static func inspectExisting(_ path: String) throws {
+    static func inspectExisting(_ path: String, busyTimeout: TimeInterval = 30) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw StoreError.notWritable(path: path, reason: "the file cannot be opened for reading")
         }
@@ -126,6 +126,8 @@ public final class RunStore: @unchecked Sendable {
         }
         var config = Configuration()
         config.readonly = true
+        // Another process may be writing, or recovering the WAL of one killed mid-write: wait, don't fail.
+        config.busyMode = .timeout(busyTimeout)
         let facts: (appID: Int32, version: Int, tables: [String])
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
