@@ -87,25 +87,6 @@ public enum GroupKey: Equatable, Sendable, Codable {
         case let .regex(r): try container.encode(["regex": r])
         }
     }
-
-    /// The group of a file name (extension ignored), or nil when a regex does not match it.
-    public func key(forFile name: String) -> String? {
-        let base = (name as NSString).lastPathComponent
-        let stem = (base as NSString).deletingPathExtension
-        switch self {
-        case .photo:
-            guard let cut = stem.lastIndex(of: "_") else { return stem }
-            return String(stem[..<cut])
-        case .patient:
-            return String(stem.split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)[0])
-        case let .regex(pattern):
-            guard let re = try? NSRegularExpression(pattern: pattern) else { return nil }
-            let range = NSRange(stem.startIndex..., in: stem)
-            guard let m = re.firstMatch(in: stem, range: range) else { return nil }
-            let r = m.numberOfRanges > 1 && m.range(at: 1).location != NSNotFound ? m.range(at: 1) : m.range
-            return Range(r, in: stem).map { String(stem[$0]) }
-        }
-    }
 }
 
 public struct SplitConfig: Codable, Equatable, Sendable {

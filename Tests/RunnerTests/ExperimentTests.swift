@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Store
 import XCTest
@@ -392,11 +393,13 @@ final class ExperimentTests: XCTestCase {
 
     // MARK: helpers used by the trainer
 
-    func testGroupKeysAndSchedules() {
-        XCTAssertEqual(GroupKey.photo.key(forFile: "Monkeypox/M01_02_07.jpg"), "M01_02")
-        XCTAssertEqual(GroupKey.patient.key(forFile: "NM12_01_03.jpg"), "NM12")
-        XCTAssertEqual(GroupKey.regex("^(M|NM)\\d+").key(forFile: "NM12_01_03.jpg"), "NM")
-        XCTAssertNil(GroupKey.regex("^x").key(forFile: "M01.jpg"))
+    /// The experiment file's group settings map onto the Datasets rules that do the grouping.
+    func testGroupKeysAndSchedules() throws {
+        XCTAssertEqual(try GroupKey.photo.rule().matcher().key(forFileName: "M01_02_07.jpg"), "M01_02")
+        XCTAssertEqual(try GroupKey.patient.rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM12")
+        XCTAssertEqual(try GroupKey.regex("^(M|NM)\\d+").rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM")
+        // A name the expression does not match is its own group.
+        XCTAssertEqual(try GroupKey.regex("^x").rule().matcher().key(forFileName: "M01.jpg"), "M01")
         let step = ScheduleConfig(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
         XCTAssertEqual(step.learningRate(epoch: 3, epochs: 10, lr: 1), 0.1, accuracy: 1e-12)
         let cosine = ScheduleConfig(name: .cosine, stepSize: nil, gamma: nil, minLR: 0.1)

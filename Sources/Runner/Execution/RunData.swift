@@ -15,13 +15,7 @@ extension DataConfig {
         case .random: return .init(strategy: .random, testFraction: fraction, seed: seed)
         case .stratified: return .init(strategy: .stratified, testFraction: fraction, seed: seed)
         case .grouped:
-            let rule: GroupKeyRule
-            switch split.group ?? .photo {
-            case .photo: rule = .photo
-            case .patient: rule = .patient
-            case .regex(let pattern): rule = try GroupKeyRule.named(pattern)
-            }
-            return .init(strategy: .grouped, testFraction: fraction, seed: seed, groupKey: rule)
+            return .init(strategy: .grouped, testFraction: fraction, seed: seed, groupKey: try (split.group ?? .photo).rule())
         case .folders:
             guard (split.trainDir ?? "train") == "train", (split.testDir ?? "test") == "test" else {
                 throw RunnerError.data("data.split: folder splits read `train/` and `test/` (and optional `val/`) sub-folders; rename the folders or drop train_dir/test_dir")
@@ -42,6 +36,17 @@ extension DataConfig {
 
     var normalization: Normalization {
         Normalization(mean: normalize.mean.map(Float.init), std: normalize.std.map(Float.init))
+    }
+}
+
+extension GroupKey {
+    /// The Datasets rule that does the grouping (one implementation of `photo`, `patient` and regexes).
+    public func rule() throws -> GroupKeyRule {
+        switch self {
+        case .photo: return .photo
+        case .patient: return .patient
+        case .regex(let pattern): return try GroupKeyRule.named(pattern)
+        }
     }
 }
 
