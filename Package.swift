@@ -42,11 +42,13 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
+        // oneDNN's convolutions and sgemm (Debian `libdnnl-dev`, OpenMP build: the same libgomp pool as above).
+        .target(name: "CDNNL", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
         // MARK: engine and models
-        .target(name: "Engine", dependencies: ["CBLAS", "CKernels"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
+        .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
 

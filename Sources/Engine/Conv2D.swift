@@ -1,6 +1,7 @@
 // Conv2d without bias, NHWC. A 1×1 stride-1 convolution is one GEMM over pixel rows (no im2col, reading a
-// channel prefix of a dense-block buffer through lda); every other convolution is im2col + GEMM in row chunks,
-// so the column buffer stays a few MB instead of N·OH·OW·K floats (darknet's scheme, chunked).
+// channel prefix of a dense-block buffer through lda); every other convolution is a oneDNN direct convolution
+// on the `onednn` backend (OneDNNConvolution.swift) and im2col + GEMM in row chunks on `openblas`, the
+// reference, so the column buffer stays a few MB instead of N·OH·OW·K floats (darknet's scheme, chunked).
 import CKernels
 
 /// 2-D convolution, `y = conv(x, W)`, no bias (DenseNet's convolutions have none).
@@ -38,6 +39,7 @@ public struct Conv2D {
                   b: weight.value, ldb: outChannels, c: y.base, ldc: y.stride)
             return
         }
+        if forwardOneDNN(x, y, ws) { return }
         let k = patch
         let cols = ThreadColumns(ws, "conv.col", rows: y.rows, chunk: chunkRows(y.rows), width: k)
         // Each thread lays out the columns of its own row chunks and multiplies them itself (OpenBLAS runs
@@ -65,6 +67,7 @@ public struct Conv2D {
             }
             return
         }
+        if backwardOneDNN(x, dy, dx: dx, accumulate: accumulate, ws) { return }
         let (oh, ow) = (dy.h, dy.w)
         let k = patch
         // Stride-1 convolutions send the gradient back as another convolution (of dy with the flipped,

@@ -1,9 +1,11 @@
-// Threads: GEMMs run on OpenBLAS and every other kernel splits its rows into fixed-size chunks run through
-// `abl_parallel`, both on libgomp's thread pool (ablate links OpenBLAS's OpenMP build when it is installed), so
-// after a GEMM the same two threads go on with the element-wise work instead of competing with spinning BLAS
-// workers. Chunk boundaries depend only on the problem size, never on the
-// thread count, and reductions combine per-chunk partials in chunk order: results are bit-identical run after run.
+// Threads: GEMMs and convolutions run on OpenBLAS or oneDNN, and every other kernel splits its rows into
+// fixed-size chunks run through `abl_parallel`, all on libgomp's thread pool (ablate links OpenBLAS's OpenMP
+// build when it is installed; Debian's oneDNN is built with OpenMP), so after a GEMM the same two threads go on
+// with the element-wise work instead of competing with spinning BLAS workers. Chunk boundaries depend only on
+// the problem size, never on the thread count, and reductions combine per-chunk partials in chunk order:
+// results are bit-identical run after run.
 import CBLAS
+import CDNNL
 import CKernels
 import Foundation
 
@@ -24,6 +26,7 @@ public enum Threads {
     public static func set(_ n: Int) {
         current = max(1, n)
         openblas_set_num_threads(Int32(current))
+        abl_set_openmp_threads(Int32(current)) // oneDNN sizes its parallel regions from OpenMP's default
         abl_flush_denormals(current)
     }
 }

@@ -1,0 +1,34 @@
+// oneDNN (Debian libdnnl 2.x, OpenMP build) behind a small C interface: direct convolutions on dense NHWC
+// tensors with HWIO weights, and oneDNN's row-major sgemm. The Swift engine keeps the OpenBLAS/im2col path as
+// its reference; this one is the fast path, checked against it in the tests.
+#ifndef ABL_DNNL_H
+#define ABL_DNNL_H
+#include <stddef.h>
+
+typedef struct abl_conv abl_conv;
+
+enum { ABL_CONV_FORWARD = 0, ABL_CONV_BACKWARD_DATA = 1, ABL_CONV_BACKWARD_WEIGHTS = 2 };
+
+/// Plans a convolution x [n, h, w, cin] (dense NHWC) → y [n, oh, ow, cout] (dense NHWC), square kernel,
+/// symmetric padding. Returns NULL when oneDNN cannot create it at all.
+abl_conv *abl_conv_create(long n, long h, long w, long cin, long cout, long kernel, long stride, long padding);
+void abl_conv_destroy(abl_conv *conv);
+
+/// Whether `direction` runs on an optimised (non-reference) oneDNN implementation, and its name.
+int abl_conv_available(const abl_conv *conv, int direction);
+const char *abl_conv_implementation(const abl_conv *conv, int direction);
+
+/// y = conv(x, W). `w_hwio` is [KH, KW, Cin, Cout]. Returns 0 on success.
+int abl_conv_forward(abl_conv *conv, const float *x, const float *w_hwio, float *y);
+/// dx = ∂L/∂x (overwritten).
+int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx);
+/// grad_hwio += ∂L/∂W.
+int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, float *grad_hwio);
+
+/// Row-major C = alpha op(A) op(B) + beta C (dnnl_sgemm). Returns 0 on success.
+int abl_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
+                   const float *b, long ldb, float beta, float *c, long ldc);
+
+/// Threads for oneDNN (and every OpenMP region that does not name its own count).
+void abl_set_openmp_threads(int threads);
+#endif

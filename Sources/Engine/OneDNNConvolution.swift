@@ -1,0 +1,101 @@
+// oneDNN direct convolutions for the `onednn` backend: plans (primitives for forward, backward data and
+// backward weights) are created once per shape and kept for the life of the process. oneDNN wants dense NHWC
+// tensors, so channel slices of a dense-block buffer are packed into scratch first (a layer's 32 growth
+// channels: a few MB, against a convolution that reads and writes the whole bottleneck).
+import CDNNL
+import Foundation
+
+/// The oneDNN plan for one convolution shape, or nil when oneDNN has no optimised kernel for it.
+final class OneDNNPlan: @unchecked Sendable {
+    struct Shape: Hashable { let n, h, w, cin, cout, kernel, stride, padding: Int }
+
+    let handle: OpaquePointer
+
+    private init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { abl_conv_destroy(handle) }
+
+    nonisolated(unsafe) private static var plans: [Shape: OneDNNPlan?] = [:]
+    private static let lock = NSLock()
+
+    static func plan(_ shape: Shape) -> OneDNNPlan? {
+        lock.lock(); defer { lock.unlock() }
+        if let cached = plans[shape] { return cached }
+        let created = abl_conv_create(shape.n, shape.h, shape.w, shape.cin, shape.cout, shape.kernel,
+                                      shape.stride, shape.padding).map(OneDNNPlan.init)
+        plans[shape] = created
+        return created
+    }
+
+    func available(_ direction: Int32) -> Bool { abl_conv_available(handle, direction) != 0 }
+    func implementation(_ direction: Int32) -> String { String(cString: abl_conv_implementation(handle, direction)) }
+
+    static let forward = Int32(ABL_CONV_FORWARD), backwardData = Int32(ABL_CONV_BACKWARD_DATA),
+               backwardWeights = Int32(ABL_CONV_BACKWARD_WEIGHTS)
+}
+
+extension Conv2D {
+    func oneDNNPlan(_ x: FeatureMap) -> OneDNNPlan? {
+        guard Backend.current == .onednn, !isPointwise else { return nil }
+        return OneDNNPlan.plan(.init(n: x.n, h: x.h, w: x.w, cin: inChannels, cout: outChannels,
+                                     kernel: kernel, stride: stride, padding: padding))
+    }
+
+    /// Names of the oneDNN kernels this convolution runs on for input `x` (forward, backward data, backward
+    /// weights), or nil on the OpenBLAS path. For `ablate bench` and the tests.
+    public func oneDNNImplementations(_ x: FeatureMap) -> [String]? {
+        guard let plan = oneDNNPlan(x) else { return nil }
+        return [OneDNNPlan.forward, OneDNNPlan.backwardData, OneDNNPlan.backwardWeights].map(plan.implementation)
+    }
+
+    /// y = conv(x) through oneDNN; false when this shape has no optimised oneDNN forward kernel.
+    func forwardOneDNN(_ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) -> Bool {
+        guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.forward) else { return false }
+        let src = dense(x, ws, "onednn.x")
+        let dst = y.isDense ? y.base : ws.scratch("onednn.y", y.rows * y.c)
+        // Calls stay outside `precondition`: -Ounchecked builds drop its condition, side effects included.
+        let status = abl_conv_forward(plan.handle, src, weight.value, dst)
+        precondition(status == 0, "oneDNN convolution forward failed")
+        if !y.isDense { copyMap(FeatureMap(dst, n: y.n, h: y.h, w: y.w, c: y.c, stride: y.c), y) }
+        return true
+    }
+
+    /// dW += ∂L/∂W and dx (= or +=) ∂L/∂x through oneDNN; false (nothing touched) when a direction this call
+    /// needs has no optimised oneDNN kernel.
+    func backwardOneDNN(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool, _ ws: Workspace) -> Bool {
+        guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.backwardWeights),
+              dx == nil || plan.available(OneDNNPlan.backwardData) else { return false }
+        let src = dense(x, ws, "onednn.x")
+        let gradient = dense(dy, ws, "onednn.dy")
+        let weightStatus = abl_conv_backward_weights(plan.handle, src, gradient, weight.grad)
+        precondition(weightStatus == 0, "oneDNN convolution backward (weights) failed")
+        guard let dx else { return true }
+        let direct = dx.isDense && !accumulate
+        let target = direct ? dx.base : ws.scratch("onednn.dx", dx.rows * dx.c)
+        let dataStatus = abl_conv_backward_data(plan.handle, gradient, weight.value, target)
+        precondition(dataStatus == 0, "oneDNN convolution backward (data) failed")
+        if !direct {
+            let result = FeatureMap(target, n: dx.n, h: dx.h, w: dx.w, c: dx.c, stride: dx.c)
+            if accumulate { addMap(result, into: dx) } else { copyMap(result, dx) }
+        }
+        return true
+    }
+}
+
+/// `m`'s memory when it is dense, else a dense copy in scratch `key`.
+private func dense(_ m: FeatureMap, _ ws: Workspace, _ key: String) -> UnsafeMutablePointer<Float> {
+    if m.isDense { return m.base }
+    let buffer = ws.scratch(key, m.rows * m.c)
+    copyMap(m, FeatureMap(buffer, n: m.n, h: m.h, w: m.w, c: m.c, stride: m.c))
+    return buffer
+}
+
+/// dst += src (same shape, any strides).
+public func addMap(_ src: FeatureMap, into dst: FeatureMap) {
+    precondition(src.rows == dst.rows && src.c == dst.c)
+    parallelRows(src.rows, chunk: 4096) { r0, r1 in
+        for r in r0..<r1 {
+            let s = src.base + r * src.stride, d = dst.base + r * dst.stride
+            for c in 0..<src.c { d[c] += s[c] }
+        }
+    }
+}
