@@ -7,7 +7,7 @@ import Foundation
 
 /// The oneDNN plan for one convolution shape, or nil when oneDNN has no optimised kernel for it.
 final class OneDNNPlan: @unchecked Sendable {
-    struct Shape: Hashable { let n, h, w, cin, cout, kernel, stride, padding: Int }
+    struct Shape: Hashable { let n, h, w, cin, cout, kernel, stride, padding: Int; let winograd: Bool }
 
     let handle: OpaquePointer
 
@@ -21,7 +21,7 @@ final class OneDNNPlan: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if let cached = plans[shape] { return cached }
         let created = abl_conv_create(shape.n, shape.h, shape.w, shape.cin, shape.cout, shape.kernel,
-                                      shape.stride, shape.padding).map(OneDNNPlan.init)
+                                      shape.stride, shape.padding, shape.winograd ? 1 : 0).map(OneDNNPlan.init)
         plans[shape] = created
         return created
     }
@@ -37,7 +37,7 @@ extension Conv2D {
     func oneDNNPlan(_ x: FeatureMap) -> OneDNNPlan? {
         guard Backend.current == .onednn, !isPointwise else { return nil }
         return OneDNNPlan.plan(.init(n: x.n, h: x.h, w: x.w, cin: inChannels, cout: outChannels,
-                                     kernel: kernel, stride: stride, padding: padding))
+                                     kernel: kernel, stride: stride, padding: padding, winograd: Backend.winograd))
     }
 
     /// Names of the oneDNN kernels this convolution runs on for input `x` (forward, backward data, backward

@@ -3,24 +3,33 @@ import Foundation
 @testable import Models
 import XCTest
 
-/// Every per-op case and every whole-network golden file from PyTorch, through the same code as `ablate verify`.
+/// Every per-op case and every whole-network golden file from PyTorch, through the same code as `ablate verify`,
+/// on both backends (oneDNN, the default, and the OpenBLAS/im2col reference).
 final class ReferenceTests: XCTestCase {
+    override func tearDown() { Backend.current = .onednn }
+
     func assertAllPass(_ file: String, expectedAtLeast: Int, file src: StaticString = #filePath, line: UInt = #line) throws {
-        let checks = try Verifier.verify(path: try Shared.reference(file))
-        XCTAssertGreaterThanOrEqual(checks.count, expectedAtLeast, "too few quantities compared", file: src, line: line)
-        for c in checks {
-            XCTAssertTrue(c.passed, "\(file) \(c.item) \(c.quantity): abs \(c.maxAbsError) rel \(c.maxRelError) > tol \(c.tolerance)",
-                          file: src, line: line)
+        for backend in Backend.allCases {
+            Backend.current = backend
+            let checks = try Verifier.verify(path: try Shared.reference(file))
+            XCTAssertGreaterThanOrEqual(checks.count, expectedAtLeast, "too few quantities compared", file: src, line: line)
+            for c in checks {
+                XCTAssertTrue(c.passed, "\(backend): \(file) \(c.item) \(c.quantity): abs \(c.maxAbsError) rel \(c.maxRelError) > tol \(c.tolerance)",
+                              file: src, line: line)
+            }
         }
     }
 
     func testEveryOpCase() throws {
-        let checks = try Verifier.verify(path: try Shared.reference("ops.json"))
-        // 13 cases: forward output + every input and parameter gradient.
-        let items = Set(checks.map(\.item))
-        XCTAssertEqual(items.count, 13, "cases seen: \(items.sorted())")
-        XCTAssertEqual(checks.count, 40)
-        for c in checks { XCTAssertTrue(c.passed, "\(c.item) \(c.quantity): rel \(c.maxRelError)") }
+        for backend in Backend.allCases {
+            Backend.current = backend
+            let checks = try Verifier.verify(path: try Shared.reference("ops.json"))
+            // 13 cases: forward output + every input and parameter gradient.
+            let items = Set(checks.map(\.item))
+            XCTAssertEqual(items.count, 13, "cases seen: \(items.sorted())")
+            XCTAssertEqual(checks.count, 40)
+            for c in checks { XCTAssertTrue(c.passed, "\(backend): \(c.item) \(c.quantity): rel \(c.maxRelError)") }
+        }
     }
 
     func testTinyDenseNetSGD() throws {

@@ -33,6 +33,33 @@ final class TrainingBehaviourTests: XCTestCase {
         XCTAssertNotEqual(Array(a.prefix(c.count)), c, "a different seed must give different weights")
     }
 
+    /// Determinism on both backends, with channel counts in multiples of 16 so that oneDNN's Winograd and
+    /// direct kernels (where the machine has them) are the ones that run.
+    func testDeterministicTrainingOnEveryBackend() throws {
+        let wide = DenseNetConfig(growthRate: 16, blockConfig: [2, 2], initChannels: 32, bnSize: 2, compression: 0.5,
+                                  dropRate: 0, classes: 2, seReduction: 4)
+        defer { Backend.current = .onednn }
+        var finals: [[Float]] = []
+        for backend in Backend.allCases {
+            Backend.current = backend
+            func train() throws -> [Float] {
+                let net = try DenseNet(wide, seed: 3)
+                let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
+                for step in 0..<3 {
+                    let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
+                    _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
+                }
+                return net.store.values.array + net.store.bufferValues.array
+            }
+            let a = try train(), b = try train()
+            XCTAssertTrue(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(backend): weights differ between identical runs")
+            finals.append(a)
+        }
+        // The backends agree to float rounding after three SGD steps.
+        let worst = zip(finals[0], finals[1]).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(worst, 1e-3, "backends diverge: max |Δweight| \(worst)")
+    }
+
     /// Training reduces the loss on a fixed batch (sanity of the whole loop).
     func testLossDecreasesOnAFixedBatch() throws {
         var config = tinySE; config.dropRate = 0

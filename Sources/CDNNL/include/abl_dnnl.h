@@ -10,8 +10,10 @@ typedef struct abl_conv abl_conv;
 enum { ABL_CONV_FORWARD = 0, ABL_CONV_BACKWARD_DATA = 1, ABL_CONV_BACKWARD_WEIGHTS = 2 };
 
 /// Plans a convolution x [n, h, w, cin] (dense NHWC) → y [n, oh, ow, cout] (dense NHWC), square kernel,
-/// symmetric padding. Returns NULL when oneDNN cannot create it at all.
-abl_conv *abl_conv_create(long n, long h, long w, long cin, long cout, long kernel, long stride, long padding);
+/// symmetric padding. With `winograd`, each direction uses oneDNN's Winograd F(4×4, 3×3) kernels where they
+/// exist (AVX-512, 3×3 stride 1, channels in multiples of 16), else direct ones. NULL when oneDNN fails outright.
+abl_conv *abl_conv_create(long n, long h, long w, long cin, long cout, long kernel, long stride, long padding,
+                          int winograd);
 void abl_conv_destroy(abl_conv *conv);
 
 /// Whether `direction` runs on an optimised (non-reference) oneDNN implementation, and its name.
