@@ -30,6 +30,11 @@ public enum Backend: String, CaseIterable, Sendable {
     /// `ABLATE_WINOGRAD=0` turns it off.
     nonisolated(unsafe) public static var winograd: Bool =
         ProcessInfo.processInfo.environment["ABLATE_WINOGRAD"] != "0"
+
+    /// `openblas`, `onednn` or `onednn+winograd`, for benchmark output and run records.
+    public static var description: String {
+        current == .onednn && winograd ? "onednn+winograd" : current.rawValue
+    }
 }
 
 /// C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C, row-major.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import Foundation
 import Training
 
@@ -14,10 +15,17 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Warm-up steps, not measured.") var warmup = 2
     @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "train or eval.") var mode = "train"
+    @Option(help: "onednn (default) or openblas, the im2col + OpenBLAS reference (also: ABLATE_BACKEND).")
+    var backend = Backend.current.rawValue
+    @Flag(inversion: .prefixedNo, help: "Winograd 3×3 convolutions on the onednn backend where oneDNN has them (also: ABLATE_WINOGRAD=0).")
+    var winograd = Backend.winograd
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Time each op type (forward and backward) and print its share of the step.") var profile = false
 
     func validate() throws {
+        guard Backend(rawValue: backend) != nil else {
+            throw ValidationError("--backend must be one of \(Backend.allCases.map(\.rawValue).joined(separator: ", ")), got '\(backend)'")
+        }
         guard mode == "train" || mode == "eval" else { throw ValidationError("--mode must be train or eval, got '\(mode)'") }
         guard batch >= 1, steps >= 1, warmup >= 0, threads >= 1, size >= 32 else {
             throw ValidationError("--batch, --steps and --threads must be ≥ 1, --warmup ≥ 0 and --size ≥ 32")
@@ -25,6 +33,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        Backend.current = Backend(rawValue: backend)!
+        Backend.winograd = winograd
         var options = BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
                                        train: mode == "train", threads: threads)
         options.profile = profile
@@ -34,7 +44,7 @@ struct BenchCommand: ParsableCommand {
             print(String(decoding: try enc.encode(r), as: UTF8.self))
             return
         }
-        print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, median of \(r.steps) steps")
+        print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, \(r.backend), median of \(r.steps) steps")
         print(String(format: "  images/s      %.2f", r.imagesPerSecond))
         print(String(format: "  s/step        %.3f", r.secondsPerStep))
         print(String(format: "  GFLOP/s       %.1f", r.gflops))

@@ -36,6 +36,21 @@ final class CLITests: XCTestCase {
         return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 
+    /// `ablate bench` runs on either backend and says which one it measured; an unknown backend is refused.
+    func testBenchReportsItsBackend() throws {
+        for (flags, expected) in [(["--backend", "openblas"], "openblas"), (["--no-winograd"], "onednn"),
+                                  ([], "onednn+winograd")] {
+            let r = try ablate(["bench", "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0", "--json"] + flags)
+            XCTAssertEqual(r.status, 0, r.err)
+            let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+            XCTAssertEqual(object?["backend"] as? String, expected, r.out)
+            XCTAssertGreaterThan(object?["images_per_second"] as? Double ?? 0, 0)
+        }
+        let bad = try ablate(["bench", "--backend", "cuda"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("--backend must be one of openblas, onednn, got 'cuda'"), bad.err)
+    }
+
     func testDryRunListsEveryRunWithItsHash() throws {
         let file = "experiments/monkeypox.yaml"
         let data = dir.appendingPathComponent("monkeypox").path
