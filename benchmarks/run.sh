@@ -53,9 +53,10 @@ def load(path): return [json.loads(l) for l in open(path) if l.strip()]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20
 torch_version = load(os.path.join(out, "torch-train-224.jsonl"))[0].get("torch", "?")
+backend = load(os.path.join(out, "ablate-train-224.jsonl"))[0].get("backend", "?")
 print(f"# ablate vs PyTorch\n")
 print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}; "
-      f"2 threads; PyTorch {torch_version} in its best configuration (channels_last at 224, glibc malloc tuned); "
+      f"2 threads; ablate backend {backend}; PyTorch {torch_version} in its best configuration (channels_last at 224, glibc malloc tuned); "
       f"{rounds} alternating rounds, each cell the median over rounds of each run's median step time.\n")
 print("| case | PyTorch img/s | ablate img/s | ratio | PyTorch peak RSS | ablate peak RSS |")
 print("|---|---:|---:|---:|---:|---:|")

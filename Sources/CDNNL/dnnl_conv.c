@@ -41,6 +41,7 @@ struct direction {
 };
 
 struct abl_conv {
+    int source_block;                  // 16 when forward and backward weights read the source as nChw16c
     long weight_count;
     float *weight_gradient;            // HWIO result of backward weights, added into the caller's gradient
     struct direction dir[3];
@@ -173,8 +174,16 @@ abl_conv *abl_conv_create(long n, long h, long w, long cin, long cout, long kern
             dnnl_primitive_desc_destroy(fpd);
         }
     }
+    dnnl_memory_desc_t blocked;
+    const struct direction *f = &conv->dir[ABL_CONV_FORWARD], *bw = &conv->dir[ABL_CONV_BACKWARD_WEIGHTS];
+    if (cin % 16 == 0 && dnnl_memory_desc_init_by_tag(&blocked, 4, src, dnnl_f32, dnnl_nChw16c) == dnnl_success &&
+        f->available && bw->available && dnnl_memory_desc_equal(&f->args[0].md, &blocked) &&
+        dnnl_memory_desc_equal(&bw->args[0].md, &blocked))
+        conv->source_block = 16;
     return conv;
 }
+
+int abl_conv_source_block(const abl_conv *conv) { return conv ? conv->source_block : 0; }
 
 int abl_conv_available(const abl_conv *conv, int direction) {
     return conv && direction >= 0 && direction < 3 && conv->dir[direction].available;
@@ -207,16 +216,19 @@ static int reorder(const struct argument *a, const float *user) {
     return execute(a->reorder, 2, args);
 }
 
-/// Runs a direction on the engine's pointers (inputs and the output in engine layouts).
-static int run(struct direction *d, const float *data[3]) {
+/// Runs a direction on the engine's pointers (inputs and the output in engine layouts, except the first
+/// argument when `first_in_plan_layout`: then it is already in the primitive's layout).
+static int run(struct direction *d, const float *data[3], int first_in_plan_layout) {
     if (!d->available) return -1;
-    for (int i = 0; i < 3; i++)
-        if (d->args[i].reorder && !d->args[i].output && reorder(&d->args[i], data[i]) != 0) return -1;
+    for (int i = 0; i < 3; i++) {
+        const struct argument *a = &d->args[i];
+        if (a->reorder && !a->output && !(i == 0 && first_in_plan_layout) && reorder(a, data[i]) != 0) return -1;
+    }
     dnnl_exec_arg_t args[3];
     for (int i = 0; i < 3; i++) {
         const struct argument *a = &d->args[i];
         args[i].arg = a->tag;
-        args[i].memory = wrap(&a->md, a->reorder ? a->buffer : data[i]);
+        args[i].memory = wrap(&a->md, a->reorder && !(i == 0 && first_in_plan_layout) ? a->buffer : data[i]);
     }
     if (execute(d->primitive, 3, args) != 0) return -1;
     for (int i = 0; i < 3; i++)
@@ -224,19 +236,21 @@ static int run(struct direction *d, const float *data[3]) {
     return dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
 }
 
-int abl_conv_forward(abl_conv *conv, const float *x, const float *w_hwio, float *y) {
+int abl_conv_forward(abl_conv *conv, const float *x, const float *w_hwio, float *y, int x_blocked) {
+    if (x_blocked && !conv->source_block) return -1;
     const float *data[3] = {x, w_hwio, y};
-    return run(&conv->dir[ABL_CONV_FORWARD], data);
+    return run(&conv->dir[ABL_CONV_FORWARD], data, x_blocked);
 }
 
 int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx) {
     const float *data[3] = {dy, w_hwio, dx};
-    return run(&conv->dir[ABL_CONV_BACKWARD_DATA], data);
+    return run(&conv->dir[ABL_CONV_BACKWARD_DATA], data, 0);
 }
 
-int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, float *grad_hwio) {
+int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, float *grad_hwio, int x_blocked) {
+    if (x_blocked && !conv->source_block) return -1;
     const float *data[3] = {x, dy, conv->weight_gradient};
-    if (run(&conv->dir[ABL_CONV_BACKWARD_WEIGHTS], data) != 0) return -1;
+    if (run(&conv->dir[ABL_CONV_BACKWARD_WEIGHTS], data, x_blocked) != 0) return -1;
     for (long i = 0; i < conv->weight_count; i++) grad_hwio[i] += conv->weight_gradient[i];
     return 0;
 }

@@ -76,6 +76,24 @@ void abl_scale_shift(const float *x, long r0, long r1, long C, long sx, const fl
     }
 }
 
+void abl_scale_shift_blocked16(const float *x, long r0, long r1, long C, long sx, const float *scale,
+                               const float *shift, int relu, float *y, long hw) {
+    const long blocks = C / 16;
+    for (long i = r0; i < r1; i++) {
+        const float *p = x + i * sx;
+        const long n = i / hw, pixel = i % hw;
+        for (long b = 0; b < blocks; b++) {
+            float *o = y + ((n * blocks + b) * hw + pixel) * 16;
+            const float *pb = p + b * 16, *sc = scale + b * 16, *sh = shift + b * 16;
+            if (relu) {
+                for (int c = 0; c < 16; c++) { const float v = pb[c] * sc[c] + sh[c]; o[c] = v < 0 ? 0 : v; }
+            } else {
+                for (int c = 0; c < 16; c++) o[c] = pb[c] * sc[c] + sh[c];
+            }
+        }
+    }
+}
+
 void abl_bn_backward_sums(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,
                           const float *scale, const float *shift, int relu, const float *mean,
                           double *sum_g, double *sum_gx) {

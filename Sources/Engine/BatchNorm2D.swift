@@ -34,20 +34,30 @@ public struct BatchNorm2D {
     /// y = BN(x) (then ReLU when `relu`). `y` may alias `x` only when both have the same stride.
     /// `statistics`: the batch mean and biased variance of `x` when the caller already has them (a dense
     /// block computes each channel's once and every later layer reuses them); bit-identical to computing here.
+    /// `outputBlock` 16 writes y in oneDNN's nChw16c layout instead of NHWC (see `Conv2D.inputBlock`).
     public func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, relu: Bool,
-                        statistics: ChannelMoments? = nil) {
+                        statistics: ChannelMoments? = nil, outputBlock: Int = 0) {
         precondition(x.c == channels && y.c == channels && x.rows == y.rows)
         if training {
             setBatchStatistics(statistics ?? ChannelMoments(x), rows: x.rows)
         } else {
             useRunningStatistics()
         }
-        apply(x, y, relu: relu)
+        apply(x, y, relu: relu, outputBlock: outputBlock)
     }
 
     /// Writes `x·scale + shift` (and ReLU) with the statistics of the last forward: the recompute path.
-    public func apply(_ x: FeatureMap, _ y: FeatureMap, relu: Bool) {
+    public func apply(_ x: FeatureMap, _ y: FeatureMap, relu: Bool, outputBlock: Int = 0) {
         let (sc, sh, c) = (scale, shift, channels)
+        if outputBlock == 16 {
+            precondition(c % 16 == 0 && y.isDense, "nChw16c output needs a dense map with channels in multiples of 16")
+            let hw = x.h * x.w
+            parallelRows(x.rows, chunk: 512) { r0, r1 in
+                abl_scale_shift_blocked16(x.base, r0, r1, c, x.stride, sc, sh, relu ? 1 : 0, y.base, hw)
+            }
+            return
+        }
+        precondition(outputBlock == 0, "unsupported output block \(outputBlock)")
         parallelRows(x.rows, chunk: 512) { r0, r1 in
             abl_scale_shift(x.base, r0, r1, c, x.stride, sc, sh, relu ? 1 : 0, y.base, y.stride)
         }

@@ -29,8 +29,9 @@ public struct Conv2D {
     /// Rows of the output processed per im2col chunk: about 1 M floats (4 MB) of columns per thread.
     func chunkRows(_ rows: Int) -> Int { max(64, min(rows, columnFloats / patch)) }
 
-    /// y = conv(x). `y` may be a channel slice of a wider buffer.
-    public func forward(_ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) {
+    /// y = conv(x). `y` may be a channel slice of a wider buffer. `inputBlock` 16: x's memory holds the
+    /// input in nChw16c layout (only when `inputBlock(x)` said so).
+    public func forward(_ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace, inputBlock: Int = 0) {
         precondition(x.c == inChannels && y.c == outChannels, "conv channels \(x.c)→\(y.c), expected \(inChannels)→\(outChannels)")
         let (oh, ow) = outputSize(x.h, x.w)
         precondition(y.n == x.n && y.h == oh && y.w == ow, "conv output \(y.h)×\(y.w), expected \(oh)×\(ow)")
@@ -39,7 +40,7 @@ public struct Conv2D {
                   b: weight.value, ldb: outChannels, c: y.base, ldc: y.stride)
             return
         }
-        if forwardOneDNN(x, y, ws) { return }
+        if forwardOneDNN(x, y, inputBlock: inputBlock, ws) { return }
         let k = patch
         let cols = ThreadColumns(ws, "conv.col", rows: y.rows, chunk: chunkRows(y.rows), width: k)
         // Each thread lays out the columns of its own row chunks and multiplies them itself (OpenBLAS runs
@@ -56,7 +57,9 @@ public struct Conv2D {
     }
 
     /// Accumulates dW += ∂L/∂W and, when `dx` is given, writes (or adds, `accumulate`) ∂L/∂x.
-    public func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool = false, _ ws: Workspace) {
+    /// `inputBlock` as in `forward`.
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool = false, _ ws: Workspace,
+                         inputBlock: Int = 0) {
         if isPointwise {
             // dW[Cin×Cout] += xᵀ · dy ; dx[rows×Cin] = dy · Wᵀ
             sgemm(transA: true, m: inChannels, n: outChannels, k: x.rows, a: x.base, lda: x.stride,
@@ -67,7 +70,7 @@ public struct Conv2D {
             }
             return
         }
-        if backwardOneDNN(x, dy, dx: dx, accumulate: accumulate, ws) { return }
+        if backwardOneDNN(x, dy, dx: dx, accumulate: accumulate, inputBlock: inputBlock, ws) { return }
         let (oh, ow) = (dy.h, dy.w)
         let k = patch
         // Stride-1 convolutions send the gradient back as another convolution (of dy with the flipped,

@@ -47,13 +47,24 @@ extension Conv2D {
         return [OneDNNPlan.forward, OneDNNPlan.backwardData, OneDNNPlan.backwardWeights].map(plan.implementation)
     }
 
+    /// 16 when this convolution, on input shaped like `x`, can take its input in oneDNN's nChw16c layout
+    /// (`inputBlock:` of forward and backward): the producer (a BN-ReLU) then writes that layout directly and
+    /// oneDNN's Winograd kernels skip a reorder of the whole input per call. 0 otherwise (NHWC only).
+    public func inputBlock(_ x: FeatureMap) -> Int {
+        guard let plan = oneDNNPlan(x) else { return 0 }
+        return Int(abl_conv_source_block(plan.handle))
+    }
+
     /// y = conv(x) through oneDNN; false when this shape has no optimised oneDNN forward kernel.
-    func forwardOneDNN(_ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) -> Bool {
-        guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.forward) else { return false }
-        let src = dense(x, ws, "onednn.x")
+    func forwardOneDNN(_ x: FeatureMap, _ y: FeatureMap, inputBlock: Int, _ ws: Workspace) -> Bool {
+        guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.forward) else {
+            precondition(inputBlock == 0, "blocked input without a oneDNN plan that reads it")
+            return false
+        }
+        let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
         let dst = y.isDense ? y.base : ws.scratch("onednn.y", y.rows * y.c)
         // Calls stay outside `precondition`: -Ounchecked builds drop its condition, side effects included.
-        let status = abl_conv_forward(plan.handle, src, weight.value, dst)
+        let status = abl_conv_forward(plan.handle, src, weight.value, dst, inputBlock != 0 ? 1 : 0)
         precondition(status == 0, "oneDNN convolution forward failed")
         if !y.isDense { copyMap(FeatureMap(dst, n: y.n, h: y.h, w: y.w, c: y.c, stride: y.c), y) }
         return true
@@ -61,12 +72,16 @@ extension Conv2D {
 
     /// dW += ∂L/∂W and dx (= or +=) ∂L/∂x through oneDNN; false (nothing touched) when a direction this call
     /// needs has no optimised oneDNN kernel.
-    func backwardOneDNN(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool, _ ws: Workspace) -> Bool {
+    func backwardOneDNN(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool, inputBlock: Int,
+                        _ ws: Workspace) -> Bool {
         guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.backwardWeights),
-              dx == nil || plan.available(OneDNNPlan.backwardData) else { return false }
-        let src = dense(x, ws, "onednn.x")
+              dx == nil || plan.available(OneDNNPlan.backwardData) else {
+            precondition(inputBlock == 0, "blocked input without a oneDNN plan that reads it")
+            return false
+        }
+        let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
         let gradient = dense(dy, ws, "onednn.dy")
-        let weightStatus = abl_conv_backward_weights(plan.handle, src, gradient, weight.grad)
+        let weightStatus = abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0)
         precondition(weightStatus == 0, "oneDNN convolution backward (weights) failed")
         guard let dx else { return true }
         let direct = dx.isDense && !accumulate

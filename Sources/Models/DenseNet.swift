@@ -195,9 +195,11 @@ public final class DenseNet {
                 let bott = bottleneck(a, b, l, like: x)
                 prof("conv1x1", .forward) { layer.conv1.forward(a1, bott, ws) }
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
-                prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true) }
+                // Winograd kernels read their input in 16-channel blocks: BN-ReLU writes that layout directly.
+                let block = layer.conv2.inputBlock(a2)
+                prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true, outputBlock: block) }
                 let new = x.channels(cin, config.growthRate)
-                prof("conv3x3", .forward) { layer.conv2.forward(a2, new, ws) }
+                prof("conv3x3", .forward) { layer.conv2.forward(a2, new, ws, inputBlock: block) }
                 if training, let dropout, let masks = a.masks[b] {
                     prof("dropout", .forward) { dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
                 }
@@ -279,9 +281,10 @@ public final class DenseNet {
                 }
                 let bott = bottleneck(a, b, l, like: x)
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
-                prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true) }
+                let block = layer.conv2.inputBlock(a2)
+                prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true, outputBlock: block) }
                 let dA2 = scratchMap(ws, "da2", like: x, c: bott.c)
-                prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws) }
+                prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws, inputBlock: block) }
                 prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dA2, relu: true, accumulate: false) } // in place: dA2 becomes ∂L/∂bottleneck
                 let a1 = scratchMap(ws, "a1", like: x, c: cin)
                 prof("bn+relu recompute", .backward) { layer.norm1.apply(x.channels(0, cin), a1, relu: true) }

@@ -109,6 +109,35 @@ final class BackendTests: XCTestCase {
         }
     }
 
+    /// When Winograd reads 16-channel blocks, BN-ReLU writes them itself; the convolution must give what it gives
+    /// on the NHWC input (which oneDNN reorders), forward and backward.
+    func testBlockedInputFromBatchNormMatchesNHWC() throws {
+        Backend.current = .onednn; Backend.winograd = true
+        let store = ParameterStore()
+        let bn = BatchNorm2D(store, name: "bn", channels: 32)
+        let conv = Conv2D(store, name: "c", in: 32, out: 16, kernel: 3, padding: 1)
+        var rng = SeededGenerator(seed: 9)
+        store.finalize(rng: &rng)
+        let x = random([3, 10, 9, 32], seed: 21), dy = random([3, 10, 9, 16], seed: 22)
+        let act = Tensor(x.shape)
+        let block = conv.inputBlock(act.map)
+        guard block == 16 else { throw XCTSkip("no blocked-input oneDNN kernel on this machine (Winograd needs AVX-512)") }
+        let ws = Workspace()
+        func run(_ block: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
+            store.zeroGrad()
+            bn.forward(x.map, act.map, training: true, relu: true, outputBlock: block)
+            let y = Tensor(dy.shape), dx = Tensor(x.shape)
+            conv.forward(act.map, y.map, ws, inputBlock: block)
+            conv.backward(act.map, dy.map, dx: dx.map, ws, inputBlock: block)
+            return (y.array, dx.array, Array(UnsafeBufferPointer(start: conv.weight.grad, count: conv.weight.count)))
+        }
+        let nhwc = run(0), blocked = run(16)
+        assertClose(blocked.y, nhwc.y, "output", relative: 1e-6)
+        assertClose(blocked.dx, nhwc.dx, "input gradient", relative: 1e-6)
+        assertClose(blocked.dw, nhwc.dw, "weight gradient", relative: 1e-6)
+        XCTAssertNotEqual(act.array.prefix(64).map { $0 }, [Float](repeating: 0, count: 64), "the blocked input was written")
+    }
+
     func testGEMMsMatchTheReference() {
         // Every transpose combination with leading dimensions wider than the matrices, alpha and beta.
         let (m, n, k) = (37, 29, 41)

@@ -24,6 +24,10 @@ void abl_channel_moments(const float *x, long r0, long r1, long C, long sx, cons
 /// y = x * scale[c] + shift[c], optionally followed by ReLU.
 void abl_scale_shift(const float *x, long r0, long r1, long C, long sx, const float *scale, const float *shift,
                      int relu, float *y, long sy);
+/// As abl_scale_shift, writing y in the blocked layout nChw16c of oneDNN's Winograd kernels: row i = n·hw + p,
+/// channel c goes to y[((n·C/16 + c/16)·hw + p)·16 + c%16]. C must be a multiple of 16.
+void abl_scale_shift_blocked16(const float *x, long r0, long r1, long C, long sx, const float *scale,
+                               const float *shift, int relu, float *y, long hw);
 /// Backward sums of batch norm: with g = dy masked by (x*scale+shift > 0) when relu != 0,
 /// sum_g[c] += Σ g, sum_gx[c] += Σ g * (x - mean[c]).
 void abl_bn_backward_sums(const float *x, long sx, const float *dy, long sdy, long r0, long r1, long C,

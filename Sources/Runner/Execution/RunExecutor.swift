@@ -41,7 +41,9 @@ public struct ExecutorOptions {
     }
 }
 
-public let ablateVersionString = "0.1.0"
+/// Version stored with each run, with the compute backend: the backends agree to float rounding, not bit for bit,
+/// so a run's numbers are reproducible on the backend it names.
+public var ablateVersionString: String { "0.1.0 (\(Backend.description))" }
 
 /// Outcome of one `ablate run`.
 public struct ExecutionSummary {
