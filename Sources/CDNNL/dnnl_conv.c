@@ -175,10 +175,11 @@ abl_conv *abl_conv_create(long n, long h, long w, long cin, long cout, long kern
         }
     }
     dnnl_memory_desc_t blocked;
-    const struct direction *f = &conv->dir[ABL_CONV_FORWARD], *bw = &conv->dir[ABL_CONV_BACKWARD_WEIGHTS];
+    const struct direction *f = &conv->dir[ABL_CONV_FORWARD], *bw = &conv->dir[ABL_CONV_BACKWARD_WEIGHTS],
+                           *bd = &conv->dir[ABL_CONV_BACKWARD_DATA];
     if (cin % 16 == 0 && dnnl_memory_desc_init_by_tag(&blocked, 4, src, dnnl_f32, dnnl_nChw16c) == dnnl_success &&
-        f->available && bw->available && dnnl_memory_desc_equal(&f->args[0].md, &blocked) &&
-        dnnl_memory_desc_equal(&bw->args[0].md, &blocked))
+        f->available && bw->available && bd->available && dnnl_memory_desc_equal(&f->args[0].md, &blocked) &&
+        dnnl_memory_desc_equal(&bw->args[0].md, &blocked) && dnnl_memory_desc_equal(&bd->args[2].md, &blocked))
         conv->source_block = 16;
     return conv;
 }
@@ -216,41 +217,42 @@ static int reorder(const struct argument *a, const float *user) {
     return execute(a->reorder, 2, args);
 }
 
-/// Runs a direction on the engine's pointers (inputs and the output in engine layouts, except the first
-/// argument when `first_in_plan_layout`: then it is already in the primitive's layout).
-static int run(struct direction *d, const float *data[3], int first_in_plan_layout) {
+/// Runs a direction on the engine's pointers, in engine layouts except argument `native` (-1: none), which is
+/// already in the primitive's layout.
+static int run(struct direction *d, const float *data[3], int native) {
     if (!d->available) return -1;
     for (int i = 0; i < 3; i++) {
         const struct argument *a = &d->args[i];
-        if (a->reorder && !a->output && !(i == 0 && first_in_plan_layout) && reorder(a, data[i]) != 0) return -1;
+        if (a->reorder && !a->output && i != native && reorder(a, data[i]) != 0) return -1;
     }
     dnnl_exec_arg_t args[3];
     for (int i = 0; i < 3; i++) {
         const struct argument *a = &d->args[i];
         args[i].arg = a->tag;
-        args[i].memory = wrap(&a->md, a->reorder && !(i == 0 && first_in_plan_layout) ? a->buffer : data[i]);
+        args[i].memory = wrap(&a->md, a->reorder && i != native ? a->buffer : data[i]);
     }
     if (execute(d->primitive, 3, args) != 0) return -1;
     for (int i = 0; i < 3; i++)
-        if (d->args[i].reorder && d->args[i].output && reorder(&d->args[i], data[i]) != 0) return -1;
+        if (d->args[i].reorder && d->args[i].output && i != native && reorder(&d->args[i], data[i]) != 0) return -1;
     return dnnl_stream_wait(stream) == dnnl_success ? 0 : -1;
 }
 
 int abl_conv_forward(abl_conv *conv, const float *x, const float *w_hwio, float *y, int x_blocked) {
     if (x_blocked && !conv->source_block) return -1;
     const float *data[3] = {x, w_hwio, y};
-    return run(&conv->dir[ABL_CONV_FORWARD], data, x_blocked);
+    return run(&conv->dir[ABL_CONV_FORWARD], data, x_blocked ? 0 : -1);
 }
 
-int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx) {
+int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx, int dx_blocked) {
+    if (dx_blocked && !conv->source_block) return -1;
     const float *data[3] = {dy, w_hwio, dx};
-    return run(&conv->dir[ABL_CONV_BACKWARD_DATA], data, 0);
+    return run(&conv->dir[ABL_CONV_BACKWARD_DATA], data, dx_blocked ? 2 : -1);
 }
 
 int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, float *grad_hwio, int x_blocked) {
     if (x_blocked && !conv->source_block) return -1;
     const float *data[3] = {x, dy, conv->weight_gradient};
-    if (run(&conv->dir[ABL_CONV_BACKWARD_WEIGHTS], data, x_blocked) != 0) return -1;
+    if (run(&conv->dir[ABL_CONV_BACKWARD_WEIGHTS], data, x_blocked ? 0 : -1) != 0) return -1;
     for (long i = 0; i < conv->weight_count; i++) grad_hwio[i] += conv->weight_gradient[i];
     return 0;
 }

@@ -131,6 +131,53 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
     }
 }
 
+/// Address of row i's first channel in an nChw16c map whose images have `hw` pixels and C channels.
+static inline long blocked_row(long i, long C, long hw) { return (i / hw) * C * hw + (i % hw) * 16; }
+
+void abl_bn_backward_sums_blocked16(const float *x, long sx, const float *dy, long hw, long r0, long r1, long C,
+                                    const float *scale, const float *shift, int relu, const float *mean,
+                                    double *sum_g, double *sum_gx) {
+    float s[C], q[C];
+    const long block_stride = hw * 16;
+    for (long r = r0; r < r1; r += RUN) {
+        const long e = r + RUN < r1 ? r + RUN : r1;
+        for (long c = 0; c < C; c++) { s[c] = 0; q[c] = 0; }
+        for (long i = r; i < e; i++) {
+            const float *p = x + i * sx, *row = dy + blocked_row(i, C, hw);
+            for (long b = 0; b < C; b += 16) {
+                const float *g = row + (b / 16) * block_stride;
+                for (long j = 0; j < 16; j++) {
+                    const long c = b + j;
+                    const float gv = (relu && p[c] * scale[c] + shift[c] <= 0) ? 0 : g[j];
+                    s[c] += gv; q[c] += gv * (p[c] - mean[c]);
+                }
+            }
+        }
+        for (long c = 0; c < C; c++) { sum_g[c] += s[c]; sum_gx[c] += q[c]; }
+    }
+}
+
+void abl_bn_backward_dx_blocked16(const float *x, long sx, const float *dy, long hw, long r0, long r1, long C,
+                                  const float *scale, const float *shift, int relu, const float *mean,
+                                  const float *a, const float *b, const float *k, int accumulate, float *dx,
+                                  long sdx) {
+    const long block_stride = hw * 16;
+    for (long i = r0; i < r1; i++) {
+        const float *p = x + i * sx, *row = dy + blocked_row(i, C, hw);
+        float *o = dx + i * sdx;
+        for (long base = 0; base < C; base += 16) {
+            const float *g = row + (base / 16) * block_stride;
+            for (long j = 0; j < 16; j++) {
+                const long c = base + j;
+                float gv = g[j];
+                if (relu && p[c] * scale[c] + shift[c] <= 0) gv = 0;
+                const float v = a[c] * gv + b[c] + k[c] * (p[c] - mean[c]);
+                o[c] = accumulate ? o[c] + v : v;
+            }
+        }
+    }
+}
+
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i++) dx[i] = y[i] <= 0 ? 0 : dy[i]; // threshold_backward: NaN passes
 }

@@ -89,13 +89,22 @@ public struct BatchNorm2D {
     }
 
     /// Backward of a training-mode forward on `x`. `dy` is the gradient of the layer's output (after the ReLU
-    /// when `relu`). Accumulates dγ, dβ; writes `dx` (or adds to it when `accumulate`).
-    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool) {
-        let c = channels, m = x.rows
+    /// when `relu`). Accumulates dγ, dβ; writes `dx` (or adds to it when `accumulate`). `dyBlock` 16: dy's
+    /// memory is in nChw16c layout (as a Winograd backward-data kernel writes it); dx must not alias it then.
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool,
+                         dyBlock: Int = 0) {
+        let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
+        precondition(dyBlock == 0 || (dyBlock == 16 && c % 16 == 0 && dy.isDense && dy.base != dx.base),
+                     "nChw16c gradient needs channels in multiples of 16 and a separate dx")
         let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
-            abl_bn_backward_sums(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
-                                 out[0], out[1])
+            if dyBlock == 16 {
+                abl_bn_backward_sums_blocked16(x.base, x.stride, dy.base, hw, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                               out[0], out[1])
+            } else {
+                abl_bn_backward_sums(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                     out[0], out[1])
+            }
         }
         let coeff = Tensor([3, c])
         let a = coeff.data, b = coeff.data + c, k = coeff.data + 2 * c
@@ -111,8 +120,13 @@ public struct BatchNorm2D {
             b[i] = Float(-ai * meanG)
         }
         parallelRows(m, chunk: 512) { r0, r1 in
-            abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu, a, b, k,
-                               accumulate ? 1 : 0, dx.base, dx.stride)
+            if dyBlock == 16 {
+                abl_bn_backward_dx_blocked16(x.base, x.stride, dy.base, hw, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                             a, b, k, accumulate ? 1 : 0, dx.base, dx.stride)
+            } else {
+                abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                   a, b, k, accumulate ? 1 : 0, dx.base, dx.stride)
+            }
         }
     }
 }

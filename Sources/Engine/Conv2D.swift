@@ -57,7 +57,7 @@ public struct Conv2D {
     }
 
     /// Accumulates dW += ∂L/∂W and, when `dx` is given, writes (or adds, `accumulate`) ∂L/∂x.
-    /// `inputBlock` as in `forward`.
+    /// `inputBlock` as in `forward`; then dx (dense, not accumulated) is written in the same nChw16c layout.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool = false, _ ws: Workspace,
                          inputBlock: Int = 0) {
         if isPointwise {

@@ -47,9 +47,9 @@ extension Conv2D {
         return [OneDNNPlan.forward, OneDNNPlan.backwardData, OneDNNPlan.backwardWeights].map(plan.implementation)
     }
 
-    /// 16 when this convolution, on input shaped like `x`, can take its input in oneDNN's nChw16c layout
-    /// (`inputBlock:` of forward and backward): the producer (a BN-ReLU) then writes that layout directly and
-    /// oneDNN's Winograd kernels skip a reorder of the whole input per call. 0 otherwise (NHWC only).
+    /// 16 when this convolution, on input shaped like `x`, can take its input and give its input gradient in
+    /// oneDNN's nChw16c layout (`inputBlock:` of forward and backward): a BN-ReLU then writes x and reads dx in
+    /// that layout directly and oneDNN's Winograd kernels skip reordering them per call. 0 otherwise (NHWC only).
     public func inputBlock(_ x: FeatureMap) -> Int {
         guard let plan = oneDNNPlan(x) else { return 0 }
         return Int(abl_conv_source_block(plan.handle))
@@ -84,9 +84,10 @@ extension Conv2D {
         let weightStatus = abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0)
         precondition(weightStatus == 0, "oneDNN convolution backward (weights) failed")
         guard let dx else { return true }
+        precondition(inputBlock == 0 || (dx.isDense && !accumulate), "a blocked dx is written whole")
         let direct = dx.isDense && !accumulate
         let target = direct ? dx.base : ws.scratch("onednn.dx", dx.rows * dx.c)
-        let dataStatus = abl_conv_backward_data(plan.handle, gradient, weight.value, target)
+        let dataStatus = abl_conv_backward_data(plan.handle, gradient, weight.value, target, inputBlock != 0 ? 1 : 0)
         precondition(dataStatus == 0, "oneDNN convolution backward (data) failed")
         if !direct {
             let result = FeatureMap(target, n: dx.n, h: dx.h, w: dx.w, c: dx.c, stride: dx.c)

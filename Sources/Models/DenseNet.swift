@@ -285,11 +285,13 @@ public final class DenseNet {
                 prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true, outputBlock: block) }
                 let dA2 = scratchMap(ws, "da2", like: x, c: bott.c)
                 prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws, inputBlock: block) }
-                prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dA2, relu: true, accumulate: false) } // in place: dA2 becomes ∂L/∂bottleneck
+                // ∂L/∂bottleneck: in place over dA2 (NHWC), or from blocked dA2 into a buffer of its own.
+                let dBott = block == 0 ? dA2 : scratchMap(ws, "dbott", like: x, c: bott.c)
+                prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
                 let a1 = scratchMap(ws, "a1", like: x, c: cin)
                 prof("bn+relu recompute", .backward) { layer.norm1.apply(x.channels(0, cin), a1, relu: true) }
                 let dA1 = scratchMap(ws, "da1", like: x, c: cin)
-                prof("conv1x1", .backward) { layer.conv1.backward(a1, dA2, dx: dA1, ws) }
+                prof("conv1x1", .backward) { layer.conv1.backward(a1, dBott, dx: dA1, ws) }
                 prof("bn+relu", .backward) { layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true) }
             }
         }

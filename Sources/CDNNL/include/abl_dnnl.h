@@ -20,15 +20,16 @@ void abl_conv_destroy(abl_conv *conv);
 int abl_conv_available(const abl_conv *conv, int direction);
 const char *abl_conv_implementation(const abl_conv *conv, int direction);
 
-/// 16 when the forward and backward-weights kernels read x in oneDNN's nChw16c layout (Winograd): the engine
-/// can then write x in that layout itself (`x_blocked`) and save oneDNN a reorder of x per call. Else 0.
+/// 16 when the forward and backward-weights kernels read x, and the backward-data kernel writes dx, in oneDNN's
+/// nChw16c layout (Winograd): the engine can then produce and consume that layout itself (`x_blocked`,
+/// `dx_blocked`) and save oneDNN a reorder of the whole input per call. Else 0.
 /// nChw16c: element (n, c, h, w) at ((n·C/16 + c/16)·H·W + h·W + w)·16 + c%16.
 int abl_conv_source_block(const abl_conv *conv);
 
 /// y = conv(x, W). `w_hwio` is [KH, KW, Cin, Cout]; x is NHWC, or nChw16c when `x_blocked`. Returns 0 on success.
 int abl_conv_forward(abl_conv *conv, const float *x, const float *w_hwio, float *y, int x_blocked);
-/// dx = ∂L/∂x (overwritten).
-int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx);
+/// dx = ∂L/∂x (overwritten), NHWC or, with `dx_blocked`, nChw16c.
+int abl_conv_backward_data(abl_conv *conv, const float *dy, const float *w_hwio, float *dx, int dx_blocked);
 /// grad_hwio += ∂L/∂W (x laid out as for abl_conv_forward).
 int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, float *grad_hwio, int x_blocked);
 

@@ -39,6 +39,15 @@ void abl_bn_backward_dx(const float *x, long sx, const float *dy, long sdy, long
                         const float *b, const float *k, int accumulate, float *dx, long sdx);
 
 // --- small element-wise ------------------------------------------------------------------------------------
+/// abl_bn_backward_sums / abl_bn_backward_dx with dy in nChw16c layout (images of `hw` pixels, C a multiple of
+/// 16): the input gradient oneDNN's Winograd backward-data kernel writes without a reorder.
+void abl_bn_backward_sums_blocked16(const float *x, long sx, const float *dy, long hw, long r0, long r1, long C,
+                                    const float *scale, const float *shift, int relu, const float *mean,
+                                    double *sum_g, double *sum_gx);
+void abl_bn_backward_dx_blocked16(const float *x, long sx, const float *dy, long hw, long r0, long r1, long C,
+                                  const float *scale, const float *shift, int relu, const float *mean,
+                                  const float *a, const float *b, const float *k, int accumulate, float *dx,
+                                  long sdx);
 /// dx = dy where y > 0 else 0 (ReLU backward from its output), n contiguous floats.
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n);
 
