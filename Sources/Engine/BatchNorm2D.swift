@@ -38,12 +38,19 @@ public struct BatchNorm2D {
     public func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, relu: Bool,
                         statistics: ChannelMoments? = nil, outputBlock: Int = 0) {
         precondition(x.c == channels && y.c == channels && x.rows == y.rows)
+        prepare(x, training: training, statistics: statistics)
+        apply(x, y, relu: relu, outputBlock: outputBlock)
+    }
+
+    /// The statistics part of `forward`: sets this layer's scale and shift for `x` (batch statistics and running
+    /// averages updated when training, running statistics otherwise) without writing an output.
+    public func prepare(_ x: FeatureMap, training: Bool, statistics: ChannelMoments? = nil) {
+        precondition(x.c == channels)
         if training {
             setBatchStatistics(statistics ?? ChannelMoments(x), rows: x.rows)
         } else {
             useRunningStatistics()
         }
-        apply(x, y, relu: relu, outputBlock: outputBlock)
     }
 
     /// Writes `x·scale + shift` (and ReLU) with the statistics of the last forward: the recompute path.

@@ -7,6 +7,8 @@
 //   block buffer X [R, C_in + L·k]   every layer reads the prefix [0, c) and writes its k channels at c
 //   bottlenecks    [L, R, bn·k]      conv1 outputs, kept for BN2's backward
 //   BN-ReLU outputs are never stored: backward recomputes them from X / the bottleneck (Pleiss et al. 2017).
+//   BN1-ReLU and conv1 run fused in cache-sized row chunks (FusedBottleneck); BN2-ReLU writes the layout the
+//   3×3 convolution reads (nChw16c for Winograd).
 // A transition pools before its 1×1 convolution (both are linear, so they commute): a quarter of the GEMM.
 import Engine
 
@@ -187,13 +189,13 @@ public final class DenseNet {
             if training { prof("bn stats", .forward) { moments.store(ChannelMoments(x.channels(0, stage.inChannels)), at: 0) } }
             for (l, layer) in stage.layers.enumerated() {
                 let cin = layer.inChannels
-                let a1 = scratchMap(ws, "a1", like: x, c: cin)
                 prof("bn+relu", .forward) {
-                    layer.norm1.forward(x.channels(0, cin), a1, training: training, relu: true,
+                    layer.norm1.prepare(x.channels(0, cin), training: training,
                                         statistics: training ? moments.slice(0, cin) : nil)
                 }
                 let bott = bottleneck(a, b, l, like: x)
-                prof("conv1x1", .forward) { layer.conv1.forward(a1, bott, ws) }
+                // BN1-ReLU and the 1×1 convolution in cache-sized row chunks: the activations never hit memory.
+                prof("bn+relu+conv1x1", .forward) { FusedBottleneck.forward(layer.norm1, layer.conv1, x.channels(0, cin), bott, ws) }
                 let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
                 // Winograd kernels read their input in 16-channel blocks: BN-ReLU writes that layout directly.
                 let block = layer.conv2.inputBlock(a2)
@@ -288,10 +290,10 @@ public final class DenseNet {
                 // ∂L/∂bottleneck: in place over dA2 (NHWC), or from blocked dA2 into a buffer of its own.
                 let dBott = block == 0 ? dA2 : scratchMap(ws, "dbott", like: x, c: bott.c)
                 prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
-                let a1 = scratchMap(ws, "a1", like: x, c: cin)
-                prof("bn+relu recompute", .backward) { layer.norm1.apply(x.channels(0, cin), a1, relu: true) }
                 let dA1 = scratchMap(ws, "da1", like: x, c: cin)
-                prof("conv1x1", .backward) { layer.conv1.backward(a1, dBott, dx: dA1, ws) }
+                // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward), then dA1 = dBott · W1ᵀ.
+                prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(layer.norm1, layer.conv1, x.channels(0, cin), dBott, ws) }
+                prof("conv1x1", .backward) { layer.conv1.pointwiseBackwardData(dBott, dA1) }
                 prof("bn+relu", .backward) { layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true) }
             }
         }
