@@ -113,6 +113,15 @@ public struct BatchNorm2D {
                                      out[0], out[1])
             }
         }
+        backward(x, dy, dx, sums: sums, relu: relu, accumulate: accumulate, dyBlock: dyBlock)
+    }
+
+    /// The second half of `backward`, given the per-channel sums Σg (`sums[0]`) and Σg·(x − mean) (`sums[1]`)
+    /// over all rows, with g = dy masked by the ReLU (the first half, or a caller that took them on the fly).
+    func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, sums: [[Double]], relu: Bool,
+                  accumulate: Bool, dyBlock: Int = 0) {
+        let c = channels, m = x.rows, hw = x.h * x.w
+        let (sc, sh, mu) = (scale, shift, mean)
         let coeff = Tensor([3, c])
         let a = coeff.data, b = coeff.data + c, k = coeff.data + 2 * c
         let gw = weight.grad, gb = bias.grad, gamma = weight.value

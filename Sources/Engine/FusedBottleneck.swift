@@ -48,13 +48,37 @@ public enum FusedBottleneck {
             for i in 0..<(cin * cout) { grad[i] += p[i] }
         }
     }
-}
 
-extension Conv2D {
-    /// dx (= or +=) dy · Wᵀ for a 1×1 convolution, without touching dW (see `FusedBottleneck.weightGradient`).
-    public func pointwiseBackwardData(_ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool = false) {
-        precondition(isPointwise && dy.c == outChannels && dx.c == inChannels && dx.rows == dy.rows)
-        sgemm(transB: true, m: dx.rows, n: inChannels, k: outChannels, a: dy.base, lda: dy.stride,
-              b: weight.value, ldb: outChannels, beta: accumulate ? 1 : 0, c: dx.base, ldc: dx.stride)
+    /// Backward to the input of BN-ReLU → 1×1 conv, given dy = ∂L/∂(conv output): `da` receives
+    /// ∂L/∂(BN-ReLU output) = dy · Wᵀ, computed in row chunks, and BN's backward sums are taken from each chunk
+    /// while it is still in cache (one read of `da` from memory saved); then dx (= or += when `accumulate`)
+    /// ∂L/∂x and BN's dγ, dβ. The weight gradient is `weightGradient`'s job.
+    public static func backwardData(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ dy: FeatureMap,
+                                    da: FeatureMap, dx: FeatureMap, accumulate: Bool) {
+        precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && bn.channels == x.c)
+        precondition(da.c == x.c && dx.c == x.c && da.rows == x.rows && dx.rows == x.rows && dy.rows == x.rows)
+        let cin = x.c, cout = dy.c, rows = x.rows
+        let chunk = chunkRows(cin), chunks = (rows + chunk - 1) / chunk
+        // Per-chunk partial sums, added in chunk order below: deterministic for any thread count.
+        let partials = UnsafeMutablePointer<Double>.allocate(capacity: chunks * 2 * cin)
+        partials.initialize(repeating: 0, count: chunks * 2 * cin)
+        defer { partials.deallocate() }
+        let (scale, shift, mean, weight) = (bn.scale, bn.shift, bn.mean, conv.weight.value)
+        parallelChunks(chunks) { i in
+            let r0 = i * chunk, r1 = min(rows, r0 + chunk)
+            sgemm(transB: true, m: r1 - r0, n: cin, k: cout, a: dy.base + r0 * dy.stride, lda: dy.stride,
+                  b: weight, ldb: cout, c: da.base + r0 * da.stride, ldc: da.stride)
+            let p = partials + i * 2 * cin
+            abl_bn_backward_sums(x.base, x.stride, da.base, da.stride, r0, r1, cin, scale, shift, 1, mean, p, p + cin)
+        }
+        var sums = [[Double]](repeating: [Double](repeating: 0, count: cin), count: 2)
+        for i in 0..<chunks {
+            for o in 0..<2 {
+                let p = partials + (i * 2 + o) * cin
+                for c in 0..<cin { sums[o][c] += p[c] }
+            }
+        }
+        bn.backward(x, da, dx, sums: sums, relu: true, accumulate: accumulate)
     }
 }
+

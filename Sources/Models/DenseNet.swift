@@ -291,10 +291,13 @@ public final class DenseNet {
                 let dBott = block == 0 ? dA2 : scratchMap(ws, "dbott", like: x, c: bott.c)
                 prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
                 let dA1 = scratchMap(ws, "da1", like: x, c: cin)
-                // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward), then dA1 = dBott · W1ᵀ.
+                // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward); then dA1 = dBott · W1ᵀ
+                // in chunks, with BN1's backward sums taken from each chunk while it is in cache.
                 prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(layer.norm1, layer.conv1, x.channels(0, cin), dBott, ws) }
-                prof("conv1x1", .backward) { layer.conv1.pointwiseBackwardData(dBott, dA1) }
-                prof("bn+relu", .backward) { layer.norm1.backward(x.channels(0, cin), dA1, dx.channels(0, cin), relu: true, accumulate: true) }
+                prof("conv1x1+bn+relu", .backward) {
+                    FusedBottleneck.backwardData(layer.norm1, layer.conv1, x.channels(0, cin), dBott, da: dA1,
+                                                 dx: dx.channels(0, cin), accumulate: true)
+                }
             }
         }
         // Stem.
