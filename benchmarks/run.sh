@@ -69,9 +69,17 @@ for key, label in names.items():
     ar = max(r["peak_rss_bytes"] for r in a) / 1e9; tr = max(r["peak_rss_mib"] for r in t) * 2**20 / 1e9
     ips[key] = (ai, ti)
     print(f"| {label} | {ti:.2f} | {ai:.2f} | {ai / ti:.2f}× | {tr:.1f} GB | {ar:.1f} GB |")
-se = ips["train-se16-224"][0]; plain = ips["train-224"][0]
-print(f"\nSE overhead in training (se16 vs plain, ablate): {100 * (plain / se - 1):.1f}% "
-      f"(PyTorch: {100 * (ips['train-224'][1] / ips['train-se16-224'][1] - 1):.1f}%).\n")
+# SE overhead: plain and se16 run back to back in each round, so compare them per round (paired) and take the
+# median of the rounds; this cancels most of the machine's drift between rounds.
+def paired(prefix, key):
+    plain = [r[key] for r in load(os.path.join(out, f"{prefix}-train-224.jsonl"))]
+    se = [r[key] for r in load(os.path.join(out, f"{prefix}-train-se16-224.jsonl"))]
+    per_round = [100 * (p / s - 1) for p, s in zip(plain, se)]
+    return statistics.median(per_round), per_round
+a_med, a_rounds = paired("ablate", "images_per_second"); t_med, t_rounds = paired("torch", "img_per_s")
+print(f"\nSE overhead in training (se16 vs plain, median of per-round paired ratios): ablate {a_med:.1f}% "
+      f"(rounds: {', '.join(f'{v:.1f}%' for v in a_rounds)}); PyTorch {t_med:.1f}% "
+      f"(rounds: {', '.join(f'{v:.1f}%' for v in t_rounds)}).\n")
 print("## ablate op profile (train densenet121, 224, batch 32)\n\n```")
 print(open(os.path.join(out, "profile.txt")).read().rstrip())
 print("```")

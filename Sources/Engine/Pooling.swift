@@ -80,13 +80,25 @@ public struct AvgPool2D {
 
 /// Global average pooling (`AdaptiveAvgPool2d(1)` + flatten): `x [N, H, W, C]` → `y [N, C]` (row stride `ldy`).
 public enum GlobalAvgPool {
-    public static func forward(_ x: FeatureMap, _ y: UnsafeMutablePointer<Float>, ldy: Int) {
-        let c = x.c, hw = x.h * x.w
+    /// y[n, c] = mean over H·W of x[n, :, :, c]. With `sums`, also sums[n, c] = Σ x and
+    /// sums[N·C + n·C + c] = Σ x² (doubles, [2, N, C]) from the same pass.
+    public static func forward(_ x: FeatureMap, _ y: UnsafeMutablePointer<Float>, ldy: Int,
+                               sums: UnsafeMutablePointer<Double>? = nil) {
+        let c = x.c, hw = x.h * x.w, images = x.n
         parallelChunks(x.n) { n in
             var acc = [Double](repeating: 0, count: c)
-            for r in 0..<hw {
-                let p = x.base + (n * hw + r) * x.stride
-                for ch in 0..<c { acc[ch] += Double(p[ch]) }
+            if let sums {
+                var squares = [Double](repeating: 0, count: c)
+                for r in 0..<hw {
+                    let p = x.base + (n * hw + r) * x.stride
+                    for ch in 0..<c { let v = Double(p[ch]); acc[ch] += v; squares[ch] += v * v }
+                }
+                for ch in 0..<c { sums[n * c + ch] = acc[ch]; sums[(images + n) * c + ch] = squares[ch] }
+            } else {
+                for r in 0..<hw {
+                    let p = x.base + (n * hw + r) * x.stride
+                    for ch in 0..<c { acc[ch] += Double(p[ch]) }
+                }
             }
             for ch in 0..<c { y[n * ldy + ch] = Float(acc[ch] / Double(hw)) }
         }

@@ -11,7 +11,11 @@ public struct SqueezeExcitation {
     /// Saved per forward for backward: squeeze s [N, C], hidden h [N, C/r] (after ReLU), gate g [N, C].
     let saved = SavedActivations()
 
-    final class SavedActivations { var batch = 0; var s = Tensor([0]); var h = Tensor([0]); var g = Tensor([0]) }
+    final class SavedActivations {
+        var batch = 0; var s = Tensor([0]); var h = Tensor([0]); var g = Tensor([0])
+        var sums: UnsafeMutablePointer<Double>? = nil   // [2, N, C]: Σ x and Σ x² per image and channel
+        deinit { sums?.deallocate() }
+    }
 
     public init(_ store: ParameterStore, name: String, channels: Int, reduction: Int) {
         precondition(reduction >= 1 && channels / reduction >= 1, "SE reduction \(reduction) leaves no channels of \(channels)")
@@ -28,14 +32,37 @@ public struct SqueezeExcitation {
         if saved.batch != n {
             saved.batch = n
             saved.s = Tensor([n, channels]); saved.h = Tensor([n, hidden]); saved.g = Tensor([n, channels])
+            saved.sums?.deallocate()
+            saved.sums = .allocate(capacity: 2 * n * channels)
         }
         let s = saved.s.data, h = saved.h.data, g = saved.g.data
-        GlobalAvgPool.forward(x, s, ldy: channels)
+        GlobalAvgPool.forward(x, s, ldy: channels, sums: saved.sums)
         fc1.forward(s, h, batch: n)
         ReLU.forward(h, h, count: n * hidden)
         fc2.forward(h, g, batch: n)
         Sigmoid.forward(g, g, count: n * channels)
         ChannelScale.forward(x, g, y)
+    }
+
+    /// Batch mean and biased variance per channel of the last forward's output y = x·g, from the squeeze pass's
+    /// per-image sums (Σx, Σx² in double) instead of another pass over y: E[y] = Σₙ gₙ·Σx / M,
+    /// E[y²] = Σₙ gₙ²·Σx² / M with M = N·H·W. The next BatchNorm (a transition's, or the final one) uses them.
+    public func outputMoments(rows: Int) -> ChannelMoments {
+        let n = saved.batch, c = channels, g = saved.g.data
+        guard let sums = saved.sums else { preconditionFailure("outputMoments before forward") }
+        var mean = [Double](repeating: 0, count: c), variance = mean
+        for i in 0..<n {
+            for ch in 0..<c {
+                let gate = Double(g[i * c + ch])
+                mean[ch] += gate * sums[i * c + ch]
+                variance[ch] += gate * gate * sums[(n + i) * c + ch]
+            }
+        }
+        for ch in 0..<c {
+            mean[ch] /= Double(rows)
+            variance[ch] = max(0, variance[ch] / Double(rows) - mean[ch] * mean[ch])
+        }
+        return ChannelMoments(mean: mean, variance: variance)
     }
 
     /// Accumulates the FC gradients; writes dx (or adds to it when `accumulate`).

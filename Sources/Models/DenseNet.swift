@@ -207,12 +207,14 @@ public final class DenseNet {
                 }
                 if training { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: cin) } }
             }
-            // Without SE the transition (or the head) normalises exactly the block buffer: reuse its statistics.
-            let blockMoments: ChannelMoments? = training && stage.se == nil ? moments : nil
+            // The transition (or the head) normalises the block buffer: reuse the statistics computed per layer.
+            var blockMoments: ChannelMoments? = training ? moments : nil
             var y = x
             if let se = stage.se, let out = a.seOut[b] {
                 prof("se", .forward) { se.forward(x, out.map(batch: n)) }
                 y = out.map(batch: n)
+                // With SE the next BatchNorm normalises x·gate: its statistics come from the squeeze's sums.
+                blockMoments = training ? se.outputMoments(rows: rows) : nil
             }
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map(batch: n)

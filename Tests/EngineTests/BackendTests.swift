@@ -159,3 +159,24 @@ final class BackendTests: XCTestCase {
         }
     }
 }
+
+/// SE hands the next BatchNorm the statistics of its output computed from the squeeze's sums; they must equal
+/// the statistics of that output measured directly.
+final class SqueezeExcitationMomentsTests: XCTestCase {
+    func testOutputMomentsEqualThoseOfTheOutput() {
+        let store = ParameterStore()
+        let se = SqueezeExcitation(store, name: "se", channels: 24, reduction: 4)
+        var rng = SeededGenerator(seed: 3)
+        store.finalize(rng: &rng)
+        let x = Tensor([5, 7, 6, 24])
+        for i in 0..<x.count { x[i] = 3 + 2 * Float(rng.normal()) }      // a mean well away from zero
+        let y = Tensor(x.shape)
+        se.forward(x.map, y.map)
+        let fromSqueeze = se.outputMoments(rows: x.map.rows), direct = ChannelMoments(y.map)
+        for c in 0..<24 {
+            XCTAssertEqual(fromSqueeze.mean[c], direct.mean[c], accuracy: 1e-6 * max(1, abs(direct.mean[c])), "mean \(c)")
+            XCTAssertEqual(fromSqueeze.variance[c], direct.variance[c], accuracy: 1e-5 * direct.variance[c], "variance \(c)")
+        }
+        XCTAssertGreaterThan(direct.variance.min() ?? 0, 0)
+    }
+}
