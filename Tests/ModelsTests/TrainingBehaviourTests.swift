@@ -15,18 +15,20 @@ let tinySE = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8,
                             dropRate: 0.2, classes: 2, seReduction: 2)
 
 final class TrainingBehaviourTests: XCTestCase {
+    /// Weights and BN buffers after three SGD steps on fixed random batches.
+    func threeSteps(_ config: DenseNetConfig, seed: UInt64) throws -> [Float] {
+        let net = try DenseNet(config, seed: seed)
+        let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
+        for step in 0..<3 {
+            let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
+            _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
+        }
+        return net.store.values.array + net.store.bufferValues.array
+    }
+
     /// Same seed, same thread count: bit-identical weights after several steps (dropout included).
     func testDeterministicTraining() throws {
-        func train() throws -> [Float] {
-            let net = try DenseNet(tinySE, seed: 7)
-            let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
-            for step in 0..<3 {
-                let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
-                _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
-            }
-            return net.store.values.array + net.store.bufferValues.array
-        }
-        let a = try train(), b = try train()
+        let a = try threeSteps(tinySE, seed: 7), b = try threeSteps(tinySE, seed: 7)
         XCTAssertEqual(a.count, b.count)
         XCTAssertTrue(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "weights differ between identical runs")
         let c = try DenseNet(tinySE, seed: 8).store.values.array
@@ -42,16 +44,7 @@ final class TrainingBehaviourTests: XCTestCase {
         var finals: [[Float]] = []
         for backend in Backend.allCases {
             Backend.current = backend
-            func train() throws -> [Float] {
-                let net = try DenseNet(wide, seed: 3)
-                let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
-                for step in 0..<3 {
-                    let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
-                    _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
-                }
-                return net.store.values.array + net.store.bufferValues.array
-            }
-            let a = try train(), b = try train()
+            let a = try threeSteps(wide, seed: 3), b = try threeSteps(wide, seed: 3)
             XCTAssertTrue(zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(backend): weights differ between identical runs")
             finals.append(a)
         }
