@@ -63,9 +63,11 @@ extension Conv2D {
         }
         let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
         let dst = y.isDense ? y.base : ws.scratch("onednn.y", y.rows * y.c)
-        // Calls stay outside `precondition`: -Ounchecked builds drop its condition, side effects included.
-        let status = abl_conv_forward(plan.handle, src, weight.value, dst, inputBlock != 0 ? 1 : 0)
-        precondition(status == 0, "oneDNN convolution forward failed")
+        // Not `precondition`: -Ounchecked (release) drops its condition, side effects included. A failure here
+        // is oneDNN's (out of memory), never the user's input: stop rather than train on garbage.
+        if abl_conv_forward(plan.handle, src, weight.value, dst, inputBlock != 0 ? 1 : 0) != 0 {
+            fatalError("oneDNN convolution forward failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
+        }
         if !y.isDense { copyMap(FeatureMap(dst, n: y.n, h: y.h, w: y.w, c: y.c, stride: y.c), y) }
         return true
     }
@@ -81,14 +83,16 @@ extension Conv2D {
         }
         let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
         let gradient = dense(dy, ws, "onednn.dy")
-        let weightStatus = abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0)
-        precondition(weightStatus == 0, "oneDNN convolution backward (weights) failed")
+        if abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0) != 0 {
+            fatalError("oneDNN convolution backward (weights) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
+        }
         guard let dx else { return true }
         precondition(inputBlock == 0 || (dx.isDense && !accumulate), "a blocked dx is written whole")
         let direct = dx.isDense && !accumulate
         let target = direct ? dx.base : ws.scratch("onednn.dx", dx.rows * dx.c)
-        let dataStatus = abl_conv_backward_data(plan.handle, gradient, weight.value, target, inputBlock != 0 ? 1 : 0)
-        precondition(dataStatus == 0, "oneDNN convolution backward (data) failed")
+        if abl_conv_backward_data(plan.handle, gradient, weight.value, target, inputBlock != 0 ? 1 : 0) != 0 {
+            fatalError("oneDNN convolution backward (data) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
+        }
         if !direct {
             let result = FeatureMap(target, n: dx.n, h: dx.h, w: dx.w, c: dx.c, stride: dx.c)
             if accumulate { addMap(result, into: dx) } else { copyMap(result, dx) }
