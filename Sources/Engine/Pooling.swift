@@ -86,21 +86,16 @@ public enum GlobalAvgPool {
                                sums: UnsafeMutablePointer<Double>? = nil) {
         let c = x.c, hw = x.h * x.w, images = x.n
         parallelChunks(x.n) { n in
-            var acc = [Double](repeating: 0, count: c)
-            if let sums {
-                var squares = [Double](repeating: 0, count: c)
-                for r in 0..<hw {
-                    let p = x.base + (n * hw + r) * x.stride
-                    for ch in 0..<c { let v = Double(p[ch]); acc[ch] += v; squares[ch] += v * v }
-                }
-                for ch in 0..<c { sums[n * c + ch] = acc[ch]; sums[(images + n) * c + ch] = squares[ch] }
-            } else {
-                for r in 0..<hw {
-                    let p = x.base + (n * hw + r) * x.stride
-                    for ch in 0..<c { acc[ch] += Double(p[ch]) }
-                }
+            // Squares are summed even when not asked for: one multiply-add per element of a memory-bound pass.
+            var acc = [Double](repeating: 0, count: c), squares = acc
+            for r in 0..<hw {
+                let p = x.base + (n * hw + r) * x.stride
+                for ch in 0..<c { let v = Double(p[ch]); acc[ch] += v; squares[ch] += v * v }
             }
             for ch in 0..<c { y[n * ldy + ch] = Float(acc[ch] / Double(hw)) }
+            if let sums {
+                for ch in 0..<c { sums[n * c + ch] = acc[ch]; sums[(images + n) * c + ch] = squares[ch] }
+            }
         }
     }
 
