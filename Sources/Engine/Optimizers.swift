@@ -79,7 +79,9 @@ public enum LRSchedule: Codable, Equatable, Sendable {
     case constant
     /// `StepLR`: lr · γ^⌊epoch / stepSize⌋.
     case step(stepSize: Int, gamma: Float)
-    /// `CosineAnnealingLR` with T_max = total epochs: η_min + (lr − η_min)(1 + cos(π·epoch/T))/2.
+    /// Cosine annealing that trains the last epoch at η_min: η_min + (lr − η_min)(1 + cos(π·epoch/(T − 1)))/2
+    /// for T total epochs. PyTorch's `CosineAnnealingLR(T_max = T)` divides by T instead and never trains at
+    /// η_min; the experiment files promise "anneal to min_lr", so the last epoch gets min_lr.
     case cosine(minLR: Float)
 
     public func learningRate(base: Float, epoch: Int, totalEpochs: Int) -> Float {
@@ -87,7 +89,8 @@ public enum LRSchedule: Codable, Equatable, Sendable {
         case .constant: return base
         case let .step(stepSize, gamma): return base * pow(gamma, Float(epoch / max(1, stepSize)))
         case let .cosine(minLR):
-            let t = Double(epoch) / Double(max(1, totalEpochs))
+            guard totalEpochs > 1 else { return base }
+            let t = Double(min(epoch, totalEpochs - 1)) / Double(totalEpochs - 1)
             return minLR + (base - minLR) * Float((1 + cos(Double.pi * t)) / 2)
         }
     }

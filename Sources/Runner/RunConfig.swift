@@ -231,7 +231,7 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
     public var stepSize: Int?
     public var gamma: Double?
-    /// `cosine`: anneal from `lr` to `minLR` over all epochs.
+    /// `cosine`: anneal from `lr` to `minLR` over all epochs (training runs Engine's `LRSchedule`).
     public var minLR: Double?
 
     enum CodingKeys: String, CodingKey { case name, stepSize = "step_size", gamma, minLR = "min_lr" }
@@ -242,22 +242,6 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
         if let gamma { o["gamma"] = .double(gamma) }
         if let minLR { o["min_lr"] = .double(minLR) }
         return .object(o)
-    }
-
-    /// The learning rate of 1-based `epoch` out of `epochs`, for a base rate `lr`.
-    public func learningRate(epoch: Int, epochs: Int, lr: Double) -> Double {
-        switch name {
-        case .constant:
-            return lr
-        case .step:
-            let steps = (epoch - 1) / max(stepSize ?? 1, 1)
-            return lr * pow(gamma ?? 0.1, Double(steps))
-        case .cosine:
-            let lo = minLR ?? 0
-            guard epochs > 1 else { return lr }
-            let t = Double(epoch - 1) / Double(epochs - 1)
-            return lo + (lr - lo) * (1 + cos(Double.pi * t)) / 2
-        }
     }
 }
 

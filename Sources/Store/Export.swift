@@ -40,19 +40,12 @@ extension RunStore {
         return lines.map { $0.map(RunStore.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    /// One JSON document: `{"format": "ablate-export", "schema_version": N, "runs": [...]}` where each run has
-    /// its fields, its `config` object and its `epochs`.
+    /// One JSON document holding everything `ablate merge` and `ablate report` need (see `RunArchive`):
+    /// `{"format": "ablate-export", "schema_version": N, "experiments": [...], "runs": [...]}`. Each run has the
+    /// fields `ablate status --json` shows, its `config` object, the exact stored texts (`config_json`,
+    /// `data_audit_json`), its `epochs`, and its `predictions` by kind as compact `[file, label, [p…]]` rows.
     public func exportJSON(experiment: String? = nil) throws -> String {
-        var runs: [JSONValue] = []
-        for s in try listRuns(experiment: experiment) {
-            var object = RunStore.summaryJSON(s)
-            object["epochs"] = .array(try epochs(runID: s.run.id).map(RunStore.epochJSON))
-            runs.append(.object(object))
-        }
-        let doc: JSONValue = .object(["format": .string("ablate-export"),
-                                      "schema_version": .int(RunStore.schemaVersion),
-                                      "runs": .array(runs)])
-        return doc.pretty + "\n"
+        try archive(experiment: experiment).json
     }
 
     /// The JSON fields of one run summary (what `ablate status --json` lists).

@@ -170,12 +170,7 @@ extension RunStore {
             guard m.epoch >= 1, m.epoch <= total else {
                 throw StoreError.invalidArgument("run \(lease.runID): epoch \(m.epoch) is outside 1...\(total)")
             }
-            try db.execute(sql: """
-                INSERT OR REPLACE INTO epochs(run_id, epoch, train_loss, train_acc, test_loss, test_acc,
-                    learning_rate, seconds, images_per_second, recorded_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [lease.runID, m.epoch, m.trainLoss, m.trainAcc, m.testLoss, m.testAcc,
-                                 m.learningRate, m.seconds, m.imagesPerSecond, now])
+            try RunStore.writeEpoch(db, runID: lease.runID, m, recordedAt: now)
             try db.execute(sql: "UPDATE runs SET heartbeat = ? WHERE id = ?", arguments: [now, lease.runID])
         }
     }
@@ -187,15 +182,30 @@ extension RunStore {
             try checkLease(db, lease)
             try db.execute(sql: "DELETE FROM predictions WHERE run_id = ? AND kind = ?",
                            arguments: [lease.runID, kind.rawValue])
-            let statement = try db.makeStatement(sql: """
-                INSERT INTO predictions(run_id, kind, epoch, file, label, predicted, probabilities)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """)
-            for p in predictions {
-                let probs = JSONValue.array(p.probabilities.map { .double($0) }).canonical
-                try statement.execute(arguments: [lease.runID, kind.rawValue, epoch, p.file, p.label,
-                                                  p.predicted, probs])
-            }
+            try RunStore.writePredictions(db, runID: lease.runID, kind: kind, epoch: epoch, predictions)
+        }
+    }
+
+    /// Inserts (or replaces) one epoch row.
+    static func writeEpoch(_ db: Database, runID: Int64, _ m: EpochMetrics, recordedAt: Date) throws {
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO epochs(run_id, epoch, train_loss, train_acc, test_loss, test_acc,
+                learning_rate, seconds, images_per_second, recorded_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [runID, m.epoch, m.trainLoss, m.trainAcc, m.testLoss, m.testAcc,
+                             m.learningRate, m.seconds, m.imagesPerSecond, recordedAt])
+    }
+
+    /// Inserts prediction rows of one kind (the caller deletes older rows of that kind first).
+    static func writePredictions(_ db: Database, runID: Int64, kind: PredictionKind, epoch: Int,
+                                 _ predictions: [Prediction]) throws {
+        let statement = try db.makeStatement(sql: """
+            INSERT INTO predictions(run_id, kind, epoch, file, label, predicted, probabilities)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for p in predictions {
+            let probabilities = JSONValue.array(p.probabilities.map { .double($0) }).canonical
+            try statement.execute(arguments: [runID, kind.rawValue, epoch, p.file, p.label, p.predicted, probabilities])
         }
     }
 

@@ -95,6 +95,26 @@ public final class RunStore: @unchecked Sendable {
         }
     }
 
+    /// Opens an existing run store for reading only (a merge source, a task's store seen by `status`): the file
+    /// is checked like any other, never migrated and never written.
+    public init(readingOnly path: String, busyTimeout: TimeInterval = 30) throws {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        self.path = absolute
+        self.clock = { Date() }
+        guard FileManager.default.fileExists(atPath: absolute) else { throw StoreError.missing(path: absolute) }
+        try RunStore.inspectExisting(absolute, busyTimeout: busyTimeout)
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(busyTimeout)
+        config.label = "ablate-run-store-read-only"
+        do {
+            dbQueue = try DatabaseQueue(path: absolute, configuration: config)
+        } catch {
+            throw StoreError.notAnAblateDatabase(path: absolute, reason: "SQLite cannot open it for reading "
+                + "(\(RunStore.shortReason(error)))")
+        }
+    }
+
     /// Two processes creating the same new store race to apply the first migration: the loser's transaction
     /// rolls back ("table … already exists") or reads the schema mid-change. Trying again finds it applied.
     static func retryingRaces(_ body: () throws -> Void) throws {

@@ -18,6 +18,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidArgument(String)
     /// Any other SQLite error, with the file it happened on.
     case database(path: String, message: String)
+    /// A merge source that is not an export document or run store ablate can read.
+    case invalidArchive(path: String, reason: String)
+    /// A merge source defines an experiment differently from the target under the same name.
+    case definitionConflict(experiment: String, source: String, target: String)
 
     public var description: String {
         switch self {
@@ -40,6 +44,14 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
             return message
         case let .database(path, message):
             return "run store \(path): \(message)"
+        case let .invalidArchive(path, reason):
+            return "cannot merge \(path): \(reason). Give run stores (.sqlite) or files written by "
+                + "`ablate export --format json`."
+        case let .definitionConflict(experiment, source, target):
+            return "experiment '\(experiment)' in \(source) is defined differently from the experiment of that name in "
+                + "\(target) (other settings, matrix or target, not just comments), so their runs do not belong in one "
+                + "report. Nothing was merged. Merge it into another database, or rename one of the experiments "
+                + "(its `name:`) and run it again."
         }
     }
 }

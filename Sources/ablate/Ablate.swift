@@ -1,5 +1,6 @@
 // The `ablate` command line: the only module that knows about the terminal.
 import ArgumentParser
+import Foundation
 
 @main
 struct Ablate: ParsableCommand {
@@ -13,9 +14,17 @@ struct Ablate: ParsableCommand {
             RunCommand.self,
             StatusCommand.self,
             ExportCommand.self,
+            MergeCommand.self,
             DataCommand.self,
             ReportCommand.self,
             PredictCommand.self,
         ]
     )
+
+    static func main() {
+        // Line-buffered standard output: under `nohup ablate run … > run.log`, every line reaches the log file
+        // when it is printed instead of when a 4 KiB block fills (which, for an overnight run, is at exit).
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }

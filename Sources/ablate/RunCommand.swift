@@ -13,7 +13,9 @@ struct RunCommand: ParsableCommand {
             seed or training.optimizer.lr) equals VALUE; repeat it to combine (same key: either value; different \
             keys: both). Finished configurations are skipped; an interrupted or killed run resumes from its last \
             checkpoint. Several `ablate run` processes may share one database. Ctrl-C stops at the next batch \
-            boundary, keeps the last checkpoint and marks the run interrupted.
+            boundary, keeps the last checkpoint and marks the run interrupted. --shard I/N runs every N-th entry \
+            of the matrix starting at entry I+1, so N processes (or N sittings) with shards 0/N … (N-1)/N cover it \
+            exactly once; give each its own --db and gather them with `ablate merge`.
             """)
 
     @Argument(help: "Experiment file (YAML), e.g. experiments/demo.yaml.") var file: String
@@ -21,6 +23,9 @@ struct RunCommand: ParsableCommand {
     var dryRun = false
     @Option(name: .customLong("only"), help: ArgumentHelp("Keep runs whose setting KEY equals VALUE.", valueName: "KEY=VALUE"))
     var only: [String] = []
+    @Option(help: ArgumentHelp("Run only shard I of N: the entries numbered I+1, I+1+N, … by --dry-run (0 ≤ I < N).",
+                               valueName: "I/N"))
+    var shard: String?
     @Option(help: "Data folder, replacing data.path of the file.") var data: String?
     @Option(help: "Run store file (dry run: shows which runs it already has).") var db: String = RunStore.defaultPath
     @Flag(help: "Dry run: print the runs with their full configurations as JSON.") var json = false
@@ -32,7 +37,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let experiment = try Experiment.load(file: file, options: .init(dataOverride: data))
-        let runs = try experiment.runs(matching: only)
+        let shard = try shard.map(Shard.init(parsing:))
+        let runs = try experiment.runs(matching: only, shard: shard)
         guard dryRun else {
             try train(experiment, runs)
             return
@@ -63,6 +69,7 @@ struct RunCommand: ParsableCommand {
               + (experiment.axes.isEmpty ? "" : " = \(axes) = \(sizes)")
               + (experiment.target.map { ", target \($0)" } ?? ""))
         if !only.isEmpty { print("--only \(only.joined(separator: " ")): \(runs.count) runs") }
+        if let shard { print("shard \(shard): \(runs.count) runs") }
         for w in experiment.warnings { print("warning: \(w)") }
         let rows = runs.map { r -> [String] in
             let stored = known[r.configHash].map { "\($0.run.status.rawValue) \($0.epochsDone)/\($0.run.epochsTotal)" } ?? "new"

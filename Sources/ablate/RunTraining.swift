@@ -18,20 +18,22 @@ extension RunCommand {
         let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
         let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
 
-        print("")
-        print("summary of \(experiment.name) (\(db)):")
+        let say = progress.say
+        say("")
+        say("summary of \(experiment.name) (\(db)):")
         for f in summary.finished {
             let best = f.best.map { String(format: "%.4f", $0) } ?? "—"
             let target = f.reachedTarget.map { $0 ? "target reached" : "target not reached" } ?? ""
-            print("  finished     \(f.label)  best test acc \(best)  \(target)")
+            say("  finished     \(f.label)  best test acc \(best)  \(target)")
         }
-        for f in summary.failed { print("  failed       \(f.label): \(f.message)") }
+        for f in summary.failed { say("  failed       \(f.label): \(f.message)") }
         if let i = summary.interrupted {
-            print("  interrupted  \(i.label) after \(i.epochsDone) epoch(s); its checkpoint is kept")
-            print("resume with: ablate run \(file) --db \(db)" + (only.isEmpty ? "" : " " + only.map { "--only \($0)" }.joined(separator: " ")))
+            say("  interrupted  \(i.label) after \(i.epochsDone) epoch(s); its checkpoint is kept")
+            say("resume with: ablate run \(file) --db \(db)" + (only.isEmpty ? "" : " " + only.map { "--only \($0)" }.joined(separator: " "))
+                + (shard.map { " --shard \($0)" } ?? ""))
             throw ExitCode(130)
         }
-        if summary.finished.isEmpty && summary.failed.isEmpty { print("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)") }
+        if summary.finished.isEmpty && summary.failed.isEmpty { say("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)") }
         if !summary.failed.isEmpty { throw ExitCode(1) }
     }
 
@@ -51,9 +53,15 @@ extension RunCommand {
     }
 }
 
-/// A live progress bar per epoch on a terminal; one log line per epoch otherwise.
+/// A live progress bar per epoch on a terminal; one log line per epoch otherwise, each line stamped with the
+/// UTC time (a log file of an overnight run shows when each epoch ended).
 final class ProgressDisplay {
     let interactive: Bool
+    private let stampFormat: ISO8601DateFormatter = {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f
+    }()
     var runStart = Date()
     var runsLeft = 0
     var epochSeconds: [Double] = []
@@ -61,21 +69,26 @@ final class ProgressDisplay {
 
     init(interactive: Bool) { self.interactive = interactive }
 
+    /// Prints one line: as it is on a terminal, after a timestamp otherwise.
+    func say(_ line: String) {
+        print(interactive || line.isEmpty ? line : "\(stampFormat.string(from: Date())) \(line)")
+    }
+
     func handle(_ event: RunEvent) {
         switch event {
         case let .enqueued(result, total):
-            print("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store")
+            say("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store")
         case let .dataPrepared(directory, synthesized, audit, skipped):
-            if synthesized { print("synthesised data in \(directory)") }
+            if synthesized { say("synthesised data in \(directory)") }
             if !skipped.isEmpty {
                 let listed: [String] = skipped.prefix(5).map { "\($0.path) (\($0.reason))" }
                 let more = skipped.count > 5 ? "; …" : ""
-                print("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
+                say("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
             }
-            print("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
+            say("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
         case let .started(run, label, resumed, left):
             runStart = Date(); epochSeconds = []; runsLeft = left; totalEpochs = run.epochsTotal; startEpoch = resumed
-            print("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")
+            say("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")
         case let .batch(_, p):
             guard interactive else { return }
             let width = 24
@@ -93,18 +106,18 @@ final class ProgressDisplay {
         case let .epoch(_, _, r, total):
             epochSeconds.append(r.seconds)
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            print(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
+            say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
                          r.epoch, total, r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.isBest ? " (best)" : "",
                          r.learningRate, r.seconds, r.imagesPerSecond))
         case let .finished(id, label, best, reached):
-            print("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
+            say("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
                   + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))
         case let .failed(id, label, message):
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            print("run \(id) \(label) FAILED: \(message)")
+            say("run \(id) \(label) FAILED: \(message)")
         case let .interrupted(id, label, done):
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            print("run \(id) \(label) interrupted after \(done) finished epoch(s)")
+            say("run \(id) \(label) interrupted after \(done) finished epoch(s)")
         }
     }
 }

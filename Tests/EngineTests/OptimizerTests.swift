@@ -54,11 +54,12 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(step.learningRate(base: 0.1, epoch: 2, totalEpochs: 10), 0.1, accuracy: 1e-9)
         XCTAssertEqual(step.learningRate(base: 0.1, epoch: 3, totalEpochs: 10), 0.01, accuracy: 1e-9)
         XCTAssertEqual(step.learningRate(base: 0.1, epoch: 6, totalEpochs: 10), 0.001, accuracy: 1e-9)
-        // CosineAnnealingLR(T_max=10, eta_min=0): epoch 5 → half, epoch 0 → base.
+        // Cosine over 11 epochs (0…10): base at epoch 0, half way at epoch 5, min_lr in the last epoch.
         let cos = LRSchedule.cosine(minLR: 0)
-        XCTAssertEqual(cos.learningRate(base: 0.1, epoch: 0, totalEpochs: 10), 0.1, accuracy: 1e-7)
-        XCTAssertEqual(cos.learningRate(base: 0.1, epoch: 5, totalEpochs: 10), 0.05, accuracy: 1e-7)
-        XCTAssertEqual(LRSchedule.cosine(minLR: 0.01).learningRate(base: 0.1, epoch: 10, totalEpochs: 10), 0.01, accuracy: 1e-7)
+        XCTAssertEqual(cos.learningRate(base: 0.1, epoch: 0, totalEpochs: 11), 0.1, accuracy: 1e-7)
+        XCTAssertEqual(cos.learningRate(base: 0.1, epoch: 5, totalEpochs: 11), 0.05, accuracy: 1e-7)
+        XCTAssertEqual(LRSchedule.cosine(minLR: 0.01).learningRate(base: 0.1, epoch: 10, totalEpochs: 11), 0.01, accuracy: 1e-7)
+        XCTAssertEqual(LRSchedule.cosine(minLR: 0.01).learningRate(base: 0.1, epoch: 0, totalEpochs: 1), 0.1, accuracy: 1e-7)
     }
 
     /// Kaiming-normal: std √(2/fan_in); Linear default: U(±1/√fan_in).

@@ -394,17 +394,31 @@ final class ExperimentTests: XCTestCase {
     // MARK: helpers used by the trainer
 
     /// The experiment file's group settings map onto the Datasets rules that do the grouping.
-    func testGroupKeysAndSchedules() throws {
+    func testGroupKeys() throws {
         XCTAssertEqual(try GroupKey.photo.rule().matcher().key(forFileName: "M01_02_07.jpg"), "M01_02")
         XCTAssertEqual(try GroupKey.patient.rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM12")
         XCTAssertEqual(try GroupKey.regex("^(M|NM)\\d+").rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM")
         // A name the expression does not match is its own group.
         XCTAssertEqual(try GroupKey.regex("^x").rule().matcher().key(forFileName: "M01.jpg"), "M01")
-        let step = ScheduleConfig(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
-        XCTAssertEqual(step.learningRate(epoch: 3, epochs: 10, lr: 1), 0.1, accuracy: 1e-12)
-        let cosine = ScheduleConfig(name: .cosine, stepSize: nil, gamma: nil, minLR: 0.1)
-        XCTAssertEqual(cosine.learningRate(epoch: 1, epochs: 5, lr: 1), 1, accuracy: 1e-12)
-        XCTAssertEqual(cosine.learningRate(epoch: 5, epochs: 5, lr: 1), 0.1, accuracy: 1e-12)
-        XCTAssertEqual(cosine.learningRate(epoch: 3, epochs: 5, lr: 1), 0.55, accuracy: 1e-12)
+    }
+
+    /// The schedule a run trains with is the one the experiment file documents: cosine reaches `min_lr` in the
+    /// last epoch, step multiplies by gamma every `step_size` epochs (epochs counted from 0 by the trainer).
+    func testTrainingUsesTheDocumentedSchedule() throws {
+        var config = try XCTUnwrap(Experiment.parse(text: """
+            name: s
+            data: {path: x}
+            training: {epochs: 5, optimizer: {name: sgd, lr: 1}, schedule: {name: cosine, min_lr: 0.1}}
+            model: densenet121
+            """, options: .init(checkDataExists: false)).runs.first).config
+        let cosine = config.trainingSettings.schedule
+        let rates = (0..<5).map { cosine.learningRate(base: 1, epoch: $0, totalEpochs: 5) }
+        XCTAssertEqual(rates[0], 1, accuracy: 1e-6)
+        XCTAssertEqual(rates[2], 0.55, accuracy: 1e-6)
+        XCTAssertEqual(rates[4], 0.1, accuracy: 1e-6, "the last epoch trains at min_lr")
+        config.training.schedule = ScheduleConfig(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
+        let step = config.trainingSettings.schedule
+        XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
+        XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
     }
 }

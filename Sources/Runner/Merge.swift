@@ -1,0 +1,68 @@
+import Foundation
+import Store
+
+/// `ablate merge`: gathers runs from other run stores (shards, Slurm tasks, other machines) and from
+/// `ablate export --format json` files into one store, for `ablate report`.
+public enum RunMerge {
+    /// Reads one source: a run store (opened read-only, never changed) or an export document.
+    public static func load(_ path: String) throws -> RunArchive {
+        let url = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw StoreError.invalidArchive(path: path, reason: "there is no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw StoreError.invalidArchive(path: path, reason: "it is a folder; give its .sqlite or .json files")
+        }
+        let head: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: url)
+            head = try handle.read(upToCount: 16) ?? Data()
+            try? handle.close()
+        } catch {
+            throw StoreError.invalidArchive(path: path, reason: "it cannot be read (permissions?)")
+        }
+        if head.starts(with: Array("SQLite format 3".utf8)) {
+            let store = try RunStore(readingOnly: path)
+            defer { try? store.close() }
+            return try store.archive()
+        }
+        guard let first = head.first(where: { !" \n\r\t".utf8.contains($0) }), first == UInt8(ascii: "{") else {
+            throw StoreError.invalidArchive(path: path, reason: head.isEmpty ? "it is empty"
+                : "it is neither a SQLite run store nor a JSON export document")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw StoreError.invalidArchive(path: path, reason: "it cannot be read (permissions?)")
+        }
+        return try RunArchive(json: data, source: path)
+    }
+
+    /// Two experiment file texts define the same experiment when they expand to the same configurations
+    /// (same config hashes) with the same target: comments, formatting and key order do not matter. Texts
+    /// that do not parse must be identical.
+    public static func sameDefinition(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        let options = Experiment.LoadOptions(checkDataExists: false)
+        guard let x = try? Experiment.parse(text: a, options: options),
+              let y = try? Experiment.parse(text: b, options: options) else { return false }
+        return x.name == y.name && x.target == y.target
+            && Set(x.runs.map(\.configHash)) == Set(y.runs.map(\.configHash))
+    }
+
+    /// Merges `sources` into the store at `target` (created when missing) in one transaction.
+    public static func merge(sources: [String], into target: String, includeUnfinished: Bool,
+                             afterEachRun: (() -> Void)? = nil) throws -> MergeSummary {
+        let targetPath = URL(fileURLWithPath: target).standardizedFileURL.path
+        let archives = try sources.map { source -> (name: String, archive: RunArchive) in
+            guard URL(fileURLWithPath: source).standardizedFileURL.path != targetPath else {
+                throw StoreError.invalidArchive(path: source, reason: "it is the target database itself")
+            }
+            return (source, try load(source))
+        }
+        let store = try RunStore(path: target)
+        defer { try? store.close() }
+        return try store.merge(archives, includeUnfinished: includeUnfinished, sameDefinition: sameDefinition,
+                               afterEachRun: afterEachRun)
+    }
+}

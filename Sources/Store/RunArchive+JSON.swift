@@ -1,0 +1,231 @@
+import Foundation
+
+// The export document: one writer and one reader, so what `export` writes `merge` reads back exactly (doubles
+// in shortest round-trip form, dates with milliseconds as stored, configuration texts verbatim).
+
+extension RunArchive {
+    /// The archive as an export document (pretty-printed; predictions one row per line).
+    public var json: String {
+        let experiments: [JSONValue] = experiments.map { e in
+            .object(["name": .string(e.name), "file_text": .string(e.fileText),
+                     "file_path": e.filePath.map(JSONValue.string) ?? .null,
+                     "created": .string(RunStore.iso(e.created)), "updated": .string(RunStore.iso(e.updated))])
+        }
+        let runs: [JSONValue] = runs.map { run in
+            var object = RunStore.summaryJSON(RunSummary(run.record, experiment: run.experimentName, epochs: run.epochs))
+            object["config_json"] = .string(run.record.configJSON)
+            object["data_audit_json"] = run.record.dataAuditJSON.map(JSONValue.string) ?? .null
+            object["epochs"] = .array(run.epochs.map(RunStore.epochJSON))
+            var byKind: [String: JSONValue] = [:]
+            for kind in PredictionKind.allCases {
+                let rows = run.predictions.filter { $0.kind == kind }
+                guard let epoch = rows.first?.epoch else { continue }
+                byKind[kind.rawValue] = .object([
+                    "epoch": .int(epoch),
+                    "rows": .array(rows.map { row in
+                        .raw(JSONValue.array([.string(row.prediction.file), .int(row.prediction.label),
+                                              .array(row.prediction.probabilities.map(JSONValue.double))]).canonical)
+                    }),
+                ])
+            }
+            object["predictions"] = .object(byKind)
+            return .object(object)
+        }
+        let doc: JSONValue = .object(["format": .string(RunArchive.format),
+                                      "schema_version": .int(RunStore.schemaVersion),
+                                      "experiments": .array(experiments), "runs": .array(runs)])
+        return doc.pretty + "\n"
+    }
+
+    /// Reads an export document; `source` names it in errors.
+    public init(json data: Data, source: String) throws {
+        let doc: ExportDocument
+        do {
+            doc = try JSONDecoder().decode(ExportDocument.self, from: data)
+        } catch let DecodingError.dataCorrupted(context) {
+            throw StoreError.invalidArchive(path: source, reason: "it is not valid JSON (\(context.debugDescription))")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw StoreError.invalidArchive(path: source, reason: "'\(RunArchive.path(context.codingPath + [key]))' is missing")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            throw StoreError.invalidArchive(path: source, reason: "'\(RunArchive.path(context.codingPath))' has the wrong type")
+        }
+        guard doc.format == RunArchive.format else {
+            throw StoreError.invalidArchive(path: source, reason: "its format is '\(doc.format)', not '\(RunArchive.format)'")
+        }
+        guard doc.schema_version <= RunStore.schemaVersion else {
+            throw StoreError.newerSchema(path: source, found: doc.schema_version, supported: RunStore.schemaVersion)
+        }
+        func date(_ text: String?, _ field: String) throws -> Date? {
+            guard let text, !text.isEmpty else { return nil }
+            guard let d = RunStore.parseISO(text) else {
+                throw StoreError.invalidArchive(path: source, reason: "\(field) '\(text)' is not an ISO 8601 time")
+            }
+            return d
+        }
+        guard let experimentsInDoc = doc.experiments else {
+            throw StoreError.invalidArchive(path: source, reason: "it has no experiment definitions (written by an "
+                + "older ablate); export it again with this version")
+        }
+        experiments = try experimentsInDoc.map { e in
+            Experiment(name: e.name, fileText: e.file_text, filePath: e.file_path,
+                       created: try date(e.created, "created")!, updated: try date(e.updated, "updated")!)
+        }
+        let known = Set(experiments.map(\.name))
+        runs = try doc.runs.enumerated().map { index, r in
+            guard known.contains(r.experiment) else {
+                throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) belongs to experiment "
+                    + "'\(r.experiment)', which the file does not define")
+            }
+            guard let status = RunStatus(rawValue: r.status) else {
+                throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) has an unknown status '\(r.status)'")
+            }
+            let record = RunRecord(
+                id: Int64(r.id), experimentID: 0, configJSON: r.config_json, configHash: r.config_hash, label: r.label,
+                seed: r.seed, status: status, epochsTotal: r.epochs_total,
+                queuedAt: try date(r.queued_at, "queued_at") ?? Date(timeIntervalSince1970: 0),
+                heartbeat: try date(r.heartbeat, "heartbeat"), host: r.host, gitCommit: r.git_commit,
+                ablateVersion: r.ablate_version, threads: r.threads, startedAt: try date(r.started_at, "started_at"),
+                endedAt: try date(r.ended_at, "ended_at"), errorMessage: r.error_message,
+                checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts)
+            let epochs = try r.epochs.map { e in
+                EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
+                    epoch: e.epoch, trainLoss: e.train_loss, trainAcc: e.train_acc, testLoss: e.test_loss,
+                    testAcc: e.test_acc, learningRate: e.learning_rate, seconds: e.seconds,
+                    imagesPerSecond: e.images_per_second),
+                    recordedAt: try date(e.recorded_at, "recorded_at") ?? Date(timeIntervalSince1970: 0))
+            }
+            var predictions: [StoredPrediction] = []
+            for (kindName, block) in (r.predictions ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let kind = PredictionKind(rawValue: kindName) else {
+                    throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) has predictions of an "
+                        + "unknown kind '\(kindName)' (known: best, last)")
+                }
+                predictions += block.rows.map {
+                    StoredPrediction(kind: kind, epoch: block.epoch,
+                                     prediction: Prediction(file: $0.file, label: $0.label, probabilities: $0.probabilities))
+                }
+            }
+            return Run(experimentName: r.experiment, record: record, epochs: epochs, predictions: predictions)
+        }
+    }
+
+    static func path(_ keys: [CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop(while: { $0 == "." }).description
+    }
+}
+
+extension RunSummary {
+    /// The summary of an archived run (progress from its epochs).
+    init(_ run: RunRecord, experiment: String, epochs: [EpochRecord]) {
+        let evaluated = epochs.filter { $0.metrics.testAcc != nil }
+        let best = evaluated.max { a, b in
+            a.metrics.testAcc! < b.metrics.testAcc! || (a.metrics.testAcc! == b.metrics.testAcc! && a.metrics.epoch > b.metrics.epoch)
+        }
+        self.init(run: run, experimentName: experiment, epochsDone: epochs.count, bestTestAcc: best?.metrics.testAcc,
+                  bestEpoch: best?.metrics.epoch, lastTestAcc: evaluated.last?.metrics.testAcc)
+    }
+}
+
+extension RunRecord {
+    init(id: Int64, experimentID: Int64, configJSON: String, configHash: String, label: String, seed: Int?,
+         status: RunStatus, epochsTotal: Int, queuedAt: Date, heartbeat: Date?, host: String?, gitCommit: String?,
+         ablateVersion: String?, threads: Int?, startedAt: Date?, endedAt: Date?, errorMessage: String?,
+         checkpointPath: String?, dataAuditJSON: String?, attempts: Int) {
+        self.id = id
+        self.experimentID = experimentID
+        self.configJSON = configJSON
+        self.configHash = configHash
+        self.label = label
+        self.seed = seed
+        self.status = status
+        self.epochsTotal = epochsTotal
+        self.queuedAt = queuedAt
+        self.heartbeat = heartbeat
+        self.host = host
+        self.gitCommit = gitCommit
+        self.ablateVersion = ablateVersion
+        self.threads = threads
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.errorMessage = errorMessage
+        self.checkpointPath = checkpointPath
+        self.dataAuditJSON = dataAuditJSON
+        self.attempts = attempts
+    }
+}
+
+extension RunStore {
+    /// Reads what `iso(_:)` writes (with or without fractional seconds).
+    static func parseISO(_ text: String) -> Date? {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = f.date(from: text) { return d }
+        f.formatOptions = [.withInternetDateTime]
+        return f.date(from: text)
+    }
+}
+
+/// The export document's shape, as decoded (field names are the document's).
+private struct ExportDocument: Decodable {
+    struct ExperimentEntry: Decodable {
+        var name: String
+        var file_text: String
+        var file_path: String?
+        var created: String
+        var updated: String
+    }
+    struct EpochEntry: Decodable {
+        var epoch: Int
+        var train_loss: Double
+        var train_acc: Double
+        var test_loss: Double?
+        var test_acc: Double?
+        var learning_rate: Double
+        var seconds: Double
+        var images_per_second: Double
+        var recorded_at: String?
+    }
+    struct PredictionRow: Decodable {
+        var file: String
+        var label: Int
+        var probabilities: [Double]
+        init(from decoder: Decoder) throws {
+            var c = try decoder.unkeyedContainer()
+            file = try c.decode(String.self)
+            label = try c.decode(Int.self)
+            probabilities = try c.decode([Double].self)
+        }
+    }
+    struct PredictionBlock: Decodable {
+        var epoch: Int
+        var rows: [PredictionRow]
+    }
+    struct RunEntry: Decodable {
+        var id: Int
+        var experiment: String
+        var label: String
+        var seed: Int?
+        var status: String
+        var config_hash: String
+        var config_json: String
+        var epochs_total: Int
+        var host: String?
+        var git_commit: String?
+        var ablate_version: String?
+        var threads: Int?
+        var attempts: Int
+        var queued_at: String?
+        var started_at: String?
+        var ended_at: String?
+        var heartbeat: String?
+        var error_message: String?
+        var checkpoint_path: String?
+        var data_audit_json: String?
+        var epochs: [EpochEntry]
+        var predictions: [String: PredictionBlock]?
+    }
+    var format: String
+    var schema_version: Int
+    var experiments: [ExperimentEntry]?
+    var runs: [RunEntry]
+}

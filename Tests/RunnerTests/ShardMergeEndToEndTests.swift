@@ -1,0 +1,112 @@
+import Foundation
+import Store
+import XCTest
+
+/// Shards, merge and logs with the real binary in child processes.
+extension EndToEndTests {
+    /// Shards run disjoint parts with the metrics an unsharded run gets; their stores merge into one; exported as
+    /// JSON and merged again, the same report comes out.
+    func testShardsMergeAndExportRoundTripGiveTheSameReport() throws {
+        let file = try writeExperiment("sharded", epochs: 2, matrix: "  seed: [1, 2, 3]")
+        let dry = try run(["run", file, "--dry-run", "--shard", "1/2"])
+        XCTAssertEqual(dry.status, 0, dry.output)
+        XCTAssertTrue(dry.output.contains("shard 1/2: 1 runs") && dry.output.contains("seed=2"), dry.output)
+        XCTAssertFalse(dry.output.contains("seed=1") || dry.output.contains("seed=3"), dry.output)
+        for i in 0..<2 {
+            let r = try run(["run", file, "--shard", "\(i)/2", "--db", "s\(i).sqlite", "--runs-dir", "runs-s\(i)"])
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        XCTAssertEqual(try epochs("s0.sqlite").map { $0[0] }, [1, 1, 3, 3])
+        XCTAssertEqual(try epochs("s1.sqlite").map { $0[0] }, [2, 2])
+        let full = try run(["run", file, "--db", "full.sqlite", "--runs-dir", "runs-full"])
+        XCTAssertEqual(full.status, 0, full.output)
+
+        let merged = try run(["merge", "s0.sqlite", "s1.sqlite", "--into", "merged.sqlite"])
+        XCTAssertEqual(merged.status, 0, merged.output)
+        XCTAssertTrue(merged.output.contains("3 added"), merged.output)
+        func sorted(_ db: String) throws -> [[UInt64]] { try epochs(db).map { $0.map(\.bitPattern) }.sorted { $0.lexicographicallyPrecedes($1) } }
+        XCTAssertEqual(try sorted("merged.sqlite"), try sorted("full.sqlite"), "sharded runs differ from unsharded ones")
+
+        let exported = try run(["export", "--db", "merged.sqlite", "--format", "json", "--output", "runs.json"])
+        XCTAssertEqual(exported.status, 0, exported.output)
+        XCTAssertEqual(try run(["merge", "runs.json", "--into", "rebuilt.sqlite"]).status, 0)
+        let again = try run(["merge", "runs.json", "--into", "rebuilt.sqlite"])
+        XCTAssertTrue(again.output.contains("nothing changed"), again.output)
+        for (db, out) in [("merged.sqlite", "r1"), ("rebuilt.sqlite", "r2")] {
+            let r = try run(["report", "--db", db, "--out", out])
+            XCTAssertEqual(r.status, 0, r.output)
+        }
+        func body(_ folder: String) throws -> [Substring] {
+            try String(contentsOf: dir.appendingPathComponent("\(folder)/README.md"), encoding: .utf8)
+                .split(separator: "\n").filter { !$0.hasPrefix("Generated at") }
+        }
+        XCTAssertEqual(try body("r1"), try body("r2"))
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("r1/epochs.csv")),
+                       try Data(contentsOf: dir.appendingPathComponent("r2/epochs.csv")))
+    }
+
+    /// A merge killed inside its transaction leaves the target exactly as it was.
+    func testMergeKilledMidwayLeavesTheTargetAsItWas() throws {
+        let file = try writeExperiment("killmerge", epochs: 1, matrix: "  seed: [1, 2, 3, 4]")
+        XCTAssertEqual(try run(["run", file, "--shard", "0/2", "--db", "a.sqlite", "--runs-dir", "ra"]).status, 0)
+        XCTAssertEqual(try run(["run", file, "--shard", "1/2", "--db", "b.sqlite", "--runs-dir", "rb"]).status, 0)
+        XCTAssertEqual(try run(["merge", "a.sqlite", "--into", "t.sqlite"]).status, 0)
+        let before = try epochs("t.sqlite")
+
+        let p = Process()
+        p.executableURL = Self.ablate
+        p.arguments = ["merge", "b.sqlite", "--into", "t.sqlite"]
+        p.currentDirectoryURL = dir
+        p.environment = ProcessInfo.processInfo.environment.merging(["ABLATE_TEST_MERGE_KILL_AFTER_RUNS": "1"]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the merge was not killed")
+
+        let store = try RunStore(path: dir.appendingPathComponent("t.sqlite").path, create: false)
+        XCTAssertEqual(try store.listRuns().count, 2)
+        try store.close()
+        XCTAssertEqual(try epochs("t.sqlite").map { $0.map(\.bitPattern) }, before.map { $0.map(\.bitPattern) })
+        let finished = try run(["merge", "b.sqlite", "--into", "t.sqlite"])
+        XCTAssertTrue(finished.output.contains("2 added"), finished.output)
+        XCTAssertEqual(try epochs("t.sqlite").count, 4)
+    }
+
+    /// With standard output a pipe, each line arrives when it is printed, with a timestamp.
+    func testLogLinesReachAPipeWhileTheRunGoesOn() throws {
+        let file = try writeExperiment("logged", epochs: 40, matrix: "  seed: [1]")
+        let p = Process()
+        p.executableURL = Self.ablate
+        p.arguments = ["run", file, "--db", "log.sqlite"]
+        p.currentDirectoryURL = dir
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        let received = NSMutableString(capacity: 4096)
+        let lock = NSLock()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let text = String(decoding: handle.availableData, as: UTF8.self)
+            lock.lock(); received.append(text); lock.unlock()
+        }
+        try p.run()
+        defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(60)
+        var sawEpoch = false
+        while Date() < deadline && p.isRunning && !sawEpoch {
+            lock.lock(); sawEpoch = received.contains("epoch 1/40"); lock.unlock()
+            usleep(20_000)
+        }
+        XCTAssertTrue(sawEpoch, "no epoch line reached the pipe while the run was going: \(received)")
+        XCTAssertTrue(p.isRunning, "the run ended before its first line arrived")
+        Darwin_kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        pipe.fileHandleForReading.readabilityHandler = nil
+        lock.lock(); let text = received as String; lock.unlock()
+        let stamp = try NSRegularExpression(pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\S")
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+        XCTAssertFalse(lines.isEmpty)
+        for line in lines.prefix(4) {
+            XCTAssertNotNil(stamp.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)), "no timestamp: \(line)")
+        }
+    }
+}
