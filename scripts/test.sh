@@ -2,7 +2,8 @@
 # The README's test command: install missing system packages, build, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+# slurm-wlm and munge: the cluster test starts a single-node Slurm itself (scripts/slurm-local.sh) and stops it.
+bash scripts/deps.sh slurm-wlm munge
 swift build --build-tests
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -15,6 +15,8 @@ struct Ablate: ParsableCommand {
             StatusCommand.self,
             ExportCommand.self,
             MergeCommand.self,
+            SlurmCommand.self,
+            TaskCommand.self,
             DataCommand.self,
             ReportCommand.self,
             PredictCommand.self,

@@ -16,15 +16,29 @@ struct MergeCommand: ParsableCommand {
             as it was.
             """)
 
-    @Argument(help: "Run stores or JSON exports to read.") var sources: [String]
-    @Option(help: "Run store to merge into (created when missing).") var into: String
+    @Argument(help: "Run stores or JSON exports to read.") var sources: [String] = []
+    @Option(help: "Run store to merge into (created when missing; with --dir: DIR/merged.sqlite).") var into: String?
+    @Option(help: "Plan folder of `ablate slurm`: merge its task stores.") var dir: String?
     @Flag(help: "Also copy unfinished runs (as interrupted) that the target does not have.") var all = false
 
     func validate() throws {
-        if sources.isEmpty { throw ValidationError("give at least one source: ablate merge SOURCE... --into DB") }
+        if sources.isEmpty && dir == nil {
+            throw ValidationError("give at least one source: ablate merge SOURCE... --into DB (or --dir PLAN_DIR)")
+        }
+        if into == nil && dir == nil { throw ValidationError("say where to merge: --into DB") }
     }
 
     func run() throws {
+        var sources = self.sources
+        if let dir {
+            let plan = try SlurmPlan.read(from: dir)
+            sources += plan.taskDatabases(folder: dir)
+            guard !sources.isEmpty else {
+                print("no task of \(SlurmPlan.planPath(dir)) has a run store yet: nothing to merge")
+                return
+            }
+        }
+        let into = self.into ?? SlurmPlan.mergedDatabase(dir!)
         // Test hook: crash (SIGKILL) inside the transaction after this many runs, to show the target survives.
         let crashAfter = ProcessInfo.processInfo.environment["ABLATE_TEST_MERGE_KILL_AFTER_RUNS"].flatMap(Int.init)
         var copied = 0

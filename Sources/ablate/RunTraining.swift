@@ -5,52 +5,65 @@ import Runner
 import Store
 import Training
 
-/// Set by SIGINT/SIGTERM; the runner polls it at batch boundaries.
+/// The signal that asked the run to stop (SIGINT, SIGTERM, or SIGUSR1 from Slurm ahead of a time limit); the
+/// runner polls it at batch boundaries.
 nonisolated(unsafe) private var stopSignal: Int32 = 0
+
+/// Trains `runs` with the progress display, prints the summary and returns it with the signal that stopped it
+/// (0 when nothing did). `resumeCommand` is what the user types to go on after an interruption.
+func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options: ExecutorOptions,
+                       resumeCommand: String) throws -> (summary: ExecutionSummary, stoppedBy: Int32) {
+    signal(SIGINT) { stopSignal = $0 }
+    signal(SIGTERM) { stopSignal = $0 }
+    signal(SIGUSR1) { stopSignal = $0 }
+    let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
+    let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
+    let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
+
+    let say = progress.say
+    say("")
+    say("summary of \(experiment.name) (\(options.databasePath)):")
+    for f in summary.finished {
+        let best = f.best.map { String(format: "%.4f", $0) } ?? "—"
+        let target = f.reachedTarget.map { $0 ? "target reached" : "target not reached" } ?? ""
+        say("  finished     \(f.label)  best test acc \(best)  \(target)")
+    }
+    for f in summary.failed { say("  failed       \(f.label): \(f.message)") }
+    if let i = summary.interrupted {
+        say("  interrupted  \(i.label) after \(i.epochsDone) epoch(s); its checkpoint is kept")
+        say("resume with: \(resumeCommand)")
+    }
+    if summary.finished.isEmpty && summary.failed.isEmpty && summary.interrupted == nil {
+        say("  nothing to do: every selected run is finished (see `ablate status --db \(options.databasePath)`)")
+    }
+    return (summary, summary.interrupted == nil ? 0 : stopSignal)
+}
 
 extension RunCommand {
     func train(_ experiment: Experiment, _ runs: [ResolvedRun]) throws {
-        signal(SIGINT) { _ in stopSignal = 1 }
-        signal(SIGTERM) { _ in stopSignal = 1 }
         let options = ExecutorOptions(databasePath: db, runsDirectory: runsDir, staleAfter: staleAfter, threads: threads,
                                       retryFailed: retryFailed, gitCommit: gitCommit())
-        let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
-        let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
-        let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
-
-        let say = progress.say
-        say("")
-        say("summary of \(experiment.name) (\(db)):")
-        for f in summary.finished {
-            let best = f.best.map { String(format: "%.4f", $0) } ?? "—"
-            let target = f.reachedTarget.map { $0 ? "target reached" : "target not reached" } ?? ""
-            say("  finished     \(f.label)  best test acc \(best)  \(target)")
-        }
-        for f in summary.failed { say("  failed       \(f.label): \(f.message)") }
-        if let i = summary.interrupted {
-            say("  interrupted  \(i.label) after \(i.epochsDone) epoch(s); its checkpoint is kept")
-            say("resume with: ablate run \(file) --db \(db)" + (only.isEmpty ? "" : " " + only.map { "--only \($0)" }.joined(separator: " "))
-                + (shard.map { " --shard \($0)" } ?? ""))
-            throw ExitCode(130)
-        }
-        if summary.finished.isEmpty && summary.failed.isEmpty { say("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)") }
+        let resume = "ablate run \(file) --db \(db)" + (runsDir == "runs" ? "" : " --runs-dir \(runsDir)")
+            + only.map { " --only \($0)" }.joined() + (shard.map { " --shard \($0)" } ?? "")
+        let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume)
+        if summary.interrupted != nil { throw ExitCode(130) }
         if !summary.failed.isEmpty { throw ExitCode(1) }
     }
+}
 
-    /// The project's git commit, recorded with each run (nil outside a checkout).
-    func gitCommit() -> String? {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return nil }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else { return nil }
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return out.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
+/// The project's git commit, recorded with each run (nil outside a checkout).
+func gitCommit() -> String? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return nil }
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return nil }
+    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    return out.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// A live progress bar per epoch on a terminal; one log line per epoch otherwise, each line stamped with the

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Runner
 import Store
 
 struct StatusCommand: ParsableCommand {
@@ -12,8 +13,10 @@ struct StatusCommand: ParsableCommand {
     @Option(help: "Only runs of this experiment.") var experiment: String?
     @Flag(help: "Print JSON: {\"db\": PATH, \"runs\": [{id, status, config, epochs_done, best_test_acc, …}]}.")
     var json = false
+    @Option(help: "Plan folder of `ablate slurm`: show every task from its own run store (read-only).") var dir: String?
 
     func run() throws {
+        if let dir { return try showTasks(dir) }
         let store = try RunStore(path: db, create: false)
         let runs = try store.listRuns(experiment: experiment)
         let etas = try estimatedSeconds(store, runs)
@@ -52,6 +55,34 @@ struct StatusCommand: ParsableCommand {
         for s in runs where s.run.status == .failed {
             print("run \(s.run.id) failed: \(s.run.errorMessage ?? "no message")")
         }
+    }
+}
+
+extension StatusCommand {
+    /// One line per array task: pending until its store holds its run, then the run's status and progress.
+    func showTasks(_ dir: String) throws {
+        let plan = try SlurmPlan.read(from: dir)
+        let statuses = plan.taskStatuses(folder: dir)
+        if json {
+            let doc: JSONValue = .object(["plan": .string(SlurmPlan.planPath(dir)), "tasks": .array(statuses.map { t in
+                var o: [String: JSONValue] = ["task": .int(t.task.index), "label": .string(t.task.label),
+                                              "config_hash": .string(t.task.configHash), "state": .string(t.state),
+                                              "job_id": t.jobID.map(JSONValue.string) ?? .null]
+                if let r = t.run { o["run"] = .object(RunStore.summaryJSON(r)) }
+                if let p = t.problem { o["problem"] = .string(p) }
+                return .object(o)
+            })])
+            print(doc.pretty)
+            return
+        }
+        let rows: [[String]] = statuses.map { t in
+            [String(t.task.index), t.state, t.run.map { "\($0.epochsDone)/\($0.run.epochsTotal)" } ?? "-",
+             t.run?.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", t.jobID ?? "-", t.task.label]
+        }
+        printTable(header: ["TASK", "STATE", "EPOCH", "BEST TEST ACC", "SLURM JOB", "RUN"], rows: rows)
+        let counts = Dictionary(grouping: statuses, by: \.state).map { "\($0.value.count) \($0.key)" }.sorted()
+        print("\(statuses.count) tasks of \(plan.experiment): \(counts.joined(separator: ", "))")
+        for t in statuses { if let p = t.problem { print("task \(t.task.index): \(p)") } }
     }
 }
 

@@ -82,26 +82,24 @@ extension EndToEndTests {
         let pipe = Pipe()
         p.standardOutput = pipe
         p.standardError = FileHandle.nullDevice
-        let received = NSMutableString(capacity: 4096)
-        let lock = NSLock()
+        let received = ReceivedText()
         pipe.fileHandleForReading.readabilityHandler = { handle in
-            let text = String(decoding: handle.availableData, as: UTF8.self)
-            lock.lock(); received.append(text); lock.unlock()
+            received.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try p.run()
         defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         let deadline = Date().addingTimeInterval(60)
         var sawEpoch = false
         while Date() < deadline && p.isRunning && !sawEpoch {
-            lock.lock(); sawEpoch = received.contains("epoch 1/40"); lock.unlock()
+            sawEpoch = received.text.contains("epoch 1/40")
             usleep(20_000)
         }
-        XCTAssertTrue(sawEpoch, "no epoch line reached the pipe while the run was going: \(received)")
+        XCTAssertTrue(sawEpoch, "no epoch line reached the pipe while the run was going: \(received.text)")
         XCTAssertTrue(p.isRunning, "the run ended before its first line arrived")
         Darwin_kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         pipe.fileHandleForReading.readabilityHandler = nil
-        lock.lock(); let text = received as String; lock.unlock()
+        let text = received.text
         let stamp = try NSRegularExpression(pattern: "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ \\S")
         let lines = text.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
         XCTAssertFalse(lines.isEmpty)
@@ -109,4 +107,12 @@ extension EndToEndTests {
             XCTAssertNotNil(stamp.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)), "no timestamp: \(line)")
         }
     }
+}
+
+/// Text gathered from a pipe's reader thread.
+final class ReceivedText: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    func append(_ s: String) { lock.lock(); value += s; lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return value }
 }
