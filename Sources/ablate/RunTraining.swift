@@ -73,6 +73,9 @@ final class ProgressDisplay {
                 print("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
             }
             print("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
+        case let .checkpointSetAside(id, label, moved):
+            print("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
+                  + "weights) to \(moved.movedTo); starting this run from scratch")
         case let .started(run, label, resumed, left):
             runStart = Date(); epochSeconds = []; runsLeft = left; totalEpochs = run.epochsTotal; startEpoch = resumed
             print("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")

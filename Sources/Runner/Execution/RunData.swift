@@ -53,10 +53,12 @@ extension GroupKey {
 public enum RunnerError: Error, CustomStringConvertible {
     case data(String)
     case model(String)
+    /// A file operation failed: the message names the path and what to do.
+    case io(String)
 
     public var description: String {
         switch self {
-        case .data(let m), .model(let m): return m
+        case .data(let m), .model(let m), .io(let m): return m
         }
     }
 }

@@ -12,6 +12,7 @@ import Training
 public enum RunEvent {
     case enqueued(EnqueueResult, total: Int)
     case dataPrepared(directory: String, synthesized: Bool, audit: LeakageAudit, skipped: [SkippedFile])
+    case checkpointSetAside(runID: Int64, label: String, SetAsideCheckpoint)
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
     case epoch(runID: Int64, label: String, Training.EpochRecord, totalEpochs: Int)
@@ -58,10 +59,13 @@ public final class RunExecutor {
     let store: RunStore
     let options: ExecutorOptions
     let datasets = DatasetCache()
+    /// This store's id, written into every checkpoint (see `ForeignCheckpoints`).
+    let storeID: String
 
     public init(experiment: Experiment, runs: [ResolvedRun], options: ExecutorOptions) throws {
         self.experiment = experiment; self.selected = runs; self.options = options
         store = try RunStore(path: options.databasePath)
+        storeID = try store.storeID()
     }
 
     /// Enqueues the selected runs and works through them until none is left or `shouldStop` says so.
@@ -127,8 +131,14 @@ public final class RunExecutor {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
         let best = dir.appendingPathComponent("best.safetensors")
+        let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
+        if let moved = try ForeignCheckpoints.setAsideIfForeign(
+            checkpoint: checkpoint, best: best, owner: owner, configJSON: claim.run.configJSON,
+            epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
+            events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
+        }
         let trainer = try Trainer(net: net, settings: config.trainingSettings, configJSON: claim.run.configJSON,
-                                  checkpointURL: checkpoint, bestWeightsURL: best)
+                                  checkpointURL: checkpoint, bestWeightsURL: best, owner: owner)
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
 
