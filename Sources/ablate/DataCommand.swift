@@ -59,9 +59,15 @@ extension DataCommand {
         @Option(help: "Seed.") var seed: UInt64 = 1
 
         func run() throws {
-            let summary = try SyntheticData.write(to: out, classes: classes, perClass: perClass, size: size, seed: seed)
-            print("wrote \(summary.jpegFiles) JPEG + \(summary.pngFiles) PNG files (\(size)×\(size)) to \(summary.root): "
-                  + "classes \(summary.classNames.joined(separator: ", "))")
+            let (manifest, created) = try SyntheticData.materialize(at: out, classes: classes, perClass: perClass,
+                                                                    size: size, seed: seed)
+            guard let manifest else {
+                throw DatasetError.invalidConfiguration("\(out) already exists and was not written by `ablate data "
+                    + "synth` (it has no \(SyntheticManifest.fileName)); choose another --out or remove it")
+            }
+            let classNames = manifest.files.keys.sorted().joined(separator: ", ")
+            print((created ? "wrote" : "already there:") + " \(classes * perClass) images (\(size)×\(size), half JPEG, "
+                  + "half PNG) in \(out): classes \(classNames)")
         }
     }
 

@@ -53,3 +53,54 @@ extension EndToEndTests {
         }
     }
 }
+
+extension EndToEndTests {
+    /// Eight runs start at once on a synthetic data folder that does not exist: one process generates it, the
+    /// others wait for it; every run trains on all the images and no temporary folder is left behind.
+    func testEightRunsShareOneSynthesisedFolder() throws {
+        let file = try writeExperiment("synth8", epochs: 1, matrix: "  seed: [1, 2, 3, 4, 5, 6, 7, 8]", perClass: 40)
+        let logs = (0..<8).map { dir.appendingPathComponent("synth8-\($0).log") }
+        let processes = try logs.map { try start(["run", file, "--db", "s8.sqlite"], output: $0) }
+        for p in processes { p.waitUntilExit() }
+        for (p, log) in zip(processes, logs) {
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            XCTAssertEqual(p.terminationStatus, 0, output)
+            if output.contains("data ") { XCTAssertTrue(output.contains("60 train / 20 test"), output) }
+        }
+        let store = try RunStore(path: dir.appendingPathComponent("s8.sqlite").path, create: false)
+        XCTAssertEqual(Set(try store.listRuns().map(\.run.status)), [.finished])
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".data") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    /// Killed while it writes the images, a synthesis leaves no folder that a later run would take for complete:
+    /// the next run generates all of it and trains on every image.
+    func testKilledSynthesisIsNeverUsedHalfWritten() throws {
+        let data = dir.appendingPathComponent("data").path
+        let p = try start(["data", "synth", "--out", data, "--classes", "3", "--per-class", "200", "--size", "48", "--seed", "0"])
+        let deadline = Date().addingTimeInterval(30)
+        // Kill it once it has written some images (into its temporary folder).
+        while Date() < deadline {
+            let folders = (try? FileManager.default.contentsOfDirectory(atPath: dir.path))?.filter { $0.hasPrefix(".data.") || $0 == "data" } ?? []
+            let written = folders.map { (try? FileManager.default.subpathsOfDirectory(atPath: dir.appendingPathComponent($0).path))?.count ?? 0 }.reduce(0, +)
+            if written > 40 || !p.isRunning { break }
+            usleep(5_000)
+        }
+        Darwin_kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "synthesis finished before it could be killed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: data), "a half-written folder was left at \(data)")
+
+        let again = try run(["data", "synth", "--out", data, "--classes", "3", "--per-class", "200", "--size", "48", "--seed", "0"])
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("wrote 600 images"), again.output)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".data") }, [])
+
+        // A synthesised folder that lost files is refused, not trained on.
+        let victim = dir.appendingPathComponent("data/class1/class1-00001.png")
+        try FileManager.default.removeItem(at: victim)
+        let reuse = try run(["data", "synth", "--out", data, "--classes", "3", "--per-class", "200", "--size", "48", "--seed", "0"])
+        XCTAssertNotEqual(reuse.status, 0)
+        XCTAssertTrue(reuse.output.contains("holds 199 of the 200 images"), reuse.output)
+    }
+}

@@ -74,9 +74,10 @@ public final class DatasetCache {
         let key = "\(directory)|\(split)|\(data.loadOptions)"
         if let hit = entries[key] { return (hit, false, false) }
         var synthesized = false
-        if let synth = data.synthesize, !FileManager.default.fileExists(atPath: directory) {
-            _ = try SyntheticData.write(to: directory, classes: synth.classes, perClass: synth.perClass, size: synth.size, seed: 0)
-            synthesized = true
+        if let synth = data.synthesize {
+            // Generated whole or not at all, by one process at a time; an existing synthetic folder is checked.
+            synthesized = try SyntheticData.materialize(at: directory, classes: synth.classes, perClass: synth.perClass,
+                                                        size: synth.size, seed: 0).created
         }
         guard FileManager.default.fileExists(atPath: directory) else {
             throw RunnerError.data("data folder '\(directory)' does not exist: pass --data PATH or fix data.path")
