@@ -38,6 +38,12 @@ public final class RunStore: @unchecked Sendable {
             throw StoreError.notWritable(path: absolute, reason: "it is a folder, not a file")
         }
         let folder = (absolute as NSString).deletingLastPathComponent
+        // SQLite cannot even read a WAL store there (it needs its -shm file); say so instead of blaming the file.
+        if let readOnly = RunStore.readOnlyFileSystem(containing: folder) {
+            throw StoreError.notWritable(path: absolute, reason: "the file system holding \(readOnly) is read-only "
+                + "(SQLite needs to write the store and its -wal and -shm files, even to read it); copy the store "
+                + "to a writable place")
+        }
         if exists {
             try RunStore.inspectExisting(absolute, busyTimeout: busyTimeout)
         } else {
@@ -144,7 +150,13 @@ public final class RunStore: @unchecked Sendable {
                     ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM grdb_migrations") ?? 0 : 0
                 return (appID, version, tables, applied)
             }
+            // Before any write connection opens it (GRDB's WAL set-up itself writes to the file).
+            try checkIntegrity(queue, path: path)
             try queue.close()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw StoreError.corrupt(path: path, details: shortReason(error))
         } catch {
             throw StoreError.notAnAblateDatabase(path: path, reason:
                 "SQLite cannot read it (\(shortReason(error))); it may be corrupt")
@@ -161,6 +173,31 @@ public final class RunStore: @unchecked Sendable {
         }
         if facts.version > schemaVersion {
             throw StoreError.newerSchema(path: path, found: facts.version, supported: schemaVersion)
+        }
+    }
+
+    /// The nearest existing folder of `path` when it lies on a read-only file system, else nil.
+    static func readOnlyFileSystem(containing path: String) -> String? {
+        var candidate = path
+        while !FileManager.default.fileExists(atPath: candidate) && candidate != "/" {
+            candidate = (candidate as NSString).deletingLastPathComponent
+        }
+        var info = statvfs()
+        guard statvfs(candidate, &info) == 0, info.f_flag & UInt(ST_RDONLY) != 0 else { return nil }
+        return candidate
+    }
+
+    /// `PRAGMA quick_check`: every page readable and every b-tree well formed (without the slower index
+    /// comparisons of `integrity_check`). A damaged store is refused before anything is written into it.
+    static func checkIntegrity(_ queue: DatabaseQueue, path: String) throws {
+        let problems: [String]
+        do {
+            problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw StoreError.corrupt(path: path, details: shortReason(error))
+        }
+        guard problems == ["ok"] else {
+            throw StoreError.corrupt(path: path, details: problems.joined(separator: "; "))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Store
 import XCTest
 @testable import Runner
@@ -83,6 +84,58 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.err.contains("training.epochs"), r.err)
         XCTAssertTrue(r.err.contains("\(bad.path):3:"), r.err)
+    }
+
+    /// `run` and `status` refuse a store with a damaged page (instead of writing into it or reading it silently)
+    /// and say how to recover it.
+    func testDamagedStoreIsRefused() throws {
+        let db = dir.appendingPathComponent("damaged.sqlite").path
+        do {
+            let store = try RunStore(path: db)
+            let e = try Experiment.load(file: packageRoot.appendingPathComponent("experiments/demo.yaml").path,
+                                        options: .init(baseDirectory: dir.path))
+            _ = try e.enqueue(into: store)
+            try store.close()
+        }
+        let (root, pageSize) = try DatabaseQueue(path: db).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")!,
+             try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: db))
+        try handle.seek(toOffset: UInt64((root - 1) * pageSize + 1))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 64))
+        try handle.close()
+
+        for args in [["status", "--db", db], ["run", "experiments/demo.yaml", "--db", db, "--data", dir.path + "/nodata"]] {
+            let r = try ablate(args)
+            XCTAssertNotEqual(r.status, 0, "\(args[0]): \(r.out)")
+            XCTAssertTrue(r.err.contains("\(db) is damaged"), "\(args[0]): \(r.err)")
+            XCTAssertTrue(r.err.contains("\".recover\""), r.err)
+        }
+    }
+
+    /// A store on a read-only file system is called just that (not "not an ablate run store … corrupt").
+    /// Needs a private mount namespace (`unshare -m`, root in a container); skipped where that is not allowed.
+    func testStoreOnReadOnlyFileSystem() throws {
+        let folder = dir.appendingPathComponent("ro")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try RunStore(path: folder.appendingPathComponent("ablate.sqlite").path).close()
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ablate")
+        let script = "mount --bind \(folder.path) \(folder.path) && mount -o remount,bind,ro \(folder.path) || exit 77; "
+            + "exec \(exe.path) status --db \(folder.path)/ablate.sqlite"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = ["-m", "sh", "-c", script]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { throw XCTSkip("unshare is not available") }
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if p.terminationStatus == 77 || text.contains("unshare:") { throw XCTSkip("cannot mount read-only here: \(text)") }
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("is read-only"), text)
+        XCTAssertFalse(text.contains("not an ablate run store"), text)
     }
 
     func testStatusAndExport() throws {

@@ -159,6 +159,38 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), garbage)
     }
 
+    /// Damages the b-tree page at the root of `table` in the closed store at `path` (its page header is overwritten).
+    static func damage(table: String, in path: String) throws {
+        let (root, pageSize) = try DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = ?", arguments: [table])!,
+             try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64((root - 1) * pageSize + 1))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 64))
+        try handle.close()
+    }
+
+    /// A store with a damaged page is refused on opening, with the command that recovers it; nothing is written.
+    func testDamagedStoreIsRefusedWithRecoveryAdvice() throws {
+        let path = dbPath()
+        do {
+            let store = try RunStore(path: path)
+            let exp = try store.upsertExperiment(name: "demo", fileText: "x")
+            _ = try store.enqueue(experimentID: exp, runs: newRuns(3))
+            try store.close()
+        }
+        try Self.damage(table: "runs", in: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        expectStoreError(try RunStore(path: path)) { error in
+            guard case let .corrupt(p, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(p, path)
+            XCTAssertTrue(error.description.contains("sqlite3 \(path) \".recover\" | sqlite3 \(path).recovered"),
+                          error.description)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
+    }
+
     func testUnwritablePath() throws {
         // Works as root too: the "folder" is a regular file, so nothing can be created below it.
         let blocker = dbPath("plain-file")
