@@ -17,15 +17,22 @@ final class CLITests: XCTestCase {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func ablate(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    /// Runs ablate; with `limitMemory`, under a 4 GB address-space limit (`ulimit -v`).
+    func ablate(_ arguments: [String], limitMemory: Bool = false,
+                binDir: URL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        throws -> (status: Int32, out: String, err: String) {
         let exe = binDir.appendingPathComponent("ablate")
         guard FileManager.default.isExecutableFile(atPath: exe.path) else {
             throw XCTSkip("ablate executable not built next to the tests (\(exe.path)); run swift build --build-tests")
         }
         let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
+        if limitMemory {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -v 4000000 && exec \"$0\" \"$@\"", exe.path] + arguments
+        } else {
+            p.executableURL = exe
+            p.arguments = arguments
+        }
         p.currentDirectoryURL = packageRoot
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -136,6 +143,27 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(p.terminationStatus, 0)
         XCTAssertTrue(text.contains("is read-only"), text)
         XCTAssertFalse(text.contains("not an ablate run store"), text)
+    }
+
+    /// "Billion laughs": nine lines of aliases of aliases describe 9^10 values. ablate refuses the file in well
+    /// under a second with a message naming it (it used to exhaust memory and crash). The child runs under a
+    /// 4 GB address-space limit so that a regression fails the test instead of the machine.
+    func testYAMLAliasBombIsRefusedQuickly() throws {
+        var text = "name: bomb\ndata: {path: .}\nmodel: densenet121\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for level in 1...9 {
+            let alias = "*a\(level - 1)"
+            text += "a\(level): &a\(level) [" + Array(repeating: alias, count: 9).joined(separator: ", ") + "]\n"
+        }
+        let bomb = dir.appendingPathComponent("bomb.yaml")
+        try text.write(to: bomb, atomically: true, encoding: .utf8)
+        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let start = Date()
+        let r = try ablate(["run", bomb.path, "--dry-run"], limitMemory: true, binDir: binDir)
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertLessThan(seconds, 1.0)
+        XCTAssertTrue(r.err.contains(bomb.path), r.err)
+        XCTAssertTrue(r.err.contains("aliases"), r.err)
     }
 
     func testStatusAndExport() throws {
