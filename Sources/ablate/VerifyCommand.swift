@@ -14,8 +14,10 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "List every quantity, not only failures and a per-file summary.")
     var verbose = false
 
-    @Option(help: "Threads for GEMM and kernels (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for GEMM and kernels, 1–1024 (default: all cores).")
     var threads: Int?
+
+    func validate() throws { try OptionChecks.threads(threads) }
 
     func run() throws {
         if let threads { Engine.Threads.set(threads) }

@@ -166,6 +166,30 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.err.contains("aliases"), r.err)
     }
 
+    /// --threads and --stale-after are checked like the experiment file's settings, on every command that takes
+    /// them; a negative number is read as a value (not as a missing one) and refused with the allowed range.
+    func testThreadsAndStaleAfterAreValidated() throws {
+        let demo = "experiments/demo.yaml"
+        let cases: [([String], String)] = [
+            (["run", demo, "--dry-run", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
+            (["run", demo, "--dry-run", "--threads=-1"], "--threads must be between 1 and 1024, got -1"),
+            (["run", demo, "--dry-run", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
+            (["run", demo, "--dry-run", "--stale-after", "-5"], "--stale-after must be a number of seconds greater than 0"),
+            (["run", demo, "--dry-run", "--stale-after", "0"], "--stale-after must be a number of seconds greater than 0"),
+            (["verify", "x.json", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
+            (["verify", "x.json", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
+            (["bench", "--threads", "-2"], "--threads must be between 1 and 1024, got -2"),
+            (["bench", "--threads", "2000"], "--threads must be between 1 and 1024, got 2000"),
+        ]
+        for (args, expected) in cases {
+            let r = try ablate(args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.err.contains(expected), "\(args.joined(separator: " ")): \(r.err)")
+        }
+        let ok = try ablate(["run", demo, "--dry-run", "--threads", "2", "--stale-after", "30"])
+        XCTAssertEqual(ok.status, 0, ok.err)
+    }
+
     func testStatusAndExport() throws {
         let db = dir.appendingPathComponent("runs/ablate.sqlite").path
         let missing = try ablate(["status", "--db", db])
