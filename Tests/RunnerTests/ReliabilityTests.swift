@@ -104,3 +104,16 @@ extension EndToEndTests {
         XCTAssertTrue(reuse.output.contains("holds 199 of the 200 images"), reuse.output)
     }
 }
+
+extension EndToEndTests {
+    /// The store records each run's own thread setting (not the pool size left by the run before it).
+    func testStoredThreadsAreTheRunsSetting() throws {
+        let file = try writeExperiment("threads", epochs: 1, matrix: "  training.threads: [1, 2]", perClass: 8)
+        let r = try run(["run", file, "--db", "t.sqlite"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let store = try RunStore(path: dir.appendingPathComponent("t.sqlite").path, create: false)
+        let runs = try store.listRuns()
+        XCTAssertEqual(runs.map(\.run.label), ["training.threads=1", "training.threads=2"])
+        XCTAssertEqual(runs.map(\.run.threads), [1, 2])
+    }
+}

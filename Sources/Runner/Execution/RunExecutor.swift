@@ -77,8 +77,7 @@ public final class RunExecutor {
         while !shouldStop() {
             guard let claim = try store.claimNextRun(host: options.host, staleAfter: options.staleAfter,
                                                      experimentID: experimentID, configHashes: wanted,
-                                                     gitCommit: options.gitCommit, ablateVersion: options.ablateVersion,
-                                                     threads: options.threads ?? Threads.count)
+                                                     gitCommit: options.gitCommit, ablateVersion: options.ablateVersion)
             else { break }
             let left = try store.listRuns(experiment: experiment.name).filter { $0.run.status == .queued }.count
             do {
@@ -111,7 +110,10 @@ public final class RunExecutor {
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
                 events: (RunEvent) -> Void) throws -> (label: String, best: Double?, reachedTarget: Bool?) {
         let config = try RunConfig.decode(json: claim.run.configJSON)
-        if let t = options.threads ?? config.training.threads { Threads.set(t) }
+        // Each run sets the pool itself: a run without a setting must not inherit the previous run's count.
+        let threads = options.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        Threads.set(threads)
+        try store.setThreads(claim.lease, threads)
         let directory = (config.data.path as NSString).isAbsolutePath
             ? config.data.path : FileManager.default.currentDirectoryPath + "/" + config.data.path
         let (dataset, synthesized, isNew) = try datasets.prepared(config.data, directory: directory)
