@@ -1,4 +1,5 @@
 import Foundation
+import Datasets
 import Store
 import XCTest
 
@@ -115,5 +116,36 @@ extension EndToEndTests {
         let runs = try store.listRuns()
         XCTAssertEqual(runs.map(\.run.label), ["training.threads=1", "training.threads=2"])
         XCTAssertEqual(runs.map(\.run.threads), [1, 2])
+    }
+}
+
+extension EndToEndTests {
+    /// An image over the pixel limit is skipped with advice that works for the command at hand: `data.max_pixels`
+    /// in the experiment file for runs, `--max-pixels` for predict (which now has it).
+    func testPixelLimitAdviceCanBeFollowed() throws {
+        XCTAssertEqual(try run(["data", "synth", "--out", dir.appendingPathComponent("data").path, "--classes", "2",
+                                "--per-class", "8", "--size", "32", "--seed", "0"]).status, 0)
+        let big = dir.appendingPathComponent("big")
+        _ = try SyntheticData.write(to: big.path, classes: 2, perClass: 2, size: 64, seed: 1)
+        let bigImage = big.appendingPathComponent("class0/class0-00001.png")
+        try FileManager.default.copyItem(at: bigImage, to: dir.appendingPathComponent("data/class0/big.png"))
+        var text = try String(contentsOfFile: try writeExperiment("pixels", epochs: 1, matrix: "  seed: [1]", perClass: 8),
+                              encoding: .utf8)
+        // A folder of its own now (one image added), not a synthetic one to be checked against its manifest.
+        text = text.replacingOccurrences(of: "  synthesize: {classes: 2, per_class: 8, size: 32}\n", with: "")
+        text = text.replacingOccurrences(of: "  size: 32\n", with: "  size: 32\n  max_pixels: 2000\n")
+        let file = dir.appendingPathComponent("pixels.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+
+        let r = try run(["run", file.path, "--db", "p.sqlite"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("big.png"), r.output)
+        XCTAssertTrue(r.output.contains("`data: {max_pixels: N}`"), r.output)
+
+        let refused = try run(["predict", "--db", "p.sqlite", "--run", "1", bigImage.path])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("--max-pixels N for `ablate predict`"), refused.output)
+        let allowed = try run(["predict", "--db", "p.sqlite", "--run", "1", "--max-pixels", "5000", bigImage.path])
+        XCTAssertEqual(allowed.status, 0, allowed.output)
     }
 }

@@ -24,7 +24,9 @@ extension DataConfig {
         }
     }
 
-    var loadOptions: ImageLoadOptions { ImageLoadOptions(size: size) }
+    var loadOptions: ImageLoadOptions {
+        ImageLoadOptions(size: size, maxPixels: maxPixels ?? ImageDecoder.defaultMaxPixels)
+    }
 
     func augmentation(seed: UInt64) -> AugmentationConfig? {
         let crop = augment.randomResizedCrop
