@@ -149,3 +149,52 @@ extension EndToEndTests {
         XCTAssertEqual(allowed.status, 0, allowed.output)
     }
 }
+
+extension EndToEndTests {
+    /// A batch larger than the training split is named as such (not "the training split has no images").
+    func testBatchLargerThanTheTrainingSplitIsNamed() throws {
+        let file = try writeExperiment("batch", epochs: 1, matrix: "  seed: [1]", perClass: 4)
+        let r = try run(["run", file, "--db", "b.sqlite"])
+        XCTAssertEqual(r.status, 1, r.output)
+        XCTAssertTrue(r.output.contains("training.batch_size is 8 but the training split of"), r.output)
+        XCTAssertTrue(r.output.contains("has 6 image(s)"), r.output)
+        XCTAssertFalse(r.output.contains("has no images"), r.output)
+    }
+
+    /// A --runs-dir that is a file stops the run before anything is queued, naming the path; no Foundation dump.
+    func testRunsDirThatIsAFileIsNamed() throws {
+        let file = try writeExperiment("rdir", epochs: 1, matrix: "  seed: [1]", perClass: 8)
+        try "x".write(to: dir.appendingPathComponent("not-a-folder"), atomically: true, encoding: .utf8)
+        let r = try run(["run", file, "--db", "r.sqlite", "--runs-dir", "not-a-folder"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("cannot create the folder"), r.output)
+        XCTAssertTrue(r.output.contains("not-a-folder/rdir"), r.output)
+        XCTAssertTrue(r.output.contains("--runs-dir"), r.output)
+        XCTAssertFalse(r.output.contains("NSCocoaErrorDomain"), r.output)
+    }
+
+    /// A full disk while writing a checkpoint fails the run with the file and the system's reason. The runs
+    /// folder is a 12 kB tmpfs in a private mount namespace (`unshare -m`); skipped where that is not allowed.
+    func testFullDiskWhileCheckpointingIsNamed() throws {
+        let file = try writeExperiment("full", epochs: 1, matrix: "  seed: [1]", perClass: 8)
+        let runs = dir.appendingPathComponent("tiny-runs")
+        try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
+        let log = dir.appendingPathComponent("full.log")
+        let script = "mount -t tmpfs -o size=12k tmpfs \(runs.path) || exit 77; "
+            + "exec \(Self.ablate.path) run \(file) --db full.sqlite --runs-dir \(runs.path) > \(log.path) 2>&1"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = ["-m", "sh", "-c", script]
+        p.currentDirectoryURL = dir
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { throw XCTSkip("unshare is not available") }
+        p.waitUntilExit()
+        if p.terminationStatus == 77 { throw XCTSkip("cannot mount a tmpfs here") }
+        let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        if output.isEmpty { throw XCTSkip("unshare -m is not allowed here") }
+        XCTAssertEqual(p.terminationStatus, 1, output)
+        XCTAssertTrue(output.contains("cannot write '\(runs.path)/full/run-1/"), output)
+        XCTAssertTrue(output.contains("No space left on device"), output)
+        XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
+    }
+}

@@ -68,8 +68,19 @@ public final class RunExecutor {
         storeID = try store.storeID()
     }
 
+    /// Creates a folder for checkpoints, or says which path is in the way and what to do.
+    static func createFolder(_ url: URL) throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            let why = ErrorText.obstacle(creatingFolder: url.path) ?? ErrorText.reason(error)
+            throw RunnerError.io("cannot create the folder \(url.path) for checkpoints: \(why); "
+                + "--runs-dir must name a writable folder (or a path where one can be created)")
+        }
+    }
+
     /// Enqueues the selected runs and works through them until none is left or `shouldStop` says so.
     public func execute(shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> ExecutionSummary {
+        // A runs folder that cannot exist (a file in the way, no permission) would fail every run: stop first.
+        try Self.createFolder(URL(fileURLWithPath: options.runsDirectory).appendingPathComponent(experiment.name))
         let (experimentID, enqueued) = try experiment.enqueue(into: store, runs: selected, retryFailed: options.retryFailed)
         events(.enqueued(enqueued, total: selected.count))
         let wanted = selected.map(\.configHash)
@@ -93,7 +104,7 @@ public final class RunExecutor {
             } catch let e as StoreError {
                 throw e // the store itself is in trouble (e.g. lease lost): stop this process
             } catch {
-                let message = "\(error)"
+                let message = ErrorText.describe(error)
                 try store.fail(claim.lease, message: message)
                 summary.failed.append((claim.run.label, message))
                 events(.failed(runID: claim.run.id, label: claim.run.label, message: message))
@@ -130,7 +141,7 @@ public final class RunExecutor {
         let seed = UInt64(max(0, config.seed))
         let net = try DenseNet(netConfig, seed: seed)
         let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Self.createFolder(dir)
         let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
         let best = dir.appendingPathComponent("best.safetensors")
         let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
@@ -144,6 +155,13 @@ public final class RunExecutor {
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
 
+        let trainImages = dataset.split.train.count
+        guard trainImages == 0 || trainImages >= config.training.batchSize else {
+            throw RunnerError.data("training.batch_size is \(config.training.batchSize) but the training split of "
+                + "\(directory) has \(trainImages) image(s); every epoch drops its last partial batch, so nothing would "
+                + "be trained. Set training.batch_size to at most \(trainImages), or give the training split more images "
+                + "(a smaller data.split.test_fraction, or more data)")
+        }
         let data = try LoaderEpochData(dataset, data: config.data, batchSize: config.training.batchSize, seed: seed)
         let files = dataset.cache.files
         var lastBeat = Date()
