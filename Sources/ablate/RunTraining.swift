@@ -31,8 +31,34 @@ extension RunCommand {
             print("resume with: ablate run \(file) --db \(db)" + (only.isEmpty ? "" : " " + only.map { "--only \($0)" }.joined(separator: " ")))
             throw ExitCode(130)
         }
-        if summary.finished.isEmpty && summary.failed.isEmpty { print("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)") }
+        if summary.finished.isEmpty && summary.failed.isEmpty {
+            if summary.unfinished.isEmpty {
+                print("  nothing to do: every selected run is finished (see `ablate status --db \(db)`)")
+            } else {
+                print("  nothing for this process to do, but \(summary.unfinished.count) selected run(s) are not finished:")
+                for s in summary.unfinished { print("    " + describeUnfinished(s)) }
+                print("  (see `ablate status --db \(db)`)")
+            }
+        }
         if !summary.failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// One line on a run this process did not finish: who holds it, or why it is left alone.
+    func describeUnfinished(_ s: RunSummary) -> String {
+        let r = s.run
+        let progress = "\(s.epochsDone)/\(r.epochsTotal) epochs"
+        switch r.status {
+        case .running:
+            let age = r.heartbeat.map { "heartbeat \(Int(Date().timeIntervalSince($0)))s ago" } ?? "no heartbeat yet"
+            return "run \(r.id) \(r.label): running on \(r.host ?? "another host") (\(age), \(progress)); it is resumed "
+                + "here only after \(Int(staleAfter))s without a heartbeat (--stale-after)"
+        case .failed:
+            return "run \(r.id) \(r.label): failed (\(r.errorMessage ?? "no message")); queue it again with --retry-failed"
+        case .queued, .interrupted:
+            return "run \(r.id) \(r.label): \(r.status.rawValue) (\(progress)), not claimed by this process"
+        case .finished:
+            return "run \(r.id) \(r.label): finished"
+        }
     }
 
     /// The project's git commit, recorded with each run (nil outside a checkout).

@@ -21,12 +21,14 @@ struct VerifyCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Engine.Threads.set(threads) }
+        // Files that could not be checked at all are counted apart from quantities beyond tolerance.
         var failed = 0, total = 0
+        var unreadable: [String] = []
         for file in files {
             let checks: [Check]
             do { checks = try Verifier.verify(path: file) } catch {
                 print("\(file): error: \(error)")
-                failed += 1
+                unreadable.append(file)
                 continue
             }
             total += checks.count
@@ -39,11 +41,18 @@ struct VerifyCommand: ParsableCommand {
                 print("  \(c.passed ? "ok  " : "FAIL") \(c.item) \(c.quantity): abs \(fmt(c.maxAbsError)) rel \(fmt(c.maxRelError)) (tol \(fmt(c.tolerance)), \(c.elements) values)")
             }
         }
-        if failed > 0 {
-            print("verify: \(failed) of \(total) quantities failed")
+        let checked = files.count - unreadable.count
+        let quantities = "\(total) quantities in \(checked) file(s)"
+        if !unreadable.isEmpty {
+            print("verify: \(unreadable.count) of \(files.count) file(s) could not be checked (see above)"
+                  + (checked > 0 ? "; \(failed) of \(quantities) beyond tolerance" : ""))
             throw ExitCode(1)
         }
-        print("verify: all \(total) quantities within tolerance")
+        if failed > 0 {
+            print("verify: \(failed) of \(quantities) beyond tolerance")
+            throw ExitCode(1)
+        }
+        print("verify: all \(quantities) within tolerance")
     }
 
     func fmt(_ x: Double) -> String { String(format: "%.2e", x) }

@@ -198,3 +198,44 @@ extension EndToEndTests {
         XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
     }
 }
+
+extension EndToEndTests {
+    /// "nothing to do" is said only when every selected run is finished; otherwise the runs left are named with
+    /// their state: running in another process, or failed (with --retry-failed as the way to run it again).
+    func testNothingToDoNamesRunsThatAreNotFinished() throws {
+        let file = try writeExperiment("left", epochs: 30, matrix: "  training.optimizer.lr: [1e38, 0.05]", perClass: 8)
+        let log = dir.appendingPathComponent("left-1.log")
+        let first = try start(["run", file, "--db", "l.sqlite"], output: log)
+        try waitForEpochs("l.sqlite", atLeast: 1, process: first, log: log)
+        let second = try run(["run", file, "--db", "l.sqlite"])
+        Darwin_kill(first.processIdentifier, SIGINT)
+        first.waitUntilExit()
+        XCTAssertEqual(second.status, 0, second.output)
+        XCTAssertFalse(second.output.contains("every selected run is finished"), second.output)
+        XCTAssertTrue(second.output.contains("2 selected run(s) are not finished"), second.output)
+        XCTAssertTrue(second.output.contains("failed (diverged at epoch 1"), second.output)
+        XCTAssertTrue(second.output.contains("--retry-failed"), second.output)
+        XCTAssertTrue(second.output.contains("training.optimizer.lr=0.05: running on"), second.output)
+    }
+
+    /// `report --positive` with a class the experiment does not have is an error listing its classes.
+    func testReportWithUnknownPositiveClassIsAnError() throws {
+        let file = try writeExperiment("pos", epochs: 1, matrix: "  seed: [1]", perClass: 8)
+        XCTAssertEqual(try run(["run", file, "--db", "p.sqlite"]).status, 0)
+        let bad = try run(["report", "--db", "p.sqlite", "--out", "rep", "--positive", "NOSUCHCLASS"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.output.contains("--positive NOSUCHCLASS: experiment 'pos' has no class of that name; its classes are class0, class1"),
+                      bad.output)
+        XCTAssertEqual(try run(["report", "--db", "p.sqlite", "--out", "rep", "--positive", "class0"]).status, 0)
+    }
+
+    /// `verify` on a file it cannot read says that the file could not be checked (not "1 of 0 quantities failed").
+    func testVerifyOnABadFileSaysSo() throws {
+        let bad = dir.appendingPathComponent("bad.json")
+        try "{not json".write(to: bad, atomically: true, encoding: .utf8)
+        let r = try run(["verify", bad.path])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.output.contains("1 of 1 file(s) could not be checked"), r.output)
+        XCTAssertFalse(r.output.contains("of 0 quantities"), r.output)
+    }
+}

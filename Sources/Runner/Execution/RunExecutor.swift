@@ -51,6 +51,9 @@ public struct ExecutionSummary {
     public var finished: [(label: String, best: Double?, reachedTarget: Bool?)] = []
     public var failed: [(label: String, message: String)] = []
     public var interrupted: (runID: Int64, label: String, epochsDone: Int)?
+    /// Selected runs not finished when this process stopped: running in another process, failed earlier (left
+    /// alone without --retry-failed), or still queued.
+    public var unfinished: [RunSummary] = []
 }
 
 public final class RunExecutor {
@@ -110,6 +113,8 @@ public final class RunExecutor {
                 events(.failed(runID: claim.run.id, label: claim.run.label, message: message))
             }
         }
+        summary.unfinished = try store.listRuns(experiment: experiment.name)
+            .filter { wanted.contains($0.run.configHash) && $0.run.status != .finished }
         return summary
     }
 
