@@ -239,3 +239,37 @@ extension EndToEndTests {
         XCTAssertFalse(r.output.contains("of 0 quantities"), r.output)
     }
 }
+
+extension EndToEndTests {
+    /// `data audit` loads images as a run does: a truncated JPEG, a text file named .jpg and a GIF named .png are
+    /// skipped and named, and its split sizes are the ones the run then trains and tests on.
+    func testDataAuditSkipsWhatARunSkips() throws {
+        let data = dir.appendingPathComponent("data")
+        XCTAssertEqual(try run(["data", "synth", "--out", data.path, "--classes", "2", "--per-class", "8",
+                                "--size", "32", "--seed", "0"]).status, 0)
+        let jpeg = try Data(contentsOf: data.appendingPathComponent("class0/class0-00000.jpg"))
+        try jpeg.prefix(jpeg.count / 2).write(to: data.appendingPathComponent("class0/truncated.jpg"))
+        try "not an image".write(to: data.appendingPathComponent("class1/notes.jpg"), atomically: true, encoding: .utf8)
+        try Data("GIF89a".utf8 + [1, 0, 1, 0, 0, 0, 0, 0x3B]).write(to: data.appendingPathComponent("class1/anim.png"))
+
+        let audit = try run(["data", "audit", data.path, "--split", "stratified", "--test-fraction", "0.25",
+                             "--seed", "0", "--size", "32", "--json"])
+        XCTAssertEqual(audit.status, 0, audit.output)
+        let json = String(audit.output[audit.output.firstIndex(of: "{")!...])
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], audit.output)
+        XCTAssertEqual(doc["skipped_files"] as? Int, 3, audit.output)
+        let skipped = (doc["skipped"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        XCTAssertEqual(Set(skipped.map { URL(fileURLWithPath: $0).lastPathComponent }), ["truncated.jpg", "notes.jpg", "anim.png"])
+        let train = try XCTUnwrap(doc["train_files"] as? Int), test = try XCTUnwrap(doc["test_files"] as? Int)
+        XCTAssertEqual(train + test, 16)
+
+        var text = try String(contentsOfFile: try writeExperiment("audit", epochs: 1, matrix: "  seed: [1]", perClass: 8),
+                              encoding: .utf8)
+        text = text.replacingOccurrences(of: "  synthesize: {classes: 2, per_class: 8, size: 32}\n", with: "")
+        let file = dir.appendingPathComponent("audit.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let r = try run(["run", file.path, "--db", "a.sqlite"])
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("\(train) train / \(test) test"), "audit said \(train)/\(test): \(r.output)")
+    }
+}
