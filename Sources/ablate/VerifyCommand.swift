@@ -39,6 +39,11 @@ struct VerifyCommand: ParsableCommand {
             print("\(file): \(checks.count) quantities, \(bad.count) beyond tolerance; worst abs \(fmt(worstAbs)), worst rel \(fmt(worstRel))")
             for c in checks where verbose || !c.passed {
                 print("  \(c.passed ? "ok  " : "FAIL") \(c.item) \(c.quantity): abs \(fmt(c.maxAbsError)) rel \(fmt(c.maxRelError)) (tol \(fmt(c.tolerance)), \(c.elements) values)")
+                if let r = c.roundingLevel {
+                    print("       \(r.count) with a rounding-level reference gradient: moved up to "
+                          + "\(String(format: "%.3f", r.largestStepInLR))·lr, Adam allows \(String(format: "%.2f", r.allowedStepInLR))·lr")
+                }
+                if let note = c.note { print("       \(note)") }
             }
         }
         let checked = files.count - unreadable.count
