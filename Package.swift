@@ -78,7 +78,8 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store", "Datasets", "Training", "Models", "Engine"]),
+        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store", "Datasets", "Training", "Models", "Engine",
+                                                   .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a

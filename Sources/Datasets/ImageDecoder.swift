@@ -127,7 +127,8 @@ public enum ImageDecoder {
         guard width * height > maxPixels else { return }
         func megapixels(_ n: Int) -> String { String(format: "%.1f MP", Double(n) / 1e6) }
         throw DecodeProblem(reason: "is \(original.0)×\(original.1) pixels (\(megapixels(width * height)) to decode), "
-            + "over the \(megapixels(maxPixels)) limit; shrink the image or raise the pixel limit (--max-pixels)")
+            + "over the \(megapixels(maxPixels)) limit; shrink the image or raise the limit: `data: {max_pixels: N}` "
+            + "in an experiment file, --max-pixels N for `ablate predict` and `ablate data`")
     }
 
     // MARK: PNG

@@ -145,7 +145,11 @@ public enum ImageFolder {
         do { names = try listFolder(folder) } catch {
             part.skipped.append(SkippedFile(path: folder, reason: "cannot list the folder; make it readable")); return
         }
-        for name in names {
+        for shown in namesNotUTF8(in: folder) {
+            part.skipped.append(SkippedFile(path: folder + "/" + shown, reason: "its name is not valid UTF-8, so it "
+                + "cannot be opened by name; rename it (e.g. `convmv -f latin1 -t utf8 --notest FILE`)"))
+        }
+        for name in names where !name.unicodeScalars.contains("\u{FFFD}") || FileManager.default.fileExists(atPath: folder + "/" + name) {
             let path = folder + "/" + name
             var entry = stat()
             if stat(path, &entry) != 0 {
@@ -176,6 +180,29 @@ public enum ImageFolder {
             throw DatasetError.unreadableImage(path: folder, reason: "cannot list the folder; make it readable")
         }
         return names.filter { !$0.hasPrefix(".") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Entries of `folder` whose names are not valid UTF-8, shown with the bad bytes as \xNN. Foundation lists
+    /// them with U+FFFD in place of those bytes, a name no file has: they are reported here instead of as missing.
+    static func namesNotUTF8(in folder: String) -> [String] {
+        guard let dir = opendir(folder) else { return [] }
+        defer { closedir(dir) }
+        var shown: [String] = []
+        while let entry = readdir(dir) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if bytes.first == UInt8(ascii: ".") || String(validating: bytes, as: UTF8.self) != nil { continue }
+            var text = ""
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                // The longest valid prefix as text, then one bad byte as \xNN.
+                var end = rest.endIndex
+                while end > rest.startIndex && String(validating: rest[rest.startIndex..<end], as: UTF8.self) == nil { end -= 1 }
+                text += String(decoding: rest[rest.startIndex..<end], as: UTF8.self)
+                if end < rest.endIndex { text += String(format: "\\x%02X", rest[end]); rest = rest[(end + 1)...] } else { rest = [] }
+            }
+            shown.append(text)
+        }
+        return shown.sorted()
     }
 
     private static func isDirectory(_ path: String) -> Bool {

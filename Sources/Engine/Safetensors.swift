@@ -7,10 +7,12 @@ public enum SafetensorsError: Error, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case malformed(path: String, reason: String)
     case unsupportedDType(path: String, name: String, dtype: String)
+    case unwritable(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .unreadable(path, reason): return "cannot read '\(path)': \(reason)"
+        case let .unwritable(path, reason): return "cannot write '\(path)': \(reason)"
         case let .malformed(path, reason): return "'\(path)' is not a valid safetensors file: \(reason)"
         case let .unsupportedDType(path, name, dtype):
             return "'\(path)': tensor '\(name)' has dtype \(dtype); ablate reads F32 (and I64 counters) — convert with tensor.float()"
@@ -111,23 +113,35 @@ extension ParameterStore {
 
 /// Crash-safe file writes: a temporary file in the same directory, flushed to disk, then renamed over the target.
 public enum AtomicFile {
+    /// The operating system's reason for a Foundation file error ("No space left on device").
+    static func reason(_ error: Error) -> String {
+        var ns = error as NSError
+        while let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError { ns = underlying }
+        if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+        return ns.localizedDescription
+    }
+
     public static func write(_ data: Data, to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
-            throw SafetensorsError.unreadable(path: tmp.path, reason: "cannot create a file in \(dir.path) (is it writable?)")
+            throw SafetensorsError.unwritable(path: url.path, reason: "cannot create a file in \(dir.path) (is it writable?)")
         }
         do {
             let handle = try FileHandle(forWritingTo: tmp)
+            defer { try? handle.close() }
             try handle.write(contentsOf: data)
             try handle.synchronize()
-            try handle.close()
             if rename(tmp.path, url.path) != 0 {
-                throw SafetensorsError.unreadable(path: url.path, reason: String(cString: strerror(errno)))
+                throw SafetensorsError.unwritable(path: url.path, reason: String(cString: strerror(errno)))
             }
-        } catch {
+        } catch let error as SafetensorsError {
             try? FileManager.default.removeItem(at: tmp)
             throw error
+        } catch {
+            // A full disk or an I/O error: say which file and why, not Foundation's error dump.
+            try? FileManager.default.removeItem(at: tmp)
+            throw SafetensorsError.unwritable(path: url.path, reason: AtomicFile.reason(error))
         }
     }
 }

@@ -11,7 +11,12 @@ public struct Check: Sendable, Codable {
     public let maxRelError: Double
     public let tolerance: Double
     public let elements: Int
-    public var passed: Bool { maxRelError <= tolerance && maxAbsError.isFinite }
+    /// Adam files: elements whose reference gradient is at rounding level, checked against Adam's step bound
+    /// instead of the tolerance (see `AdamVerification`); nil elsewhere.
+    public var roundingLevel: RoundingLevelElements? = nil
+    /// What was done to make the comparison well posed, if anything (shown with the check).
+    public var note: String? = nil
+    public var passed: Bool { maxRelError <= tolerance && maxAbsError.isFinite && (roundingLevel?.withinBound ?? true) }
 }
 
 /// Tolerances: values ≈ 1e-4 relative, gradients ≈ 1e-3 (summation order differs from PyTorch).

@@ -4,7 +4,7 @@ import Foundation
 /// reporting every problem to `diag`. Returns nil when there was any problem.
 enum ConfigReader {
     static let topKeys = ["name", "description", "seed", "data", "training", "model", "target", "matrix"]
-    static let dataKeys = ["path", "split", "size", "augment", "normalize", "synthesize"]
+    static let dataKeys = ["path", "split", "size", "augment", "normalize", "synthesize", "max_pixels"]
     static let splitKeys = ["protocol", "test_fraction", "group", "seed", "train_dir", "test_dir"]
     static let augmentKeys = ["hflip", "random_resized_crop", "brightness", "contrast"]
     static let cropKeys = ["scale", "ratio"]
@@ -118,9 +118,10 @@ enum ConfigReader {
                 synthesize = SynthesizeConfig(classes: classes, perClass: perClass, size: imageSize ?? size)
             }
         }
+        let maxPixels = s.int("max_pixels", example: "100000000", min: 1)
         guard let path, !path.isEmpty else { return nil }
         return DataConfig(path: path, split: split, size: size, augment: augment, normalize: normalize,
-                          synthesize: synthesize)
+                          synthesize: synthesize, maxPixels: maxPixels)
     }
 
     static func readGroup(_ sp: Section, diag: Diagnostics) -> GroupKey? {

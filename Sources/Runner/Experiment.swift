@@ -61,6 +61,7 @@ public struct ResolvedRun: Equatable, Sendable {
 ///     contrast: 0.2
 ///   normalize: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}  # default ImageNet
 ///   synthesize: {classes: 2, per_class: 60, size: 48}   # optional: generate data at path when missing
+///   max_pixels: 100000000       # optional: skip larger images (after JPEG DCT scaling); default 50 MP
 /// training:                     # required
 ///   epochs: 10                  # required, ≥ 1
 ///   batch_size: 32              # ≥ 1; default 32

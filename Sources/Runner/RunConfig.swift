@@ -182,11 +182,19 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var augment: AugmentConfig
     public var normalize: NormalizeConfig
     public var synthesize: SynthesizeConfig?
+    /// Images with more pixels (after JPEG DCT scaling) are skipped; nil: the decoder's default limit.
+    /// Left out of the canonical JSON when unset, so files without it keep their config hashes.
+    public var maxPixels: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case path, split, size, augment, normalize, synthesize, maxPixels = "max_pixels"
+    }
 
     public var jsonValue: JSONValue {
         var o: [String: JSONValue] = ["path": .string(path), "split": split.jsonValue, "size": .int(size),
                                       "augment": augment.jsonValue, "normalize": normalize.jsonValue]
         if let synthesize { o["synthesize"] = synthesize.jsonValue }
+        if let maxPixels { o["max_pixels"] = .int(maxPixels) }
         return .object(o)
     }
 }

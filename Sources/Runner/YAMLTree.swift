@@ -66,7 +66,15 @@ enum YAMLTree {
         }
         guard let node else { return nil }
         let diag = Diagnostics()
-        let tree = convert(node, path: "", diag: diag)
+        let budget = ExpansionBudget()
+        let tree = convert(node, path: "", diag: diag, budget: budget)
+        if budget.exceeded {
+            throw ExperimentError.invalid(file: file, issues: [Issue(
+                keyPath: budget.path, location: budget.location,
+                problem: "the YAML expands to more than \(ExpansionBudget.maxValues) values or nests deeper than "
+                    + "\(ExpansionBudget.maxDepth) levels (anchors and aliases, &name / *name, repeating each other)",
+                fix: "An experiment needs a few dozen values: write them out without aliases")])
+        }
         if !diag.issues.isEmpty { throw ExperimentError.invalid(file: file, issues: diag.sortedIssues) }
         return tree
     }
@@ -100,7 +108,28 @@ enum YAMLTree {
         mark.map { SourceLocation(line: $0.line, column: $0.column) }
     }
 
-    static func convert(_ node: Node, path: String, diag: Diagnostics) -> YNode {
+    /// Yams shares an anchored node among its aliases, so a few lines of aliases of aliases ("billion laughs")
+    /// describe a tree of billions of values; converting it would exhaust memory. The budget stops the walk.
+    final class ExpansionBudget {
+        static let maxValues = 100_000
+        static let maxDepth = 64
+        var left = maxValues
+        var exceeded = false
+        /// Where the walk stopped: an anchored value its aliases repeat.
+        var path = "", location: SourceLocation?
+    }
+
+    static func convert(_ node: Node, path: String, diag: Diagnostics, budget: ExpansionBudget, depth: Int = 0) -> YNode {
+        budget.left -= 1
+        if !budget.exceeded && (budget.left < 0 || depth > ExpansionBudget.maxDepth) {
+            budget.exceeded = true
+            budget.path = path
+            budget.location = location(node.mark)
+        }
+        if budget.exceeded { return .scalar("", plain: true, nil) }
+        func convert(_ node: Node, path: String, diag: Diagnostics) -> YNode {
+            YAMLTree.convert(node, path: path, diag: diag, budget: budget, depth: depth + 1)
+        }
         switch node {
         case let .scalar(s):
             return .scalar(s.string, plain: s.style == .plain || s.style == .any, location(s.mark))

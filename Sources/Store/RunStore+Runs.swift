@@ -217,6 +217,14 @@ extension RunStore {
         }
     }
 
+    /// Records the thread count the run trains with (its setting, known once its configuration is read).
+    public func setThreads(_ lease: RunLease, _ threads: Int) throws {
+        try write { db in
+            try checkLease(db, lease)
+            try db.execute(sql: "UPDATE runs SET threads = ? WHERE id = ?", arguments: [threads, lease.runID])
+        }
+    }
+
     /// Stores the data audit (split sizes, leak checks, …) as JSON text.
     public func setDataAudit(_ lease: RunLease, json: String) throws {
         try write { db in

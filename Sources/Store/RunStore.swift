@@ -13,7 +13,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -38,6 +38,12 @@ public final class RunStore: @unchecked Sendable {
             throw StoreError.notWritable(path: absolute, reason: "it is a folder, not a file")
         }
         let folder = (absolute as NSString).deletingLastPathComponent
+        // SQLite cannot even read a WAL store there (it needs its -shm file); say so instead of blaming the file.
+        if let readOnly = RunStore.readOnlyFileSystem(containing: folder) {
+            throw StoreError.notWritable(path: absolute, reason: "the file system holding \(readOnly) is read-only "
+                + "(SQLite needs to write the store and its -wal and -shm files, even to read it); copy the store "
+                + "to a writable place")
+        }
         if exists {
             try RunStore.inspectExisting(absolute, busyTimeout: busyTimeout)
         } else {
@@ -80,12 +86,16 @@ public final class RunStore: @unchecked Sendable {
         let migrator = RunStore.migrator
         do {
             try RunStore.retryingRaces {
+                // A new file gets its whole schema, marker and store id in one transaction, so another process
+                // opening it at the same moment sees either nothing (and waits on the write lock) or all of it.
+                try RunStore.createSchemaIfBlank(dbQueue, path: absolute)
                 let superseded = try dbQueue.read { db in try migrator.hasBeenSuperseded(db) }
                 if superseded {
                     let version = try dbQueue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0 }
                     throw StoreError.newerSchema(path: absolute, found: max(version, RunStore.schemaVersion + 1),
                                                  supported: RunStore.schemaVersion)
                 }
+                // Stores written by an older ablate are brought up to date, one migration per transaction.
                 try migrator.migrate(dbQueue)
             }
         } catch let error as StoreError {
@@ -148,7 +158,7 @@ public final class RunStore: @unchecked Sendable {
         config.readonly = true
         // Another process may be writing, or recovering the WAL of one killed mid-write: wait, don't fail.
         config.busyMode = .timeout(busyTimeout)
-        let facts: (appID: Int32, version: Int, tables: [String])
+        let facts: (appID: Int32, version: Int, tables: [String], migrationsApplied: Int)
         do {
             let queue = try DatabaseQueue(path: path, configuration: config)
             facts = try queue.read { db in
@@ -156,14 +166,26 @@ public final class RunStore: @unchecked Sendable {
                 let version = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
                 let tables = try String.fetchAll(db, sql:
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-                return (appID, version, tables)
+                let applied = tables.contains("grdb_migrations")
+                    ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM grdb_migrations") ?? 0 : 0
+                return (appID, version, tables, applied)
             }
+            // Before any write connection opens it (GRDB's WAL set-up itself writes to the file).
+            try checkIntegrity(queue, path: path)
             try queue.close()
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
+            throw StoreError.corrupt(path: path, details: shortReason(error))
         } catch {
             throw StoreError.notAnAblateDatabase(path: path, reason:
                 "SQLite cannot read it (\(shortReason(error))); it may be corrupt")
         }
-        if facts.tables.isEmpty && facts.appID == 0 { return }  // a blank SQLite file: initialise it
+        // A blank SQLite file, or one whose creation stopped before its first migration (an older ablate created
+        // GRDB's bookkeeping table on its own first): initialise it, under the write lock (`createSchemaIfBlank`).
+        if facts.appID == 0 && facts.tables.allSatisfy({ $0 == "grdb_migrations" }) && facts.migrationsApplied == 0 {
+            return
+        }
         guard facts.appID == applicationID, facts.tables.contains("ablate_meta") else {
             let shown = facts.tables.prefix(5).joined(separator: ", ")
             throw StoreError.notAnAblateDatabase(path: path, reason:
@@ -171,6 +193,31 @@ public final class RunStore: @unchecked Sendable {
         }
         if facts.version > schemaVersion {
             throw StoreError.newerSchema(path: path, found: facts.version, supported: schemaVersion)
+        }
+    }
+
+    /// The nearest existing folder of `path` when it lies on a read-only file system, else nil.
+    static func readOnlyFileSystem(containing path: String) -> String? {
+        var candidate = path
+        while !FileManager.default.fileExists(atPath: candidate) && candidate != "/" {
+            candidate = (candidate as NSString).deletingLastPathComponent
+        }
+        var info = statvfs()
+        guard statvfs(candidate, &info) == 0, info.f_flag & UInt(ST_RDONLY) != 0 else { return nil }
+        return candidate
+    }
+
+    /// `PRAGMA quick_check`: every page readable and every b-tree well formed (without the slower index
+    /// comparisons of `integrity_check`). A damaged store is refused before anything is written into it.
+    static func checkIntegrity(_ queue: DatabaseQueue, path: String) throws {
+        let problems: [String]
+        do {
+            problems = try queue.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check(5)") }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
+            throw StoreError.corrupt(path: path, details: shortReason(error))
+        }
+        guard problems == ["ok"] else {
+            throw StoreError.corrupt(path: path, details: problems.joined(separator: "; "))
         }
     }
 
@@ -186,79 +233,129 @@ public final class RunStore: @unchecked Sendable {
 
     // MARK: - Schema
 
+    /// The migrations in order: (GRDB identifier, body). A new store runs them all in one transaction
+    /// (`createSchemaIfBlank`); an older store runs the ones it lacks through GRDB's migrator.
+    static let migrations: [(identifier: String, apply: (Database) throws -> Void)] = [
+        ("v1: experiments, runs, epochs, predictions", createVersion1),
+        ("v2: store id", addStoreID),
+    ]
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1: experiments, runs, epochs, predictions") { db in
-            try db.execute(sql: """
-                CREATE TABLE ablate_meta (
-                    key   TEXT PRIMARY KEY NOT NULL,
-                    value TEXT NOT NULL
-                );
-                CREATE TABLE experiments (
-                    id        INTEGER PRIMARY KEY AUTOINCREMENT,
-                    name      TEXT NOT NULL UNIQUE,
-                    file_text TEXT NOT NULL,
-                    file_path TEXT,
-                    created   DATETIME NOT NULL,
-                    updated   DATETIME NOT NULL
-                );
-                CREATE TABLE runs (
-                    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-                    experiment_id   INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
-                    config_json     TEXT NOT NULL,
-                    config_hash     TEXT NOT NULL,
-                    label           TEXT NOT NULL,
-                    seed            INTEGER,
-                    status          TEXT NOT NULL DEFAULT 'queued'
-                                    CHECK (status IN ('queued','running','finished','failed','interrupted')),
-                    epochs_total    INTEGER NOT NULL,
-                    queued_at       DATETIME NOT NULL,
-                    heartbeat       DATETIME,
-                    host            TEXT,
-                    git_commit      TEXT,
-                    ablate_version  TEXT,
-                    threads         INTEGER,
-                    started_at      DATETIME,
-                    ended_at        DATETIME,
-                    error_message   TEXT,
-                    checkpoint_path TEXT,
-                    data_audit_json TEXT,
-                    claim_token     TEXT,
-                    attempts        INTEGER NOT NULL DEFAULT 0,
-                    UNIQUE (experiment_id, config_hash)
-                );
-                CREATE INDEX runs_status ON runs(status, id);
-                CREATE TABLE epochs (
-                    run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-                    epoch             INTEGER NOT NULL,
-                    train_loss        REAL NOT NULL,
-                    train_acc         REAL NOT NULL,
-                    test_loss         REAL,
-                    test_acc          REAL,
-                    learning_rate     REAL NOT NULL,
-                    seconds           REAL NOT NULL,
-                    images_per_second REAL NOT NULL,
-                    recorded_at       DATETIME NOT NULL,
-                    PRIMARY KEY (run_id, epoch)
-                );
-                CREATE TABLE predictions (
-                    id            INTEGER PRIMARY KEY AUTOINCREMENT,
-                    run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-                    kind          TEXT NOT NULL CHECK (kind IN ('best','last')),
-                    epoch         INTEGER NOT NULL,
-                    file          TEXT NOT NULL,
-                    label         INTEGER NOT NULL,
-                    predicted     INTEGER NOT NULL,
-                    probabilities TEXT NOT NULL, -- JSON array of class probabilities
-                    UNIQUE (run_id, kind, file)
-                );
-                """)
-            try db.execute(sql: "INSERT INTO ablate_meta(key, value) VALUES ('format', 'ablate-run-store')")
-            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
-            try db.execute(sql: "PRAGMA user_version = 1")
-        }
-        // Later versions: register "v2: ..." here and bump `schemaVersion` and `PRAGMA user_version` in it.
+        for m in migrations { migrator.registerMigration(m.identifier, migrate: m.apply) }
+        // Later versions: append "v3: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
         return migrator
+    }
+
+    static func createVersion1(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE ablate_meta (
+                key   TEXT PRIMARY KEY NOT NULL,
+                value TEXT NOT NULL
+            );
+            CREATE TABLE experiments (
+                id        INTEGER PRIMARY KEY AUTOINCREMENT,
+                name      TEXT NOT NULL UNIQUE,
+                file_text TEXT NOT NULL,
+                file_path TEXT,
+                created   DATETIME NOT NULL,
+                updated   DATETIME NOT NULL
+            );
+            CREATE TABLE runs (
+                id              INTEGER PRIMARY KEY AUTOINCREMENT,
+                experiment_id   INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+                config_json     TEXT NOT NULL,
+                config_hash     TEXT NOT NULL,
+                label           TEXT NOT NULL,
+                seed            INTEGER,
+                status          TEXT NOT NULL DEFAULT 'queued'
+                                CHECK (status IN ('queued','running','finished','failed','interrupted')),
+                epochs_total    INTEGER NOT NULL,
+                queued_at       DATETIME NOT NULL,
+                heartbeat       DATETIME,
+                host            TEXT,
+                git_commit      TEXT,
+                ablate_version  TEXT,
+                threads         INTEGER,
+                started_at      DATETIME,
+                ended_at        DATETIME,
+                error_message   TEXT,
+                checkpoint_path TEXT,
+                data_audit_json TEXT,
+                claim_token     TEXT,
+                attempts        INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (experiment_id, config_hash)
+            );
+            CREATE INDEX runs_status ON runs(status, id);
+            CREATE TABLE epochs (
+                run_id            INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                epoch             INTEGER NOT NULL,
+                train_loss        REAL NOT NULL,
+                train_acc         REAL NOT NULL,
+                test_loss         REAL,
+                test_acc          REAL,
+                learning_rate     REAL NOT NULL,
+                seconds           REAL NOT NULL,
+                images_per_second REAL NOT NULL,
+                recorded_at       DATETIME NOT NULL,
+                PRIMARY KEY (run_id, epoch)
+            );
+            CREATE TABLE predictions (
+                id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                kind          TEXT NOT NULL CHECK (kind IN ('best','last')),
+                epoch         INTEGER NOT NULL,
+                file          TEXT NOT NULL,
+                label         INTEGER NOT NULL,
+                predicted     INTEGER NOT NULL,
+                probabilities TEXT NOT NULL, -- JSON array of class probabilities
+                UNIQUE (run_id, kind, file)
+            );
+            """)
+        try db.execute(sql: "INSERT INTO ablate_meta(key, value) VALUES ('format', 'ablate-run-store')")
+        try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+        try db.execute(sql: "PRAGMA user_version = 1")
+    }
+
+    /// A random id written once per store: checkpoints carry it, so a checkpoint left in a runs folder by another
+    /// store (e.g. after deleting the database to start over) is never resumed as if it were this store's run.
+    static func addStoreID(_ db: Database) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO ablate_meta(key, value) VALUES ('store_id', ?)",
+                       arguments: [UUID().uuidString.lowercased()])
+        try db.execute(sql: "PRAGMA user_version = 2")
+    }
+
+    /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together
+    /// with GRDB's record of the applied migrations. The check runs under the write lock, so of several processes
+    /// opening a new file at once exactly one creates it and the others find it complete.
+    static func createSchemaIfBlank(_ queue: DatabaseQueue, path: String) throws {
+        try queue.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                let tables = try String.fetchAll(db, sql:
+                    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                if tables.contains("ablate_meta") { return .commit }
+                let applied = tables.contains("grdb_migrations")
+                    ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM grdb_migrations") ?? 0 : 0
+                // Anything else was written by another program: `inspectExisting` refuses it; never touch it here.
+                guard tables.allSatisfy({ $0 == "grdb_migrations" }), applied == 0 else { return .commit }
+                try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                for m in migrations {
+                    try m.apply(db)
+                    try db.execute(sql: "INSERT INTO grdb_migrations(identifier) VALUES (?)", arguments: [m.identifier])
+                }
+                return .commit
+            }
+        }
+    }
+
+    /// This store's id (see `addStoreID`).
+    public func storeID() throws -> String {
+        try read { db in
+            guard let id = try String.fetchOne(db, sql: "SELECT value FROM ablate_meta WHERE key = 'store_id'") else {
+                throw StoreError.database(path: path, message: "its ablate_meta table has no store_id")
+            }
+            return id
+        }
     }
 
     /// `PRAGMA user_version` of the open file.

@@ -8,6 +8,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case missing(path: String)
     /// The file exists but is not an ablate run store (a text file, a corrupt file, another program's SQLite).
     case notAnAblateDatabase(path: String, reason: String)
+    /// SQLite's own check (`PRAGMA quick_check`) found damage; nothing is written into such a file.
+    case corrupt(path: String, details: String)
     /// The file was written by a newer ablate with a schema this binary does not know.
     case newerSchema(path: String, found: Int, supported: Int)
     /// No run with this id.
@@ -32,6 +34,11 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .notAnAblateDatabase(path, reason):
             return "\(path) is not an ablate run store: \(reason). Nothing was changed; "
                 + "move the file away or choose another location with --db PATH."
+        case let .corrupt(path, details):
+            return "\(path) is damaged (SQLite's quick_check: \(details)). Nothing was written to it. Recover what "
+                + "SQLite can still read into a new file: `sqlite3 \(path) \".recover\" | sqlite3 \(path).recovered`, "
+                + "check it with `ablate status --db \(path).recovered`, then move the damaged file aside and use the "
+                + "recovered one (rename it, or pass --db \(path).recovered)."
         case let .newerSchema(path, found, supported):
             return "\(path) has run-store schema version \(found), but this ablate only knows versions up to "
                 + "\(supported). It was written by a newer ablate: upgrade ablate (the file was left untouched)."

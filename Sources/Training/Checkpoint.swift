@@ -6,6 +6,20 @@ import Engine
 import Foundation
 import Models
 
+/// The run a checkpoint was written for: its store's random id, the run's id in that store and its config hash.
+/// Run ids restart at 1 in every new store, so the id alone cannot tell this store's run 1 from another's.
+public struct CheckpointOwner: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var storeID: String
+    public var runID: Int64
+    public var configHash: String
+
+    public init(storeID: String, runID: Int64, configHash: String) {
+        self.storeID = storeID; self.runID = runID; self.configHash = configHash
+    }
+
+    public var description: String { "store \(storeID), run \(runID), config \(configHash.prefix(12))" }
+}
+
 public struct CheckpointState: Codable, Equatable, Sendable {
     /// Epochs fully finished (training and evaluation); resume starts at this epoch (0-based).
     public var epochsDone: Int
@@ -16,12 +30,14 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var configJSON: String
     public var bestTestAccuracy: Double?
     public var bestEpoch: Int?
+    /// Nil in checkpoints written before checkpoints named their owner.
+    public var owner: CheckpointOwner?
 
     public init(epochsDone: Int, optimizerStep: Int, modelRNG: SeededGenerator, batchesTracked: Int64, configJSON: String,
-                bestTestAccuracy: Double? = nil, bestEpoch: Int? = nil) {
+                bestTestAccuracy: Double? = nil, bestEpoch: Int? = nil, owner: CheckpointOwner? = nil) {
         self.epochsDone = epochsDone; self.optimizerStep = optimizerStep; self.modelRNG = modelRNG
         self.batchesTracked = batchesTracked; self.configJSON = configJSON
-        self.bestTestAccuracy = bestTestAccuracy; self.bestEpoch = bestEpoch
+        self.bestTestAccuracy = bestTestAccuracy; self.bestEpoch = bestEpoch; self.owner = owner
     }
 }
 
@@ -49,12 +65,23 @@ public enum Checkpoint {
         try Safetensors.write(tensors, counters: counters, metadata: [stateKey: json], to: url)
     }
 
+    /// The training state of a checkpoint, without touching any model (to check whose it is before using it).
+    public static func readState(from url: URL) throws -> CheckpointState {
+        let (_, metadata) = try Safetensors.read(url)
+        return try state(in: metadata, path: url.path)
+    }
+
+    static func state(in metadata: [String: String], path: String) throws -> CheckpointState {
+        guard let json = metadata[stateKey], let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) else {
+            throw CheckpointError.incompatible(path: path, reason: "no ablate training state in its metadata (a weights-only file?)")
+        }
+        return state
+    }
+
     /// Restores model, optimiser and generator state; returns the training state.
     public static func load(_ net: DenseNet, _ optimizer: Optimizer, from url: URL) throws -> CheckpointState {
         var (tensors, metadata) = try Safetensors.read(url)
-        guard let json = metadata[stateKey], let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) else {
-            throw CheckpointError.incompatible(path: url.path, reason: "no ablate training state in its metadata (a weights-only file?)")
-        }
+        let state = try state(in: metadata, path: url.path)
         let s1 = tensors.removeValue(forKey: optimizerPrefix + "state1")
         let s2 = tensors.removeValue(forKey: optimizerPrefix + "state2")
         guard let s1, let s2, s1.count == optimizer.state1.count, s2.count == optimizer.state2.count else {

@@ -78,18 +78,28 @@ public final class Trainer {
     public let checkpointURL: URL?
     public let bestWeightsURL: URL?
 
-    /// A new run, or a resumed one when `checkpointURL` exists.
-    public init(net: DenseNet, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?) throws {
+    /// A new run, or a resumed one when `checkpointURL` exists. With an `owner`, every checkpoint written names
+    /// it, and an existing checkpoint that names another owner is refused before it touches the model.
+    public init(net: DenseNet, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
+                owner: CheckpointOwner? = nil) throws {
         self.net = net; self.settings = settings
         self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
         optimizer = Optimizer(settings.optimizer, store: net.store)
-        state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON)
+        state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON,
+                                owner: owner)
         if let url = checkpointURL, FileManager.default.fileExists(atPath: url.path) {
-            let restored = try Checkpoint.load(net, optimizer, from: url)
-            guard restored.configJSON == configJSON else {
-                throw CheckpointError.incompatible(path: url.path, reason: "it was written for a different configuration")
+            let found = try Checkpoint.readState(from: url)
+            let advice = "move it away to start this run from scratch"
+            if let owner, let other = found.owner, other != owner {
+                throw CheckpointError.incompatible(path: url.path, reason:
+                    "it belongs to another run (\(other)), not to this one (\(owner)); \(advice)")
             }
-            state = restored
+            guard found.configJSON == configJSON else {
+                throw CheckpointError.incompatible(path: url.path, reason:
+                    "it was written for a different configuration (another run, or another run store); \(advice)")
+            }
+            state = try Checkpoint.load(net, optimizer, from: url)
+            state.owner = owner
         }
     }
 

@@ -13,7 +13,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Measured steps (after --warmup steps).") var steps = 5
     @Option(help: "Warm-up steps, not measured.") var warmup = 2
-    @Option(help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(parsing: .unconditional, help: "Threads, 1–1024 (default: all cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "train or eval.") var mode = "train"
     @Option(help: "onednn (default) or openblas, the im2col + OpenBLAS reference (also: ABLATE_BACKEND).")
     var backend = Backend.current.rawValue
@@ -27,8 +28,9 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--backend must be one of \(Backend.allCases.map(\.rawValue).joined(separator: ", ")), got '\(backend)'")
         }
         guard mode == "train" || mode == "eval" else { throw ValidationError("--mode must be train or eval, got '\(mode)'") }
-        guard batch >= 1, steps >= 1, warmup >= 0, threads >= 1, size >= 32 else {
-            throw ValidationError("--batch, --steps and --threads must be ≥ 1, --warmup ≥ 0 and --size ≥ 32")
+        try OptionChecks.threads(threads)
+        guard batch >= 1, steps >= 1, warmup >= 0, size >= 32 else {
+            throw ValidationError("--batch and --steps must be ≥ 1, --warmup ≥ 0 and --size ≥ 32")
         }
     }
 

@@ -25,18 +25,31 @@ extension DataCommand {
         @Option(help: "Fraction of files in the test part.") var testFraction: Double = 0.2
         @Option(help: "Group key: photo (M01_02_07 → M01_02), patient (→ M01) or a regular expression whose first capture group is the key.")
         var groupKey: String = "photo"
+        @Option(help: "Side the images are decoded to, as data.size of a run (decoding finds the files a run skips).")
+        var size = 224
+        @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling), as data.max_pixels of a run.")
+        var maxPixels = ImageDecoder.defaultMaxPixels
         @Flag(help: "Print the audit as JSON.") var json = false
+
+        func validate() throws {
+            guard (8...4096).contains(size) else { throw ValidationError("--size must be 8–4096, got \(size)") }
+            guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
+        }
 
         func run() throws {
             let config = SplitConfig(strategy: split, testFraction: testFraction, seed: seed,
                                      groupKey: try GroupKeyRule.named(groupKey))
-            let index = try ImageFolder.scan(directory, layout: config.layout)
-            let dataSplit = try DatasetSplit(files: index.files, config: config)
-            let audit = try LeakageAudit(files: index.files, split: dataSplit, alreadySkipped: index.skipped)
+            // The loading of a run: decode every file (unreadable ones are skipped and named), then split what
+            // loaded, so the split sizes here are the ones a run trains and tests on.
+            let prepared = try PreparedDataset(root: directory, split: config,
+                                               options: ImageLoadOptions(size: size, maxPixels: maxPixels))
+            let audit = prepared.audit
             if json { return try printJSON(audit) }
             warnAboutSkipped(audit.skipped)
-            let counts = zip(index.classNames, index.countsPerClass).map { "\($0) \($1)" }.joined(separator: ", ")
-            print("dataset    \(index.root): \(index.files.count) images (\(counts))")
+            let cache = prepared.cache
+            let perClass = cache.classNames.indices.map { c in cache.files.filter { $0.label == c }.count }
+            let counts = zip(cache.classNames, perClass).map { "\($0) \($1)" }.joined(separator: ", ")
+            print("dataset    \(prepared.index.root): \(cache.files.count) usable images (\(counts))")
             print("split      \(split.rawValue), seed \(seed), test fraction \(testFraction)"
                   + (split == .grouped ? ", group key \(config.effectiveGroupKey.name)" : ""))
             print("train      \(audit.trainFiles) files")
@@ -59,9 +72,15 @@ extension DataCommand {
         @Option(help: "Seed.") var seed: UInt64 = 1
 
         func run() throws {
-            let summary = try SyntheticData.write(to: out, classes: classes, perClass: perClass, size: size, seed: seed)
-            print("wrote \(summary.jpegFiles) JPEG + \(summary.pngFiles) PNG files (\(size)×\(size)) to \(summary.root): "
-                  + "classes \(summary.classNames.joined(separator: ", "))")
+            let (manifest, created) = try SyntheticData.materialize(at: out, classes: classes, perClass: perClass,
+                                                                    size: size, seed: seed)
+            guard let manifest else {
+                throw DatasetError.invalidConfiguration("\(out) already exists and was not written by `ablate data "
+                    + "synth` (it has no \(SyntheticManifest.fileName)); choose another --out or remove it")
+            }
+            let classNames = manifest.files.keys.sorted().joined(separator: ", ")
+            print((created ? "wrote" : "already there:") + " \(classes * perClass) images (\(size)×\(size), half JPEG, "
+                  + "half PNG) in \(out): classes \(classNames)")
         }
     }
 

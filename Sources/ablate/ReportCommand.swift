@@ -47,11 +47,18 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
     @Option(name: .customLong("run"), help: "Run id (see `ablate status`).") var runID: Int64
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
+    @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling; default: the run's data.max_pixels, else 50 MP).")
+    var maxPixels: Int?
     @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
+    }
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no run store at \(db)") }
-        let results = try Predictor.predict(store: try RunStore(path: db, create: false), runID: runID, images: images)
+        let results = try Predictor.predict(store: try RunStore(path: db, create: false), runID: runID, images: images,
+                                            maxPixels: maxPixels)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
             print(String(decoding: try enc.encode(results), as: UTF8.self))

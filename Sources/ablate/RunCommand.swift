@@ -30,10 +30,17 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Run store file (dry run: shows which runs it already has).") var db: String = RunStore.defaultPath
     @Flag(help: "Dry run: print the runs with their full configurations as JSON.") var json = false
     @Option(help: "Folder for checkpoints and best weights (one sub-folder per run).") var runsDir = "runs"
-    @Option(help: "Threads for training (default: training.threads of the file, else all cores).") var threads: Int?
-    @Option(help: "Seconds without a heartbeat after which a running run counts as killed and is resumed.")
+    @Option(parsing: .unconditional, help: "Threads for training, 1–1024 (default: training.threads of the file, else all cores).")
+    var threads: Int?
+    @Option(parsing: .unconditional,
+            help: "Seconds (> 0) without a heartbeat after which a running run counts as killed and is resumed.")
     var staleAfter: Double = 600
     @Flag(help: "Queue failed runs again.") var retryFailed = false
+
+    func validate() throws {
+        try OptionChecks.threads(threads, otherwise: "training.threads of the experiment file, else every core")
+        try OptionChecks.staleAfter(staleAfter)
+    }
 
     func run() throws {
         let experiment = try Experiment.load(file: file, options: .init(dataOverride: data))

@@ -34,9 +34,33 @@ func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options:
         say("resume with: \(resumeCommand)")
     }
     if summary.finished.isEmpty && summary.failed.isEmpty && summary.interrupted == nil {
-        say("  nothing to do: every selected run is finished (see `ablate status --db \(options.databasePath)`)")
+        if summary.unfinished.isEmpty {
+            say("  nothing to do: every selected run is finished (see `ablate status --db \(options.databasePath)`)")
+        } else {
+            say("  nothing for this process to do, but \(summary.unfinished.count) selected run(s) are not finished:")
+            for s in summary.unfinished { say("    " + describeUnfinished(s, staleAfter: options.staleAfter)) }
+            say("  (see `ablate status --db \(options.databasePath)`)")
+        }
     }
     return (summary, summary.interrupted == nil ? 0 : stopSignal)
+}
+
+/// One line on a run this process did not finish: who holds it, or why it is left alone.
+func describeUnfinished(_ s: RunSummary, staleAfter: Double) -> String {
+    let r = s.run
+    let progress = "\(s.epochsDone)/\(r.epochsTotal) epochs"
+    switch r.status {
+    case .running:
+        let age = r.heartbeat.map { "heartbeat \(Int(Date().timeIntervalSince($0)))s ago" } ?? "no heartbeat yet"
+        return "run \(r.id) \(r.label): running on \(r.host ?? "another host") (\(age), \(progress)); it is resumed "
+            + "here only after \(Int(staleAfter))s without a heartbeat (--stale-after)"
+    case .failed:
+        return "run \(r.id) \(r.label): failed (\(r.errorMessage ?? "no message")); queue it again with --retry-failed"
+    case .queued, .interrupted:
+        return "run \(r.id) \(r.label): \(r.status.rawValue) (\(progress)), not claimed by this process"
+    case .finished:
+        return "run \(r.id) \(r.label): finished"
+    }
 }
 
 extension RunCommand {
@@ -99,6 +123,9 @@ final class ProgressDisplay {
                 say("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
             }
             say("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
+        case let .checkpointSetAside(id, label, moved):
+            say("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
+                + "weights) to \(moved.movedTo); starting this run from scratch")
         case let .started(run, label, resumed, left):
             runStart = Date(); epochSeconds = []; runsLeft = left; totalEpochs = run.epochsTotal; startEpoch = resumed
             say("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")

@@ -14,17 +14,21 @@ struct VerifyCommand: ParsableCommand {
     @Flag(help: "List every quantity, not only failures and a per-file summary.")
     var verbose = false
 
-    @Option(help: "Threads for GEMM and kernels (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for GEMM and kernels, 1–1024 (default: all cores).")
     var threads: Int?
+
+    func validate() throws { try OptionChecks.threads(threads) }
 
     func run() throws {
         if let threads { Engine.Threads.set(threads) }
+        // Files that could not be checked at all are counted apart from quantities beyond tolerance.
         var failed = 0, total = 0
+        var unreadable: [String] = []
         for file in files {
             let checks: [Check]
             do { checks = try Verifier.verify(path: file) } catch {
                 print("\(file): error: \(error)")
-                failed += 1
+                unreadable.append(file)
                 continue
             }
             total += checks.count
@@ -35,13 +39,25 @@ struct VerifyCommand: ParsableCommand {
             print("\(file): \(checks.count) quantities, \(bad.count) beyond tolerance; worst abs \(fmt(worstAbs)), worst rel \(fmt(worstRel))")
             for c in checks where verbose || !c.passed {
                 print("  \(c.passed ? "ok  " : "FAIL") \(c.item) \(c.quantity): abs \(fmt(c.maxAbsError)) rel \(fmt(c.maxRelError)) (tol \(fmt(c.tolerance)), \(c.elements) values)")
+                if let r = c.roundingLevel {
+                    print("       \(r.count) with a rounding-level reference gradient: moved up to "
+                          + "\(String(format: "%.3f", r.largestStepInLR))·lr, Adam allows \(String(format: "%.2f", r.allowedStepInLR))·lr")
+                }
+                if let note = c.note { print("       \(note)") }
             }
         }
-        if failed > 0 {
-            print("verify: \(failed) of \(total) quantities failed")
+        let checked = files.count - unreadable.count
+        let quantities = "\(total) quantities in \(checked) file(s)"
+        if !unreadable.isEmpty {
+            print("verify: \(unreadable.count) of \(files.count) file(s) could not be checked (see above)"
+                  + (checked > 0 ? "; \(failed) of \(quantities) beyond tolerance" : ""))
             throw ExitCode(1)
         }
-        print("verify: all \(total) quantities within tolerance")
+        if failed > 0 {
+            print("verify: \(failed) of \(quantities) beyond tolerance")
+            throw ExitCode(1)
+        }
+        print("verify: all \(quantities) within tolerance")
     }
 
     func fmt(_ x: Double) -> String { String(format: "%.2e", x) }

@@ -22,6 +22,26 @@ final class BadInputTests: XCTestCase {
     private func validJPEG() throws -> [UInt8] { try ImageEncoder.jpeg(Fixtures.gradient(width: 64, height: 48)) }
     private func validPNG() throws -> [UInt8] { try ImageEncoder.png(Fixtures.gradient(width: 64, height: 48)) }
 
+    /// A valid JPEG whose name is Latin-1 ("café.jpg" as 63 61 66 E9): skipped with the real reason (its name is
+    /// not UTF-8, shown with the bad byte) instead of "does not exist".
+    func testFileNameThatIsNotUTF8IsNamedAsSuch() throws {
+        let folder = try TemporaryFolder()
+        try folder.writeClasses(["a", "b"], perClass: 3)
+        let raw: [UInt8] = Array((folder.path + "/a/caf").utf8) + [0xE9] + Array(".jpg".utf8) + [0]
+        let bytes = try validJPEG()
+        let fd = raw.withUnsafeBufferPointer { open(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self),
+                                                     O_WRONLY | O_CREAT, 0o644) }
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, bytes.count)
+        close(fd)
+        let cache = try ImageCache(index: try ImageFolder.scan(folder.path), options: ImageLoadOptions(size: 16))
+        XCTAssertEqual(cache.count, 6)
+        XCTAssertEqual(cache.skipped.map(\.path), [folder.path + "/a/caf\\xE9.jpg"])
+        let reason = cache.skipped.first?.reason ?? ""
+        XCTAssertTrue(reason.contains("not valid UTF-8"), reason)
+        XCTAssertFalse(reason.contains("does not exist"), reason)
+    }
+
     func testCorruptJPEGHeader() throws {
         var bytes = try validJPEG()
         for i in 3..<40 { bytes[i] = UInt8(truncatingIfNeeded: i * 37) }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Store
 import XCTest
 @testable import Runner
@@ -16,15 +17,22 @@ final class CLITests: XCTestCase {
         try? FileManager.default.removeItem(at: dir)
     }
 
-    func ablate(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    /// Runs ablate; with `limitMemory`, under a 4 GB address-space limit (`ulimit -v`).
+    func ablate(_ arguments: [String], limitMemory: Bool = false,
+                binDir: URL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent())
+        throws -> (status: Int32, out: String, err: String) {
         let exe = binDir.appendingPathComponent("ablate")
         guard FileManager.default.isExecutableFile(atPath: exe.path) else {
             throw XCTSkip("ablate executable not built next to the tests (\(exe.path)); run swift build --build-tests")
         }
         let p = Process()
-        p.executableURL = exe
-        p.arguments = arguments
+        if limitMemory {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "ulimit -v 4000000 && exec \"$0\" \"$@\"", exe.path] + arguments
+        } else {
+            p.executableURL = exe
+            p.arguments = arguments
+        }
         p.currentDirectoryURL = packageRoot
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -83,6 +91,103 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.err.contains("training.epochs"), r.err)
         XCTAssertTrue(r.err.contains("\(bad.path):3:"), r.err)
+    }
+
+    /// `run` and `status` refuse a store with a damaged page (instead of writing into it or reading it silently)
+    /// and say how to recover it.
+    func testDamagedStoreIsRefused() throws {
+        let db = dir.appendingPathComponent("damaged.sqlite").path
+        do {
+            let store = try RunStore(path: db)
+            let e = try Experiment.load(file: packageRoot.appendingPathComponent("experiments/demo.yaml").path,
+                                        options: .init(baseDirectory: dir.path))
+            _ = try e.enqueue(into: store)
+            try store.close()
+        }
+        let (root, pageSize) = try DatabaseQueue(path: db).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'runs'")!,
+             try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: db))
+        try handle.seek(toOffset: UInt64((root - 1) * pageSize + 1))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 64))
+        try handle.close()
+
+        for args in [["status", "--db", db], ["run", "experiments/demo.yaml", "--db", db, "--data", dir.path + "/nodata"]] {
+            let r = try ablate(args)
+            XCTAssertNotEqual(r.status, 0, "\(args[0]): \(r.out)")
+            XCTAssertTrue(r.err.contains("\(db) is damaged"), "\(args[0]): \(r.err)")
+            XCTAssertTrue(r.err.contains("\".recover\""), r.err)
+        }
+    }
+
+    /// A store on a read-only file system is called just that (not "not an ablate run store … corrupt").
+    /// Needs a private mount namespace (`unshare -m`, root in a container); skipped where that is not allowed.
+    func testStoreOnReadOnlyFileSystem() throws {
+        let folder = dir.appendingPathComponent("ro")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try RunStore(path: folder.appendingPathComponent("ablate.sqlite").path).close()
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ablate")
+        let script = "mount --bind \(folder.path) \(folder.path) && mount -o remount,bind,ro \(folder.path) || exit 77; "
+            + "exec \(exe.path) status --db \(folder.path)/ablate.sqlite"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        p.arguments = ["-m", "sh", "-c", script]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { throw XCTSkip("unshare is not available") }
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        if p.terminationStatus == 77 || text.contains("unshare:") { throw XCTSkip("cannot mount read-only here: \(text)") }
+        XCTAssertNotEqual(p.terminationStatus, 0)
+        XCTAssertTrue(text.contains("is read-only"), text)
+        XCTAssertFalse(text.contains("not an ablate run store"), text)
+    }
+
+    /// "Billion laughs": nine lines of aliases of aliases describe 9^10 values. ablate refuses the file in well
+    /// under a second with a message naming it (it used to exhaust memory and crash). The child runs under a
+    /// 4 GB address-space limit so that a regression fails the test instead of the machine.
+    func testYAMLAliasBombIsRefusedQuickly() throws {
+        var text = "name: bomb\ndata: {path: .}\nmodel: densenet121\na0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+        for level in 1...9 {
+            let alias = "*a\(level - 1)"
+            text += "a\(level): &a\(level) [" + Array(repeating: alias, count: 9).joined(separator: ", ") + "]\n"
+        }
+        let bomb = dir.appendingPathComponent("bomb.yaml")
+        try text.write(to: bomb, atomically: true, encoding: .utf8)
+        let binDir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let start = Date()
+        let r = try ablate(["run", bomb.path, "--dry-run"], limitMemory: true, binDir: binDir)
+        let seconds = Date().timeIntervalSince(start)
+        XCTAssertEqual(r.status, 1, r.err)
+        XCTAssertLessThan(seconds, 1.0)
+        XCTAssertTrue(r.err.contains(bomb.path), r.err)
+        XCTAssertTrue(r.err.contains("aliases"), r.err)
+    }
+
+    /// --threads and --stale-after are checked like the experiment file's settings, on every command that takes
+    /// them; a negative number is read as a value (not as a missing one) and refused with the allowed range.
+    func testThreadsAndStaleAfterAreValidated() throws {
+        let demo = "experiments/demo.yaml"
+        let cases: [([String], String)] = [
+            (["run", demo, "--dry-run", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
+            (["run", demo, "--dry-run", "--threads=-1"], "--threads must be between 1 and 1024, got -1"),
+            (["run", demo, "--dry-run", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
+            (["run", demo, "--dry-run", "--stale-after", "-5"], "--stale-after must be a number of seconds greater than 0"),
+            (["run", demo, "--dry-run", "--stale-after", "0"], "--stale-after must be a number of seconds greater than 0"),
+            (["verify", "x.json", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
+            (["verify", "x.json", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
+            (["bench", "--threads", "-2"], "--threads must be between 1 and 1024, got -2"),
+            (["bench", "--threads", "2000"], "--threads must be between 1 and 1024, got 2000"),
+        ]
+        for (args, expected) in cases {
+            let r = try ablate(args)
+            XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(r.err.contains(expected), "\(args.joined(separator: " ")): \(r.err)")
+        }
+        let ok = try ablate(["run", demo, "--dry-run", "--threads", "2", "--stale-after", "30"])
+        XCTAssertEqual(ok.status, 0, ok.err)
     }
 
     func testStatusAndExport() throws {

@@ -51,14 +51,14 @@ final class StoreTests: XCTestCase {
         do {
             let store = try RunStore(path: path)
             XCTAssertEqual(try store.userVersion(), RunStore.schemaVersion)
-            XCTAssertEqual(try store.appliedMigrations().count, 1)
+            XCTAssertEqual(try store.appliedMigrations().count, RunStore.migrations.count)
             let exp = try store.upsertExperiment(name: "demo", fileText: "name: demo\n")
             _ = try store.enqueue(experimentID: exp, runs: newRuns(2))
             try store.close()
         }
         XCTAssertTrue(FileManager.default.fileExists(atPath: path))
         let again = try RunStore(path: path)
-        XCTAssertEqual(try again.userVersion(), 1)
+        XCTAssertEqual(try again.userVersion(), RunStore.schemaVersion)
         XCTAssertEqual(try again.listRuns().count, 2)
         let journal = try again.dbQueue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
         XCTAssertEqual(journal, "wal")
@@ -79,7 +79,7 @@ final class StoreTests: XCTestCase {
         let path = dbPath()
         _ = FileManager.default.createFile(atPath: path, contents: Data())
         let store = try RunStore(path: path)
-        XCTAssertEqual(try store.userVersion(), 1)
+        XCTAssertEqual(try store.userVersion(), RunStore.schemaVersion)
     }
 
     func testNewerSchemaIsRefusedAndLeftUntouched() throws {
@@ -157,6 +157,38 @@ final class StoreTests: XCTestCase {
             XCTAssertTrue(reason.contains("corrupt"), reason)
         }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), garbage)
+    }
+
+    /// Damages the b-tree page at the root of `table` in the closed store at `path` (its page header is overwritten).
+    static func damage(table: String, in path: String) throws {
+        let (root, pageSize) = try DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = ?", arguments: [table])!,
+             try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64((root - 1) * pageSize + 1))
+        try handle.write(contentsOf: Data(repeating: 0xFF, count: 64))
+        try handle.close()
+    }
+
+    /// A store with a damaged page is refused on opening, with the command that recovers it; nothing is written.
+    func testDamagedStoreIsRefusedWithRecoveryAdvice() throws {
+        let path = dbPath()
+        do {
+            let store = try RunStore(path: path)
+            let exp = try store.upsertExperiment(name: "demo", fileText: "x")
+            _ = try store.enqueue(experimentID: exp, runs: newRuns(3))
+            try store.close()
+        }
+        try Self.damage(table: "runs", in: path)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        expectStoreError(try RunStore(path: path)) { error in
+            guard case let .corrupt(p, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(p, path)
+            XCTAssertTrue(error.description.contains("sqlite3 \(path) \".recover\" | sqlite3 \(path).recovered"),
+                          error.description)
+        }
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), before)
     }
 
     func testUnwritablePath() throws {
@@ -258,6 +290,54 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.enqueue(experimentID: exp, runs: [], pruneQueued: true).pruned,
                        [ids[3], result.inserted[0]])
         XCTAssertEqual(try store.listRuns().map(\.run.id), [ids[0]])
+    }
+
+    /// Eight openers at once on a file that does not exist yet (each with its own connection, as separate
+    /// processes have): all of them get the complete store; none sees it half-created and calls it foreign.
+    func testEightOpenersOfANewStoreAllSucceed() throws {
+        var failures: [String] = []
+        for trial in 0..<25 {
+            let path = dbPath("new-\(trial).sqlite")
+            let lock = NSLock(), group = DispatchGroup()
+            let go = DispatchSemaphore(value: 0)
+            var ids: [String] = []
+            for _ in 0..<8 {
+                group.enter()
+                Thread.detachNewThread {
+                    go.wait()
+                    do {
+                        let store = try RunStore(path: path)
+                        let id = try store.storeID()
+                        lock.lock(); ids.append(id); lock.unlock()
+                    } catch {
+                        lock.lock(); failures.append("trial \(trial): \(error)"); lock.unlock()
+                    }
+                    group.leave()
+                }
+            }
+            for _ in 0..<8 { go.signal() }
+            group.wait()
+            XCTAssertLessThanOrEqual(Set(ids).count, 1, "trial \(trial): one store, one id")
+        }
+        XCTAssertEqual(failures, [])
+    }
+
+    /// A store written before store ids (schema version 1) gets one when it is opened, and keeps it.
+    func testVersionOneStoreGetsAStoreID() throws {
+        let path = dbPath()
+        do {
+            let raw = try DatabaseQueue(path: path)
+            try raw.write { db in
+                try RunStore.createVersion1(db)
+                try db.execute(sql: "CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+                try db.execute(sql: "INSERT INTO grdb_migrations VALUES (?)", arguments: [RunStore.migrations[0].identifier])
+            }
+            try raw.close()
+        }
+        let first = try RunStore(path: path).storeID()
+        XCTAssertEqual(try RunStore(path: path).userVersion(), RunStore.schemaVersion)
+        XCTAssertEqual(try RunStore(path: path).storeID(), first)
+        XCTAssertNotEqual(try RunStore(path: dbPath("other.sqlite")).storeID(), first)
     }
 
     func testConcurrentClaimsNeverClaimTwice() throws {

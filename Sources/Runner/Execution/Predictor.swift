@@ -28,7 +28,8 @@ public enum PredictError: Error, CustomStringConvertible {
 }
 
 public enum Predictor {
-    public static func predict(store: RunStore, runID: Int64, images: [String]) throws -> [ImagePrediction] {
+    /// `maxPixels`: the pixel limit for these images (default: the run's `data.max_pixels`, else the decoder's).
+    public static func predict(store: RunStore, runID: Int64, images: [String], maxPixels: Int? = nil) throws -> [ImagePrediction] {
         let run = try store.run(id: runID)
         let config = try RunConfig.decode(json: run.configJSON)
         guard let checkpoint = run.checkpointPath else {
@@ -47,7 +48,9 @@ public enum Predictor {
         try net.store.load(from: best)
 
         let files = images.map { ImageFile(path: $0, label: 0) }
-        let cache = try ImageCache(files: files, classNames: classNames, options: config.data.loadOptions, minimumClasses: 0)
+        var options = config.data.loadOptions
+        if let maxPixels { options.maxPixels = maxPixels }
+        let cache = try ImageCache(files: files, classNames: classNames, options: options, minimumClasses: 0)
         if !cache.skipped.isEmpty { throw PredictError.unreadable(cache.skipped) }
         let input = Tensor([cache.count, config.data.size, config.data.size, 3])
         var labels = [Int32](repeating: 0, count: cache.count)

@@ -24,7 +24,9 @@ extension DataConfig {
         }
     }
 
-    var loadOptions: ImageLoadOptions { ImageLoadOptions(size: size) }
+    var loadOptions: ImageLoadOptions {
+        ImageLoadOptions(size: size, maxPixels: maxPixels ?? ImageDecoder.defaultMaxPixels)
+    }
 
     func augmentation(seed: UInt64) -> AugmentationConfig? {
         let crop = augment.randomResizedCrop
@@ -53,10 +55,12 @@ extension GroupKey {
 public enum RunnerError: Error, CustomStringConvertible {
     case data(String)
     case model(String)
+    /// A file operation failed: the message names the path and what to do.
+    case io(String)
 
     public var description: String {
         switch self {
-        case .data(let m), .model(let m): return m
+        case .data(let m), .model(let m), .io(let m): return m
         }
     }
 }
@@ -72,9 +76,10 @@ public final class DatasetCache {
         let key = "\(directory)|\(split)|\(data.loadOptions)"
         if let hit = entries[key] { return (hit, false, false) }
         var synthesized = false
-        if let synth = data.synthesize, !FileManager.default.fileExists(atPath: directory) {
-            _ = try SyntheticData.write(to: directory, classes: synth.classes, perClass: synth.perClass, size: synth.size, seed: 0)
-            synthesized = true
+        if let synth = data.synthesize {
+            // Generated whole or not at all, by one process at a time; an existing synthetic folder is checked.
+            synthesized = try SyntheticData.materialize(at: directory, classes: synth.classes, perClass: synth.perClass,
+                                                        size: synth.size, seed: 0).created
         }
         guard FileManager.default.fileExists(atPath: directory) else {
             throw RunnerError.data("data folder '\(directory)' does not exist: pass --data PATH or fix data.path")

@@ -12,6 +12,7 @@ import Training
 public enum RunEvent {
     case enqueued(EnqueueResult, total: Int)
     case dataPrepared(directory: String, synthesized: Bool, audit: LeakageAudit, skipped: [SkippedFile])
+    case checkpointSetAside(runID: Int64, label: String, SetAsideCheckpoint)
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
     case epoch(runID: Int64, label: String, Training.EpochRecord, totalEpochs: Int)
@@ -50,6 +51,9 @@ public struct ExecutionSummary {
     public var finished: [(label: String, best: Double?, reachedTarget: Bool?)] = []
     public var failed: [(label: String, message: String)] = []
     public var interrupted: (runID: Int64, label: String, epochsDone: Int)?
+    /// Selected runs not finished when this process stopped: running in another process, failed earlier (left
+    /// alone without --retry-failed), or still queued.
+    public var unfinished: [RunSummary] = []
 }
 
 public final class RunExecutor {
@@ -58,14 +62,28 @@ public final class RunExecutor {
     let store: RunStore
     let options: ExecutorOptions
     let datasets = DatasetCache()
+    /// This store's id, written into every checkpoint (see `ForeignCheckpoints`).
+    let storeID: String
 
     public init(experiment: Experiment, runs: [ResolvedRun], options: ExecutorOptions) throws {
         self.experiment = experiment; self.selected = runs; self.options = options
         store = try RunStore(path: options.databasePath)
+        storeID = try store.storeID()
+    }
+
+    /// Creates a folder for checkpoints, or says which path is in the way and what to do.
+    static func createFolder(_ url: URL) throws {
+        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+            let why = ErrorText.obstacle(creatingFolder: url.path) ?? ErrorText.reason(error)
+            throw RunnerError.io("cannot create the folder \(url.path) for checkpoints: \(why); "
+                + "--runs-dir must name a writable folder (or a path where one can be created)")
+        }
     }
 
     /// Enqueues the selected runs and works through them until none is left or `shouldStop` says so.
     public func execute(shouldStop: @escaping () -> Bool, events: (RunEvent) -> Void) throws -> ExecutionSummary {
+        // A runs folder that cannot exist (a file in the way, no permission) would fail every run: stop first.
+        try Self.createFolder(URL(fileURLWithPath: options.runsDirectory).appendingPathComponent(experiment.name))
         let (experimentID, enqueued) = try experiment.enqueue(into: store, runs: selected, retryFailed: options.retryFailed)
         events(.enqueued(enqueued, total: selected.count))
         let wanted = selected.map(\.configHash)
@@ -73,8 +91,7 @@ public final class RunExecutor {
         while !shouldStop() {
             guard let claim = try store.claimNextRun(host: options.host, staleAfter: options.staleAfter,
                                                      experimentID: experimentID, configHashes: wanted,
-                                                     gitCommit: options.gitCommit, ablateVersion: options.ablateVersion,
-                                                     threads: options.threads ?? Threads.count)
+                                                     gitCommit: options.gitCommit, ablateVersion: options.ablateVersion)
             else { break }
             let left = try store.listRuns(experiment: experiment.name).filter { $0.run.status == .queued }.count
             do {
@@ -90,12 +107,14 @@ public final class RunExecutor {
             } catch let e as StoreError {
                 throw e // the store itself is in trouble (e.g. lease lost): stop this process
             } catch {
-                let message = "\(error)"
+                let message = ErrorText.describe(error)
                 try store.fail(claim.lease, message: message)
                 summary.failed.append((claim.run.label, message))
                 events(.failed(runID: claim.run.id, label: claim.run.label, message: message))
             }
         }
+        summary.unfinished = try store.listRuns(experiment: experiment.name)
+            .filter { wanted.contains($0.run.configHash) && $0.run.status != .finished }
         return summary
     }
 
@@ -107,7 +126,10 @@ public final class RunExecutor {
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
                 events: (RunEvent) -> Void) throws -> (label: String, best: Double?, reachedTarget: Bool?) {
         let config = try RunConfig.decode(json: claim.run.configJSON)
-        if let t = options.threads ?? config.training.threads { Threads.set(t) }
+        // Each run sets the pool itself: a run without a setting must not inherit the previous run's count.
+        let threads = options.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        Threads.set(threads)
+        try store.setThreads(claim.lease, threads)
         let directory = (config.data.path as NSString).isAbsolutePath
             ? config.data.path : FileManager.default.currentDirectoryPath + "/" + config.data.path
         let (dataset, synthesized, isNew) = try datasets.prepared(config.data, directory: directory)
@@ -124,14 +146,27 @@ public final class RunExecutor {
         let seed = UInt64(max(0, config.seed))
         let net = try DenseNet(netConfig, seed: seed)
         let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try Self.createFolder(dir)
         let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
         let best = dir.appendingPathComponent("best.safetensors")
+        let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
+        if let moved = try ForeignCheckpoints.setAsideIfForeign(
+            checkpoint: checkpoint, best: best, owner: owner, configJSON: claim.run.configJSON,
+            epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
+            events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
+        }
         let trainer = try Trainer(net: net, settings: config.trainingSettings, configJSON: claim.run.configJSON,
-                                  checkpointURL: checkpoint, bestWeightsURL: best)
+                                  checkpointURL: checkpoint, bestWeightsURL: best, owner: owner)
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
 
+        let trainImages = dataset.split.train.count
+        guard trainImages == 0 || trainImages >= config.training.batchSize else {
+            throw RunnerError.data("training.batch_size is \(config.training.batchSize) but the training split of "
+                + "\(directory) has \(trainImages) image(s); every epoch drops its last partial batch, so nothing would "
+                + "be trained. Set training.batch_size to at most \(trainImages), or give the training split more images "
+                + "(a smaller data.split.test_fraction, or more data)")
+        }
         let data = try LoaderEpochData(dataset, data: config.data, batchSize: config.training.batchSize, seed: seed)
         let files = dataset.cache.files
         var lastBeat = Date()

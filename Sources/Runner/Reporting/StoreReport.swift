@@ -12,6 +12,7 @@ public enum ReportSourceError: Error, CustomStringConvertible {
     case unknownExperiment(name: String, known: [String])
     case ambiguous([String])
     case empty(String)
+    case unknownClass(name: String, experiment: String, known: [String])
 
     public var description: String {
         switch self {
@@ -21,6 +22,9 @@ public enum ReportSourceError: Error, CustomStringConvertible {
         case .ambiguous(let names):
             return "the store holds several experiments (\(names.joined(separator: ", "))): choose one with --experiment NAME"
         case .empty(let name): return "experiment '\(name)' has no runs: nothing to report"
+        case let .unknownClass(name, experiment, known):
+            return "--positive \(name): experiment '\(experiment)' has no class of that name; its classes are "
+                + "\(known.joined(separator: ", ")) (choose one of them, or leave --positive out)"
         }
     }
 }
@@ -90,8 +94,13 @@ public struct StoreReport {
         }
         let classCount = (labelsByClass.keys.max() ?? 1) + 1
         let classNames = (0..<max(2, classCount)).map { labelsByClass[$0] ?? "class \($0)" }
-        let positive = positiveClass.flatMap { p in classNames.firstIndex { $0.lowercased() == p.lowercased() } }
-            ?? classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
+        var positive = classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
+        if let wanted = positiveClass {
+            guard let index = classNames.firstIndex(where: { $0.lowercased() == wanted.lowercased() }) else {
+                throw ReportSourceError.unknownClass(name: wanted, experiment: record.name, known: classNames)
+            }
+            positive = index
+        }
         let chosenBaseline = baseline ?? order.first { !$0.contains("-se") && !$0.contains("se_reduction") } ?? order.first
         let seeds = Set(summaries.compactMap(\.run.seed)).count
         var input = ReportInput(title: "ablate report: \(record.name)", runs: runs, configurationOrder: order,
