@@ -10,7 +10,7 @@ import PackageDescription
 // -Ounchecked and unchecked exclusivity only for release builds of the numeric code: in debug they would
 // override -Onone. AVX2/FMA lets the compiler vectorise the plain loops 8 wide (Zen 3 / Haswell and later).
 let hotSwift: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-enforce-exclusivity=unchecked", "-Xcc", "-mavx2", "-Xcc", "-mfma"],
+    .unsafeFlags(["-enforce-exclusivity=unchecked", "-Xcc", "-mavx2", "-Xcc", "-mfma"],
                  .when(configuration: .release)),
 ]
 

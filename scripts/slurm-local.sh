@@ -21,6 +21,9 @@ stop() {
   done
 }
 if [ "$cmd" = stop ]; then stop; exit 0; fi
+# Daemons must not inherit the caller's descriptors: a parent that watches a pipe or socket for its child's exit
+# (Foundation's Process does) would wait for the daemons too.
+for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done
 [ "$(id -u)" -eq 0 ] || { echo "slurm-local: needs root (slurmd runs jobs as their user)" >&2; exit 3; }
 for b in munged slurmctld slurmd sbatch; do
   command -v "$b" >/dev/null || { echo "slurm-local: $b missing (apt-get install slurm-wlm munge)" >&2; exit 3; }
