@@ -63,7 +63,7 @@ extension Conv2D {
         }
         let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
         let dst = y.isDense ? y.base : ws.scratch("onednn.y", y.rows * y.c)
-        // Not `precondition`: -Ounchecked (release) drops its condition, side effects included. A failure here
+        // Not `precondition`: an -Ounchecked build drops its condition, side effects included. A failure here
         // is oneDNN's (out of memory), never the user's input: stop rather than train on garbage.
         if abl_conv_forward(plan.handle, src, weight.value, dst, inputBlock != 0 ? 1 : 0) != 0 {
             fatalError("oneDNN convolution forward failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
