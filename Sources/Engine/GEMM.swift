@@ -31,9 +31,20 @@ public enum Backend: String, CaseIterable, Sendable {
     nonisolated(unsafe) public static var winograd: Bool =
         ProcessInfo.processInfo.environment["ABLATE_WINOGRAD"] != "0"
 
-    /// `openblas`, `onednn` or `onednn+winograd`, for benchmark output and run records.
+    /// Whether this machine's oneDNN has Winograd kernels (AVX-512 ones do, AVX2-only ones do not): a 3×3
+    /// 16→16 convolution is planned once and asked which implementation it got.
+    public static let winogradAvailable: Bool = {
+        guard let plan = abl_conv_create(1, 8, 8, 16, 16, 3, 1, 1, 1) else { return false }
+        defer { abl_conv_destroy(plan) }
+        guard let name = abl_conv_implementation(plan, Int32(ABL_CONV_FORWARD)) else { return false }
+        return String(cString: name).contains("wino")
+    }()
+
+    /// What runs the arithmetic, for benchmark output and run records: `openblas`, `onednn`, or
+    /// `onednn+winograd` only when Winograd is both allowed and available here (an AVX2-only machine runs
+    /// direct convolutions even with `ABLATE_WINOGRAD` unset).
     public static var description: String {
-        current == .onednn && winograd ? "onednn+winograd" : current.rawValue
+        current == .onednn && winograd && winogradAvailable ? "onednn+winograd" : current.rawValue
     }
 }
 

@@ -109,7 +109,9 @@ struct SlurmCommand: ParsableCommand {
         guard p.terminationStatus == 0 else {
             let reason = errors.trimmingCharacters(in: .whitespacesAndNewlines)
             throw ClusterError.sbatch("sbatch \(arguments.joined(separator: " ")) failed"
-                + (p.terminationStatus == 127 ? ": sbatch is not installed here (submit from a Slurm login node)" : ": \(reason)"))
+                + (p.terminationStatus == 127 ? ": sbatch is not installed here (submit from a Slurm login node)"
+                    : ": \(reason)\nThe scripts are written: submit them where sbatch reaches the cluster (a login node), "
+                    + "or fix the Slurm client configuration (SLURM_CONF)"))
         }
         // --parsable prints "jobid" or "jobid;cluster".
         return String(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first ?? "")

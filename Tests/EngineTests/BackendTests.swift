@@ -158,10 +158,22 @@ final class BackendTests: XCTestCase {
             }
         }
     }
+
+    /// Runs record the backend that ran: Winograd only where oneDNN has it, which is on AVX-512 processors.
+    func testWinogradIsReportedOnlyWhereItRuns() throws {
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let avx512 = cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?
+            .split(separator: " ").contains("avx512f") ?? false
+        XCTAssertEqual(Backend.winogradAvailable, avx512)
+        let saved = (Backend.current, Backend.winograd)
+        defer { (Backend.current, Backend.winograd) = saved }
+        (Backend.current, Backend.winograd) = (.onednn, true)
+        XCTAssertEqual(Backend.description, avx512 ? "onednn+winograd" : "onednn")
+        Backend.winograd = false
+        XCTAssertEqual(Backend.description, "onednn")
+    }
 }
 
-/// SE hands the next BatchNorm the statistics of its output computed from the squeeze's sums; they must equal
-/// the statistics of that output measured directly.
 final class SqueezeExcitationMomentsTests: XCTestCase {
     func testOutputMomentsEqualThoseOfTheOutput() {
         let store = ParameterStore()

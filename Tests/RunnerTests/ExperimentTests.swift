@@ -94,7 +94,7 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(c.data.normalize, .imageNet)
         XCTAssertEqual(c.training.optimizer.name, .adam)
         XCTAssertEqual(c.training.optimizer.lr, 0.001)
-        XCTAssertEqual(c.training.epochs, 20)
+        XCTAssertEqual(c.training.epochs, 25)
         XCTAssertTrue(e.runs[0].dataDirectory.hasSuffix("/shared/data/monkeypox"), e.runs[0].dataDirectory)
         XCTAssertTrue(e.fileText.contains("monkeypox-se"))
         XCTAssertEqual(e.filePath, path)
@@ -420,5 +420,21 @@ final class ExperimentTests: XCTestCase {
         let step = config.trainingSettings.schedule
         XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
         XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
+    }
+
+    /// Every shipped experiment file loads; the honest protocol holds test patients out of training.
+    func testShippedExperimentFilesLoad() throws {
+        let folder = packageRoot.appendingPathComponent("experiments")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+        XCTAssertGreaterThanOrEqual(files.count, 4)
+        for file in files {
+            let e = try Experiment.load(file: folder.appendingPathComponent(file).path, options: .init(checkDataExists: false))
+            XCTAssertFalse(e.runs.isEmpty, file)
+        }
+        let grouped = try Experiment.load(file: folder.appendingPathComponent("monkeypox-grouped.yaml").path,
+                                          options: .init(checkDataExists: false))
+        XCTAssertEqual(grouped.runs.count, 6)
+        XCTAssertEqual(grouped.runs[0].config.data.split.protocol, .grouped)
+        XCTAssertEqual(grouped.runs[0].config.data.split.group, .patient)
     }
 }
