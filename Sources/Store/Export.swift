@@ -6,9 +6,9 @@ public enum ExportTable: String, Sendable, CaseIterable {
 }
 
 extension RunStore {
-    /// RFC 4180 CSV (header row, CRLF-free `\n` line ends, fields quoted when they hold `,` `"` or a newline).
+    /// One table as text cells, for a CSV writer (`Report.CSV`, the project's one CSV writer).
     /// `runs`: one row per run with progress; `epochs`: one row per recorded epoch with its run's label and seed.
-    public func exportCSV(_ table: ExportTable, experiment: String? = nil) throws -> String {
+    public func exportTable(_ table: ExportTable, experiment: String? = nil) throws -> (header: [String], rows: [[String]]) {
         let summaries = try listRuns(experiment: experiment)
         var lines: [[String]] = []
         switch table {
@@ -37,7 +37,7 @@ extension RunStore {
                 }
             }
         }
-        return lines.map { $0.map(RunStore.csvField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        return (lines[0], Array(lines.dropFirst()))
     }
 
     /// One JSON document holding everything `ablate merge` and `ablate report` need (see `RunArchive`):
@@ -101,13 +101,6 @@ extension RunStore {
     }
 
     static func iso(_ date: Date?) -> String { date.map { iso($0) } ?? "" }
-
-    static func csvField(_ s: String) -> String {
-        if s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
-            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return s
-    }
 }
 
 private func opt<T: LosslessStringConvertible>(_ v: T?) -> String { v.map { String($0) } ?? "" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 import Store
 
 struct ExportCommand: ParsableCommand {
@@ -29,7 +30,9 @@ struct ExportCommand: ParsableCommand {
         let store = try RunStore(path: db, create: false)
         let text: String
         switch format {
-        case .csv: text = try store.exportCSV(ExportTable(rawValue: table)!, experiment: experiment)
+        case .csv:
+            let (header, rows) = try store.exportTable(ExportTable(rawValue: table)!, experiment: experiment)
+            text = try CSV.render(header: header, rows: rows)
         case .json: text = try store.exportJSON(experiment: experiment)
         }
         if let output {

@@ -227,13 +227,63 @@ final class CLITests: XCTestCase {
 
         let csv = try ablate(["export", "--db", db, "--format", "csv"])
         XCTAssertEqual(csv.status, 0, csv.err)
-        let lines = csv.out.split(separator: "\n")
+        let lines = try parseCSV(csv.out)
         XCTAssertEqual(lines.count, 2)
-        XCTAssertTrue(lines[0].hasPrefix("run_id,"))
+        XCTAssertEqual(lines[0].first, "run_id")
         let out = dir.appendingPathComponent("export.json").path
         let exported = try ablate(["export", "--db", db, "--format", "json", "--output", out])
         XCTAssertEqual(exported.status, 0, exported.err)
         let file = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         XCTAssertEqual((file["runs"] as? [Any])?.count, 6)
     }
+
+    /// `export --format csv` goes through the project's one CSV writer: a field holding CRLF, a quote and a comma
+    /// comes back whole.
+    func testExportCSVQuotesEveryLineBreak() throws {
+        let db = dir.appendingPathComponent("csv.sqlite").path
+        let store = try RunStore(path: db)
+        let e = try Experiment.load(file: packageRoot.appendingPathComponent("experiments/demo.yaml").path,
+                                    options: .init(baseDirectory: dir.path))
+        _ = try e.enqueue(into: store)
+        let c = try XCTUnwrap(store.claimNextRun(host: "cli-test", staleAfter: 60))
+        let message = "first line\r\nsecond, \"quoted\"\nthird"
+        try store.fail(c.lease, message: message)
+        try store.close()
+        let r = try ablate(["export", "--db", db, "--format", "csv", "--table", "runs"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let rows = try parseCSV(r.out)
+        XCTAssertEqual(rows.count, 7, r.out)
+        let row = Dictionary(uniqueKeysWithValues: zip(rows[0], rows[1]))
+        XCTAssertEqual(row["error_message"], message)
+        XCTAssertEqual(row["status"], "failed")
+    }
+}
+
+/// Minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, line breaks inside quotes, CRLF or LF
+/// row ends).
+func parseCSV(_ text: String) throws -> [[String]] {
+    var rows: [[String]] = []
+    var row: [String] = []
+    var field = ""
+    var inQuotes = false
+    var chars = Array(text.unicodeScalars)[...]
+    while let ch = chars.popFirst() {
+        if inQuotes {
+            if ch == "\"" {
+                if chars.first == "\"" { field.append("\""); chars.removeFirst() } else { inQuotes = false }
+            } else { field.unicodeScalars.append(ch) }
+        } else if ch == "\"" {
+            guard field.isEmpty else { throw NSError(domain: "csv", code: 1) }
+            inQuotes = true
+        } else if ch == "," {
+            row.append(field); field = ""
+        } else if ch == "\r" && chars.first == "\n" {
+            continue
+        } else if ch == "\n" {
+            row.append(field); field = ""; rows.append(row); row = []
+        } else { field.unicodeScalars.append(ch) }
+    }
+    guard !inQuotes else { throw NSError(domain: "csv", code: 2) }
+    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+    return rows
 }

@@ -529,7 +529,8 @@ final class StoreTests: XCTestCase {
         }
         try store.fail(c.lease, message: "bad, \"quoted\"\nsecond line")
 
-        let runsCSV = try parseCSV(store.exportCSV(.runs))
+        let runsTable = try store.exportTable(.runs)
+        let runsCSV = [runsTable.header] + runsTable.rows
         XCTAssertEqual(runsCSV.count, 3)
         XCTAssertTrue(runsCSV.allSatisfy { $0.count == runsCSV[0].count })
         let header = runsCSV[0]
@@ -541,7 +542,8 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(row["best_test_acc"], "0.87")
         XCTAssertEqual(row["epochs_done"], "2")
 
-        let epochsCSV = try parseCSV(store.exportCSV(.epochs))
+        let epochsTable = try store.exportTable(.epochs)
+        let epochsCSV = [epochsTable.header] + epochsTable.rows
         XCTAssertEqual(epochsCSV.count, 3)
         XCTAssertEqual(epochsCSV[0].first, "run_id")
         XCTAssertEqual(Double(epochsCSV[2][epochsCSV[0].firstIndex(of: "test_acc")!]), 0.87)
@@ -561,30 +563,4 @@ final class StoreTests: XCTestCase {
                                     "c": .string("q\"\n\u{1}é")])
         XCTAssertEqual(v.canonical, "{\"a\":[0.001,2.0,null,true],\"b\":1,\"c\":\"q\\\"\\n\\u0001é\"}")
     }
-}
-
-/// Minimal RFC 4180 reader for the tests (quoted fields, doubled quotes, newlines inside quotes).
-func parseCSV(_ text: String) throws -> [[String]] {
-    var rows: [[String]] = []
-    var row: [String] = []
-    var field = ""
-    var inQuotes = false
-    var chars = Array(text)[...]
-    while let ch = chars.popFirst() {
-        if inQuotes {
-            if ch == "\"" {
-                if chars.first == "\"" { field.append("\""); chars.removeFirst() } else { inQuotes = false }
-            } else { field.append(ch) }
-        } else if ch == "\"" {
-            guard field.isEmpty else { throw NSError(domain: "csv", code: 1) }
-            inQuotes = true
-        } else if ch == "," {
-            row.append(field); field = ""
-        } else if ch == "\n" {
-            row.append(field); field = ""; rows.append(row); row = []
-        } else { field.append(ch) }
-    }
-    guard !inQuotes else { throw NSError(domain: "csv", code: 2) }
-    if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-    return rows
 }
