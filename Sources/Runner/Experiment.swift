@@ -424,7 +424,13 @@ public struct Experiment: Sendable {
 
     /// Absolute form of `path`: `~` expanded, relative paths joined to `base`.
     public static func resolve(_ path: String, against base: String) -> String {
-        let expanded = (path as NSString).expandingTildeInPath
+        // `~` is the user's $HOME, as in a shell (Foundation would use the password database's entry instead).
+        var expanded = path
+        if path == "~" || path.hasPrefix("~/"), let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty {
+            expanded = home + path.dropFirst()
+        } else {
+            expanded = (path as NSString).expandingTildeInPath
+        }
         let url = expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded)
             : URL(fileURLWithPath: base, isDirectory: true).appendingPathComponent(expanded)
         return url.standardizedFileURL.path

@@ -130,8 +130,9 @@ public final class RunExecutor {
         let threads = options.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
         Threads.set(threads)
         try store.setThreads(claim.lease, threads)
-        let directory = (config.data.path as NSString).isAbsolutePath
-            ? config.data.path : FileManager.default.currentDirectoryPath + "/" + config.data.path
+        // The folder the experiment file resolved (`~`, relative paths, `--data`): resolved once, when it was read.
+        let directory = selected.first { $0.configHash == claim.run.configHash }?.dataDirectory
+            ?? Experiment.resolve(config.data.path, against: FileManager.default.currentDirectoryPath)
         let (dataset, synthesized, isNew) = try datasets.prepared(config.data, directory: directory)
         if isNew {
             events(.dataPrepared(directory: directory, synthesized: synthesized, audit: dataset.audit, skipped: dataset.cache.skipped))
