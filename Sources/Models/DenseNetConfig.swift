@@ -123,12 +123,12 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
         }
     }
 
-    /// The channels each SE layer sees with this placement (one entry per distinct site kind), for validation.
+    /// The channels each SE layer sees with this placement (a dense layer's SE sees its k new maps), by site.
     public var seSites: [(name: String, channels: Int)] {
         let channels = blockChannels
         switch sePlacement {
-        case .block: return channels.enumerated().map { ("block \($0.offset + 1)", $0.element.output) }
-        case .layer: return [("each dense layer (its k new maps)", growthRate)]
+        case .block: return channels.enumerated().map { ("dense block \($0.offset + 1)", $0.element.output) }
+        case .layer: return [("each dense layer", growthRate)]
         case .transition:
             return channels.dropLast().enumerated().map { ("transition \($0.offset + 1)", transitionChannels($0.element.output)) }
         }

@@ -200,14 +200,6 @@ public final class RunExecutor {
     }
 }
 
-extension ModelConfig {
-    /// The engine's configuration of this model with `classes` outputs.
-    func spec(classes: Int) -> ModelSpec {
-        .denseNet(DenseNetConfig(growthRate: growthRate, blockConfig: blockConfig, initChannels: initChannels,
-                                 bnSize: bnSize, compression: compression, dropRate: dropRate, classes: classes,
-                                 seReduction: seReduction))
-    }
-}
 
 extension RunConfig {
     /// The trainer's settings (engine optimiser and schedule types).
