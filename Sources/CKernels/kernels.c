@@ -182,6 +182,10 @@ void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i++) dx[i] = y[i] <= 0 ? 0 : dy[i]; // threshold_backward: NaN passes
 }
 
+void abl_relu_mask(const float *y, float *g, long n) {
+    for (long i = 0; i < n; i++) g[i] = y[i] <= 0 ? 0 : g[i];
+}
+
 void abl_residual_relu(const float *x, long sx, const float *scale, const float *shift, const float *gate, long hw,
                        const float *res, long sres, const float *rscale, const float *rshift, long r0, long r1,
                        long C, float *y, long sy) {

@@ -32,3 +32,35 @@ final class ResNetTests: XCTestCase {
         }
     }
 }
+
+/// ResNet-50's and ResNet-18's convolutions at 224 / batch 32 run on optimised oneDNN kernels (never oneDNN's
+/// slow reference ones): the 7×7 stem, the strided 3×3s, the stride-2 1×1 downsamples, and Winograd for the
+/// stride-1 3×3s.
+final class ResNetFastPathTests: XCTestCase {
+    override func tearDown() { Backend.current = .onednn; Backend.winograd = true }
+
+    func testEveryConvolutionHasAnOptimisedOneDNNKernel() throws {
+        Backend.current = .onednn; Backend.winograd = true
+        for name in ["resnet50", "resnet18"] {
+            let net = try ModelSpec.named(name).build(seed: 0) as! ResNet
+            let sizes = try net.spatialSizes(224, 224)
+            func map(_ hw: (h: Int, w: Int), _ c: Int) -> FeatureMap {
+                FeatureMap(UnsafeMutablePointer(bitPattern: 64)!, n: 32, h: hw.h, w: hw.w, c: c, stride: c)
+            }
+            var convs: [(Conv2D, FeatureMap)] = [(net.conv1, map((224, 224), 3))]
+            var input = sizes.pool
+            for (i, (_, block)) in net.blocks.enumerated() {
+                for (conv, side, _) in block.convolutions(input.h, input.w) { convs.append((conv, map(side, conv.inChannels))) }
+                input = sizes.blocks[i]
+            }
+            var winograd = 0
+            for (conv, x) in convs where !conv.isPointwise {
+                guard let names = conv.oneDNNImplementations(x) else { return XCTFail("\(name): no oneDNN plan") }
+                let used = conv.kernel == 7 ? [names[0], names[2]] : names
+                for n in used { XCTAssertFalse(n.hasPrefix("ref") || n == "none", "\(name) \(conv.kernel)×\(conv.kernel)/\(conv.stride) \(conv.inChannels)→\(conv.outChannels) on \(x.h)×\(x.w): \(names)") }
+                if names.allSatisfy({ $0.contains("wino") }) { winograd += 1 }
+            }
+            XCTAssertGreaterThan(winograd, 0, "\(name): no Winograd 3×3")
+        }
+    }
+}

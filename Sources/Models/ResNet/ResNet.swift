@@ -132,9 +132,7 @@ public final class ResNet {
         prof("maxpool", .forward) { maxpool.forward(a.stemAct.map(batch: n), a.maps[0].map(batch: n)) }
 
         for (i, (_, block)) in blocks.enumerated() {
-            prof(opName(block), .forward) {
-                block.forward(a.maps[i].map(batch: n), a.maps[i + 1].map(batch: n), training: training, ws)
-            }
+            block.forward(a.maps[i].map(batch: n), a.maps[i + 1].map(batch: n), training: training, ws)
         }
         // Head: global average pool → fc.
         prof("head", .forward) {
@@ -169,9 +167,7 @@ public final class ResNet {
             let x = a.maps[i].map(batch: n), y = a.maps[i + 1].map(batch: n)
             // An identity block's input gradient starts as its masked output gradient, in the same buffer.
             let target = block.join.downsample == nil ? current : 1 - current
-            prof(opName(block), .backward) {
-                block.backward(x, y, gradient(current, like: y), dx: gradient(target, like: x), ws)
-            }
+            block.backward(x, y, gradient(current, like: y), dx: gradient(target, like: x), ws)
             current = target
         }
         let pooled = a.maps[0].map(batch: n)
@@ -182,9 +178,6 @@ public final class ResNet {
 
     // MARK: helpers
 
-    func opName(_ block: any ResidualBlock) -> String { block is BasicBlock ? "basic block" : "bottleneck block" }
-
-    @inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
 }
 
 extension ResNet: Network {

@@ -13,8 +13,7 @@ extension ResNet {
         var input = sizes.pool
         for (i, (stage, block)) in blocks.enumerated() {
             let out = sizes.blocks[i]
-            for (conv, atInput) in block.convolutions {
-                let side = atInput ? input : out
+            for (conv, _, side) in block.convolutions(input.h, input.w) {
                 macs += side.h * side.w * conv.patch * conv.outChannels
             }
             if let se = block.join.se { macs += se.multiplyAdds }

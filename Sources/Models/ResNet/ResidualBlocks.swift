@@ -10,8 +10,8 @@ protocol ResidualBlock: AnyObject {
     var outChannels: Int { get }
     var stride: Int { get }
     var join: ResidualJoin { get }
-    /// Every convolution of the block with its output side relative to the block's output (for multiply-adds).
-    var convolutions: [(conv: Conv2D, atInputResolution: Bool)] { get }
+    /// Every convolution of the block with the sides it reads and writes, for a block input of `h×w`.
+    func convolutions(_ h: Int, _ w: Int) -> [(conv: Conv2D, input: (h: Int, w: Int), output: (h: Int, w: Int))]
     /// Sizes the stored activations for inputs of `n` images of `h×w`.
     func allocate(n: Int, h: Int, w: Int)
     var activationBytes: Int { get }
@@ -42,8 +42,9 @@ final class BasicBlock: ResidualBlock {
         join = ResidualJoin(store, name: name, norm: bn2, in: cin, stride: stride, seReduction: seReduction)
     }
 
-    var convolutions: [(conv: Conv2D, atInputResolution: Bool)] {
-        [(conv1, false), (conv2, false)] + (join.downsample.map { [($0.conv, false)] } ?? [])
+    func convolutions(_ h: Int, _ w: Int) -> [(conv: Conv2D, input: (h: Int, w: Int), output: (h: Int, w: Int))] {
+        let out = outputSize(h, w)
+        return [(conv1, (h, w), out), (conv2, out, out)] + (join.downsample.map { [($0.conv, (h, w), out)] } ?? [])
     }
 
     func allocate(n: Int, h: Int, w: Int) {
@@ -56,12 +57,14 @@ final class BasicBlock: ResidualBlock {
 
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
-        conv1.forward(x, t1, ws)
-        bn1.prepare(t1, training: training)
+        prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
         let a1 = scratch(ws, "res.a1", like: t1)
         let block = conv2.inputBlock(a1)
-        bn1.apply(t1, a1, relu: true, outputBlock: block)
-        conv2.forward(a1, t2, ws, inputBlock: block)
+        prof("bn+relu", .forward) {
+            bn1.prepare(t1, training: training)
+            bn1.apply(t1, a1, relu: true, outputBlock: block)
+        }
+        prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
         join.forward(t2, x, y, training: training, ws)
     }
 
@@ -70,13 +73,13 @@ final class BasicBlock: ResidualBlock {
         let dt2 = join.backward(t2, x, y, dy, dx: dx, ws)
         let a1 = scratch(ws, "res.a1", like: t1)
         let block = conv2.inputBlock(a1)
-        bn1.apply(t1, a1, relu: true, outputBlock: block)
+        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
         let da1 = scratch(ws, "res.da1", like: t1)
-        conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block)
+        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
         let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
-        bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block)
+        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
         // Adds onto the shortcut's share already in dx (the masked ∂L/∂y itself for an identity shortcut).
-        conv1.backward(x, dt1, dx: dx, accumulate: true, ws)
+        prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
     }
 }
 
@@ -100,8 +103,10 @@ final class BottleneckBlock: ResidualBlock {
         join = ResidualJoin(store, name: name, norm: bn3, in: cin, stride: stride, seReduction: seReduction)
     }
 
-    var convolutions: [(conv: Conv2D, atInputResolution: Bool)] {
-        [(conv1, true), (conv2, false), (conv3, false)] + (join.downsample.map { [($0.conv, false)] } ?? [])
+    func convolutions(_ h: Int, _ w: Int) -> [(conv: Conv2D, input: (h: Int, w: Int), output: (h: Int, w: Int))] {
+        let out = outputSize(h, w)
+        return [(conv1, (h, w), (h, w)), (conv2, (h, w), out), (conv3, out, out)]
+            + (join.downsample.map { [($0.conv, (h, w), out)] } ?? [])
     }
 
     func allocate(n: Int, h: Int, w: Int) {
@@ -115,32 +120,43 @@ final class BottleneckBlock: ResidualBlock {
 
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
-        conv1.forward(x, t1, ws)
-        bn1.prepare(t1, training: training)
+        prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
         let a1 = scratch(ws, "res.a1", like: t1)
         let block = conv2.inputBlock(a1)
-        bn1.apply(t1, a1, relu: true, outputBlock: block)
-        conv2.forward(a1, t2, ws, inputBlock: block)
-        bn2.prepare(t2, training: training)
+        prof("bn+relu", .forward) {
+            bn1.prepare(t1, training: training)
+            bn1.apply(t1, a1, relu: true, outputBlock: block)
+        }
+        prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
         // BN2-ReLU and conv3 in cache-sized row chunks: the activations never hit memory.
-        FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
+        prof("bn+relu+conv1x1", .forward) {
+            bn2.prepare(t2, training: training)
+            FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
+        }
         join.forward(t3, x, y, training: training, ws)
     }
 
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
         let dt3 = join.backward(t3, x, y, dy, dx: dx, ws)
-        FusedBottleneck.weightGradient(bn2, conv3, t2, dt3, ws)
+        prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(bn2, conv3, t2, dt3, ws) }
         let da2 = scratch(ws, "res.da2", like: t2), dt2 = scratch(ws, "res.dt2", like: t2)
-        FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: dt2, accumulate: false)
+        prof("conv1x1+bn+relu", .backward) {
+            FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: dt2, accumulate: false)
+        }
         let a1 = scratch(ws, "res.a1", like: t1)
         let block = conv2.inputBlock(a1)
-        bn1.apply(t1, a1, relu: true, outputBlock: block)
+        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
         let da1 = scratch(ws, "res.da1", like: t1)
-        conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block)
+        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
         let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
-        bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block)
+        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
         // Adds onto the shortcut's share already in dx (the masked ∂L/∂y itself for an identity shortcut).
-        conv1.backward(x, dt1, dx: dx, accumulate: true, ws)
+        prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
     }
 }
+
+/// Profiler row names: `conv3x3`, `conv3x3/2` (strided), `conv1x1`, `conv1x1/2` (the downsample).
+func convName(_ c: Conv2D) -> String { "conv\(c.kernel)x\(c.kernel)" + (c.stride > 1 ? "/\(c.stride)" : "") }
+
+@inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }

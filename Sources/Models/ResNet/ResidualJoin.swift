@@ -45,12 +45,12 @@ final class ResidualJoin {
 
     /// t [N, OH, OW, C] (the branch before its last BN), x [N, H, W, C_in] → y [N, OH, OW, C] (dense).
     func forward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
-        norm.prepare(t, training: training)
+        prof("bn stats", .forward) { norm.prepare(t, training: training) }
         var residual = x, rscale: UnsafeMutablePointer<Float>? = nil, rshift: UnsafeMutablePointer<Float>? = nil
         if let d = downsample {
             residual = shortcut.map(batch: t.n)
-            d.conv.forward(x, residual, ws)
-            d.norm.prepare(residual, training: training)
+            prof("downsample " + convName(d.conv), .forward) { d.conv.forward(x, residual, ws) }
+            prof("bn stats", .forward) { d.norm.prepare(residual, training: training) }
             rscale = d.norm.scale; rshift = d.norm.shift
         }
         var source = t, scale: UnsafeMutablePointer<Float>? = norm.scale, shift: UnsafeMutablePointer<Float>? = norm.shift
@@ -58,14 +58,18 @@ final class ResidualJoin {
         if let se {
             // SE squeezes the normalised branch: write it once, then scale, add and ReLU in one pass.
             let u = scratch(ws, "res.u", like: t)
-            norm.apply(t, u, relu: false)
-            gate = se.excite(u)
+            prof("se", .forward) {
+                norm.apply(t, u, relu: false)
+                gate = se.excite(u)
+            }
             source = u; scale = nil; shift = nil
         }
         let (c, hw) = (t.c, t.h * t.w)
-        parallelRows(t.rows, chunk: 512) { r0, r1 in
-            abl_residual_relu(source.base, source.stride, scale, shift, gate, hw, residual.base, residual.stride,
-                              rscale, rshift, r0, r1, c, y.base, y.stride)
+        prof("bn+se+add+relu", .forward) {
+            parallelRows(t.rows, chunk: 512) { r0, r1 in
+                abl_residual_relu(source.base, source.stride, scale, shift, gate, hw, residual.base, residual.stride,
+                                  rscale, rshift, r0, r1, c, y.base, y.stride)
+            }
         }
     }
 
@@ -75,23 +79,27 @@ final class ResidualJoin {
     func backward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap,
                   _ ws: Workspace) -> FeatureMap {
         precondition(y.isDense && dy.isDense && y.rows == dy.rows && y.c == dy.c)
-        parallelRows(y.rows, chunk: 512) { r0, r1 in
-            abl_relu_backward(y.base + r0 * y.c, dy.base + r0 * y.c, dy.base + r0 * y.c, (r1 - r0) * y.c)
+        prof("relu", .backward) {
+            parallelRows(y.rows, chunk: 512) { r0, r1 in
+                abl_relu_mask(y.base + r0 * y.c, dy.base + r0 * y.c, (r1 - r0) * y.c)
+            }
         }
         if let d = downsample {
             let s = shortcut.map(batch: t.n)
             let ds = scratch(ws, "res.dshortcut", like: s)
-            d.norm.backward(s, dy, ds, relu: false, accumulate: false)
-            d.conv.backward(x, ds, dx: dx, accumulate: false, ws)
+            prof("bn", .backward) { d.norm.backward(s, dy, ds, relu: false, accumulate: false) }
+            prof("downsample " + convName(d.conv), .backward) { d.conv.backward(x, ds, dx: dx, accumulate: false, ws) }
         }
         let dt = scratch(ws, "res.dt", like: t)
         if let se {
             let u = scratch(ws, "res.u", like: t)
-            norm.apply(t, u, relu: false)
-            se.backward(u, dy, dt, accumulate: false)
-            norm.backward(t, dt, dt, relu: false, accumulate: false)  // element-wise: in place is safe
+            prof("se", .backward) {
+                norm.apply(t, u, relu: false)
+                se.backward(u, dy, dt, accumulate: false)
+            }
+            prof("bn", .backward) { norm.backward(t, dt, dt, relu: false, accumulate: false) }  // element-wise: in place is safe
         } else {
-            norm.backward(t, dy, dt, relu: false, accumulate: false)
+            prof("bn", .backward) { norm.backward(t, dy, dt, relu: false, accumulate: false) }
         }
         return dt
     }
