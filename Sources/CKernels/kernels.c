@@ -182,6 +182,27 @@ void abl_relu_backward(const float *y, const float *dy, float *dx, long n) {
     for (long i = 0; i < n; i++) dx[i] = y[i] <= 0 ? 0 : dy[i]; // threshold_backward: NaN passes
 }
 
+void abl_relu_mask(const float *y, float *g, long n) {
+    for (long i = 0; i < n; i++) g[i] = y[i] <= 0 ? 0 : g[i];
+}
+
+void abl_residual_relu(const float *x, long sx, const float *scale, const float *shift, const float *gate, long hw,
+                       const float *res, long sres, const float *rscale, const float *rshift, long r0, long r1,
+                       long C, float *y, long sy) {
+    for (long i = r0; i < r1; i++) {
+        const float *p = x + i * sx, *q = res + i * sres;
+        const float *g = gate ? gate + (i / hw) * C : 0;
+        float *o = y + i * sy;
+        for (long c = 0; c < C; c++) {
+            float v = scale ? p[c] * scale[c] + shift[c] : p[c];
+            if (g) v *= g[c];
+            const float w = rscale ? q[c] * rscale[c] + rshift[c] : q[c];
+            const float sum = v + w;
+            o[c] = sum < 0 ? 0 : sum; // NaN passes, as torch.relu
+        }
+    }
+}
+
 void abl_maxpool_forward(const float *x, long H, long W, long C, long sx, long K, long stride, long pad,
                          long OH, long OW, long n0, long n1, float *y, long sy) {
     for (long n = n0; n < n1; n++)

@@ -26,8 +26,9 @@ public struct BatchNorm2D {
         saved = Tensor([4, channels])
     }
 
-    var scale: UnsafeMutablePointer<Float> { saved.data }
-    var shift: UnsafeMutablePointer<Float> { saved.data + channels }
+    /// The affine map of the last `prepare` (`y = x·scale + shift`), for kernels that fuse BN with what follows.
+    public var scale: UnsafeMutablePointer<Float> { saved.data }
+    public var shift: UnsafeMutablePointer<Float> { saved.data + channels }
     var mean: UnsafeMutablePointer<Float> { saved.data + 2 * channels }
     var invstd: UnsafeMutablePointer<Float> { saved.data + 3 * channels }
 

@@ -4,19 +4,25 @@
 // reference, so the column buffer stays a few MB instead of N·OH·OW·K floats (darknet's scheme, chunked).
 import CKernels
 
-/// 2-D convolution, `y = conv(x, W)`, no bias (DenseNet's convolutions have none).
+/// 2-D convolution, `y = conv(x, W)`, no bias (DenseNet's and ResNet's convolutions have none).
 ///
 /// Shapes: `x [N, H, W, Cin]` → `y [N, OH, OW, Cout]`, `OH = (H + 2p − KH) / s + 1`.
-/// Weight: engine `[KH, KW, Cin, Cout]` (PyTorch `[Cout, Cin, KH, KW]`), Kaiming-normal with fan_in = Cin·KH·KW.
+/// Weight: engine `[KH, KW, Cin, Cout]` (PyTorch `[Cout, Cin, KH, KW]`), Kaiming-normal N(0, 2 / fan) with
+/// fan = Cin·KH·KW (`.fanIn`, the course's DenseNet) or Cout·KH·KW (`.fanOut`, torchvision's ResNet:
+/// `kaiming_normal_(mode="fan_out", nonlinearity="relu")`).
 public struct Conv2D {
     public let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     public let weight: Param
 
+    /// Which fan Kaiming-normal initialisation divides by.
+    public enum KaimingFan: Sendable { case fanIn, fanOut }
+
     public init(_ store: ParameterStore, name: String, in cin: Int, out cout: Int,
-                kernel: Int, stride: Int = 1, padding: Int = 0) {
+                kernel: Int, stride: Int = 1, padding: Int = 0, fan: KaimingFan = .fanIn) {
         inChannels = cin; outChannels = cout; self.kernel = kernel; self.stride = stride; self.padding = padding
+        let fanSize = (fan == .fanIn ? cin : cout) * kernel * kernel
         weight = store.parameter("\(name).weight", [kernel, kernel, cin, cout], layout: .convHWIO,
-                                 init: .kaimingNormal(fanIn: cin * kernel * kernel))
+                                 init: .kaimingNormal(fanIn: fanSize))
     }
 
     public func outputSize(_ h: Int, _ w: Int) -> (h: Int, w: Int) {

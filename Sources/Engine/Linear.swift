@@ -1,15 +1,16 @@
 // Fully connected layer, PyTorch layout.
 
 /// `y = x · Wᵀ + b`. Shapes: `x [N, in]` → `y [N, out]`; weight `[out, in]` (PyTorch's layout, kept as is),
-/// bias `[out]`. Init: weight U(±1/√in) (PyTorch's default), bias 0 (the seed zeroes every Linear bias).
+/// bias `[out]`. Init: weight U(±1/√in) (PyTorch's default); bias 0 (the course's DenseNet zeroes every Linear
+/// bias) or, with `pytorchBias`, U(±1/√in) as `nn.Linear` leaves it (torchvision's ResNet).
 public struct Linear {
     public let inFeatures: Int, outFeatures: Int
     public let weight: Param, bias: Param
 
-    public init(_ store: ParameterStore, name: String, in inFeatures: Int, out outFeatures: Int) {
+    public init(_ store: ParameterStore, name: String, in inFeatures: Int, out outFeatures: Int, pytorchBias: Bool = false) {
         self.inFeatures = inFeatures; self.outFeatures = outFeatures
         weight = store.parameter("\(name).weight", [outFeatures, inFeatures], init: .linearDefault(fanIn: inFeatures))
-        bias = store.parameter("\(name).bias", [outFeatures], init: .zeros)
+        bias = store.parameter("\(name).bias", [outFeatures], init: pytorchBias ? .linearDefault(fanIn: inFeatures) : .zeros)
     }
 
     /// y[n×out] = x[n×in] · Wᵀ + b.

@@ -70,7 +70,7 @@ private struct ParallelJob {
 
 /// Splits `rows` into chunks of `chunk` rows and runs `body(r0, r1)` over them in parallel.
 @inline(__always)
-func parallelRows(_ rows: Int, chunk: Int = 1024, _ body: (Int, Int) -> Void) {
+public func parallelRows(_ rows: Int, chunk: Int = 1024, _ body: (Int, Int) -> Void) {
     let chunks = (rows + chunk - 1) / chunk
     parallelChunks(chunks) { i in body(i * chunk, min(rows, (i + 1) * chunk)) }
 }

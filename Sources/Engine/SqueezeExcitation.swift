@@ -17,17 +17,26 @@ public struct SqueezeExcitation {
         deinit { sums?.deallocate() }
     }
 
-    public init(_ store: ParameterStore, name: String, channels: Int, reduction: Int) {
+    /// `pytorchBias`: the FC biases start as `nn.Linear` leaves them (SE-ResNet) instead of 0 (the course's
+    /// SE-DenseNet).
+    public init(_ store: ParameterStore, name: String, channels: Int, reduction: Int, pytorchBias: Bool = false) {
         precondition(reduction >= 1 && channels / reduction >= 1, "SE reduction \(reduction) leaves no channels of \(channels)")
         self.channels = channels; hidden = channels / reduction
-        fc1 = Linear(store, name: "\(name).fc.0", in: channels, out: hidden)
-        fc2 = Linear(store, name: "\(name).fc.2", in: hidden, out: channels)
+        fc1 = Linear(store, name: "\(name).fc.0", in: channels, out: hidden, pytorchBias: pytorchBias)
+        fc2 = Linear(store, name: "\(name).fc.2", in: hidden, out: channels, pytorchBias: pytorchBias)
     }
 
     /// The gate of the last forward, `[N, C]`.
     public var gate: UnsafeMutablePointer<Float> { saved.g.data }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        ChannelScale.forward(x, excite(x), y)
+    }
+
+    /// Squeeze and excitation without the scaling: the gate `[N, C]` for `x` (kept for backward), for a caller
+    /// that fuses `x · gate` with what follows (a residual block's addition and ReLU).
+    @discardableResult
+    public func excite(_ x: FeatureMap) -> UnsafeMutablePointer<Float> {
         let n = x.n
         if saved.batch != n {
             saved.batch = n
@@ -41,7 +50,7 @@ public struct SqueezeExcitation {
         ReLU.forward(h, h, count: n * hidden)
         fc2.forward(h, g, batch: n)
         Sigmoid.forward(g, g, count: n * channels)
-        ChannelScale.forward(x, g, y)
+        return g
     }
 
     /// Batch mean and biased variance per channel of the last forward's output y = x·g, from the squeeze pass's

@@ -1,39 +1,49 @@
 // DenseNet-BC and the seed's SE-DenseNet as one hand-written forward/backward pair (llm.c style).
 //
 // Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks", CVPR 2017.
-// Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018 (SE on each dense block's output, as the seed).
+// Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018. SE sits where `DenseNetConfig.sePlacement` says:
+// on each dense block's output (the course's PyTorch code), on each dense layer's k new maps before they join the
+// block buffer, or on each transition's output.
 //
 // Memory plan (per dense block, rows R = N·H·W):
 //   block buffer X [R, C_in + L·k]   every layer reads the prefix [0, c) and writes its k channels at c
 //   bottlenecks    [L, R, bn·k]      conv1 outputs, kept for BN2's backward
+//   layer SE inputs [L, R, k]          each layer's new maps before its SE (placement `layer`; SE's backward
+//                                      needs them, and the block buffer holds the scaled maps)
 //   BN-ReLU outputs are never stored: backward recomputes them from X / the bottleneck (Pleiss et al. 2017).
 //   BN1-ReLU and conv1 run fused in cache-sized row chunks (FusedBottleneck); BN2-ReLU writes the layout the
 //   3×3 convolution reads (nChw16c for Winograd).
 // A transition pools before its 1×1 convolution (both are linear, so they commute): a quarter of the GEMM.
 import Engine
 
-/// One dense layer: BN-ReLU-Conv1×1(bn·k)-BN-ReLU-Conv3×3(k).
+/// One dense layer: BN-ReLU-Conv1×1(bn·k)-BN-ReLU-Conv3×3(k), then SE on the k new maps with placement `layer`
+/// (`<name>.se.fc.0/2`).
 struct DenseLayer {
     let inChannels: Int
     let norm1: BatchNorm2D, conv1: Conv2D, norm2: BatchNorm2D, conv2: Conv2D
+    let se: SqueezeExcitation?
 
-    init(_ store: ParameterStore, name: String, in c: Int, growth k: Int, bnSize: Int) {
+    init(_ store: ParameterStore, name: String, in c: Int, growth k: Int, bnSize: Int, seReduction: Int?) {
         inChannels = c
         norm1 = BatchNorm2D(store, name: "\(name).norm1", channels: c)
         conv1 = Conv2D(store, name: "\(name).conv1", in: c, out: bnSize * k, kernel: 1)
         norm2 = BatchNorm2D(store, name: "\(name).norm2", channels: bnSize * k)
         conv2 = Conv2D(store, name: "\(name).conv2", in: bnSize * k, out: k, kernel: 3, stride: 1, padding: 1)
+        se = seReduction.map { SqueezeExcitation(store, name: "\(name).se", channels: k, reduction: $0) }
     }
 }
 
-/// BN-ReLU-Conv1×1(⌊θC⌋)-AvgPool2, computed as BN-ReLU-AvgPool2-Conv1×1.
+/// BN-ReLU-Conv1×1(⌊θC⌋)-AvgPool2, computed as BN-ReLU-AvgPool2-Conv1×1, then SE with placement `transition`
+/// (`<name>.se.fc.0/2`).
 struct Transition {
     let norm: BatchNorm2D, conv: Conv2D
     let pool = AvgPool2D(kernel: 2, stride: 2)
+    let se: SqueezeExcitation?
 
-    init(_ store: ParameterStore, name: String, in c: Int, out: Int) {
+    init(_ store: ParameterStore, name: String, in c: Int, out: Int, seReduction: Int?) {
         norm = BatchNorm2D(store, name: "\(name).norm", channels: c)
         conv = Conv2D(store, name: "\(name).conv", in: c, out: out, kernel: 1)
+        se = seReduction.map { SqueezeExcitation(store, name: "\(name).se", channels: out, reduction: $0) }
     }
 }
 
@@ -66,22 +76,25 @@ public final class DenseNet {
         self.config = config
         let store = ParameterStore()
         self.store = store
-        let se = config.seReduction != nil
+        // SE reduction per site: a placement other than the configured one gets none.
+        func se(at placement: SEPlacement) -> Int? { config.sePlacement == placement ? config.seReduction : nil }
         conv0 = Conv2D(store, name: "features.conv0", in: 3, out: config.initChannels, kernel: 7, stride: 2, padding: 3)
         norm0 = BatchNorm2D(store, name: "features.norm0", channels: config.initChannels)
         var stages: [Stage] = []
         let channels = config.blockChannels
         for (b, layers) in config.blockConfig.enumerated() {
             let block = "features.denseblock\(b + 1)"
-            let layerPrefix = se ? "\(block).dense_block" : block
+            // The course's PyTorch code wraps a block with SE on its output as `DenseBlockWithSE(dense_block, se)`.
+            let layerPrefix = se(at: .block) != nil ? "\(block).dense_block" : block
             let cin = channels[b].input, cout = channels[b].output
             let dense = (0..<layers).map {
                 DenseLayer(store, name: "\(layerPrefix).denselayer\($0 + 1)", in: cin + $0 * config.growthRate,
-                           growth: config.growthRate, bnSize: config.bnSize)
+                           growth: config.growthRate, bnSize: config.bnSize, seReduction: se(at: .layer))
             }
-            let seLayer = config.seReduction.map { SqueezeExcitation(store, name: "\(block).se", channels: cout, reduction: $0) }
+            let seLayer = se(at: .block).map { SqueezeExcitation(store, name: "\(block).se", channels: cout, reduction: $0) }
             let trans = b < config.blockConfig.count - 1
-                ? Transition(store, name: "features.transition\(b + 1)", in: cout, out: config.transitionChannels(cout)) : nil
+                ? Transition(store, name: "features.transition\(b + 1)", in: cout, out: config.transitionChannels(cout),
+                             seReduction: se(at: .transition)) : nil
             stages.append(Stage(layers: dense, inChannels: cin, outChannels: cout, se: seLayer, transition: trans))
         }
         self.stages = stages
@@ -115,6 +128,10 @@ public final class DenseNet {
         let blocks: [Tensor], dBlocks: [Tensor]
         let bottlenecks: [Tensor]
         let seOut: [Tensor?]
+        /// Placement `layer`: each layer's new maps before its SE, [L, R, k] per block.
+        let layerSEInputs: [Tensor?]
+        /// Placement `transition`: each transition's output before its SE, [N, H/2, W/2, ⌊θC⌋].
+        let transitionSEInputs: [Tensor?]
         let masks: [Tensor?]
         let features: Tensor, dFeatures: Tensor, logits: Tensor, dLogits: Tensor
         /// Batch size of the last forward (≤ n).
@@ -128,7 +145,7 @@ public final class DenseNet {
             stemAct = Tensor([n, sizes[0].h, sizes[0].w, c0])
             dStem = Tensor([n, sizes[0].h, sizes[0].w, c0])
             var blocks: [Tensor] = [], dBlocks: [Tensor] = [], bottlenecks: [Tensor] = [], seOut: [Tensor?] = []
-            var masks: [Tensor?] = []
+            var masks: [Tensor?] = [], layerSEInputs: [Tensor?] = [], transitionSEInputs: [Tensor?] = []
             let width = net.config.bnSize * net.config.growthRate
             for (i, stage) in net.stages.enumerated() {
                 let s = sizes[i + 1]
@@ -137,7 +154,12 @@ public final class DenseNet {
                 bottlenecks.append(Tensor([stage.layers.count, n * s.h * s.w, width]))
                 seOut.append(stage.se == nil ? nil : Tensor([n, s.h, s.w, stage.outChannels]))
                 masks.append(net.dropout == nil ? nil : Tensor([stage.layers.count, n * s.h * s.w, net.config.growthRate]))
+                layerSEInputs.append(stage.layers.first?.se == nil ? nil
+                                     : Tensor([stage.layers.count, n * s.h * s.w, net.config.growthRate]))
+                transitionSEInputs.append(stage.transition?.se == nil ? nil
+                                          : Tensor([n, s.h / 2, s.w / 2, stage.transition!.conv.outChannels]))
             }
+            self.layerSEInputs = layerSEInputs; self.transitionSEInputs = transitionSEInputs
             self.blocks = blocks; self.dBlocks = dBlocks; self.bottlenecks = bottlenecks; self.seOut = seOut
             self.masks = masks
             features = Tensor([n, net.config.featureChannels]); dFeatures = Tensor([n, net.config.featureChannels])
@@ -147,6 +169,7 @@ public final class DenseNet {
         var bytes: Int {
             var t = [stemOut, stemAct, dStem, features, dFeatures, logits, dLogits] + blocks + dBlocks + bottlenecks
             t += seOut.compactMap { $0 } + masks.compactMap { $0 }
+            t += layerSEInputs.compactMap { $0 } + transitionSEInputs.compactMap { $0 }
             return t.reduce(0) { $0 + $1.count * 4 }
         }
     }
@@ -201,10 +224,13 @@ public final class DenseNet {
                 let block = layer.conv2.inputBlock(a2)
                 prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true, outputBlock: block) }
                 let new = x.channels(cin, config.growthRate)
-                prof("conv3x3", .forward) { layer.conv2.forward(a2, new, ws, inputBlock: block) }
+                // With SE on the layer, the convolution (and dropout) write its input; SE writes the scaled maps.
+                let convOut = layer.se == nil ? new : layerSEInput(a, b, l, like: x)
+                prof("conv3x3", .forward) { layer.conv2.forward(a2, convOut, ws, inputBlock: block) }
                 if training, let dropout, let masks = a.masks[b] {
-                    prof("dropout", .forward) { dropout.forward(new, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
+                    prof("dropout", .forward) { dropout.forward(convOut, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
                 }
+                if let se = layer.se { prof("se", .forward) { se.forward(convOut, new) } }
                 if training { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: cin) } }
             }
             // The transition (or the head) normalises the block buffer: reuse the statistics computed per layer.
@@ -222,7 +248,10 @@ public final class DenseNet {
                 prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true, statistics: blockMoments) }
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
                 prof("avgpool", .forward) { t.pool.forward(act, pooled) }
-                prof("conv1x1", .forward) { t.conv.forward(pooled, next.channels(0, t.conv.outChannels), ws) }
+                let out = next.channels(0, t.conv.outChannels)
+                let convOut = t.se == nil ? out : a.transitionSEInputs[b]!.map(batch: n)
+                prof("conv1x1", .forward) { t.conv.forward(pooled, convOut, ws) }
+                if let se = t.se { prof("se", .forward) { se.forward(convOut, out) } }
             } else {
                 // Head: BN → ReLU → global average pool → Linear.
                 let act = scratchMap(ws, "head.a", like: y, c: y.c)
@@ -262,7 +291,14 @@ public final class DenseNet {
                 let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
                 prof("avgpool", .backward) { t.pool.forward(act, pooled) }
                 let dPooled = scratchMap(ws, "t.dp", n: y.n, h: next.h, w: next.w, c: y.c)
-                prof("conv1x1", .backward) { t.conv.backward(pooled, dNext.channels(0, t.conv.outChannels), dx: dPooled, ws) }
+                var dOut = dNext.channels(0, t.conv.outChannels)
+                if let se = t.se {
+                    let seInput = a.transitionSEInputs[b]!.map(batch: n)
+                    let dSEInput = scratchMap(ws, "t.dse", like: seInput, c: seInput.c)
+                    prof("se", .backward) { se.backward(seInput, dOut, dSEInput, accumulate: false) }
+                    dOut = dSEInput
+                }
+                prof("conv1x1", .backward) { t.conv.backward(pooled, dOut, dx: dPooled, ws) }
                 prof("avgpool", .backward) { t.pool.backward(dPooled, act) } // act now holds ∂L/∂(BN-ReLU output)
                 prof("bn+relu", .backward) { t.norm.backward(y, act, dy, relu: true, accumulate: false) }
             } else {
@@ -279,7 +315,13 @@ public final class DenseNet {
             for l in stride(from: stage.layers.count - 1, through: 0, by: -1) {
                 let layer = stage.layers[l]
                 let cin = layer.inChannels
-                let dNew = dx.channels(cin, config.growthRate)
+                var dNew = dx.channels(cin, config.growthRate)
+                if let se = layer.se {
+                    let seInput = layerSEInput(a, b, l, like: x)
+                    let dSEInput = scratchMap(ws, "layer.dse", like: x, c: config.growthRate)
+                    prof("se", .backward) { se.backward(seInput, dNew, dSEInput, accumulate: false) }
+                    dNew = dSEInput
+                }
                 if let dropout, let masks = a.masks[b] {
                     prof("dropout", .backward) { dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate) }
                 }
@@ -315,6 +357,12 @@ public final class DenseNet {
     func bottleneck(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
         let width = config.bnSize * config.growthRate
         return FeatureMap(a.bottlenecks[b].data + l * x.rows * width, n: x.n, h: x.h, w: x.w, c: width, stride: width)
+    }
+
+    /// Layer `l`'s new maps before its SE (placement `layer`), `[N, H, W, k]` dense.
+    func layerSEInput(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
+        let k = config.growthRate
+        return FeatureMap(a.layerSEInputs[b]!.data + l * x.rows * k, n: x.n, h: x.h, w: x.w, c: k, stride: k)
     }
 
     func scratchMap(_ ws: Workspace, _ key: String, like x: FeatureMap, c: Int) -> FeatureMap {

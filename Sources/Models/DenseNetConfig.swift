@@ -1,6 +1,18 @@
-// Configurations of DenseNet (Huang et al., "Densely Connected Convolutional Networks", CVPR 2017) and the
-// seed's SE variant, by the names a user types: `densenet121`, `densenet169`, `densenet201`, and any of them
-// with `-se<r>` for Squeeze-and-Excitation with reduction r on each dense block's output (`densenet121-se16`).
+// Configurations of DenseNet (Huang et al., "Densely Connected Convolutional Networks", CVPR 2017) and its SE
+// variants, by the names a user types: `densenet121`, `densenet161`, `densenet169`, `densenet201`, any of them
+// with `-se<r>` for Squeeze-and-Excitation with reduction r on each dense block's output, as the course's
+// PyTorch code places it (`densenet121-se16`), and `-se<r>-layer` / `-se<r>-transition` for the other places
+// (`SEPlacement`).
+
+/// Where Squeeze-and-Excitation sits in a DenseNet.
+public enum SEPlacement: String, Codable, CaseIterable, Sendable {
+    /// After each dense block's output (all of its channels), before the transition: the course's PyTorch code.
+    case block
+    /// On each dense layer's k new feature maps, before they are concatenated to the block's buffer.
+    case layer
+    /// After each transition's pooling (on its ⌊θC⌋ output channels), before the next dense block.
+    case transition
+}
 
 /// Hyper-parameters of a DenseNet-BC network.
 public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
@@ -19,38 +31,56 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
     public var classes: Int
     /// SE reduction r (nil: plain DenseNet).
     public var seReduction: Int?
+    /// Where SE sits when `seReduction` is set.
+    public var sePlacement: SEPlacement
 
     public init(growthRate: Int = 32, blockConfig: [Int] = [6, 12, 24, 16], initChannels: Int = 64, bnSize: Int = 4,
-                compression: Double = 0.5, dropRate: Double = 0, classes: Int = 2, seReduction: Int? = nil) {
+                compression: Double = 0.5, dropRate: Double = 0, classes: Int = 2, seReduction: Int? = nil,
+                sePlacement: SEPlacement = .block) {
         self.growthRate = growthRate; self.blockConfig = blockConfig; self.initChannels = initChannels
         self.bnSize = bnSize; self.compression = compression; self.dropRate = dropRate; self.classes = classes
-        self.seReduction = seReduction
+        self.seReduction = seReduction; self.sePlacement = sePlacement
     }
 
     public static let densenet121 = DenseNetConfig(blockConfig: [6, 12, 24, 16])
+    public static let densenet161 = DenseNetConfig(growthRate: 48, blockConfig: [6, 12, 36, 24], initChannels: 96)
     public static let densenet169 = DenseNetConfig(blockConfig: [6, 12, 32, 32])
     public static let densenet201 = DenseNetConfig(blockConfig: [6, 12, 48, 32])
 
-    /// Parses `densenet121`, `densenet169`, `densenet201`, optionally followed by `-se<r>`.
+    /// The named architectures (torchvision's definitions: bn_size 4, compression 0.5), the one list every
+    /// name parser and the experiment reader use.
+    public static let presets: [(name: String, config: DenseNetConfig)] = [
+        ("densenet121", .densenet121), ("densenet161", .densenet161), ("densenet169", .densenet169),
+        ("densenet201", .densenet201),
+    ]
+
+    /// Parses `densenet121` (or another preset), optionally followed by `-se<r>` and then `-layer`,
+    /// `-transition` or `-block` (the default placement).
     public static func named(_ name: String, classes: Int = 2) throws -> DenseNetConfig {
-        let lower = name.lowercased()
-        let parts = lower.split(separator: "-", maxSplits: 1).map(String.init)
-        var config: DenseNetConfig
-        switch parts[0] {
-        case "densenet121": config = .densenet121
-        case "densenet169": config = .densenet169
-        case "densenet201": config = .densenet201
-        default: throw ModelError.unknownModel(name)
+        let parts = name.lowercased().split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard var config = presets.first(where: { $0.name == parts[0] })?.config, parts.count <= 3 else {
+            throw ModelError.unknownModel(name)
         }
         config.classes = classes
-        if parts.count == 2 {
+        if parts.count >= 2 {
             guard parts[1].hasPrefix("se"), let r = Int(parts[1].dropFirst(2)), r >= 1 else {
                 throw ModelError.unknownModel(name)
             }
             config.seReduction = r
         }
+        if parts.count == 3 {
+            guard let placement = SEPlacement(rawValue: parts[2]) else { throw ModelError.unknownModel(name) }
+            config.sePlacement = placement
+        }
         try config.validate()
         return config
+    }
+
+    /// The preset this configuration is (ignoring classes, dropout and SE), if any.
+    public var presetName: String? {
+        var probe = self
+        probe.seReduction = nil; probe.sePlacement = .block; probe.classes = 2; probe.dropRate = 0
+        return Self.presets.first { $0.config == probe }?.name
     }
 
     /// Channels entering each dense block and leaving it (before SE / transition).
@@ -87,23 +117,28 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
         }
         if let r = seReduction {
             if r < 1 { throw bad("se_reduction", "must be at least 1, got \(r)") }
-            for (i, b) in blockChannels.enumerated() where b.output / r < 1 {
-                throw bad("se_reduction", "r = \(r) leaves 0 channels in the SE layer of block \(i + 1) (\(b.output) channels); use r ≤ \(b.output)")
+            for site in seSites where site.channels / r < 1 {
+                throw bad("se_reduction", "r = \(r) leaves 0 channels in the SE layer of \(site.name) (\(site.channels) channels); use r ≤ \(seSites.map(\.channels).min()!)")
             }
+        }
+    }
+
+    /// The channels each SE layer sees with this placement (a dense layer's SE sees its k new maps), by site.
+    public var seSites: [(name: String, channels: Int)] {
+        let channels = blockChannels
+        switch sePlacement {
+        case .block: return channels.enumerated().map { ("dense block \($0.offset + 1)", $0.element.output) }
+        case .layer: return [("each dense layer", growthRate)]
+        case .transition:
+            return channels.dropLast().enumerated().map { ("transition \($0.offset + 1)", transitionChannels($0.element.output)) }
         }
     }
 
     /// A name a user could type back, when this is a named configuration; otherwise a description.
     public var displayName: String {
-        var base: String
-        var probe = self; probe.seReduction = nil; probe.classes = 2
-        switch probe {
-        case .densenet121: base = "densenet121"
-        case .densenet169: base = "densenet169"
-        case .densenet201: base = "densenet201"
-        default: base = "densenet(k=\(growthRate), blocks=\(blockConfig), init=\(initChannels), bn=\(bnSize), θ=\(compression))"
-        }
-        if let r = seReduction { base += "-se\(r)" }
+        var base = presetName
+            ?? "densenet(k=\(growthRate), blocks=\(blockConfig), init=\(initChannels), bn=\(bnSize), θ=\(compression))"
+        if let r = seReduction { base += "-se\(r)" + (sePlacement == .block ? "" : "-\(sePlacement.rawValue)") }
         return base
     }
 }
@@ -116,9 +151,9 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .unknownModel(let n):
-            return "unknown model '\(n)': use densenet121, densenet169 or densenet201, optionally with -se<r> (e.g. densenet121-se16)"
+            return "unknown model '\(n)': use \(ModelSpec.grammar)"
         case let .invalidConfig(key, problem): return "model.\(key): \(problem)"
-        case .inputTooSmall(let s): return "input size \(s) is too small: DenseNet needs at least 32×32 pixels"
+        case .inputTooSmall(let s): return "input size \(s) is too small: the feature map shrinks to nothing before the last stage"
         }
     }
 }

@@ -34,15 +34,17 @@ extension DenseNet {
             for layer in stage.layers {
                 macs += h * w * layer.conv1.patch * layer.conv1.outChannels
                 macs += h * w * layer.conv2.patch * layer.conv2.outChannels
+                if let se = layer.se { macs += se.multiplyAdds }
             }
             shapes.append(.init(name: "denseblock\(b + 1)", shape: [1, stage.outChannels, h, w]))
             if let se = stage.se {
-                macs += se.channels * se.hidden * 2
+                macs += se.multiplyAdds
                 shapes.append(.init(name: "denseblock\(b + 1).se", shape: [1, stage.outChannels, h, w]))
             }
             if let t = stage.transition {
                 // Counted as the model defines it (convolution before pooling), not as ablate computes it.
                 macs += h * w * t.conv.patch * t.conv.outChannels
+                if let se = t.se { macs += se.multiplyAdds }
                 shapes.append(.init(name: "transition\(b + 1)", shape: [1, t.conv.outChannels, h / 2, w / 2]))
             }
         }
@@ -56,14 +58,9 @@ extension DenseNet {
     public func layerTree(inputSize s: Int) throws -> String {
         let sizes = try spatialSizes(s, s)
         var out = ["DenseNet("]
-        func bn(_ c: Int) -> String { "BatchNorm2d(\(c), eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)" }
-        func conv(_ c: Conv2D) -> String {
-            var s = "Conv2d(\(c.inChannels), \(c.outChannels), kernel_size=(\(c.kernel), \(c.kernel)), stride=(\(c.stride), \(c.stride))"
-            if c.padding > 0 { s += ", padding=(\(c.padding), \(c.padding))" }
-            return s + ", bias=False)"
-        }
+        let bn = torchBatchNorm, conv = torchConv
         func shape(_ c: Int, _ hw: (h: Int, w: Int)) -> String { "  # → [1, \(c), \(hw.h), \(hw.w)]" }
-        let se = config.seReduction != nil
+        let se = stages.contains { $0.se != nil }
         out.append("  (features): Sequential(")
         out.append("    (conv0): \(conv(conv0))" + shape(config.initChannels, sizes[0]))
         out.append("    (norm0): \(bn(config.initChannels))")
@@ -88,19 +85,12 @@ extension DenseNet {
                 out.append("\(ind)  (norm2): \(bn(layer.conv1.outChannels))")
                 out.append("\(ind)  (relu2): ReLU(inplace=True)")
                 out.append("\(ind)  (conv2): \(conv(layer.conv2))")
+                if let s = layer.se { out += seLayerLines(s, indent: ind + "  ") }
                 out.append("\(ind))")
             }
             if let s = stage.se {
                 out.append("      )")
-                out.append("      (se): SELayer(")
-                out.append("        (avg_pool): AdaptiveAvgPool2d(output_size=1)")
-                out.append("        (fc): Sequential(")
-                out.append("          (0): Linear(in_features=\(s.channels), out_features=\(s.hidden), bias=True)")
-                out.append("          (1): ReLU(inplace=True)")
-                out.append("          (2): Linear(in_features=\(s.hidden), out_features=\(s.channels), bias=True)")
-                out.append("          (3): Sigmoid()")
-                out.append("        )")
-                out.append("      )")
+                out += seLayerLines(s, indent: "      ")
             }
             out.append("    )")
             if let t = stage.transition {
@@ -109,6 +99,7 @@ extension DenseNet {
                 out.append("      (relu): ReLU(inplace=True)")
                 out.append("      (conv): \(conv(t.conv))")
                 out.append("      (pool): AvgPool2d(kernel_size=2, stride=2, padding=0)")
+                if let s = t.se { out += seLayerLines(s, indent: "      ") }
                 out.append("    )")
             }
         }
@@ -118,4 +109,35 @@ extension DenseNet {
         out.append(")")
         return out.joined(separator: "\n")
     }
+}
+
+/// The SE layer as the course's PyTorch code prints it, `(se): SELayer(…)`, at `indent`.
+func seLayerLines(_ s: SqueezeExcitation, indent ind: String) -> [String] {
+    [
+        "\(ind)(se): SELayer(",
+        "\(ind)  (avg_pool): AdaptiveAvgPool2d(output_size=1)",
+        "\(ind)  (fc): Sequential(",
+        "\(ind)    (0): Linear(in_features=\(s.channels), out_features=\(s.hidden), bias=True)",
+        "\(ind)    (1): ReLU(inplace=True)",
+        "\(ind)    (2): Linear(in_features=\(s.hidden), out_features=\(s.channels), bias=True)",
+        "\(ind)    (3): Sigmoid()",
+        "\(ind)  )",
+        "\(ind))",
+    ]
+}
+
+extension SqueezeExcitation {
+    /// Multiply-adds of the two fully connected layers per image (the squeeze and the scaling are not counted,
+    /// as the PyTorch peer's hooks count only convolutions and linear layers).
+    var multiplyAdds: Int { channels * hidden * 2 }
+}
+
+/// `BatchNorm2d(…)` as PyTorch prints it.
+func torchBatchNorm(_ c: Int) -> String { "BatchNorm2d(\(c), eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)" }
+
+/// `Conv2d(…)` as PyTorch prints it.
+func torchConv(_ c: Conv2D) -> String {
+    var s = "Conv2d(\(c.inChannels), \(c.outChannels), kernel_size=(\(c.kernel), \(c.kernel)), stride=(\(c.stride), \(c.stride))"
+    if c.padding > 0 { s += ", padding=(\(c.padding), \(c.padding))" }
+    return s + ", bias=False)"
 }

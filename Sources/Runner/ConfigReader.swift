@@ -1,4 +1,5 @@
 import Foundation
+import Models
 
 /// Reads one run's document (the experiment file with one matrix combination applied) into a `RunConfig`,
 /// reporting every problem to `diag`. Returns nil when there was any problem.
@@ -13,8 +14,10 @@ enum ConfigReader {
     static let trainingKeys = ["epochs", "batch_size", "optimizer", "schedule", "threads", "eval_every"]
     static let optimizerKeys = ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"]
     static let scheduleKeys = ["name", "step_size", "gamma", "min_lr"]
-    static let modelKeys = ["name", "growth_rate", "block_config", "init_channels", "bn_size", "compression",
-                            "drop_rate", "se_reduction", "classes"]
+    static let denseNetKeys = ["growth_rate", "block_config", "init_channels", "bn_size", "compression", "drop_rate",
+                               "se_placement"]
+    static let resNetKeys = ["block", "layers", "width"]
+    static let modelKeys = ["name"] + denseNetKeys + resNetKeys + ["se_reduction", "classes"]
 
     /// Sections that may be written as a single value, meaning that value for the given key:
     /// `model: densenet121-se16` = `model: {name: densenet121-se16}`, `training.optimizer: adam`,
@@ -23,9 +26,17 @@ enum ConfigReader {
         "model": "name", "training.optimizer": "name", "training.schedule": "name", "data.split": "protocol",
     ]
 
-    /// Names a user may type for `model.name` (suggestions); any `-seN` suffix is accepted.
-    static let modelNames = ["densenet121", "densenet121-se8", "densenet121-se16", "densenet121-se32",
-                             "densenet161", "densenet169", "densenet201", "custom"]
+    /// Names a user may type for `model.name` (suggestions): Models' presets, a few SE variants and the custom
+    /// architectures; any `-seN` suffix (and for a DenseNet `-seN-layer` / `-seN-transition`) is accepted.
+    static let modelNames = DenseNetConfig.presets.map(\.name)
+        + ["densenet121-se16", "densenet121-se16-layer", "densenet121-se16-transition", "custom"]
+        + ResNetConfig.presets.map(\.name) + ["resnet18-se16", "resnet50-se16", "resnet-custom"]
+
+    static let modelNameHelp = "Known models: \(modelNames.joined(separator: ", ")); append -seN for "
+        + "Squeeze-and-Excitation with reduction N (e.g. densenet121-se16, resnet50-se16), and for a DenseNet "
+        + "-layer or -transition to put it on each dense layer's new maps or after each transition instead of each "
+        + "block's output (e.g. densenet121-se16-layer); `custom` (DenseNet) needs growth_rate and block_config, "
+        + "`resnet-custom` needs block and layers"
 
     static func read(_ doc: YNode, diag: Diagnostics) -> RunConfig? {
         let before = diag.issues.count
@@ -235,29 +246,30 @@ enum ConfigReader {
             return nil
         }
         let name = typed.lowercased()
-        guard let match = name.firstMatch(of: #/^(densenet121|densenet161|densenet169|densenet201|custom)(?:-se(\d+))?$/#) else {
+        let denseNames = DenseNetConfig.presets.map(\.name).joined(separator: "|")
+        let resNames = ResNetConfig.presets.map(\.name).joined(separator: "|")
+        let denseGrammar = try! Regex<(Substring, Substring, Substring?, Substring?)>(
+            "^(\(denseNames)|custom)(?:-se(\\d+)(?:-(block|layer|transition))?)?$")
+        let resGrammar = try! Regex<(Substring, Substring, Substring?)>("^(\(resNames)|resnet-custom)(?:-se(\\d+))?$")
+        if let match = name.firstMatch(of: resGrammar) {
+            return readResNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) })
+        }
+        guard let match = name.firstMatch(of: denseGrammar) else {
             let suggestion = nearest(name, in: modelNames).map { "Did you mean '\($0)'? " } ?? ""
-            m.report("name", "unknown model '\(typed)'",
-                     fix: "\(suggestion)Known models: \(modelNames.joined(separator: ", ")); append -seN for "
-                         + "Squeeze-and-Excitation with reduction N (e.g. densenet121-se16); `custom` needs "
-                         + "growth_rate and block_config")
+            m.report("name", "unknown model '\(typed)'", fix: suggestion + modelNameHelp)
             return nil
         }
-        let base = String(match.1)
-        let nameSE = match.2.flatMap { Int($0) }
-        let preset = ModelConfig.presets.first { $0.name == base }
-        if base == "custom" {
-            if !m.has("growth_rate") { m.missing("growth_rate", example: "12") }
-            if !m.has("block_config") { m.missing("block_config", example: "[2, 2]") }
-        }
-        let growth = m.int("growth_rate", example: "32", min: 1, max: 4096) ?? preset?.growth
-        let blocks = m.ints("block_config", example: "[6, 12, 24, 16]", min: 1) ?? preset?.blocks
-        let initChannels = m.int("init_channels", example: "64", min: 1, max: 4096) ?? preset?.initChannels ?? 2 * (growth ?? 32)
-        let bnSize = m.int("bn_size", example: "4", min: 1, max: 64) ?? 4
-        let compression = m.double("compression", example: "0.5", min: 0, max: 1, openMin: true) ?? 0.5
-        let dropRate = m.double("drop_rate", example: "0", min: 0, max: 1, openMax: true) ?? 0
-        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        return readDenseNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) },
+                            namePlacement: match.3.flatMap { SEPlacement(rawValue: String($0)) })
+    }
+
+    /// The SE reduction from the name's `-seN` and `se_reduction` (which must agree), or nil.
+    static func readSEReduction(_ m: Section, typed: String, base: String, nameSE: Int?) -> (Int?, ok: Bool) {
         var se = nameSE
+        if let nameSE, nameSE < 1 {
+            m.report("name", "SE reduction must be at least 1, got \(nameSE)", fix: "Use e.g. \(base)-se16")
+            return (nil, false)
+        }
         if let r = m.int("se_reduction", example: "16", min: 1) {
             if let nameSE, nameSE != r {
                 m.report("se_reduction", "\(r) contradicts the model name '\(typed)' (reduction \(nameSE))",
@@ -265,44 +277,101 @@ enum ConfigReader {
             }
             se = r
         }
-        if let nameSE, nameSE < 1 {
-            m.report("name", "SE reduction must be at least 1, got \(nameSE)", fix: "Use e.g. \(base)-se16")
-            return nil
+        return (se, true)
+    }
+
+    /// Settings of the other family are errors, not silently ignored.
+    static func rejectForeignKeys(_ m: Section, _ keys: [String], family: String, typed: String) {
+        for key in keys where m.has(key) {
+            m.report(key, "applies only to \(family == "ResNet" ? "DenseNets" : "ResNets"), not to '\(typed)' (a \(family))",
+                     fix: "Remove model.\(key)")
+        }
+    }
+
+    static func readDenseNet(_ m: Section, typed: String, base: String, nameSE: Int?, namePlacement: SEPlacement?) -> ModelConfig? {
+        rejectForeignKeys(m, resNetKeys, family: "DenseNet", typed: typed)
+        let preset = DenseNetConfig.presets.first { $0.name == base }?.config
+        if base == "custom" {
+            if !m.has("growth_rate") { m.missing("growth_rate", example: "12") }
+            if !m.has("block_config") { m.missing("block_config", example: "[2, 2]") }
+        }
+        let growth = m.int("growth_rate", example: "32", min: 1, max: 4096) ?? preset?.growthRate
+        let blocks = m.ints("block_config", example: "[6, 12, 24, 16]", min: 1) ?? preset?.blockConfig
+        let initChannels = m.int("init_channels", example: "64", min: 1, max: 4096) ?? preset?.initChannels ?? 2 * (growth ?? 32)
+        let bnSize = m.int("bn_size", example: "4", min: 1, max: 64) ?? 4
+        let compression = m.double("compression", example: "0.5", min: 0, max: 1, openMin: true) ?? 0.5
+        let dropRate = m.double("drop_rate", example: "0", min: 0, max: 1, openMax: true) ?? 0
+        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
+        guard ok else { return nil }
+        var placement = namePlacement
+        if let p = m.choice("se_placement", SEPlacement.allCases.map(\.rawValue)).flatMap(SEPlacement.init) {
+            if let namePlacement, namePlacement != p {
+                m.report("se_placement", "\(p.rawValue) contradicts the model name '\(typed)' (placement \(namePlacement.rawValue))",
+                         fix: "Remove model.se_placement or the -\(namePlacement.rawValue) suffix of the name")
+            }
+            if se == nil {
+                m.report("se_placement", "places SE, but this model has none",
+                         fix: "Add `se_reduction: 16` (or use a name with -seN, e.g. \(base)-se16-\(p.rawValue))")
+            }
+            placement = p
         }
         guard let growth, let blocks else { return nil }
-        let model = ModelConfig(
-            name: ModelConfig.canonicalName(growth: growth, blocks: blocks, initChannels: initChannels,
-                                            bnSize: bnSize, compression: compression, se: se),
-            growthRate: growth, blockConfig: blocks, initChannels: initChannels, bnSize: bnSize,
-            compression: compression, dropRate: dropRate, seReduction: se, classes: classes)
+        let engine = DenseNetConfig(growthRate: growth, blockConfig: blocks, initChannels: initChannels, bnSize: bnSize,
+                                    compression: compression, dropRate: dropRate, classes: 2, seReduction: se,
+                                    sePlacement: placement ?? .block)
         // Squeeze-and-Excitation squeezes C channels to C / r (integer division): r > C leaves zero channels.
-        if let r = se {
-            let channels = model.blockOutputChannels
-            if let (block, c) = channels.enumerated().first(where: { $0.element / r < 1 }) {
-                let key = m.has("se_reduction") ? "se_reduction" : "name"
-                m.report(key, "SE reduction \(r) leaves zero channels at dense block \(block + 1), whose output "
-                         + "has \(c) channels (\(c) / \(r) = 0)",
-                         fix: "Use a reduction of at most \(channels.min()!) (the narrowest block output), e.g. "
-                             + "\(base)-se\(min(16, channels.min()!))")
-            }
+        if let r = se, let site = engine.seSites.first(where: { $0.channels / r < 1 }) {
+            let narrowest = engine.seSites.map(\.channels).min()!
+            let key = m.has("se_reduction") ? "se_reduction" : "name"
+            let suffix = engine.sePlacement == .block ? "" : "-\(engine.sePlacement.rawValue)"
+            m.report(key, "SE reduction \(r) leaves zero channels at \(site.name), whose output "
+                     + "has \(site.channels) channels (\(site.channels) / \(r) = 0)",
+                     fix: "Use a reduction of at most \(narrowest) (the narrowest place SE sees), e.g. "
+                         + "\(base)-se\(min(16, narrowest))\(suffix)")
         }
-        return model
+        return ModelConfig(engine, classes: classes)
+    }
+
+    static func readResNet(_ m: Section, typed: String, base: String, nameSE: Int?) -> ModelConfig? {
+        rejectForeignKeys(m, denseNetKeys, family: "ResNet", typed: typed)
+        let preset = ResNetConfig.presets.first { $0.name == base }?.config
+        if base == "resnet-custom" {
+            if !m.has("block") { m.missing("block", example: "basic") }
+            if !m.has("layers") { m.missing("layers", example: "[2, 2, 2, 2]") }
+        }
+        let block = m.choice("block", ResidualBlockKind.allCases.map(\.rawValue)).flatMap(ResidualBlockKind.init) ?? preset?.block
+        let layers = m.ints("layers", example: "[2, 2, 2, 2]", min: 1) ?? preset?.layers
+        let width = m.int("width", example: "64", min: 1, max: 4096) ?? preset?.width ?? 64
+        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
+        guard ok, let block, let layers else { return nil }
+        let engine = ResNetConfig(block: block, layers: layers, width: width, classes: 2, seReduction: se)
+        if let r = se, engine.outChannels(stage: 0) / r < 1 {
+            let c = engine.outChannels(stage: 0)
+            m.report(m.has("se_reduction") ? "se_reduction" : "name",
+                     "SE reduction \(r) leaves zero channels in the first stage's blocks, whose output has \(c) channels (\(c) / \(r) = 0)",
+                     fix: "Use a reduction of at most \(c), e.g. \(base)-se\(min(16, c))")
+        }
+        return ModelConfig(engine, classes: classes)
     }
 
     /// The stem divides the side by 4 and each transition by 2: the input must stay at least 1×1 until the last
     /// block.
+    /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
     static func checkModelFitsImage(_ model: ModelConfig, data: DataConfig, top: Section, diag: Diagnostics) {
+        guard let blockConfig = model.blockConfig else { return }
         func finalSide(_ size: Int) -> Int {
             var s = (size - 1) / 2 + 1  // 7×7 conv, stride 2, padding 3
             s = (s - 1) / 2 + 1         // 3×3 max pool, stride 2, padding 1
-            for _ in 1..<max(model.blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
+            for _ in 1..<max(blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
             return s
         }
         guard finalSide(data.size) < 1 else { return }
         var need = data.size
         while finalSide(need) < 1 { need += 1 }
         let d = top.section("data", allowed: dataKeys)
-        d.report("size", "image size \(data.size) is too small for a model with \(model.blockConfig.count) dense "
+        d.report("size", "image size \(data.size) is too small for a model with \(blockConfig.count) dense "
                  + "blocks: the feature map shrinks to nothing before the last block",
                  fix: "Use data.size ≥ \(need), or fewer blocks in model.block_config")
     }

@@ -80,15 +80,21 @@ public struct ResolvedRun: Equatable, Sendable {
 ///     min_lr: 0                 # cosine; default 0
 ///   threads: 2                  # optional; default all cores
 ///   eval_every: 1               # evaluation after every epoch (the only value supported)
-/// model: densenet121-se16       # or a section:
+/// model: densenet121-se16       # or resnet50-se16, densenet121-se16-layer, … or a section:
 /// # model:
-/// #   name: custom              # densenet121|161|169|201 or custom, optionally -seN (SE reduction N)
-/// #   growth_rate: 8            # custom: required; presets: override
-/// #   block_config: [2, 2]      # custom: required
-/// #   init_channels: 16         # default: preset's, or 2 × growth_rate
-/// #   bn_size: 4                # default 4
-/// #   compression: 0.5          # (0, 1]; default 0.5
-/// #   drop_rate: 0              # [0, 1); default 0
+/// #   name: custom              # densenet121|161|169|201 or custom, optionally -seN (SE reduction N), then
+/// #                             # -layer or -transition (SE placement); resnet18|34|50 or resnet-custom, optionally -seN
+/// #   growth_rate: 8            # DenseNet; custom: required; presets: override
+/// #   block_config: [2, 2]      # DenseNet; custom: required
+/// #   init_channels: 16         # DenseNet; default: preset's, or 2 × growth_rate
+/// #   bn_size: 4                # DenseNet; default 4
+/// #   compression: 0.5          # DenseNet; (0, 1]; default 0.5
+/// #   drop_rate: 0              # DenseNet; [0, 1); default 0
+/// #   se_placement: block       # DenseNet with SE: block (each block's output; default) | layer (each dense
+/// #                             # layer's new maps) | transition (after each transition); same as the name suffix
+/// #   block: bottleneck         # ResNet; resnet-custom: required (basic | bottleneck); presets: override
+/// #   layers: [3, 4, 6, 3]      # ResNet; blocks per stage; resnet-custom: required
+/// #   width: 64                 # ResNet; stem channels and first stage's planes; default 64
 /// #   se_reduction: 16          # same as the -seN suffix
 /// #   classes: 2                # default: number of class folders in the data
 /// target: test_acc >= 0.89      # optional: metric (test_acc|test_loss|train_acc|train_loss), op (>= > <= <), number or N%

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import Store
 
 /// A fully resolved run configuration: every default filled in, shorthands expanded, settings that do not apply
@@ -279,64 +280,97 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 // MARK: - model
 
 public struct ModelConfig: Codable, Equatable, Sendable {
-    /// Canonical name derived from the architecture: `densenet121`, `densenet121-se16`, … or `custom[-seN]`.
+    /// Canonical name derived from the architecture: a preset's (`densenet121`, `resnet50`, …), or `custom`
+    /// (DenseNet) / `resnet-custom`, then `-seN` with SE and, for a DenseNet, `-layer` or `-transition` when SE is
+    /// not on the block outputs.
     public var name: String
-    public var growthRate: Int
-    public var blockConfig: [Int]
-    public var initChannels: Int
-    public var bnSize: Int
-    public var compression: Double
-    public var dropRate: Double
-    /// Squeeze-and-Excitation reduction on each dense block's output; nil = no SE.
+    // DenseNet settings (nil for a ResNet).
+    public var growthRate: Int?
+    public var blockConfig: [Int]?
+    public var initChannels: Int?
+    public var bnSize: Int?
+    public var compression: Double?
+    public var dropRate: Double?
+    /// Where SE sits in a DenseNet; nil = on each block's output (the default, omitted from the JSON so the
+    /// configurations and hashes written before placements existed stay the same).
+    public var sePlacement: SEPlacement?
+    // ResNet settings (nil for a DenseNet).
+    public var block: ResidualBlockKind?
+    public var layers: [Int]?
+    public var width: Int?
+    /// Squeeze-and-Excitation reduction (DenseNet: at `sePlacement`; ResNet: on every residual branch); nil = no SE.
     public var seReduction: Int?
     /// Output classes; nil = the number of class folders found in the data.
     public var classes: Int?
 
     enum CodingKeys: String, CodingKey {
         case name, growthRate = "growth_rate", blockConfig = "block_config", initChannels = "init_channels",
-             bnSize = "bn_size", compression, dropRate = "drop_rate", seReduction = "se_reduction", classes
+             bnSize = "bn_size", compression, dropRate = "drop_rate", sePlacement = "se_placement", block, layers,
+             width, seReduction = "se_reduction", classes
     }
 
+    /// A DenseNet from its engine configuration (`classes` left to the data unless given).
+    public init(_ c: DenseNetConfig, classes: Int? = nil) {
+        growthRate = c.growthRate; blockConfig = c.blockConfig; initChannels = c.initChannels; bnSize = c.bnSize
+        compression = c.compression; dropRate = c.dropRate; seReduction = c.seReduction
+        sePlacement = c.seReduction == nil || c.sePlacement == .block ? nil : c.sePlacement
+        self.classes = classes
+        name = ""
+        name = Self.canonicalName(self)
+    }
+
+    /// A ResNet from its engine configuration.
+    public init(_ c: ResNetConfig, classes: Int? = nil) {
+        block = c.block; layers = c.layers; width = c.width; seReduction = c.seReduction
+        self.classes = classes
+        name = ""
+        name = Self.canonicalName(self)
+    }
+
+    public var isResNet: Bool { block != nil }
+
     public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = [
-            "name": .string(name), "growth_rate": .int(growthRate),
-            "block_config": .array(blockConfig.map(JSONValue.int)), "init_channels": .int(initChannels),
-            "bn_size": .int(bnSize), "compression": .double(compression), "drop_rate": .double(dropRate),
-        ]
+        var o: [String: JSONValue] = ["name": .string(name)]
+        if let block, let layers, let width {
+            o["block"] = .string(block.rawValue); o["layers"] = .array(layers.map(JSONValue.int)); o["width"] = .int(width)
+        } else {
+            o["growth_rate"] = .int(growthRate ?? 0); o["block_config"] = .array((blockConfig ?? []).map(JSONValue.int))
+            o["init_channels"] = .int(initChannels ?? 0); o["bn_size"] = .int(bnSize ?? 0)
+            o["compression"] = .double(compression ?? 0); o["drop_rate"] = .double(dropRate ?? 0)
+            if let sePlacement, sePlacement != .block { o["se_placement"] = .string(sePlacement.rawValue) }
+        }
         if let seReduction { o["se_reduction"] = .int(seReduction) }
         if let classes { o["classes"] = .int(classes) }
         return .object(o)
     }
 
-    /// Channels at the output of each dense block (where SE is applied), before its transition.
-    public var blockOutputChannels: [Int] {
-        var c = initChannels
-        var out: [Int] = []
-        for (i, layers) in blockConfig.enumerated() {
-            c += layers * growthRate
-            out.append(c)
-            if i < blockConfig.count - 1 { c = Int((Double(c) * compression).rounded(.down)) }
+    /// The engine's model with `classes` outputs.
+    public func spec(classes: Int) -> ModelSpec {
+        if let block, let layers, let width {
+            return .resNet(ResNetConfig(block: block, layers: layers, width: width, classes: classes, seReduction: seReduction))
         }
-        return out
+        return .denseNet(DenseNetConfig(growthRate: growthRate ?? 32, blockConfig: blockConfig ?? [], initChannels: initChannels ?? 64,
+                                        bnSize: bnSize ?? 4, compression: compression ?? 0.5, dropRate: dropRate ?? 0,
+                                        classes: classes, seReduction: seReduction, sePlacement: sePlacement ?? .block))
     }
 
-    /// The standard architectures, by name (torchvision's definitions).
-    public static let presets: [(name: String, growth: Int, blocks: [Int], initChannels: Int)] = [
-        ("densenet121", 32, [6, 12, 24, 16], 64),
-        ("densenet161", 48, [6, 12, 36, 24], 96),
-        ("densenet169", 32, [6, 12, 32, 32], 64),
-        ("densenet201", 32, [6, 12, 48, 32], 64),
-    ]
+    /// DenseNet: channels at the output of each dense block, before its transition (empty for a ResNet).
+    public var blockOutputChannels: [Int] {
+        guard case .denseNet(let c) = spec(classes: 2) else { return [] }
+        return c.blockChannels.map(\.output)
+    }
 
-    /// Canonical name of an architecture: a preset's name when it matches one (bn_size 4, compression 0.5),
-    /// otherwise `custom`; `-seN` appended with SE.
-    static func canonicalName(growth: Int, blocks: [Int], initChannels: Int, bnSize: Int, compression: Double,
-                              se: Int?) -> String {
-        let base = presets.first {
-            $0.growth == growth && $0.blocks == blocks && $0.initChannels == initChannels
-                && bnSize == 4 && compression == 0.5
-        }?.name ?? "custom"
-        return se.map { "\(base)-se\($0)" } ?? base
+    /// Canonical name of an architecture: the preset's name when it matches one of Models' presets (classes,
+    /// dropout and SE aside), otherwise `custom` / `resnet-custom`; then `-seN` and a non-default placement.
+    static func canonicalName(_ m: ModelConfig) -> String {
+        switch m.spec(classes: 2) {
+        case .denseNet(let c):
+            var name = (c.presetName ?? "custom") + (c.seReduction.map { "-se\($0)" } ?? "")
+            if c.seReduction != nil, c.sePlacement != .block { name += "-\(c.sePlacement.rawValue)" }
+            return name
+        case .resNet(let c):
+            return (c.presetName ?? "resnet-custom") + (c.seReduction.map { "-se\($0)" } ?? "")
+        }
     }
 }
 

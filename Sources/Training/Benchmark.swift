@@ -38,12 +38,12 @@ public struct BenchmarkResult: Codable, Sendable {
 public enum Benchmark {
     public static func run(_ o: BenchmarkOptions) throws -> BenchmarkResult {
         Threads.set(o.threads)
-        let net = try DenseNet(try DenseNetConfig.named(o.model), seed: o.seed)
+        let net = try ModelSpec.named(o.model).build(seed: o.seed)
         let macs = try net.summary(inputSize: o.size).multiplyAdds
         var rng = SeededGenerator(seed: o.seed &+ 1)
         let input = Tensor([o.batch, o.size, o.size, 3])
         for i in 0..<input.count { input[i] = Float(rng.normal()) }
-        let labels = (0..<o.batch).map { _ in Int32(rng.next() % UInt64(net.config.classes)) }
+        let labels = (0..<o.batch).map { _ in Int32(rng.next() % UInt64(net.classes)) }
         let optimizer = Optimizer(.sgd(lr: 0.01, momentum: 0.9), store: net.store)
         var times: [Double] = []
         Profiler.shared.enabled = false
@@ -65,7 +65,7 @@ public enum Benchmark {
         let median = Self.median(times)
         let ips = Double(o.batch) / median
         let flopsPerImage = Double(2 * macs) * (o.train ? 3 : 1)
-        return BenchmarkResult(model: net.config.displayName, mode: o.train ? "train" : "eval", size: o.size, batch: o.batch,
+        return BenchmarkResult(model: net.displayName, mode: o.train ? "train" : "eval", size: o.size, batch: o.batch,
                                steps: o.steps, threads: o.threads, backend: Backend.description,
                                imagesPerSecond: ips, secondsPerStep: median,
                                gflops: flopsPerImage * ips / 1e9, peakRSSBytes: peakRSS(), stepSeconds: times,

@@ -56,7 +56,7 @@ public enum Checkpoint {
     static let optimizerPrefix = "optimizer."
 
     /// Writes model, optimiser and training state.
-    public static func save(_ net: DenseNet, _ optimizer: Optimizer, _ state: CheckpointState, to url: URL) throws {
+    public static func save(_ net: any Network, _ optimizer: Optimizer, _ state: CheckpointState, to url: URL) throws {
         var tensors = net.store.stateDict()
         tensors[optimizerPrefix + "state1"] = TorchTensor(shape: [optimizer.state1.count], values: optimizer.state1.array)
         tensors[optimizerPrefix + "state2"] = TorchTensor(shape: [optimizer.state2.count], values: optimizer.state2.array)
@@ -79,7 +79,7 @@ public enum Checkpoint {
     }
 
     /// Restores model, optimiser and generator state; returns the training state.
-    public static func load(_ net: DenseNet, _ optimizer: Optimizer, from url: URL) throws -> CheckpointState {
+    public static func load(_ net: any Network, _ optimizer: Optimizer, from url: URL) throws -> CheckpointState {
         var (tensors, metadata) = try Safetensors.read(url)
         let state = try state(in: metadata, path: url.path)
         let s1 = tensors.removeValue(forKey: optimizerPrefix + "state1")

@@ -11,12 +11,12 @@ public struct StepResult: Sendable {
 
 public enum TrainStep {
     /// zero_grad → forward (training) → mean cross-entropy → backward → optimiser update with `lr`.
-    public static func run(_ net: DenseNet, _ optimizer: Optimizer, input: Tensor, labels: [Int32], lr: Float) throws -> StepResult {
+    public static func run(_ net: any Network, _ optimizer: Optimizer, input: Tensor, labels: [Int32], lr: Float) throws -> StepResult {
         net.store.zeroGrad()
         let logits = try net.forward(input, training: true)
         let dLogits = Tensor(logits.shape)
         let loss = Profiler.shared.measure("head", .forward) {
-            CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.config.classes, dlogits: dLogits.data)
+            CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.classes, dlogits: dLogits.data)
         }
         let correct = countCorrect(logits, labels)
         try net.backward(input, dLogits: dLogits)
@@ -25,9 +25,9 @@ public enum TrainStep {
     }
 
     /// Eval-mode forward: loss, correct count and the logits.
-    public static func evaluate(_ net: DenseNet, input: Tensor, labels: [Int32]) throws -> (StepResult, Tensor) {
+    public static func evaluate(_ net: any Network, input: Tensor, labels: [Int32]) throws -> (StepResult, Tensor) {
         let logits = try net.forward(input, training: false)
-        let loss = CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.config.classes, dlogits: nil)
+        let loss = CrossEntropy.forward(logits: logits.data, labels: labels, classes: net.classes, dlogits: nil)
         return (StepResult(loss: loss, correct: countCorrect(logits, labels)), logits)
     }
 

@@ -70,7 +70,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 }
 
 public final class Trainer {
-    public let net: DenseNet
+    public let net: any Network
     public let settings: TrainingSettings
     public let optimizer: Optimizer
     public private(set) var state: CheckpointState
@@ -80,7 +80,7 @@ public final class Trainer {
 
     /// A new run, or a resumed one when `checkpointURL` exists. With an `owner`, every checkpoint written names
     /// it, and an existing checkpoint that names another owner is refused before it touches the model.
-    public init(net: DenseNet, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
+    public init(net: any Network, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
                 owner: CheckpointOwner? = nil) throws {
         self.net = net; self.settings = settings
         self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
@@ -161,7 +161,7 @@ public final class Trainer {
             let (r, logits) = try TrainStep.evaluate(net, input: batch.input, labels: batch.labels)
             lossSum += Double(r.loss) * Double(batch.labels.count)
             correct += r.correct; seen += batch.labels.count
-            let probs = CrossEntropy.softmax(logits.data, batch: batch.labels.count, classes: net.config.classes)
+            let probs = CrossEntropy.softmax(logits.data, batch: batch.labels.count, classes: net.classes)
             for (i, p) in probs.enumerated() {
                 predictions.append(Prediction(index: batch.indices[i], label: Int(batch.labels[i]), probabilities: p))
             }

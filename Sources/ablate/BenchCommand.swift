@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Time training or evaluation steps of a model on random input (median of the measured steps).")
 
-    @Option(help: "Model name, e.g. densenet121 or densenet121-se16.") var model = "densenet121"
+    @Option(help: "Model name, e.g. densenet121, densenet121-se16-layer or resnet50-se16.") var model = "densenet121"
     @Option(help: "Input size S (images are S×S).") var size = 224
     @Option(help: "Batch size.") var batch = 32
     @Option(help: "Measured steps (after --warmup steps).") var steps = 5

@@ -6,18 +6,18 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Print a model's layer tree, parameters, multiply-adds and output shape.",
-        discussion: "Names: densenet121, densenet169, densenet201, each optionally with -se<r> (e.g. densenet121-se16).")
+        discussion: "Names: \(ModelSpec.grammar).")
 
-    @Argument(help: "Model name, e.g. densenet121 or densenet121-se16.") var name: String
+    @Argument(help: "Model name, e.g. densenet121, densenet121-se16-layer or resnet50-se16.") var name: String
     @Option(help: "Input size S of a 1×3×S×S image.") var size = 224
     @Option(help: "Number of classes.") var classes = 2
     @Flag(help: "Print one JSON object (parameters, multiply_adds, output_shape, stages).") var json = false
 
     func run() throws {
-        let net: DenseNet
+        let net: any Network
         let summary: ModelSummary
         do {
-            net = try DenseNet(try DenseNetConfig.named(name, classes: classes), seed: 0)
+            net = try ModelSpec.named(name, classes: classes).build(seed: 0)
             summary = try net.summary(inputSize: size)
         } catch let e as ModelError {
             throw ValidationError(e.description)

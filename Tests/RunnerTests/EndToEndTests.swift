@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Runner
 import Store
 import XCTest
 
@@ -198,6 +199,56 @@ final class EndToEndTests: XCTestCase {
         let runs = try store.listRuns()
         XCTAssertEqual(runs.map(\.run.status), [.failed, .finished])
         XCTAssertEqual(runs[0].run.errorMessage?.hasPrefix("diverged at epoch 1"), true, runs[0].run.errorMessage ?? "")
+    }
+
+    /// The SE-transfer models train end to end: a tiny ResNet (basic), a tiny SE-ResNet (bottleneck) and a tiny
+    /// DenseNet with SE at each placement, each for two epochs with a checkpoint per epoch; then a prediction
+    /// from a ResNet's best weights and the report.
+    func testTransferModelsTrainEndToEnd() throws {
+        let text = """
+            name: transfer-tiny
+            data:
+              path: data
+              synthesize: {classes: 2, per_class: 12, size: 32}
+              size: 32
+              split: {protocol: stratified, test_fraction: 0.25}
+            training:
+              epochs: 2
+              batch_size: 8
+              optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
+              threads: 1
+            model: resnet18
+            matrix:
+              model:
+                - {name: resnet-custom, block: basic, layers: [1, 1], width: 8}
+                - {name: resnet-custom-se4, block: bottleneck, layers: [1, 1], width: 4}
+                - {name: custom-se2, growth_rate: 4, block_config: [2, 2], init_channels: 8}
+                - {name: custom-se2-layer, growth_rate: 4, block_config: [2, 2], init_channels: 8}
+                - {name: custom, growth_rate: 4, block_config: [2, 2], init_channels: 8, se_reduction: 2, se_placement: transition}
+            """
+        let file = dir.appendingPathComponent("transfer.yaml")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let r = try run(["run", file.path, "--db", "t.sqlite"])
+        XCTAssertEqual(r.status, 0, r.output)
+        let store = try RunStore(path: dir.appendingPathComponent("t.sqlite").path, create: false)
+        let runs = try store.listRuns()
+        XCTAssertEqual(runs.map(\.run.status), Array(repeating: .finished, count: 5), r.output)
+        let names = try runs.map { try RunConfig.decode(json: $0.run.configJSON).model.name }
+        XCTAssertEqual(names, ["resnet-custom", "resnet-custom-se4", "custom-se2", "custom-se2-layer", "custom-se2-transition"])
+        for s in runs {
+            let epochs = try store.epochs(runID: s.run.id)
+            XCTAssertEqual(epochs.count, 2, names.joined())
+            XCTAssertTrue(epochs.allSatisfy { $0.metrics.trainLoss.isFinite && ($0.metrics.testAcc ?? -1) >= 0 })
+        }
+        let image = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("data/class0").path)
+            .filter { $0.hasSuffix(".jpg") }.sorted()[0]
+        let predict = try run(["predict", "--db", "t.sqlite", "--run", "\(runs[1].run.id)", "data/class0/\(image)"])
+        XCTAssertEqual(predict.status, 0, predict.output)
+        XCTAssertTrue(predict.output.contains("class0 0."), predict.output)
+        let report = try run(["report", "--db", "t.sqlite", "--out", "report"])
+        XCTAssertEqual(report.status, 0, report.output)
+        let readme = try String(contentsOf: dir.appendingPathComponent("report/README.md"), encoding: .utf8)
+        XCTAssertTrue(readme.contains("resnet-custom-se4, block: bottleneck"), readme)
     }
 
     /// The shipped demo, end to end, then its report: markdown tables and PNG figures that exist and decode.

@@ -50,6 +50,15 @@ void abl_bn_backward_dx_blocked16(const float *x, long sx, const float *dy, long
                                   long sdx);
 /// dx = dy where y > 0 else 0 (ReLU backward from its output), n contiguous floats.
 void abl_relu_backward(const float *y, const float *dy, float *dx, long n);
+/// g = 0 where y ≤ 0 (ReLU backward in place from its output). Its own kernel because abl_relu_backward with
+/// dx == dy fails the compiler's overlap check and runs its scalar loop (2× slower on ResNet-50's gradients).
+void abl_relu_mask(const float *y, float *g, long n);
+/// The end of a residual block, y = ReLU(v + w) over rows [r0, r1), with v = x·scale[c] + shift[c] (x as is
+/// when scale is NULL), then v·gate[n·C + c] when gate is given (SE; image n = row / hw), and w = res·rscale[c] +
+/// rshift[c] (res as is when rscale is NULL: the identity shortcut). One pass instead of BN, scale, add, ReLU.
+void abl_residual_relu(const float *x, long sx, const float *scale, const float *shift, const float *gate, long hw,
+                       const float *res, long sres, const float *rscale, const float *rshift, long r0, long r1,
+                       long C, float *y, long sy);
 
 // --- pooling ------------------------------------------------------------------------------------------------
 /// Max pooling with −∞ padding over images [n0, n1).

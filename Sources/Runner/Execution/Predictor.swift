@@ -44,7 +44,7 @@ public enum Predictor {
         }
         let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
         let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
-        let net = try DenseNet(config.model.denseNet(classes: classes), seed: 0)
+        let net = try config.model.spec(classes: classes).build(seed: 0)
         try net.store.load(from: best)
 
         let files = images.map { ImageFile(path: $0, label: 0) }

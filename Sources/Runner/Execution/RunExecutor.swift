@@ -143,9 +143,9 @@ public final class RunExecutor {
         guard classes == dataset.classNames.count else {
             throw RunnerError.model("model.classes is \(classes) but \(directory) has \(dataset.classNames.count) classes (\(dataset.classNames.joined(separator: ", ")))")
         }
-        let netConfig = config.model.denseNet(classes: classes)
+        let netConfig = config.model.spec(classes: classes)
         let seed = UInt64(max(0, config.seed))
-        let net = try DenseNet(netConfig, seed: seed)
+        let net = try netConfig.build(seed: seed)
         let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
         try Self.createFolder(dir)
         let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
@@ -201,13 +201,6 @@ public final class RunExecutor {
     }
 }
 
-extension ModelConfig {
-    /// The engine's configuration of this model with `classes` outputs.
-    func denseNet(classes: Int) -> DenseNetConfig {
-        DenseNetConfig(growthRate: growthRate, blockConfig: blockConfig, initChannels: initChannels, bnSize: bnSize,
-                       compression: compression, dropRate: dropRate, classes: classes, seReduction: seReduction)
-    }
-}
 
 extension RunConfig {
     /// The trainer's settings (engine optimiser and schedule types).

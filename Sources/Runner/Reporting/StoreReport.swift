@@ -133,7 +133,7 @@ public struct StoreReport {
     }
 
     static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {
-        let net = try DenseNet(c.model.denseNet(classes: classes), seed: 0)
+        let net = try c.model.spec(classes: classes).build(seed: 0)
         let s = try net.summary(inputSize: c.data.size)
         return (s.parameters, s.multiplyAdds)
     }

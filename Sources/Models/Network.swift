@@ -1,0 +1,39 @@
+// What training, checkpoints, verification, `ablate model` and `ablate bench` need from a network, whatever its
+// family (DenseNet, ResNet): one forward/backward pair over NHWC batches and a ParameterStore with PyTorch names.
+import Engine
+
+public protocol Network: AnyObject {
+    /// Every parameter and buffer, with PyTorch state_dict names.
+    var store: ParameterStore { get }
+    /// Generator of the training-time randomness inside the network (dropout masks); part of a checkpoint.
+    var rng: SeededGenerator { get set }
+    var classes: Int { get }
+    /// A name a user could type back (`densenet121-se16-layer`, `resnet50-se16`), or a description.
+    var displayName: String { get }
+    /// Bytes of activations and scratch currently held.
+    var activationBytes: Int { get }
+
+    /// Logits `[N, classes]` for an NHWC input `[N, H, W, 3]`. Training mode uses batch statistics (and updates
+    /// the running ones) and keeps what backward needs; eval mode uses running statistics.
+    @discardableResult
+    func forward(_ input: Tensor, training: Bool) throws -> Tensor
+
+    /// Backward of the last training forward for `dLogits` `[N, classes]`: accumulates every parameter gradient
+    /// into `store.grads` and writes ∂L/∂input when `inputGrad` is given.
+    func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor?) throws
+
+    /// Parameter count, multiply-adds and shapes for a 1×3×S×S input.
+    func summary(inputSize: Int) throws -> ModelSummary
+
+    /// The layer tree in the shape of PyTorch's `print(model)`, each stage annotated with its output shape.
+    func layerTree(inputSize: Int) throws -> String
+}
+
+extension Network {
+    public func backward(_ input: Tensor, dLogits: Tensor) throws { try backward(input, dLogits: dLogits, inputGrad: nil) }
+}
+
+extension DenseNet: Network {
+    public var classes: Int { config.classes }
+    public var displayName: String { config.displayName }
+}

@@ -1,0 +1,112 @@
+// The end every residual block shares: the branch's last BatchNorm, SE on the branch (SE-ResNet), the shortcut
+// (identity, or torchvision's `downsample` = Conv1×1(stride s)-BN when the shape changes), the addition and the
+// ReLU — run as one pass over the output (`abl_residual_relu`), so neither the normalised branch nor the sum is
+// ever written out on its own.
+import CKernels
+import Engine
+
+/// Shortcut of a block whose shape changes: Conv1×1(stride s)-BN, `downsample.0` and `downsample.1`.
+struct Downsample {
+    let conv: Conv2D, norm: BatchNorm2D
+
+    init(_ store: ParameterStore, name: String, in cin: Int, out cout: Int, stride: Int) {
+        conv = Conv2D(store, name: "\(name).0", in: cin, out: cout, kernel: 1, stride: stride, fan: .fanOut)
+        norm = BatchNorm2D(store, name: "\(name).1", channels: cout)
+    }
+}
+
+/// `y = ReLU(SE(BN(t)) + shortcut(x))`, SE and the downsample optional.
+///
+/// Forward keeps the downsample's convolution output `s` (its BN's backward needs it); the SE input BN(t) is
+/// recomputed in backward from `t`. Backward: with g = ∂L/∂y masked by y > 0, ∂L/∂t comes back through SE and
+/// BN, and the shortcut's share of ∂L/∂x is g itself (identity: the caller lets ∂L/∂x alias g, so the branch's
+/// input gradient is added onto it without a copy) or the downsample's backward of g.
+final class ResidualJoin {
+    let norm: BatchNorm2D
+    let se: SqueezeExcitation?
+    let downsample: Downsample?
+    /// The downsample convolution's output [N, OH, OW, C_out] of the last forward (batch ≤ its first dimension).
+    private var shortcut = Tensor([0])
+
+    /// Declares SE and the downsample after `norm`, in the course's PyTorch code's module order.
+    init(_ store: ParameterStore, name: String, norm: BatchNorm2D, in cin: Int, stride: Int, seReduction: Int?) {
+        self.norm = norm
+        let cout = norm.channels
+        se = seReduction.map { SqueezeExcitation(store, name: "\(name).se", channels: cout, reduction: $0, pytorchBias: true) }
+        downsample = stride != 1 || cin != cout
+            ? Downsample(store, name: "\(name).downsample", in: cin, out: cout, stride: stride) : nil
+    }
+
+    func allocate(n: Int, outH: Int, outW: Int) {
+        if downsample != nil { shortcut = Tensor([n, outH, outW, norm.channels]) }
+    }
+
+    var activationBytes: Int { shortcut.count * 4 }
+
+    /// t [N, OH, OW, C] (the branch before its last BN), x [N, H, W, C_in] → y [N, OH, OW, C] (dense).
+    func forward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
+        prof("bn stats", .forward) { norm.prepare(t, training: training) }
+        var residual = x, rscale: UnsafeMutablePointer<Float>? = nil, rshift: UnsafeMutablePointer<Float>? = nil
+        if let d = downsample {
+            residual = shortcut.map(batch: t.n)
+            prof("downsample " + convName(d.conv), .forward) { d.conv.forward(x, residual, ws) }
+            prof("bn stats", .forward) { d.norm.prepare(residual, training: training) }
+            rscale = d.norm.scale; rshift = d.norm.shift
+        }
+        var source = t, scale: UnsafeMutablePointer<Float>? = norm.scale, shift: UnsafeMutablePointer<Float>? = norm.shift
+        var gate: UnsafeMutablePointer<Float>? = nil
+        if let se {
+            // SE squeezes the normalised branch: write it once, then scale, add and ReLU in one pass.
+            let u = scratch(ws, "res.u", like: t)
+            prof("se", .forward) {
+                norm.apply(t, u, relu: false)
+                gate = se.excite(u)
+            }
+            source = u; scale = nil; shift = nil
+        }
+        let (c, hw) = (t.c, t.h * t.w)
+        prof("bn+se+add+relu", .forward) {
+            parallelRows(t.rows, chunk: 512) { r0, r1 in
+                abl_residual_relu(source.base, source.stride, scale, shift, gate, hw, residual.base, residual.stride,
+                                  rscale, rshift, r0, r1, c, y.base, y.stride)
+            }
+        }
+    }
+
+    /// Given y and dy = ∂L/∂y (overwritten with the masked gradient g), returns ∂L/∂t (in scratch) and, with a
+    /// downsample, writes its share of ∂L/∂x into `dx` (=, not +=). Without one, the identity's share is g, which
+    /// the caller keeps by letting dx alias dy. Accumulates the BN, SE and downsample parameter gradients.
+    func backward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap,
+                  _ ws: Workspace) -> FeatureMap {
+        precondition(y.isDense && dy.isDense && y.rows == dy.rows && y.c == dy.c)
+        prof("relu", .backward) {
+            parallelRows(y.rows, chunk: 512) { r0, r1 in
+                abl_relu_mask(y.base + r0 * y.c, dy.base + r0 * y.c, (r1 - r0) * y.c)
+            }
+        }
+        if let d = downsample {
+            let s = shortcut.map(batch: t.n)
+            let ds = scratch(ws, "res.dshortcut", like: s)
+            prof("bn", .backward) { d.norm.backward(s, dy, ds, relu: false, accumulate: false) }
+            prof("downsample " + convName(d.conv), .backward) { d.conv.backward(x, ds, dx: dx, accumulate: false, ws) }
+        }
+        let dt = scratch(ws, "res.dt", like: t)
+        if let se {
+            let u = scratch(ws, "res.u", like: t)
+            prof("se", .backward) {
+                norm.apply(t, u, relu: false)
+                se.backward(u, dy, dt, accumulate: false)
+            }
+            prof("bn", .backward) { norm.backward(t, dt, dt, relu: false, accumulate: false) }  // element-wise: in place is safe
+        } else {
+            prof("bn", .backward) { norm.backward(t, dy, dt, relu: false, accumulate: false) }
+        }
+        return dt
+    }
+}
+
+/// A dense scratch map shaped like `m`.
+func scratch(_ ws: Workspace, _ key: String, like m: FeatureMap, c: Int? = nil) -> FeatureMap {
+    let channels = c ?? m.c
+    return FeatureMap(ws.scratch(key, m.rows * channels), n: m.n, h: m.h, w: m.w, c: channels, stride: channels)
+}
