@@ -352,8 +352,6 @@ public final class DenseNet {
 
     // MARK: helpers
 
-    @inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
-
     func bottleneck(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
         let width = config.bnSize * config.growthRate
         return FeatureMap(a.bottlenecks[b].data + l * x.rows * width, n: x.n, h: x.h, w: x.w, c: width, stride: width)

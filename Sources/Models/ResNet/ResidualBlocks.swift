@@ -23,6 +23,34 @@ protocol ResidualBlock: AnyObject {
 
 extension ResidualBlock {
     func outputSize(_ h: Int, _ w: Int) -> (h: Int, w: Int) { ((h - 1) / stride + 1, (w - 1) / stride + 1) }
+
+    /// The front both blocks share: t1 = conv1(x), t2 = conv2(ReLU(bn1(t1))). ReLU(bn1(t1)) is not kept; where
+    /// conv2 is Winograd it is written in oneDNN's nChw16c layout.
+    func frontForward(_ conv1: Conv2D, _ bn1: BatchNorm2D, _ conv2: Conv2D, _ x: FeatureMap, _ t1: FeatureMap,
+                      _ t2: FeatureMap, training: Bool, _ ws: Workspace) {
+        prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
+        let a1 = scratch(ws, "res.a1", like: t1)
+        let block = conv2.inputBlock(a1)
+        prof("bn+relu", .forward) {
+            bn1.prepare(t1, training: training)
+            bn1.apply(t1, a1, relu: true, outputBlock: block)
+        }
+        prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
+    }
+
+    /// Backward of `frontForward`: dt2 = ∂L/∂t2 → dx += ∂L/∂x, recomputing ReLU(bn1(t1)). Adds onto the shortcut's
+    /// share already in dx (the masked ∂L/∂y itself for an identity shortcut).
+    func frontBackward(_ conv1: Conv2D, _ bn1: BatchNorm2D, _ conv2: Conv2D, _ x: FeatureMap, _ t1: FeatureMap,
+                       _ dt2: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+        let a1 = scratch(ws, "res.a1", like: t1)
+        let block = conv2.inputBlock(a1)
+        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
+        let da1 = scratch(ws, "res.da1", like: t1)
+        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
+        let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
+        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
+        prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
+    }
 }
 
 /// ResNet-18/34's block: Conv3×3(stride s)-BN-ReLU-Conv3×3-BN, expansion 1 (`conv1`, `bn1`, `conv2`, `bn2`).
@@ -57,29 +85,14 @@ final class BasicBlock: ResidualBlock {
 
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
-        prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
-        let a1 = scratch(ws, "res.a1", like: t1)
-        let block = conv2.inputBlock(a1)
-        prof("bn+relu", .forward) {
-            bn1.prepare(t1, training: training)
-            bn1.apply(t1, a1, relu: true, outputBlock: block)
-        }
-        prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
+        frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
         join.forward(t2, x, y, training: training, ws)
     }
 
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
         let dt2 = join.backward(t2, x, y, dy, dx: dx, ws)
-        let a1 = scratch(ws, "res.a1", like: t1)
-        let block = conv2.inputBlock(a1)
-        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
-        let da1 = scratch(ws, "res.da1", like: t1)
-        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
-        let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
-        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
-        // Adds onto the shortcut's share already in dx (the masked ∂L/∂y itself for an identity shortcut).
-        prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
+        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, ws)
     }
 }
 
@@ -120,14 +133,7 @@ final class BottleneckBlock: ResidualBlock {
 
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
-        prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
-        let a1 = scratch(ws, "res.a1", like: t1)
-        let block = conv2.inputBlock(a1)
-        prof("bn+relu", .forward) {
-            bn1.prepare(t1, training: training)
-            bn1.apply(t1, a1, relu: true, outputBlock: block)
-        }
-        prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
+        frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
         // BN2-ReLU and conv3 in cache-sized row chunks: the activations never hit memory.
         prof("bn+relu+conv1x1", .forward) {
             bn2.prepare(t2, training: training)
@@ -144,19 +150,12 @@ final class BottleneckBlock: ResidualBlock {
         prof("conv1x1+bn+relu", .backward) {
             FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: dt2, accumulate: false)
         }
-        let a1 = scratch(ws, "res.a1", like: t1)
-        let block = conv2.inputBlock(a1)
-        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
-        let da1 = scratch(ws, "res.da1", like: t1)
-        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
-        let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
-        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
-        // Adds onto the shortcut's share already in dx (the masked ∂L/∂y itself for an identity shortcut).
-        prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
+        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, ws)
     }
 }
 
 /// Profiler row names: `conv3x3`, `conv3x3/2` (strided), `conv1x1`, `conv1x1/2` (the downsample).
 func convName(_ c: Conv2D) -> String { "conv\(c.kernel)x\(c.kernel)" + (c.stride > 1 ? "/\(c.stride)" : "") }
 
+/// Times `body` as one op of the per-op profile (`ablate bench --profile`); shared by every network.
 @inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
