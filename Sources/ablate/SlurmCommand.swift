@@ -57,11 +57,10 @@ struct SlurmCommand: ParsableCommand {
             }
             plan = frozen
         }
-        var options = SlurmOptions(partition: partition, time: time,
+        let options = SlurmOptions(partition: partition, time: time,
                                    cpusPerTask: cpusPerTask ?? runs.compactMap(\.config.training.threads).max() ?? 2,
                                    memory: mem, maxParallel: maxParallel, account: account,
                                    extraSbatch: extraSbatch.map { $0.split(separator: " ").map(String.init) } ?? [])
-        options.signalLeadSeconds = 300
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         try plan.write(to: folder)
         let arrayPath = (folder as NSString).appendingPathComponent("array.sbatch")

@@ -62,6 +62,17 @@ final class ShardMergeTests: XCTestCase {
         }
     }
 
+    /// A task's index: --index, else Slurm's array index, else a Kubernetes indexed Job's.
+    func testClusterTaskIndexSources() throws {
+        XCTAssertEqual(try clusterTaskIndex(explicit: 3, environment: ["SLURM_ARRAY_TASK_ID": "5"]), 3)
+        XCTAssertEqual(try clusterTaskIndex(explicit: nil, environment: ["SLURM_ARRAY_TASK_ID": "5", "JOB_COMPLETION_INDEX": "7"]), 5)
+        XCTAssertEqual(try clusterTaskIndex(explicit: nil, environment: ["JOB_COMPLETION_INDEX": "7"]), 7)
+        XCTAssertThrowsError(try clusterTaskIndex(explicit: nil, environment: [:])) { XCTAssertTrue("\($0)".contains("--index")) }
+        XCTAssertThrowsError(try clusterTaskIndex(explicit: nil, environment: ["SLURM_ARRAY_TASK_ID": "x"])) {
+            XCTAssertTrue("\($0)".contains("SLURM_ARRAY_TASK_ID is 'x'"), "\($0)")
+        }
+    }
+
     // MARK: - Merge
 
     /// A store holding the given runs of `experiment`: finished ones with three epochs and predictions, the

@@ -83,3 +83,43 @@ extension EndToEndTests {
         return (p.terminationStatus, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
     }
 }
+
+extension EndToEndTests {
+    /// `--missing` resubmits only unfinished tasks of the frozen plan; an edited experiment file does not reshuffle
+    /// it. sbatch is a stand-in on PATH that records its arguments and answers with a job id.
+    func testSlurmMissingResubmitsOnlyUnfinishedTasksOfTheFrozenPlan() throws {
+        let bin = dir.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        let calls = dir.appendingPathComponent("sbatch-calls.txt")
+        let fake = bin.appendingPathComponent("sbatch")
+        try "#!/bin/bash\necho \"$*\" >> \(calls.path)\necho 42\n".write(to: fake, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        setenv("PATH", bin.path + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"), 1)
+        defer { setenv("PATH", ProcessInfo.processInfo.environment["PATH"]!.replacingOccurrences(of: bin.path + ":", with: ""), 1) }
+
+        let file = try writeExperiment("frozen", epochs: 1, matrix: "  seed: [1, 2, 3]")
+        let planned = try run(["slurm", file, "--dir", "plan", "--cpus-per-task", "1", "--max-parallel", "2"])
+        XCTAssertEqual(planned.status, 0, planned.output)
+        let script = try String(contentsOfFile: dir.appendingPathComponent("plan/array.sbatch").path, encoding: .utf8)
+        for line in ["#SBATCH --array=0-2%2", "#SBATCH --requeue", "#SBATCH --open-mode=append",
+                     "#SBATCH --signal=B:USR1@300", "#SBATCH --cpus-per-task=1"] {
+            XCTAssertTrue(script.contains(line), "missing \(line):\n\(script)")
+        }
+        XCTAssertEqual(try run(["task", "plan", "--index", "1"]).status, 0)
+
+        // The file changes (a fourth seed): the frozen plan is refused without --missing and kept with it.
+        let text = try String(contentsOfFile: file, encoding: .utf8).replacingOccurrences(of: "[1, 2, 3]", with: "[1, 2, 3, 4]")
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = try run(["slurm", file, "--dir", "plan", "--submit"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("holds a plan for another matrix"), refused.output)
+        let missing = try run(["slurm", file, "--dir", "plan", "--missing", "--max-parallel", "2"])
+        XCTAssertEqual(missing.status, 0, missing.output)
+        let recorded = try String(contentsOf: calls, encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(recorded.count, 2, "array + merge job")
+        XCTAssertTrue(recorded[0].hasPrefix("--parsable --array=0,2%2 "), String(recorded[0]))
+        XCTAssertTrue(recorded[1].hasPrefix("--parsable --dependency=afterany:42 "), String(recorded[1]))
+        let plan = try String(contentsOfFile: dir.appendingPathComponent("plan/plan.json").path, encoding: .utf8)
+        XCTAssertFalse(plan.contains("seed=4"), "the frozen plan was rewritten")
+    }
+}
