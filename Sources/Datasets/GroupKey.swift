@@ -47,11 +47,16 @@ public struct GroupKeyMatcher: @unchecked Sendable {  // NSRegularExpression is 
         }
     }
 
-    /// The group key of a file name such as `M01_02_07.jpg`.
+    /// The group key of a file name such as `M01_02_07.jpg`; a name the pattern does not match is its own group.
     public func key(forFileName fileName: String) -> String {
+        matchedKey(forFileName: fileName) ?? (fileName as NSString).deletingPathExtension
+    }
+
+    /// The group key when the pattern matches the name, else nil (the name does not follow the naming scheme).
+    public func matchedKey(forFileName fileName: String) -> String? {
         let stem = (fileName as NSString).deletingPathExtension
         let whole = NSRange(stem.startIndex..., in: stem)
-        guard let match = expression.firstMatch(in: stem, range: whole) else { return stem }
+        guard let match = expression.firstMatch(in: stem, range: whole) else { return nil }
         let range = match.numberOfRanges > 1 && match.range(at: 1).location != NSNotFound ? match.range(at: 1) : match.range
         return Range(range, in: stem).map { String(stem[$0]) } ?? stem
     }

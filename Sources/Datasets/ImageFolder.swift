@@ -65,13 +65,15 @@ public enum ImageFolder {
 
     /// Lists the dataset under `root`. Classes are the sorted names of the non-hidden subfolders; class folders are
     /// searched recursively (following links, each folder once); hidden files and folders are skipped.
-    /// Throws when the root is missing, has no class folders, a class folder is empty, or fewer than two classes.
-    public static func scan(_ root: String, layout: FolderLayout = .classFolders) throws -> ImageFolderIndex {
+    /// Throws when the root is missing, has no class folders, a class folder is empty, or it has fewer than
+    /// `minimumClasses` classes (two to train a classifier; one for a test folder checked against a run's classes).
+    public static func scan(_ root: String, layout: FolderLayout = .classFolders,
+                            minimumClasses: Int = 2) throws -> ImageFolderIndex {
         let root = (root as NSString).standardizingPath
         try requireDirectory(root)
         switch layout {
         case .classFolders:
-            let part = try scanClasses(root, partition: nil)
+            let part = try scanClasses(root, partition: nil, minimumClasses: minimumClasses)
             return ImageFolderIndex(root: root, layout: layout, classNames: part.classNames, files: part.files,
                                     skipped: part.skipped, ignoredFileCount: part.ignored)
         case .splitFolders:
@@ -83,7 +85,7 @@ public enum ImageFolder {
                     if partition == .val { continue }
                     throw DatasetError.missingSplitFolder(root: root, name: partition.rawValue)
                 }
-                let part = try scanClasses(folder, partition: partition)
+                let part = try scanClasses(folder, partition: partition, minimumClasses: minimumClasses)
                 if partition == .train {
                     classNames = part.classNames
                 } else if part.classNames != classNames {
@@ -107,7 +109,7 @@ public enum ImageFolder {
         var classNames: [String] = [], files: [ImageFile] = [], skipped: [SkippedFile] = [], ignored = 0
     }
 
-    private static func scanClasses(_ root: String, partition: Partition?) throws -> ScannedPart {
+    private static func scanClasses(_ root: String, partition: Partition?, minimumClasses: Int) throws -> ScannedPart {
         var part = ScannedPart()
         var looseImages = 0
         for name in try listFolder(root) {
@@ -122,7 +124,7 @@ public enum ImageFolder {
             walk(classFolder, label: label, partition: partition, visited: &visited, into: &part)
             if part.files.count == before { throw DatasetError.emptyClassFolder(classFolder) }
         }
-        if part.classNames.count < 2 {
+        if part.classNames.count < minimumClasses {
             throw DatasetError.tooFewClasses(root: root, nonEmpty: part.classNames)
         }
         return part

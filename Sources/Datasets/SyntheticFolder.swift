@@ -30,8 +30,10 @@ extension SyntheticData {
     /// The folder `root` holding `classes` × `perClass` synthetic images: generated atomically when missing,
     /// verified against its manifest when present. `created` says whether this call generated it.
     /// A folder without a manifest is not ablate's and is returned as it is (the caller reads it as a dataset).
-    public static func materialize(at root: String, classes: Int, perClass: Int, size: Int, seed: UInt64) throws
+    public static func materialize(at path: String, classes: Int, perClass: Int, size: Int, seed: UInt64) throws
         -> (manifest: SyntheticManifest?, created: Bool) {
+        // Absolute first: a bare name such as `ext` has no parent folder to create the temporary folder in.
+        let root = URL(fileURLWithPath: path).standardizedFileURL.path
         let wanted = SyntheticManifest(generator: SyntheticManifest.currentGenerator, classes: classes,
                                        perClass: perClass, size: size, seed: seed, files: [:])
         if FileManager.default.fileExists(atPath: root) { return (try verify(root, wanted: wanted), false) }

@@ -66,9 +66,11 @@ public struct RunRecord: Sendable, Equatable {
     public var epochs: [EpochMetrics]
     /// Test-set predictions of the last epoch's model; empty when not recorded.
     public var predictions: [TestPrediction]
+    /// Results on test sets outside the run's split (`ablate evaluate`).
+    public var externalTests: [ExternalTestResult]
 
     public init(configuration: String, seed: Int, parameters: Int, multiplyAdds: Int, status: RunStatus,
-                epochs: [EpochMetrics], predictions: [TestPrediction] = []) {
+                epochs: [EpochMetrics], predictions: [TestPrediction] = [], externalTests: [ExternalTestResult] = []) {
         self.configuration = configuration
         self.seed = seed
         self.parameters = parameters
@@ -76,7 +78,46 @@ public struct RunRecord: Sendable, Equatable {
         self.status = status
         self.epochs = epochs
         self.predictions = predictions
+        self.externalTests = externalTests
     }
+}
+
+/// Which weights of a run an external test scored.
+public enum ExternalWeights: String, Sendable, CaseIterable {
+    case last, best
+}
+
+/// One run's weights scored on a labelled folder outside its split.
+public struct ExternalTestResult: Sendable, Equatable {
+    /// The test set's name; results of one name are compared across configurations.
+    public var name: String
+    public var weights: ExternalWeights
+    /// The epoch the weights come from.
+    public var epoch: Int
+    /// One row per image, labels in `ReportInput.classNames` order.
+    public var predictions: [TestPrediction]
+    /// How much of the folder the run saw in training.
+    public var audit: ExternalAudit
+
+    public init(name: String, weights: ExternalWeights, epoch: Int, predictions: [TestPrediction], audit: ExternalAudit) {
+        self.name = name; self.weights = weights; self.epoch = epoch; self.predictions = predictions; self.audit = audit
+    }
+
+    /// Fraction of images whose arg-max class is the label.
+    public var accuracy: Double {
+        Double(predictions.filter { $0.predictedClass == $0.label }.count) / Double(max(1, predictions.count))
+    }
+}
+
+/// Overlap of an external test folder with one run's training files.
+public struct ExternalAudit: Sendable, Equatable {
+    public var trainFiles: Int, testFiles: Int
+    public var byteIdentical: Int, samePhotograph: Int, samePatient: Int
+    public init(trainFiles: Int, testFiles: Int, byteIdentical: Int, samePhotograph: Int, samePatient: Int) {
+        self.trainFiles = trainFiles; self.testFiles = testFiles; self.byteIdentical = byteIdentical
+        self.samePhotograph = samePhotograph; self.samePatient = samePatient
+    }
+    public var leaks: Bool { byteIdentical > 0 || samePhotograph > 0 || samePatient > 0 }
 }
 
 /// Everything the report needs.

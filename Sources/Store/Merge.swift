@@ -39,10 +39,10 @@ extension RunStore {
     ///
     /// Runs are matched by experiment name + config hash. A configuration the store lacks is added with its
     /// epochs, predictions, data audit and provenance; a finished run replaces an unfinished copy; of two finished
-    /// copies the store's stays (and the entry says whether they were identical); unfinished runs are copied only
-    /// with `includeUnfinished`, as `interrupted` (no process here holds them). Merging the same source twice
-    /// changes nothing. An experiment whose definition differs (`sameDefinition` of the two file texts is false)
-    /// is refused with `StoreError.definitionConflict`.
+    /// copies the store's stays (and the entry says whether they were identical; external test results it lacks are
+    /// added); unfinished runs are copied only with `includeUnfinished`, as `interrupted` (no process here holds
+    /// them). Merging the same source twice changes nothing. An experiment whose definition differs
+    /// (`sameDefinition` of the two file texts is false) is refused with `StoreError.definitionConflict`.
     ///
     /// - Parameter afterEachRun: called inside the transaction after each copied run (tests use it to crash
     ///   mid-merge).
@@ -108,6 +108,8 @@ extension RunStore {
             let theirs = run.epochs.map { e -> [Double?] in
                 [Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAcc, e.metrics.testLoss, e.metrics.testAcc]
             }
+            // Results of `evaluate` the store lacks are added (a result it has, by name and weights, stays).
+            for test in run.externalTests { try RunStore.writeExternalTest(db, runID: id, test, replacing: false) }
             return (.keptFinished(identical: mine == theirs), id)
         case (false, true):
             // A process may still be training the unfinished copy here: it loses its lease at its next write.
@@ -138,6 +140,7 @@ extension RunStore {
             guard let epoch = rows.first?.epoch else { continue }
             try RunStore.writePredictions(db, runID: id, kind: kind, epoch: epoch, rows.map(\.prediction))
         }
+        for test in run.externalTests { try RunStore.writeExternalTest(db, runID: id, test, replacing: false) }
         return id
     }
 }

@@ -29,6 +29,9 @@ extension RunArchive {
                 ])
             }
             object["predictions"] = .object(byKind)
+            if !run.externalTests.isEmpty {
+                object["external_tests"] = .array(run.externalTests.map(RunArchive.externalTestJSON))
+            }
             return .object(object)
         }
         let doc: JSONValue = .object(["format": .string(RunArchive.format),
@@ -105,8 +108,35 @@ extension RunArchive {
                                      prediction: Prediction(file: $0.file, label: $0.label, probabilities: $0.probabilities))
                 }
             }
-            return Run(experimentName: r.experiment, record: record, epochs: epochs, predictions: predictions)
+            let externalTests = try (r.external_tests ?? []).enumerated().map { n, t in
+                guard let weights = PredictionKind(rawValue: t.weights) else {
+                    throw StoreError.invalidArchive(path: source, reason: "run \(index + 1), external test \(n + 1) has "
+                        + "unknown weights '\(t.weights)' (known: best, last)")
+                }
+                return ExternalTest(name: t.name, weights: weights, epoch: t.epoch, directory: t.directory,
+                                    accuracy: t.accuracy, positiveClass: t.positive_class, sensitivity: t.sensitivity,
+                                    specificity: t.specificity, rocAUC: t.roc_auc, auditJSON: t.audit_json,
+                                    evaluatedAt: try date(t.evaluated_at, "evaluated_at") ?? Date(timeIntervalSince1970: 0),
+                                    predictions: t.rows.map { Prediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) })
+            }
+            return Run(experimentName: r.experiment, record: record, epochs: epochs, predictions: predictions,
+                       externalTests: externalTests)
         }
+    }
+
+    /// One external test result in the export document (predictions as compact rows, like the run's own).
+    static func externalTestJSON(_ t: ExternalTest) -> JSONValue {
+        func num(_ v: Double?) -> JSONValue { v.map(JSONValue.double) ?? .null }
+        return .object([
+            "name": .string(t.name), "weights": .string(t.weights.rawValue), "epoch": .int(t.epoch),
+            "directory": .string(t.directory), "images": .int(t.images), "accuracy": .double(t.accuracy),
+            "positive_class": t.positiveClass.map(JSONValue.string) ?? .null, "sensitivity": num(t.sensitivity),
+            "specificity": num(t.specificity), "roc_auc": num(t.rocAUC), "audit_json": .string(t.auditJSON),
+            "evaluated_at": .string(RunStore.iso(t.evaluatedAt)),
+            "rows": .array(t.predictions.map { p in
+                .raw(JSONValue.array([.string(p.file), .int(p.label), .array(p.probabilities.map(JSONValue.double))]).canonical)
+            }),
+        ])
     }
 
     static func path(_ keys: [CodingKey]) -> String {
@@ -200,6 +230,20 @@ private struct ExportDocument: Decodable {
         var epoch: Int
         var rows: [PredictionRow]
     }
+    struct ExternalTestEntry: Decodable {
+        var name: String
+        var weights: String
+        var epoch: Int
+        var directory: String
+        var accuracy: Double
+        var positive_class: String?
+        var sensitivity: Double?
+        var specificity: Double?
+        var roc_auc: Double?
+        var audit_json: String
+        var evaluated_at: String?
+        var rows: [PredictionRow]
+    }
     struct RunEntry: Decodable {
         var id: Int
         var experiment: String
@@ -223,6 +267,7 @@ private struct ExportDocument: Decodable {
         var data_audit_json: String?
         var epochs: [EpochEntry]
         var predictions: [String: PredictionBlock]?
+        var external_tests: [ExternalTestEntry]?
     }
     var format: String
     var schema_version: Int

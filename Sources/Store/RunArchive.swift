@@ -1,6 +1,7 @@
 import Foundation
 
-/// Runs with everything stored about them (configuration, provenance, data audit, epochs, predictions) and the
+/// Runs with everything stored about them (configuration, provenance, data audit, epochs, predictions, external
+/// test results) and the
 /// experiment definitions they belong to, detached from any one database. It is what
 /// `ablate export --format json` writes and what `ablate merge` reads, from a JSON file or from another run
 /// store, so finished runs can be committed as text and gathered again anywhere.
@@ -25,6 +26,8 @@ public struct RunArchive: Sendable {
         public var record: RunRecord
         public var epochs: [EpochRecord]
         public var predictions: [StoredPrediction]
+        /// Results of `ablate evaluate` on folders outside the run's split.
+        public var externalTests: [ExternalTest] = []
     }
 
     public var experiments: [Experiment]
@@ -49,7 +52,8 @@ extension RunStore {
                 }
             }
             runs.append(RunArchive.Run(experimentName: s.experimentName, record: s.run,
-                                       epochs: try epochs(runID: s.run.id), predictions: predictions))
+                                       epochs: try epochs(runID: s.run.id), predictions: predictions,
+                                       externalTests: try externalTests(runID: s.run.id)))
         }
         return RunArchive(
             experiments: experiments.map {

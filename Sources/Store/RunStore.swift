@@ -13,7 +13,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 2
+    public static let schemaVersion = 3
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -238,6 +238,7 @@ public final class RunStore: @unchecked Sendable {
     static let migrations: [(identifier: String, apply: (Database) throws -> Void)] = [
         ("v1: experiments, runs, epochs, predictions", createVersion1),
         ("v2: store id", addStoreID),
+        ("v3: external tests", addExternalTests),
     ]
 
     static var migrator: DatabaseMigrator {
@@ -323,6 +324,40 @@ public final class RunStore: @unchecked Sendable {
         try db.execute(sql: "INSERT OR IGNORE INTO ablate_meta(key, value) VALUES ('store_id', ?)",
                        arguments: [UUID().uuidString.lowercased()])
         try db.execute(sql: "PRAGMA user_version = 2")
+    }
+
+    /// Results of `ablate evaluate`: one row per (run, test set, weights) and its per-image predictions. The
+    /// metrics columns are what `evaluate` printed (for SQL users); the report recomputes everything from the
+    /// predictions, so a different positive class gives consistent numbers.
+    static func addExternalTests(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE external_tests (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                name           TEXT NOT NULL,    -- the test set's name (its folder name unless given)
+                weights        TEXT NOT NULL CHECK (weights IN ('best','last')),
+                epoch          INTEGER NOT NULL, -- the epoch the weights come from
+                directory      TEXT NOT NULL,
+                images         INTEGER NOT NULL,
+                accuracy       REAL NOT NULL,
+                positive_class TEXT,
+                sensitivity    REAL,
+                specificity    REAL,
+                roc_auc        REAL,
+                audit_json     TEXT NOT NULL,    -- overlap of the test set with the run's training files
+                evaluated_at   DATETIME NOT NULL,
+                UNIQUE (run_id, name, weights)
+            );
+            CREATE TABLE external_predictions (
+                test_id       INTEGER NOT NULL REFERENCES external_tests(id) ON DELETE CASCADE,
+                file          TEXT NOT NULL,
+                label         INTEGER NOT NULL,
+                predicted     INTEGER NOT NULL,
+                probabilities TEXT NOT NULL, -- JSON array of class probabilities
+                PRIMARY KEY (test_id, file)
+            );
+            """)
+        try db.execute(sql: "PRAGMA user_version = 3")
     }
 
     /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together

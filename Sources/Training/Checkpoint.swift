@@ -51,6 +51,18 @@ public enum CheckpointError: Error, CustomStringConvertible {
     }
 }
 
+/// The files in one run's folder, named here only: the resumable checkpoint (last epoch's model, optimiser and
+/// training state) and the best epoch's weights (model only, with the epoch in its metadata).
+public enum RunFiles {
+    public static let checkpoint = "checkpoint.safetensors"
+    public static let bestWeights = "best.safetensors"
+
+    /// The best-weights file in the folder of `checkpoint`.
+    public static func bestWeights(besideCheckpoint checkpoint: String) -> URL {
+        URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent(bestWeights)
+    }
+}
+
 public enum Checkpoint {
     static let stateKey = "ablate.checkpoint"
     static let optimizerPrefix = "optimizer."
@@ -75,6 +87,16 @@ public enum Checkpoint {
         guard let json = metadata[stateKey], let state = try? JSONDecoder().decode(CheckpointState.self, from: Data(json.utf8)) else {
             throw CheckpointError.incompatible(path: path, reason: "no ablate training state in its metadata (a weights-only file?)")
         }
+        return state
+    }
+
+    /// Loads only the model's parameters and buffers (the last finished epoch's weights); returns the training
+    /// state, whose `epochsDone` is the epoch the weights come from.
+    public static func loadWeights(_ net: any Network, from url: URL) throws -> CheckpointState {
+        var (tensors, metadata) = try Safetensors.read(url)
+        let state = try state(in: metadata, path: url.path)
+        for key in tensors.keys where key.hasPrefix(optimizerPrefix) { tensors.removeValue(forKey: key) }
+        try net.store.load(stateDict: tensors)
         return state
     }
 

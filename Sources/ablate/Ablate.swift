@@ -20,6 +20,7 @@ struct Ablate: ParsableCommand {
             DataCommand.self,
             ReportCommand.self,
             PredictCommand.self,
+            EvaluateCommand.self,
         ]
     )
 

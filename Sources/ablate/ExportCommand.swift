@@ -39,7 +39,7 @@ struct ExportCommand: ParsableCommand {
             do {
                 try text.write(toFile: output, atomically: true, encoding: .utf8)
             } catch {
-                throw ValidationError("cannot write \(output): \(error.localizedDescription)")
+                throw CommandFailure("cannot write \(output): \(error.localizedDescription)")
             }
         } else {
             print(text, terminator: "")

@@ -20,7 +20,7 @@ struct ModelCommand: ParsableCommand {
             net = try ModelSpec.named(name, classes: classes).build(seed: 0)
             summary = try net.summary(inputSize: size)
         } catch let e as ModelError {
-            throw ValidationError(e.description)
+            throw CommandFailure(e.description)
         }
         if json {
             let enc = JSONEncoder()

@@ -23,7 +23,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else {
-            throw ValidationError("no run store at \(db): run `ablate run FILE --db \(db)` first, or pass --db PATH")
+            throw CommandFailure("no run store at \(db): run `ablate run FILE --db \(db)` first, or pass --db PATH")
         }
         let store = try RunStore(path: db, create: false)
         let source = try StoreReport(store: store, databasePath: db, experiment: experiment, baseline: baseline, positiveClass: positive)
@@ -56,7 +56,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard FileManager.default.fileExists(atPath: db) else { throw ValidationError("no run store at \(db)") }
+        guard FileManager.default.fileExists(atPath: db) else { throw CommandFailure("no run store at \(db)") }
         let results = try Predictor.predict(store: try RunStore(path: db, create: false), runID: runID, images: images,
                                             maxPixels: maxPixels)
         if json {

@@ -49,7 +49,7 @@ struct SlurmCommand: ParsableCommand {
             let frozen = try SlurmPlan.read(from: folder)
             if frozen.tasks != plan.tasks {
                 guard missing else {
-                    throw ValidationError("\(SlurmPlan.planPath(folder)) holds a plan for another matrix (\(frozen.tasks.count) "
+                    throw CommandFailure("\(SlurmPlan.planPath(folder)) holds a plan for another matrix (\(frozen.tasks.count) "
                         + "tasks; \(file) now expands to \(runs.count)). Resubmit the frozen plan with --missing, or "
                         + "write a new one with --dir NEWDIR.")
                 }
@@ -68,7 +68,7 @@ struct SlurmCommand: ParsableCommand {
         for (path, text) in [(arrayPath, plan.arrayScript(folder: folder, executable: executable, options: options)),
                              (mergePath, plan.mergeScript(folder: folder, executable: executable, options: options))] {
             do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+                throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
             }
         }
         print("plan \(SlurmPlan.planPath(folder)): \(plan.tasks.count) tasks of experiment \(plan.experiment)")

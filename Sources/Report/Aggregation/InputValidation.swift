@@ -30,7 +30,7 @@ extension ReportInput {
                     throw ReportError.invalidValue(what: "\(name) epoch \(e.epoch) accuracy (a fraction in [0, 1])", value: "\(accuracy)")
                 }
             }
-            for p in run.predictions {
+            for p in run.predictions + run.externalTests.flatMap(\.predictions) {
                 guard classNames.indices.contains(p.label) else {
                     throw ReportError.classOutOfRange(what: "\(name) label of \(p.file)", index: p.label, classCount: classNames.count)
                 }
@@ -39,6 +39,15 @@ extension ReportInput {
                                                      left: p.probabilities.count, right: classNames.count)
                 }
                 try Statistics.requireFinite(p.probabilities, what: "\(name) probabilities of \(p.file)")
+            }
+            var tests = Set<String>()
+            for t in run.externalTests {
+                guard tests.insert("\(t.name)\u{0}\(t.weights)").inserted else {
+                    throw ReportError.invalidValue(what: "\(name) external tests", value: "duplicate \(t.name) (\(t.weights.rawValue))")
+                }
+                guard !t.predictions.isEmpty else {
+                    throw ReportError.invalidValue(what: "\(name) external test \(t.name)", value: "no predictions")
+                }
             }
         }
     }

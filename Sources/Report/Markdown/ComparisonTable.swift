@@ -9,32 +9,10 @@ extension ReportTables {
         var checked = input
         checked.baseline = baseline
         try checked.validate()
-        let groups = input.groups()
-        guard let base = groups.first(where: { $0.name == baseline }) else {
-            throw ReportError.invalidValue(what: "baseline", value: baseline)
-        }
-        var table = MarkdownTable(columns: [
-            .init("Configuration"), .init("Paired seeds", .right), .init("Δ last-epoch test acc", .right),
-            .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init("McNemar per seed"), .init("Verdict"),
-        ])
-        let baseAccuracy = lastAccuracyBySeed(base)
-        for group in groups where group.name != baseline {
-            let accuracy = lastAccuracyBySeed(group)
-            let seeds = Set(accuracy.keys).intersection(baseAccuracy.keys).sorted()
-            let mcnemar = try mcnemarCell(candidate: group, baseline: base, seeds: seeds)
-            if seeds.count < 2 {
-                let delta = seeds.first.map { NumberFormat.signed(accuracy[$0]! - baseAccuracy[$0]!) } ?? "—"
-                try table.addRow([group.name, "\(seeds.count)", delta, "n/a", "n/a", mcnemar,
-                                  "too few paired seeds (need 2)"])
-                continue
-            }
-            let paired = try Statistics.pairedBySeed(candidate: accuracy, baseline: baseAccuracy)
-            try table.addRow([
-                group.name, "\(seeds.count)", NumberFormat.signed(paired.test.meanDifference),
-                NumberFormat.interval(paired.test.confidenceInterval, signed: true),
-                NumberFormat.pValue(paired.test.pValue), mcnemar, verdict(paired.test),
-            ])
-        }
+        let table = try pairedComparisonTable(input.groups(), baseline: baseline,
+                                              deltaTitle: "Δ last-epoch test acc",
+                                              accuracy: { $0.lastTestAccuracy },
+                                              predictions: { $0.run.predictions })
         let note = """
 
             Δ = configuration − \(baseline), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
@@ -42,7 +20,46 @@ extension ReportTables {
             reach significance. McNemar's exact test compares the two final models image by image for each seed.
 
             """
-        return table.render() + note
+        return table + note
+    }
+
+    /// The comparison table itself, for any per-run accuracy and predictions (the test split's, or an external
+    /// test set's): one row per configuration other than `baseline`, paired by seed over the runs that have a
+    /// value in both. Runs for which `accuracy` is nil are left out.
+    static func pairedComparisonTable(_ groups: [ConfigurationGroup], baseline: String, deltaTitle: String,
+                                      accuracy: (RunDigest) -> Double?,
+                                      predictions: (RunDigest) -> [TestPrediction]?) throws -> String {
+        guard let base = groups.first(where: { $0.name == baseline }) else {
+            throw ReportError.invalidValue(what: "baseline", value: baseline)
+        }
+        var table = MarkdownTable(columns: [
+            .init("Configuration"), .init("Paired seeds", .right), .init(deltaTitle, .right),
+            .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init("McNemar per seed"), .init("Verdict"),
+        ])
+        func bySeed(_ group: ConfigurationGroup) -> [Int: Double] {
+            var result: [Int: Double] = [:]
+            for digest in group.finished { if let a = accuracy(digest) { result[digest.run.seed] = a } }
+            return result
+        }
+        let baseAccuracy = bySeed(base)
+        for group in groups where group.name != baseline {
+            let candidate = bySeed(group)
+            let seeds = Set(candidate.keys).intersection(baseAccuracy.keys).sorted()
+            let mcnemar = try mcnemarCell(candidate: group, baseline: base, seeds: seeds, predictions: predictions)
+            if seeds.count < 2 {
+                let delta = seeds.first.map { NumberFormat.signed(candidate[$0]! - baseAccuracy[$0]!) } ?? "—"
+                try table.addRow([group.name, "\(seeds.count)", delta, "n/a", "n/a", mcnemar,
+                                  "too few paired seeds (need 2)"])
+                continue
+            }
+            let paired = try Statistics.pairedBySeed(candidate: candidate, baseline: baseAccuracy)
+            try table.addRow([
+                group.name, "\(seeds.count)", NumberFormat.signed(paired.test.meanDifference),
+                NumberFormat.interval(paired.test.confidenceInterval, signed: true),
+                NumberFormat.pValue(paired.test.pValue), mcnemar, verdict(paired.test),
+            ])
+        }
+        return table.render()
     }
 
     static func verdict(_ test: PairedTTestResult) -> String {
@@ -50,18 +67,13 @@ extension ReportTables {
         return test.meanDifference > 0 ? "higher than baseline" : "lower than baseline"
     }
 
-    static func lastAccuracyBySeed(_ group: ConfigurationGroup) -> [Int: Double] {
-        var result: [Int: Double] = [:]
-        for digest in group.finished { result[digest.run.seed] = digest.lastTestAccuracy }
-        return result
-    }
-
     /// "seed 1: p = 0.210; seed 2: p < 0.001", or "n/a (no predictions)".
-    static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, seeds: [Int]) throws -> String {
+    static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, seeds: [Int],
+                            predictions: (RunDigest) -> [TestPrediction]?) throws -> String {
         var parts: [String] = []
         for seed in seeds {
-            guard let c = candidate.finished.first(where: { $0.run.seed == seed })?.run.predictions,
-                  let b = baseline.finished.first(where: { $0.run.seed == seed })?.run.predictions,
+            guard let c = candidate.finished.first(where: { $0.run.seed == seed }).flatMap(predictions),
+                  let b = baseline.finished.first(where: { $0.run.seed == seed }).flatMap(predictions),
                   !c.isEmpty, !b.isEmpty else { continue }
             let result: McNemarResult
             do {

@@ -67,6 +67,12 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     if withFigures {
         parts.append("![Final test accuracy per configuration: seeds as dots, mean with 95% CI](\(ReportFileName.finalAccuracy))\n")
     }
+    let external = try ReportTables.externalTests(input)
+    if !external.isEmpty {
+        parts.append("## External test\n")
+        parts.append("Finished runs scored by `ablate evaluate` on labelled folders outside their split.\n")
+        parts.append(external)
+    }
     parts.append("## Classification metrics\n")
     parts.append(try ReportTables.classificationMetrics(input))
     parts.append("<details><summary>Per run</summary>\n\n" + (try ReportTables.classificationMetricsPerRun(input)) + "\n</details>\n")

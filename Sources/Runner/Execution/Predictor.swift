@@ -35,7 +35,7 @@ public enum Predictor {
         guard let checkpoint = run.checkpointPath else {
             throw PredictError.noWeights(runID: runID, path: "(no checkpoint recorded)")
         }
-        let best = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent("best.safetensors")
+        let best = RunFiles.bestWeights(besideCheckpoint: checkpoint)
         guard FileManager.default.fileExists(atPath: best.path) else { throw PredictError.noWeights(runID: runID, path: best.path) }
         // Class names: the class folders of the images the run was evaluated on.
         var names: [Int: String] = [:]

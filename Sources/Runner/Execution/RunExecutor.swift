@@ -148,8 +148,8 @@ public final class RunExecutor {
         let net = try netConfig.build(seed: seed)
         let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
         try Self.createFolder(dir)
-        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
-        let best = dir.appendingPathComponent("best.safetensors")
+        let checkpoint = dir.appendingPathComponent(RunFiles.checkpoint)
+        let best = dir.appendingPathComponent(RunFiles.bestWeights)
         let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
         if let moved = try ForeignCheckpoints.setAsideIfForeign(
             checkpoint: checkpoint, best: best, owner: owner, configJSON: claim.run.configJSON,

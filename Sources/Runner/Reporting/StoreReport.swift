@@ -79,7 +79,8 @@ public struct StoreReport {
             }
             runs.append(Report.RunRecord(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
                                   status: Self.status(s.run.status), epochs: epochs,
-                                  predictions: predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) }))
+                                  predictions: predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) },
+                                  externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult)))
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
                 var desc = split.protocol.rawValue
@@ -120,6 +121,17 @@ public struct StoreReport {
             return String(parts[0][parts[0].index(after: eq)...])
         }
         return parts.joined(separator: " ")
+    }
+
+    /// A stored `ablate evaluate` result as the report sees it.
+    static func externalResult(_ t: ExternalTest) throws -> ExternalTestResult {
+        let audit = try JSONDecoder().decode(ExternalLeakageAudit.self, from: Data(t.auditJSON.utf8))
+        return ExternalTestResult(
+            name: t.name, weights: t.weights == .best ? .best : .last, epoch: t.epoch,
+            predictions: t.predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) },
+            audit: ExternalAudit(trainFiles: audit.trainFiles, testFiles: audit.testFiles,
+                                 byteIdentical: audit.testByteIdenticalInTrain, samePhotograph: audit.testPhotoSharedWithTrain,
+                                 samePatient: audit.testPatientSharedWithTrain))
     }
 
     static func status(_ s: Store.RunStatus) -> Report.RunStatus {

@@ -1,0 +1,73 @@
+extension ReportTables {
+    /// One part per external test set (by name): the leakage audit against the runs' training files, accuracy
+    /// and positive-vs-rest metrics per configuration and weights (mean ± std over finished seeds), and the
+    /// paired comparison with the baseline on the last-epoch weights. "" when no run has an external test.
+    public static func externalTests(_ input: ReportInput) throws -> String {
+        try input.validate()
+        var names: [String] = []
+        for run in input.runs where run.status == .finished {
+            for t in run.externalTests where !names.contains(t.name) { names.append(t.name) }
+        }
+        guard !names.isEmpty else { return "" }
+        let groups = input.groups()
+        let positive = input.classNames[input.positiveClass]
+        var parts: [String] = []
+        for name in names {
+            func result(_ digest: RunDigest, _ weights: ExternalWeights) -> ExternalTestResult? {
+                digest.run.externalTests.first { $0.name == name && $0.weights == weights }
+            }
+            let results = groups.flatMap(\.finished).flatMap { d in d.run.externalTests.filter { $0.name == name } }
+            parts.append("### \(name)\n\n" + auditSentence(results.map(\.audit)))
+
+            var table = MarkdownTable(columns: [
+                .init("Configuration"), .init("Weights"), .init("Runs", .right), .init("Accuracy (mean ± std)", .right),
+                .init("Sensitivity", .right), .init("Specificity", .right), .init("ROC-AUC", .right),
+            ])
+            for group in groups {
+                for weights in ExternalWeights.allCases {
+                    let rows = group.finished.compactMap { result($0, weights) }
+                    guard !rows.isEmpty else { continue }
+                    let metrics = try rows.map {
+                        try ClassificationMetrics.binary(predictions: $0.predictions, positiveClass: input.positiveClass)
+                    }
+                    let epochs = Set(rows.map(\.epoch)).sorted().map(String.init).joined(separator: ", ")
+                    try table.addRow([
+                        group.name, "\(weights.rawValue) (epoch \(epochs))", "\(rows.count)",
+                        SummaryCell.meanStd(rows.map(\.accuracy)),
+                        SummaryCell.meanStd(metrics.compactMap(\.sensitivity)),
+                        SummaryCell.meanStd(metrics.compactMap(\.specificity)),
+                        SummaryCell.meanStd(metrics.compactMap(\.rocAUC)),
+                    ])
+                }
+            }
+            parts.append("Positive class: **\(positive)**. Last-epoch weights are the model the test-split comparison "
+                + "uses; best-epoch weights were chosen on the test split, not on this set.\n\n" + table.render())
+            // Compared: the configurations scored on this set (the baseline among them).
+            let scored = groups.filter { g in g.finished.contains { result($0, .last) != nil } }
+            if let baseline = input.baseline, scored.contains(where: { $0.name == baseline }), scored.count > 1 {
+                let comparison = try pairedComparisonTable(
+                    scored, baseline: baseline, deltaTitle: "Δ accuracy on \(name) (last-epoch weights)",
+                    accuracy: { result($0, .last)?.accuracy }, predictions: { result($0, .last)?.predictions })
+                parts.append("Against \(baseline), paired by seed (as in the comparison above):\n\n" + comparison)
+            }
+        }
+        return parts.joined(separator: "\n")
+    }
+
+    /// "434 images; against the runs' training files: 0 byte-identical, 0 …" with a warning when any leaks.
+    static func auditSentence(_ audits: [ExternalAudit]) -> String {
+        guard !audits.isEmpty else { return "" }
+        func range(_ values: [Int]) -> String {
+            let low = values.min()!, high = values.max()!
+            return low == high ? "\(low)" : "\(low)–\(high)"
+        }
+        var text = "\(range(audits.map(\.testFiles))) images. Against each run's training files: "
+            + "\(range(audits.map(\.byteIdentical))) byte-identical, \(range(audits.map(\.samePhotograph))) from a "
+            + "training photograph, \(range(audits.map(\.samePatient))) from a training patient (by file name).\n"
+        if audits.contains(where: \.leaks) {
+            text += "\n**Not an external test:** some runs trained on copies of these images, their photographs or "
+                + "their patients, so accuracy here is inflated for them.\n"
+        }
+        return text
+    }
+}
