@@ -17,6 +17,20 @@ public enum ModelSpec: Equatable, Hashable, Sendable {
         return .denseNet(try DenseNetConfig.named(name, classes: classes))
     }
 
+    /// For a model name with SE (`resnet50-se16`, `densenet121-se16-layer`), the name of the same backbone without
+    /// SE (`resnet50`, `densenet121`): the pair a "does SE help this network?" comparison needs. Nil for names
+    /// without SE and for text that is not a model name.
+    public static func backboneWithoutSE(of name: String) -> String? {
+        guard let spec = try? named(name) else { return nil }
+        let hasSE: Bool
+        switch spec {
+        case .denseNet(let c): hasSE = c.seReduction != nil
+        case .resNet(let c): hasSE = c.seReduction != nil
+        }
+        // Every name the parser accepts is `<preset>[-se<r>[-<placement>]]`.
+        return hasSE ? String(name.lowercased().prefix { $0 != "-" }) : nil
+    }
+
     /// The network with freshly initialised parameters (deterministic in `seed`).
     public func build(seed: UInt64) throws -> any Network {
         switch self {

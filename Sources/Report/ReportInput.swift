@@ -126,8 +126,11 @@ public struct ReportInput: Sendable, Equatable {
     public var runs: [RunRecord]
     /// Display order of configurations; configurations missing here follow in order of first appearance.
     public var configurationOrder: [String]
-    /// Configuration the others are compared against; nil skips the comparison table.
+    /// Configuration the others are compared against; nil skips the comparison table (unless `comparisons` is set).
     public var baseline: String?
+    /// Explicit (candidate, baseline) pairs, e.g. each SE variant against its own backbone without SE; when not
+    /// empty they replace "every configuration against `baseline`".
+    public var comparisons: [ComparisonPair] = []
     /// Seeds planned per configuration (the n in "k/n finished"); nil means "the runs present".
     public var plannedSeedsPerConfiguration: Int?
     /// Test accuracy a run must reach to count as "reaching the target".
@@ -149,6 +152,22 @@ public struct ReportInput: Sendable, Equatable {
         self.targetAccuracy = targetAccuracy
         self.classNames = classNames
         self.positiveClass = positiveClass
+    }
+}
+
+/// One row of the comparison: `candidate` against `baseline`, paired by seed.
+public struct ComparisonPair: Sendable, Equatable {
+    public var candidate: String
+    public var baseline: String
+    public init(candidate: String, baseline: String) { self.candidate = candidate; self.baseline = baseline }
+}
+
+extension ReportInput {
+    /// The comparisons the report makes: `comparisons`, else every other configuration against `baseline`.
+    public var comparisonPairs: [ComparisonPair] {
+        if !comparisons.isEmpty { return comparisons }
+        guard let baseline else { return [] }
+        return configurationNames.filter { $0 != baseline }.map { ComparisonPair(candidate: $0, baseline: baseline) }
     }
 }
 

@@ -114,6 +114,27 @@ final class MarkdownTests: XCTestCase {
         XCTAssertFalse(cmp[5].contains("seed 3"))
     }
 
+    /// Explicit pairs (each SE variant against its own backbone): one row per pair, each naming its baseline, with
+    /// the same statistics as a single-baseline comparison of that pair; the README heading says so.
+    func testComparisonWithAPairPerBackbone() throws {
+        var input = SampleInput.make()
+        input.comparisons = [ComparisonPair(candidate: "SE-DenseNet-121 r=16", baseline: "DenseNet-121"),
+                             ComparisonPair(candidate: "SE-DenseNet-121 r=8", baseline: "SE-DenseNet-121 r=16")]
+        let table = try ReportTables.comparison(input, pairs: input.comparisons)
+        XCTAssertEqual(assertTablesWellFormed(table), 1)
+        let lines = table.components(separatedBy: "\n")
+        XCTAssertTrue(lines[0].contains("| Baseline "), lines[0])
+        let row = markdownCells(lines.first { $0.hasPrefix("| SE-DenseNet-121 r=8 ") }!)
+        XCTAssertEqual(row[1], "SE-DenseNet-121 r=16")
+        let single = try ReportTables.comparison(input, baseline: "SE-DenseNet-121 r=16")
+        let alone = markdownCells(single.components(separatedBy: "\n").first { $0.hasPrefix("| SE-DenseNet-121 r=8 ") }!)
+        XCTAssertEqual(Array(row.dropFirst(2)), Array(alone.dropFirst(1)))
+        let readme = try reportMarkdown(input, generatedAt: Date(timeIntervalSince1970: 0))
+        XCTAssertTrue(readme.contains("## Comparison of each configuration with its baseline"))
+        input.comparisons = [ComparisonPair(candidate: "ResNet-50", baseline: "DenseNet-121")]
+        XCTAssertThrowsError(try input.validate())
+    }
+
     func testComparisonTableMatchesPairedStatistics() throws {
         let input = SampleInput.make()
         let comparison = try ReportTables.comparison(input, baseline: "DenseNet-121")

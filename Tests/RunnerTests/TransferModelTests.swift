@@ -97,6 +97,14 @@ final class TransferModelTests: XCTestCase {
         XCTAssertEqual(try experiment(model: "{name: resnet18, width: 16}").runs[0].config.model.name, "resnet-custom")
     }
 
+    func testBackboneWithoutSE() {
+        XCTAssertEqual(ModelSpec.backboneWithoutSE(of: "resnet50-se16"), "resnet50")
+        XCTAssertEqual(ModelSpec.backboneWithoutSE(of: "densenet121-se16-layer"), "densenet121")
+        XCTAssertEqual(ModelSpec.backboneWithoutSE(of: "DenseNet121-SE8"), "densenet121")
+        XCTAssertNil(ModelSpec.backboneWithoutSE(of: "resnet18"))
+        XCTAssertNil(ModelSpec.backboneWithoutSE(of: "model=custom lr=0.1"))
+    }
+
     func testClearErrors() {
         expectIssue(model: "resnet5", keyPath: "model.name", contains: ["unknown model 'resnet5'", "Did you mean 'resnet50'?"])
         expectIssue(model: "densenet121-se16-everywhere", keyPath: "model.name", contains: ["unknown model", "-layer or -transition"])

@@ -14,6 +14,11 @@ extension ReportInput {
         if let baseline, !runs.contains(where: { $0.configuration == baseline }) {
             throw ReportError.invalidValue(what: "baseline (no run has this configuration)", value: baseline)
         }
+        for pair in comparisons {
+            for name in [pair.candidate, pair.baseline] where !runs.contains(where: { $0.configuration == name }) {
+                throw ReportError.invalidValue(what: "comparison (no run has this configuration)", value: name)
+            }
+        }
         var seen = Set<String>()
         for run in runs {
             let name = "\(run.configuration) seed \(run.seed)"

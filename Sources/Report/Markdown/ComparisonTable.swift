@@ -8,14 +8,21 @@ extension ReportTables {
     public static func comparison(_ input: ReportInput, baseline: String) throws -> String {
         var checked = input
         checked.baseline = baseline
+        checked.comparisons = []
         try checked.validate()
-        let table = try pairedComparisonTable(input.groups(), baseline: baseline,
-                                              deltaTitle: "Δ last-epoch test acc",
-                                              accuracy: { $0.lastTestAccuracy },
-                                              predictions: { $0.run.predictions })
+        return try comparison(input, pairs: checked.comparisonPairs)
+    }
+
+    /// The same for explicit (candidate, baseline) pairs, e.g. each SE variant against its own backbone.
+    public static func comparison(_ input: ReportInput, pairs: [ComparisonPair]) throws -> String {
+        try input.validate()
+        let table = try pairedComparisonTable(input.groups(), pairs: pairs, deltaTitle: "Δ last-epoch test acc",
+                                              accuracy: { $0.lastTestAccuracy }, predictions: { $0.run.predictions })
+        let baselines = Set(pairs.map(\.baseline))
+        let against = baselines.count == 1 ? baselines.first! : "its baseline"
         let note = """
 
-            Δ = configuration − \(baseline), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
+            Δ = configuration − \(against), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
             with n paired seeds it has n − 1 degrees of freedom, so with few seeds only large, consistent differences \
             reach significance. McNemar's exact test compares the two final models image by image for each seed.
 
@@ -24,16 +31,16 @@ extension ReportTables {
     }
 
     /// The comparison table itself, for any per-run accuracy and predictions (the test split's, or an external
-    /// test set's): one row per configuration other than `baseline`, paired by seed over the runs that have a
-    /// value in both. Runs for which `accuracy` is nil are left out.
-    static func pairedComparisonTable(_ groups: [ConfigurationGroup], baseline: String, deltaTitle: String,
+    /// test set's): one row per pair, paired by seed over the finished runs that have a value in both. Runs for
+    /// which `accuracy` is nil are left out; pairs whose configurations have no runs in `groups` are skipped. With
+    /// more than one baseline the table names each row's.
+    static func pairedComparisonTable(_ groups: [ConfigurationGroup], pairs: [ComparisonPair], deltaTitle: String,
                                       accuracy: (RunDigest) -> Double?,
                                       predictions: (RunDigest) -> [TestPrediction]?) throws -> String {
-        guard let base = groups.first(where: { $0.name == baseline }) else {
-            throw ReportError.invalidValue(what: "baseline", value: baseline)
-        }
-        var table = MarkdownTable(columns: [
-            .init("Configuration"), .init("Paired seeds", .right), .init(deltaTitle, .right),
+        let named = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let showBaseline = Set(pairs.map(\.baseline)).count > 1
+        var table = MarkdownTable(columns: [.init("Configuration")] + (showBaseline ? [.init("Baseline")] : []) + [
+            .init("Paired seeds", .right), .init(deltaTitle, .right),
             .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init("McNemar per seed"), .init("Verdict"),
         ])
         func bySeed(_ group: ConfigurationGroup) -> [Int: Double] {
@@ -41,20 +48,20 @@ extension ReportTables {
             for digest in group.finished { if let a = accuracy(digest) { result[digest.run.seed] = a } }
             return result
         }
-        let baseAccuracy = bySeed(base)
-        for group in groups where group.name != baseline {
-            let candidate = bySeed(group)
+        for pair in pairs {
+            guard let group = named[pair.candidate], let base = named[pair.baseline] else { continue }
+            let lead = [group.name] + (showBaseline ? [base.name] : [])
+            let candidate = bySeed(group), baseAccuracy = bySeed(base)
             let seeds = Set(candidate.keys).intersection(baseAccuracy.keys).sorted()
             let mcnemar = try mcnemarCell(candidate: group, baseline: base, seeds: seeds, predictions: predictions)
             if seeds.count < 2 {
                 let delta = seeds.first.map { NumberFormat.signed(candidate[$0]! - baseAccuracy[$0]!) } ?? "—"
-                try table.addRow([group.name, "\(seeds.count)", delta, "n/a", "n/a", mcnemar,
-                                  "too few paired seeds (need 2)"])
+                try table.addRow(lead + ["\(seeds.count)", delta, "n/a", "n/a", mcnemar, "too few paired seeds (need 2)"])
                 continue
             }
             let paired = try Statistics.pairedBySeed(candidate: candidate, baseline: baseAccuracy)
-            try table.addRow([
-                group.name, "\(seeds.count)", NumberFormat.signed(paired.test.meanDifference),
+            try table.addRow(lead + [
+                "\(seeds.count)", NumberFormat.signed(paired.test.meanDifference),
                 NumberFormat.interval(paired.test.confidenceInterval, signed: true),
                 NumberFormat.pValue(paired.test.pValue), mcnemar, verdict(paired.test),
             ])

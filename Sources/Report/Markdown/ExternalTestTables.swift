@@ -42,13 +42,14 @@ extension ReportTables {
             }
             parts.append("Positive class: **\(positive)**. Last-epoch weights are the model the test-split comparison "
                 + "uses; best-epoch weights were chosen on the test split, not on this set.\n\n" + table.render())
-            // Compared: the configurations scored on this set (the baseline among them).
-            let scored = groups.filter { g in g.finished.contains { result($0, .last) != nil } }
-            if let baseline = input.baseline, scored.contains(where: { $0.name == baseline }), scored.count > 1 {
+            // Compared: the pairs of the main comparison whose two configurations were both scored on this set.
+            let scored = Set(groups.filter { g in g.finished.contains { result($0, .last) != nil } }.map(\.name))
+            let pairs = input.comparisonPairs.filter { scored.contains($0.candidate) && scored.contains($0.baseline) }
+            if !pairs.isEmpty {
                 let comparison = try pairedComparisonTable(
-                    scored, baseline: baseline, deltaTitle: "Δ accuracy on \(name) (last-epoch weights)",
+                    groups, pairs: pairs, deltaTitle: "Δ accuracy on \(name) (last-epoch weights)",
                     accuracy: { result($0, .last)?.accuracy }, predictions: { result($0, .last)?.predictions })
-                parts.append("Against \(baseline), paired by seed (as in the comparison above):\n\n" + comparison)
+                parts.append("Paired by seed, as in the comparison above:\n\n" + comparison)
             }
         }
         return parts.joined(separator: "\n")

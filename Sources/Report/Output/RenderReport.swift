@@ -37,7 +37,7 @@ public func renderReport(_ input: ReportInput, outDir: URL, generatedAt: Date = 
     return RenderedReport(readme: readmeURL, figures: figures, csv: csvURL)
 }
 
-/// The README body. Sections appear in a fixed order; the comparison only when a baseline is set.
+/// The README body. Sections appear in a fixed order; the comparison only when there is something to compare.
 public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures: Bool = true) throws -> String {
     try input.validate()
     let formatter = ISO8601DateFormatter()
@@ -60,9 +60,12 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         parts.append("## Data split and leakage\n")
         parts.append(ReportTables.dataSplits(input))
     }
-    if let baseline = input.baseline {
-        parts.append("## Comparison with \(baseline)\n")
-        parts.append(try ReportTables.comparison(input, baseline: baseline))
+    let pairs = input.comparisonPairs
+    if !pairs.isEmpty {
+        let baselines = Set(pairs.map(\.baseline))
+        parts.append(baselines.count == 1 ? "## Comparison with \(baselines.first!)\n"
+                     : "## Comparison of each configuration with its baseline\n")
+        parts.append(try ReportTables.comparison(input, pairs: pairs))
     }
     if withFigures {
         parts.append("![Final test accuracy per configuration: seeds as dots, mean with 95% CI](\(ReportFileName.finalAccuracy))\n")

@@ -110,6 +110,14 @@ public struct StoreReport {
                                 targetAccuracy: target?.metric == "test_acc" ? target!.threshold : 0.89,
                                 classNames: classNames, positiveClass: positive)
         input.dataSplits = splits.keys.sorted().map { splits[$0]! }
+        // Without --baseline, each SE model is compared with its own backbone when the experiment has it (SE-ResNet-50
+        // with ResNet-50, SE-DenseNet with DenseNet): the "does SE help this network?" pairs.
+        if baseline == nil {
+            input.comparisons = order.compactMap { name in
+                ModelSpec.backboneWithoutSE(of: name).flatMap { order.contains($0) ? ComparisonPair(candidate: name, baseline: $0) : nil }
+            }
+            if Set(input.comparisons.map(\.baseline)).count <= 1 { input.comparisons = [] }
+        }
         self.input = input
     }
 
