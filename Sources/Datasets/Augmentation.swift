@@ -38,8 +38,12 @@ public struct AugmentationConfig: Codable, Equatable, Hashable, Sendable {
     /// Mixed with the epoch and sample index for each sample's draws.
     public var seed: UInt64
 
-    public init(horizontalFlipProbability: Double = 0.5, cropScale: [Double]? = [0.08, 1.0],
-                cropRatio: [Double] = [3.0 / 4.0, 4.0 / 3.0], brightness: Double = 0.2, contrast: Double = 0.2,
+    /// torchvision's `RandomResizedCrop` defaults: area fraction [0.08, 1] and aspect ratio [3/4, 4/3].
+    public static let standardCropScale = [0.08, 1.0]
+    public static let standardCropRatio = [3.0 / 4.0, 4.0 / 3.0]
+
+    public init(horizontalFlipProbability: Double = 0.5, cropScale: [Double]? = standardCropScale,
+                cropRatio: [Double] = standardCropRatio, brightness: Double = 0.2, contrast: Double = 0.2,
                 seed: UInt64 = 0) {
         self.horizontalFlipProbability = horizontalFlipProbability
         self.cropScale = cropScale

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Models
 
@@ -68,11 +69,19 @@ enum ConfigReader {
         let sp = s.section("split", allowed: splitKeys)
         let proto = sp.choice("protocol", SplitProtocol.allCases.map(\.rawValue)).flatMap(SplitProtocol.init) ?? .random
         var split = SplitConfig(protocol: proto, testFraction: nil, group: nil, seed: nil, trainDir: nil, testDir: nil)
-        let fraction = sp.double("test_fraction", example: "0.2", min: 0, max: 1, openMin: true, openMax: true) ?? 0.2
+        let fraction = sp.double("test_fraction", example: "0.2", min: 0, max: 1, openMin: true, openMax: true)
+            ?? SplitConfig.defaultTestFraction
         let splitSeed = sp.int("seed", example: "0", min: 0) ?? 0
         let group = readGroup(sp, diag: diag)
-        let trainDir = sp.string("train_dir", example: "train") ?? "train"
-        let testDir = sp.string("test_dir", example: "test") ?? "test"
+        // Folder splits read `train/` and `test/`: other names are refused here, where the file can be pointed at,
+        // not when a run starts. (The keys stay so a file may spell the defaults out.)
+        let trainDir = sp.string("train_dir", example: SplitConfig.trainFolder) ?? SplitConfig.trainFolder
+        let testDir = sp.string("test_dir", example: SplitConfig.testFolder) ?? SplitConfig.testFolder
+        for (key, value, wanted) in [("train_dir", trainDir, SplitConfig.trainFolder), ("test_dir", testDir, SplitConfig.testFolder)]
+            where value != wanted {
+            sp.report(key, "folder splits read the sub-folder `\(wanted)/`; other names are not supported (got '\(value)')",
+                      fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
+        }
         switch proto {
         case .folders:
             split.trainDir = trainDir
@@ -96,7 +105,8 @@ enum ConfigReader {
         var crop: RandomResizedCrop?
         if let n = a.node("random_resized_crop") {
             if case let .scalar(text, true, _) = n, let on = Section.boolean(text) {
-                crop = on ? RandomResizedCrop(scale: [0.08, 1.0], ratio: [3.0 / 4.0, 4.0 / 3.0]) : nil
+                crop = on ? RandomResizedCrop(scale: AugmentationConfig.standardCropScale,
+                                              ratio: AugmentationConfig.standardCropRatio) : nil
             } else {
                 let c = a.section("random_resized_crop", allowed: cropKeys)
                 let scale = c.doubles("scale", count: 2, example: "[0.08, 1.0]", min: 0, max: 1, openMin: true) ?? [0.08, 1.0]
@@ -193,15 +203,15 @@ enum ConfigReader {
         let eps = o.double("eps", example: "1.0e-8", min: 0, openMin: true)
         switch kind {
         case .sgd:
-            optimizer.momentum = momentum ?? 0.9
+            optimizer.momentum = momentum ?? OptimizerConfig.defaultSGDMomentum
             optimizer.nesterov = nesterov ?? false
             if optimizer.nesterov == true && optimizer.momentum == 0 {
                 o.report("nesterov", "Nesterov momentum needs momentum > 0",
                          fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
             }
         case .adam:
-            optimizer.betas = betas ?? [0.9, 0.999]
-            optimizer.eps = eps ?? 1e-8
+            optimizer.betas = betas ?? OptimizerConfig.defaultAdamBetas
+            optimizer.eps = eps ?? OptimizerConfig.defaultAdamEps
             if let b = optimizer.betas, b.contains(1.0) {
                 o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
             }
@@ -217,7 +227,7 @@ enum ConfigReader {
         case .constant: break
         case .step:
             schedule.stepSize = stepSize
-            schedule.gamma = gamma ?? 0.1
+            schedule.gamma = gamma ?? ScheduleConfig.defaultGamma
             if stepSize == nil && !sc.has("step_size") {
                 sc.missing("step_size", example: "10")
             }

@@ -94,6 +94,10 @@ public struct SplitConfig: Codable, Equatable, Sendable {
     public var `protocol`: SplitProtocol
     /// Fraction of images (or groups) in the test set; nil for `folders`.
     public var testFraction: Double?
+    /// `test_fraction` when the file leaves it out.
+    public static let defaultTestFraction = 0.2
+    /// The sub-folders a `folders` split reads (the only names supported).
+    public static let trainFolder = "train", testFolder = "test"
     /// Grouping for `grouped`; nil otherwise.
     public var group: GroupKey?
     /// Seed of the split itself (fixed by default, so all runs of an experiment share one split); nil for `folders`.
@@ -215,6 +219,11 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     public var betas: [Double]?
     /// Adam only.
     public var eps: Double?
+    /// Adam's `betas` and `eps` when the file leaves them out (PyTorch's defaults).
+    public static let defaultAdamBetas = [0.9, 0.999]
+    public static let defaultAdamEps = 1e-8
+    /// SGD's momentum when the file leaves it out.
+    public static let defaultSGDMomentum = 0.9
     /// L2 penalty added to the gradient (both optimisers).
     public var weightDecay: Double
 
@@ -240,6 +249,8 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
     public var stepSize: Int?
     public var gamma: Double?
+    /// `gamma` when the file leaves it out.
+    public static let defaultGamma = 0.1
     /// `cosine`: anneal from `lr` to `minLR` over all epochs (training runs Engine's `LRSchedule`).
     public var minLR: Double?
 

@@ -335,6 +335,14 @@ final class ExperimentTests: XCTestCase {
                     contains: ["required when protocol is grouped", "group: photo"])
         expectIssue(Self.minimal.replacingOccurrences(of: "path: data", with: "path: data\n  split: {protocol: randm}"),
                     keyPath: "data.split.protocol", contains: ["Did you mean 'random'?"])
+        // Folder names other than train/ and test/ are refused when the file is read, not when a run starts.
+        let folders = Self.minimal.replacingOccurrences(of: "path: data", with: "path: data\n  split: {protocol: folders, DIRS}")
+        expectIssue(folders.replacingOccurrences(of: "DIRS", with: "train_dir: training"), keyPath: "data.split.train_dir",
+                    contains: ["sub-folder `train/`", "'training'", "Rename"])
+        expectIssue(folders.replacingOccurrences(of: "DIRS", with: "test_dir: holdout"), keyPath: "data.split.test_dir",
+                    contains: ["sub-folder `test/`", "'holdout'"])
+        XCTAssertEqual(try parse(folders.replacingOccurrences(of: "DIRS", with: "train_dir: train, test_dir: test"))
+                        .runs[0].config.data.split.trainDir, "train", "the defaults may be spelled out")
 
         XCTAssertEqual(try parse(Self.minimal + "\ntarget: test_acc > 89%").target,
                        Target(metric: "test_acc", op: .gt, threshold: 0.89))
@@ -411,13 +419,13 @@ final class ExperimentTests: XCTestCase {
             training: {epochs: 5, optimizer: {name: sgd, lr: 1}, schedule: {name: cosine, min_lr: 0.1}}
             model: densenet121
             """, options: .init(checkDataExists: false)).runs.first).config
-        let cosine = config.trainingSettings.schedule
+        let cosine = try config.trainingSettings.schedule
         let rates = (0..<5).map { cosine.learningRate(base: 1, epoch: $0, totalEpochs: 5) }
         XCTAssertEqual(rates[0], 1, accuracy: 1e-6)
         XCTAssertEqual(rates[2], 0.55, accuracy: 1e-6)
         XCTAssertEqual(rates[4], 0.1, accuracy: 1e-6, "the last epoch trains at min_lr")
         config.training.schedule = ScheduleConfig(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
-        let step = config.trainingSettings.schedule
+        let step = try config.trainingSettings.schedule
         XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
         XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
     }
@@ -431,6 +439,12 @@ final class ExperimentTests: XCTestCase {
             let e = try Experiment.load(file: folder.appendingPathComponent(file).path, options: .init(checkDataExists: false))
             XCTAssertFalse(e.runs.isEmpty, file)
         }
+        let transfer = try Experiment.load(file: folder.appendingPathComponent("transfer.yaml").path,
+                                           options: .init(checkDataExists: false))
+        XCTAssertEqual(transfer.runs.count, 24)
+        XCTAssertEqual(Set(transfer.runs.map(\.config.model.name)).count, 8)
+        XCTAssertEqual(try transfer.runs(matching: [], shard: Shard(index: 0, count: 3)).map(\.config.seed), Array(repeating: 1, count: 8),
+                       "shard 0/3 is seed 1 of every model")
         let grouped = try Experiment.load(file: folder.appendingPathComponent("monkeypox-grouped.yaml").path,
                                           options: .init(checkDataExists: false))
         XCTAssertEqual(grouped.runs.count, 6)

@@ -411,13 +411,17 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(all.map(\.run.attempts), Array(repeating: 1, count: 300), "a run was claimed twice")
         let child = all.filter { $0.run.host == "child" }.count
         XCTAssertEqual(child + mine.count, 300)
+        XCTAssertGreaterThan(child, 0, "the child process claimed nothing: the two processes did not overlap")
+        XCTAssertGreaterThan(mine.count, 0, "the parent claimed nothing: the two processes did not overlap")
         XCTAssertEqual(Set(mine).count, mine.count)
         print("two-process claims: parent \(mine.count), child \(child)")
     }
 
-    /// Helper for `testConcurrentClaimsFromTwoProcesses`: does nothing unless started by it.
+    /// Helper for `testConcurrentClaimsFromTwoProcesses`, run in its child process; skipped (not passed) otherwise.
     func testClaimWorker() throws {
-        guard let path = ProcessInfo.processInfo.environment["ABLATE_CLAIM_DB"] else { return }
+        guard let path = ProcessInfo.processInfo.environment["ABLATE_CLAIM_DB"] else {
+            throw XCTSkip("the child-process half of testConcurrentClaimsFromTwoProcesses; runs only inside it")
+        }
         let store = try RunStore(path: path)
         if let ready = ProcessInfo.processInfo.environment["ABLATE_CLAIM_READY"] {
             _ = FileManager.default.createFile(atPath: ready, contents: Data())

@@ -10,14 +10,15 @@ extension DataConfig {
     /// The Datasets split for this configuration. Split seeds default to 0 so all runs share one split.
     func datasetSplit() throws -> Datasets.SplitConfig {
         let seed = UInt64(max(0, split.seed ?? 0))
-        let fraction = split.testFraction ?? 0.2
+        let fraction = split.testFraction ?? SplitConfig.defaultTestFraction
         switch split.protocol {
         case .random: return .init(strategy: .random, testFraction: fraction, seed: seed)
         case .stratified: return .init(strategy: .stratified, testFraction: fraction, seed: seed)
         case .grouped:
             return .init(strategy: .grouped, testFraction: fraction, seed: seed, groupKey: try (split.group ?? .photo).rule())
         case .folders:
-            guard (split.trainDir ?? "train") == "train", (split.testDir ?? "test") == "test" else {
+            guard (split.trainDir ?? SplitConfig.trainFolder) == SplitConfig.trainFolder,
+                  (split.testDir ?? SplitConfig.testFolder) == SplitConfig.testFolder else {
                 throw RunnerError.data("data.split: folder splits read `train/` and `test/` (and optional `val/`) sub-folders; rename the folders or drop train_dir/test_dir")
             }
             return .init(strategy: .folders)
@@ -32,7 +33,7 @@ extension DataConfig {
         let crop = augment.randomResizedCrop
         if !augment.hflip && crop == nil && augment.brightness == 0 && augment.contrast == 0 { return nil }
         return AugmentationConfig(horizontalFlipProbability: augment.hflip ? 0.5 : 0, cropScale: crop?.scale,
-                                  cropRatio: crop?.ratio ?? [3.0 / 4.0, 4.0 / 3.0], brightness: augment.brightness,
+                                  cropRatio: crop?.ratio ?? AugmentationConfig.standardCropRatio, brightness: augment.brightness,
                                   contrast: augment.contrast, seed: seed)
     }
 

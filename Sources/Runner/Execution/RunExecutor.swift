@@ -156,7 +156,7 @@ public final class RunExecutor {
             epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
             events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
         }
-        let trainer = try Trainer(net: net, settings: config.trainingSettings, configJSON: claim.run.configJSON,
+        let trainer = try Trainer(net: net, settings: try config.trainingSettings, configJSON: claim.run.configJSON,
                                   checkpointURL: checkpoint, bestWeightsURL: best, owner: owner)
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
@@ -204,7 +204,10 @@ public final class RunExecutor {
 
 extension RunConfig {
     /// The trainer's settings (engine optimiser and schedule types).
+    /// The reader fills every default (`OptimizerConfig.defaultAdamBetas`, …) into the configuration, so the
+    /// stored JSON says what ran; the same constants stand in for configurations stored without them.
     var trainingSettings: TrainingSettings {
+        get throws {
         let o = training.optimizer
         let optimizer: Engine.OptimizerConfig
         switch o.name {
@@ -212,17 +215,24 @@ extension RunConfig {
             optimizer = .sgd(lr: Float(o.lr), momentum: Float(o.momentum ?? 0), weightDecay: Float(o.weightDecay),
                              nesterov: o.nesterov ?? false)
         case .adam:
-            let betas = o.betas ?? [0.9, 0.999]
-            optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]), eps: Float(o.eps ?? 1e-8),
+            let betas = o.betas ?? OptimizerConfig.defaultAdamBetas
+            optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]),
+                              eps: Float(o.eps ?? OptimizerConfig.defaultAdamEps),
                               weightDecay: Float(o.weightDecay))
         }
         let s = training.schedule
         let schedule: LRSchedule
         switch s.name {
         case .constant: schedule = .constant
-        case .step: schedule = .step(stepSize: s.stepSize ?? 30, gamma: Float(s.gamma ?? 0.1))
+        case .step:
+            guard let stepSize = s.stepSize else {
+                throw RunnerError.model("training.schedule.step_size is missing from the stored configuration; "
+                    + "the experiment file must give it for a step schedule")
+            }
+            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleConfig.defaultGamma))
         case .cosine: schedule = .cosine(minLR: Float(s.minLR ?? 0))
         }
         return TrainingSettings(epochs: training.epochs, batchSize: training.batchSize, optimizer: optimizer, schedule: schedule)
+        }
     }
 }
