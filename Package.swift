@@ -7,26 +7,62 @@
 // Only the `ablate` executable talks to the terminal.
 import PackageDescription
 
+// MARK: architecture
+// Built and tested: Linux x86-64 (the whole package, CI). Linux arm64 (aarch64): the C kernels are built with the
+// portable flags and checked against x86-64 under qemu (scripts/check-arm64-kernels.sh, part of CI); the Swift
+// package itself has not been built on an arm64 machine yet. macOS: never built or tested (see `platforms`).
+//
+// `#if arch(...)` in a manifest describes the machine that evaluates the manifest, i.e. the build host, not the
+// `--triple`/`--swift-sdk` target: these flags support native builds only. Cross-compiling the whole package
+// (e.g. x86-64 → arm64) would pick the host's flags and is not supported; build on the target machine instead.
+//
+// `ABLATE_PORTABLE_KERNELS=1` in the environment of `swift build` forces the portable path on x86-64 (no
+// AVX2/FMA: any x86-64 processor, and the code arm64 runs). Use a scratch path of its own so the two builds
+// never share objects: `ABLATE_PORTABLE_KERNELS=1 swift build --scratch-path .build-portable`.
+let portableKernels = ["1", "true", "yes"].contains(Context.environment["ABLATE_PORTABLE_KERNELS"] ?? "")
+
+#if arch(x86_64)
+// AVX2/FMA lets the compilers vectorise the plain loops 8 wide (Zen 3 / Haswell and later).
+let vectorFlags = portableKernels ? [String]() : ["-mavx2", "-mfma"]
+let multiarch = "x86_64-linux-gnu"
+#elseif arch(arm64)
+// NEON (128-bit) is part of the AArch64 base architecture: the default target vectorises 4 wide without flags.
+// Flush-to-zero is set at run time in kernels.c (FPCR.FZ), as MXCSR's FTZ/DAZ is on x86-64.
+let vectorFlags = [String]()
+let multiarch = "aarch64-linux-gnu"
+#else
+// Any other architecture: plain C and Swift, no vector flags; denormals are not flushed (slower, still correct).
+let vectorFlags = [String]()
+let multiarch = ""
+#endif
+
 // Release builds of the numeric code keep Swift's bounds and overflow checks (-O, not -Ounchecked): an
-// out-of-bounds write then stops with its location instead of corrupting the heap of an overnight run. The
-// dynamic check of Swift's exclusive-access rule is off in release builds only (tests run debug builds with it).
-// AVX2/FMA lets the compiler vectorise the plain loops 8 wide (Zen 3 / Haswell and later).
+// out-of-bounds write then stops with its location instead of corrupting the heap of an overnight run, and the
+// engine's shape checks are `precondition`s, which -O keeps. The dynamic check of Swift's exclusive-access rule
+// is off in release builds only (tests run debug builds with it).
 let hotSwift: [SwiftSetting] = [
-    .unsafeFlags(["-enforce-exclusivity=unchecked", "-Xcc", "-mavx2", "-Xcc", "-mfma"],
+    .unsafeFlags(["-enforce-exclusivity=unchecked"] + vectorFlags.flatMap { ["-Xcc", $0] },
                  .when(configuration: .release)),
 ]
 
-// OpenBLAS's OpenMP build (Debian `libopenblas-openmp-dev`) found first at run time, and libgomp for the engine's
-// own kernels: GEMMs and element-wise kernels share one pool of threads. Without that package the loader falls
-// back to the default OpenBLAS (pthreads), which is still correct, only slower.
-let openMPBLAS: [LinkerSetting] = [
-    .unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/x86_64-linux-gnu/openblas-openmp"]),
+// The engine's C kernels: -ffp-contract=off keeps a·b + c two roundings on every architecture (no fused
+// multiply-add where the compiler chooses), so x86-64 with FMA, portable x86-64 and arm64 round alike.
+let kernelFlags = ["-O3"] + vectorFlags + ["-ffp-contract=off"]
+
+// OpenBLAS's OpenMP build (Debian `libopenblas-openmp-dev`, under the architecture's multiarch folder) found
+// first at run time, and libgomp for the engine's own kernels: GEMMs and element-wise kernels share one pool of
+// threads. Without that package the loader falls back to the default OpenBLAS (pthreads), which is still
+// correct, only slower.
+let openMPBLAS: [LinkerSetting] = (multiarch.isEmpty ? [] : [
+    .unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", "/usr/lib/\(multiarch)/openblas-openmp"], .when(platforms: [.linux])),
+]) + [
     .linkedLibrary("gomp"),
 ]
 
 let package = Package(
     name: "ablate",
-    platforms: [.macOS(.v13)],
+    // No `platforms:` line: SwiftPM's list names Apple platforms only, and none of them is built or tested (the
+    // link setup assumes Debian's OpenBLAS/oneDNN/libgomp). Linux needs no entry; see "MARK: architecture".
     products: [
         .executable(name: "ablate", targets: ["ablate"]),
         .library(name: "Engine", targets: ["Engine"]),
@@ -47,7 +83,7 @@ let package = Package(
         // oneDNN's convolutions and sgemm (Debian `libdnnl-dev`, OpenMP build: the same libgomp pool as above).
         .target(name: "CDNNL", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "CKernels",
-                cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
+                cSettings: [.unsafeFlags(kernelFlags)]),
 
         // MARK: engine and models
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
@@ -84,7 +120,12 @@ let package = Package(
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],
-    // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
-    // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.
-    swiftLanguageModes: [.v5]
+    // Swift 6 language mode for every target: each compiles with complete concurrency checking. Where memory
+    // crosses threads in ways the checker cannot prove safe, the escape hatch is local and says why, instead of
+    // a whole target in Swift 5 mode: the engine hands raw pointers to its C thread pool (abl_parallel), which
+    // Swift does not see as concurrency; Datasets' concurrentPerform loops write disjoint slices through
+    // `nonisolated(unsafe)` pointers; process-wide switches are `nonisolated(unsafe)` statics; `ablate` imports
+    // Glibc @preconcurrency for `stdout`. A target that ever needs Swift 5 mode gets
+    // `.swiftLanguageMode(.v5)` in its swiftSettings with a comment naming what blocks it.
+    swiftLanguageModes: [.v6]
 )

@@ -9,12 +9,12 @@ extension ImageCache {
                               normalization: Normalization, images: UnsafeMutablePointer<Float>,
                               labels: UnsafeMutablePointer<Int32>) {
         let floatsPerImage = bytesPerImage
-        var scale = [Float](repeating: 0, count: 3), bias = [Float](repeating: 0, count: 3)
-        for c in 0..<3 {
-            scale[c] = 1 / (255 * normalization.std[c])
-            bias[c] = -normalization.mean[c] / normalization.std[c]
-        }
+        let scale = (0..<3).map { c in 1 / (255 * normalization.std[c]) }
+        let bias = (0..<3).map { c in -normalization.mean[c] / normalization.std[c] }
         for (n, i) in indices.enumerated() { labels[n] = self.labels[i] }
+        // Sample n writes only its own image, images[n·floatsPerImage ..< (n+1)·floatsPerImage]: the pointer may
+        // cross threads (Swift cannot see that the ranges are disjoint, hence the unchecked capture).
+        nonisolated(unsafe) let images = images
         DispatchQueue.concurrentPerform(iterations: indices.count) { n in
             let sample = indices[n]
             let output = images + n * floatsPerImage

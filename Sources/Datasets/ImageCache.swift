@@ -32,9 +32,12 @@ public final class ImageCache: @unchecked Sendable {
         try options.validate()
         if options.strict && !alreadySkipped.isEmpty { throw DatasetError.brokenImages(alreadySkipped) }
         let bytesPerImage = options.size * options.size * 3
-        let all = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, candidates.count * bytesPerImage))
+        // Image i is decoded into its own slice of `all` and reports into failures[i] only: the buffers may cross
+        // threads (disjoint writes, which Swift cannot see, hence the unchecked captures).
+        nonisolated(unsafe) let all = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(1, candidates.count * bytesPerImage))
         var failures = [SkippedFile?](repeating: nil, count: candidates.count)
-        failures.withUnsafeMutableBufferPointer { failures in
+        failures.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let failures = buffer
             DispatchQueue.concurrentPerform(iterations: candidates.count) { i in
                 do {
                     try options.load(candidates[i].path, into: all.baseAddress! + i * bytesPerImage)

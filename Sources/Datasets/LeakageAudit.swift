@@ -78,7 +78,8 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
 
     /// Contents hash per file (SipHash via `Hasher`, seeded per process: only compared within this run).
     static func fingerprints(_ files: [ImageFile], indices: [Int]) -> [Int: Result<Fingerprint, SkippedFile>] {
-        let results = UnsafeMutableBufferPointer<Result<Fingerprint, SkippedFile>?>.allocate(capacity: indices.count)
+        // Iteration n writes results[n] only (disjoint writes across threads, hence the unchecked capture).
+        nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Result<Fingerprint, SkippedFile>?>.allocate(capacity: indices.count)
         results.initialize(repeating: nil)
         defer { results.deallocate() }
         DispatchQueue.concurrentPerform(iterations: indices.count) { n in

@@ -30,6 +30,7 @@ public enum Sigmoid {
 /// Channel-wise scaling `y[n, h, w, c] = x[n, h, w, c] · s[n, c]` (the "excitation" multiply of SE).
 public enum ChannelScale {
     public static func forward(_ x: FeatureMap, _ s: UnsafePointer<Float>, _ y: FeatureMap) {
+        checkShape(x, y, (x.h, x.w), "channel scale output")
         let c = x.c, hw = x.h * x.w
         parallelRows(x.rows, chunk: 512) { r0, r1 in
             for r in r0..<r1 {
@@ -42,6 +43,8 @@ public enum ChannelScale {
     /// dx (= or +=) dy · s and ds[n, c] = Σ_hw dy · x.
     public static func backward(_ x: FeatureMap, _ s: UnsafePointer<Float>, _ dy: FeatureMap,
                                 dx: FeatureMap, accumulate: Bool, ds: UnsafeMutablePointer<Float>) {
+        checkShape(x, dy, (x.h, x.w), "channel scale gradient")
+        checkShape(x, dx, (x.h, x.w), "channel scale input gradient")
         let c = x.c, hw = x.h * x.w
         parallelChunks(x.n) { n in
             var acc = [Double](repeating: 0, count: c)

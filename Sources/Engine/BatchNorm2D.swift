@@ -56,6 +56,8 @@ public struct BatchNorm2D {
 
     /// Writes `x·scale + shift` (and ReLU) with the statistics of the last forward: the recompute path.
     public func apply(_ x: FeatureMap, _ y: FeatureMap, relu: Bool, outputBlock: Int = 0) {
+        precondition(x.c == channels && y.c == channels && x.rows == y.rows,
+                     "batch norm \(x.rows)×\(x.c) → \(y.rows)×\(y.c), expected \(channels) channels and equal rows")
         let (sc, sh, c) = (scale, shift, channels)
         if outputBlock == 16 {
             precondition(c % 16 == 0 && y.isDense, "nChw16c output needs a dense map with channels in multiples of 16")
@@ -103,6 +105,8 @@ public struct BatchNorm2D {
                          dyBlock: Int = 0) {
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
+        precondition(x.c == c && dy.c == c && dx.c == c && dy.rows == m && dx.rows == m,
+                     "batch norm backward x \(x.rows)×\(x.c), dy \(dy.rows)×\(dy.c), dx \(dx.rows)×\(dx.c), expected \(c) channels")
         precondition(dyBlock == 0 || (dyBlock == 16 && c % 16 == 0 && dy.isDense && dy.base != dx.base),
                      "nChw16c gradient needs channels in multiples of 16 and a separate dx")
         let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in

@@ -66,6 +66,13 @@ public struct Conv2D {
     /// `inputBlock` as in `forward`; then dx (dense, not accumulated) is written in the same nChw16c layout.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool = false, _ ws: Workspace,
                          inputBlock: Int = 0) {
+        precondition(x.c == inChannels && dy.c == outChannels, "conv backward channels \(x.c)→\(dy.c), expected \(inChannels)→\(outChannels)")
+        let (oh, ow) = outputSize(x.h, x.w)
+        precondition(dy.n == x.n && dy.h == oh && dy.w == ow, "conv gradient \(dy.n)×\(dy.h)×\(dy.w), expected \(x.n)×\(oh)×\(ow)")
+        if let dx {
+            precondition(dx.n == x.n && dx.h == x.h && dx.w == x.w && dx.c == x.c,
+                         "conv input gradient \(dx.n)×\(dx.h)×\(dx.w)×\(dx.c), expected \(x.n)×\(x.h)×\(x.w)×\(x.c)")
+        }
         if isPointwise {
             // dW[Cin×Cout] += xᵀ · dy ; dx[rows×Cin] = dy · Wᵀ
             sgemm(transA: true, m: inChannels, n: outChannels, k: x.rows, a: x.base, lda: x.stride,
@@ -77,7 +84,6 @@ public struct Conv2D {
             return
         }
         if backwardOneDNN(x, dy, dx: dx, accumulate: accumulate, inputBlock: inputBlock, ws) { return }
-        let (oh, ow) = (dy.h, dy.w)
         let k = patch
         // Stride-1 convolutions send the gradient back as another convolution (of dy with the flipped,
         // transposed kernel): a GEMM with K = KH·KW·Cout and N = Cin, instead of a K = Cout GEMM followed by

@@ -16,6 +16,7 @@ public struct MaxPool2D {
     }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        checkShape(x, y, outputSize(x.h, x.w), "max pool output")
         parallelChunks(x.n) { n in
             abl_maxpool_forward(x.base, x.h, x.w, x.c, x.stride, kernel, stride, padding, y.h, y.w, n, n + 1, y.base, y.stride)
         }
@@ -23,6 +24,8 @@ public struct MaxPool2D {
 
     /// dx = scatter of dy to the argmax positions. Overwrites `dx`.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap) {
+        checkShape(x, dy, outputSize(x.h, x.w), "max pool gradient")
+        checkShape(x, dx, (x.h, x.w), "max pool input gradient")
         parallelChunks(x.n) { n in
             abl_maxpool_backward(x.base, x.h, x.w, x.c, x.stride, kernel, stride, padding, dy.h, dy.w, n, n + 1,
                                  dy.base, dy.stride, dx.base, dx.stride)
@@ -41,6 +44,7 @@ public struct AvgPool2D {
     public func outputSize(_ h: Int, _ w: Int) -> (h: Int, w: Int) { ((h - kernel) / stride + 1, (w - kernel) / stride + 1) }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        checkShape(x, y, outputSize(x.h, x.w), "average pool output")
         let c = x.c, inv = 1 / Float(kernel * kernel)
         parallelChunks(x.n * y.h) { job in
             let n = job / y.h, oh = job % y.h
@@ -60,6 +64,7 @@ public struct AvgPool2D {
 
     /// dx = dy / k² spread over each window. Overwrites `dx` (0 where no window reads).
     public func backward(_ dy: FeatureMap, _ dx: FeatureMap) {
+        checkShape(dx, dy, outputSize(dx.h, dx.w), "average pool gradient")
         let c = dx.c, inv = 1 / Float(kernel * kernel)
         parallelChunks(dx.n) { n in
             for r in 0..<(dx.h * dx.w) { (dx.base + (n * dx.h * dx.w + r) * dx.stride).update(repeating: 0, count: c) }
@@ -84,6 +89,7 @@ public enum GlobalAvgPool {
     /// sums[N·C + n·C + c] = Σ x² (doubles, [2, N, C]) from the same pass.
     public static func forward(_ x: FeatureMap, _ y: UnsafeMutablePointer<Float>, ldy: Int,
                                sums: UnsafeMutablePointer<Double>? = nil) {
+        precondition(ldy >= x.c, "global average pool: row stride \(ldy) < \(x.c) channels")
         let c = x.c, hw = x.h * x.w, images = x.n
         parallelChunks(x.n) { n in
             // Squares are summed even when not asked for: one multiply-add per element of a memory-bound pass.
@@ -101,6 +107,7 @@ public enum GlobalAvgPool {
 
     /// dx[n, h, w, c] (= or +=) dy[n, c] / (H·W).
     public static func backward(_ dy: UnsafePointer<Float>, ldy: Int, _ dx: FeatureMap, accumulate: Bool) {
+        precondition(ldy >= dx.c, "global average pool backward: row stride \(ldy) < \(dx.c) channels")
         let c = dx.c, hw = dx.h * dx.w, inv = 1 / Float(hw)
         parallelChunks(dx.n) { n in
             for r in 0..<hw {

@@ -30,6 +30,7 @@ public struct SqueezeExcitation {
     public var gate: UnsafeMutablePointer<Float> { saved.g.data }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
+        checkShape(x, y, (x.h, x.w), "SE output")
         ChannelScale.forward(x, excite(x), y)
     }
 
@@ -37,6 +38,7 @@ public struct SqueezeExcitation {
     /// that fuses `x · gate` with what follows (a residual block's addition and ReLU).
     @discardableResult
     public func excite(_ x: FeatureMap) -> UnsafeMutablePointer<Float> {
+        precondition(x.c == channels, "SE on \(x.c) channels, expected \(channels)")
         let n = x.n
         if saved.batch != n {
             saved.batch = n
@@ -77,6 +79,7 @@ public struct SqueezeExcitation {
     /// Accumulates the FC gradients; writes dx (or adds to it when `accumulate`).
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool) {
         let n = x.n
+        precondition(x.c == channels && saved.batch == n, "SE backward on \(n)×\(x.c), forward saw \(saved.batch)×\(channels)")
         let s = saved.s.data, h = saved.h.data, g = saved.g.data
         let dg = Tensor([n, channels]), dh = Tensor([n, hidden]), ds = Tensor([n, channels])
         ChannelScale.backward(x, g, dy, dx: dx, accumulate: accumulate, ds: dg.data)

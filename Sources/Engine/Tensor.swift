@@ -99,3 +99,11 @@ public struct FeatureMap {
     /// The same memory seen as `n` images of `h×w` (used when a buffer is reused for a smaller stage).
     public var isDense: Bool { stride == c }
 }
+
+/// The layers' shape check at their public entry points: `y` has x's images and channels and the `expected`
+/// height and width. A `precondition`, so it stays on in release builds too: a wrong shape here would read or
+/// write outside a buffer through the kernels' raw pointers, and -O (never -Ounchecked) keeps it.
+func checkShape(_ x: FeatureMap, _ y: FeatureMap, _ expected: (h: Int, w: Int), _ what: String) {
+    precondition(y.n == x.n && y.c == x.c && y.h == expected.h && y.w == expected.w,
+                 "\(what) \(y.n)×\(y.h)×\(y.w)×\(y.c), expected \(x.n)×\(expected.h)×\(expected.w)×\(x.c)")
+}

@@ -235,7 +235,7 @@ public final class RunStore: @unchecked Sendable {
 
     /// The migrations in order: (GRDB identifier, body). A new store runs them all in one transaction
     /// (`createSchemaIfBlank`); an older store runs the ones it lacks through GRDB's migrator.
-    static let migrations: [(identifier: String, apply: (Database) throws -> Void)] = [
+    static let migrations: [(identifier: String, apply: @Sendable (Database) throws -> Void)] = [
         ("v1: experiments, runs, epochs, predictions", createVersion1),
         ("v2: store id", addStoreID),
         ("v3: external tests", addExternalTests),

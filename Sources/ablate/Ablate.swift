@@ -1,4 +1,9 @@
 // The `ablate` command line: the only module that knows about the terminal.
+#if canImport(Glibc)
+// C's `stdout` is a mutable global, which Swift 6 refuses to read outside an actor unless its module is imported
+// @preconcurrency (before Foundation, which re-exports it); `main` only sets its buffering, once, first thing.
+@preconcurrency import Glibc
+#endif
 import ArgumentParser
 import Foundation
 

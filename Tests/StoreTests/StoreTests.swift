@@ -295,12 +295,12 @@ final class StoreTests: XCTestCase {
     /// Eight openers at once on a file that does not exist yet (each with its own connection, as separate
     /// processes have): all of them get the complete store; none sees it half-created and calls it foreign.
     func testEightOpenersOfANewStoreAllSucceed() throws {
-        var failures: [String] = []
+        nonisolated(unsafe) var failures: [String] = []   // appended to under `lock` only
         for trial in 0..<25 {
             let path = dbPath("new-\(trial).sqlite")
             let lock = NSLock(), group = DispatchGroup()
             let go = DispatchSemaphore(value: 0)
-            var ids: [String] = []
+            nonisolated(unsafe) var ids: [String] = []    // appended to under `lock` only
             for _ in 0..<8 {
                 group.enter()
                 Thread.detachNewThread {
@@ -347,8 +347,9 @@ final class StoreTests: XCTestCase {
         _ = try setup.enqueue(experimentID: exp, runs: newRuns(120))
         let stores = [try RunStore(path: path), try RunStore(path: path), try RunStore(path: path)]
         let lock = NSLock()
-        var claimed: [Int64] = []
-        var errors: [Error] = []
+        // Appended to under `lock` only.
+        nonisolated(unsafe) var claimed: [Int64] = []
+        nonisolated(unsafe) var errors: [Error] = []
         DispatchQueue.concurrentPerform(iterations: 6) { worker in
             let store = stores[worker % stores.count]
             while true {

@@ -1,4 +1,6 @@
-// Hot element-wise kernels of the engine, compiled with -O3 -mavx2 -mfma.
+// Hot element-wise kernels of the engine, plain C compiled with -O3 -ffp-contract=off, plus -mavx2 -mfma on
+// x86-64 unless ABLATE_PORTABLE_KERNELS=1 (Package.swift): the compiler vectorises them for the machine. The
+// only architecture-specific code is abl_flush_denormals (MXCSR on x86-64, FPCR on arm64).
 //
 // Layout: activations are NHWC; a "row" is one pixel's channels. Every kernel takes row strides (sx, sy, ...)
 // in floats, so it can read or write a channel slice of a wider dense-block buffer. Each kernel processes a
@@ -75,5 +77,6 @@ typedef void (*abl_task)(void *context, long thread, long threads);
 /// element-wise kernels and GEMMs share two threads instead of fighting over the cores) and waits for all.
 void abl_parallel(long threads, abl_task task, void *context);
 /// Sets flush-to-zero and denormals-are-zero on the calling thread and on `threads` pool threads: subnormal
-/// floats (|x| < 1.2e-38) would otherwise make every GEMM that touches them many times slower.
+/// floats (|x| < 1.2e-38) would otherwise make every GEMM that touches them many times slower. x86-64: MXCSR
+/// FTZ|DAZ; arm64: FPCR.FZ (which flushes inputs and results alike); elsewhere nothing (IEEE gradual underflow).
 void abl_flush_denormals(long threads);
