@@ -31,8 +31,9 @@ public enum Backend: String, CaseIterable, Sendable {
     nonisolated(unsafe) public static var winograd: Bool =
         ProcessInfo.processInfo.environment["ABLATE_WINOGRAD"] != "0"
 
-    /// Whether this machine's oneDNN has Winograd kernels (AVX-512 ones do, AVX2-only ones do not): a 3×3
-    /// 16→16 convolution is planned once and asked which implementation it got.
+    /// Whether this machine's oneDNN has Winograd kernels (on x86-64, AVX-512 ones do, AVX2-only ones do not): a
+    /// 3×3 16→16 convolution is planned once and asked which implementation it got. The probe assumes nothing
+    /// about the processor, so it answers on arm64 too.
     public static let winogradAvailable: Bool = {
         guard let plan = abl_conv_create(1, 8, 8, 16, 16, 3, 1, 1, 1) else { return false }
         defer { abl_conv_destroy(plan) }
