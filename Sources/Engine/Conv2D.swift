@@ -48,7 +48,7 @@ public struct Conv2D {
         }
         if forwardOneDNN(x, y, inputBlock: inputBlock, ws) { return }
         let k = patch
-        let cols = ThreadColumns(ws, "conv.col", rows: y.rows, chunk: chunkRows(y.rows), width: k)
+        let cols = ThreadColumns(ws, .convolutionColumns, rows: y.rows, chunk: chunkRows(y.rows), width: k)
         // Each thread lays out the columns of its own row chunks and multiplies them itself (OpenBLAS runs
         // single-threaded inside a parallel region): the columns never travel between cores. With one
         // multi-threaded GEMM per chunk, the thread that wrote a column and the one that packed it differed,
@@ -92,7 +92,7 @@ public struct Conv2D {
         if let dx, !viaFlippedConv {
             // Strided convolutions (the stem) scatter back with col2im, whose chunks overlap in dx: sequential.
             if !accumulate { zeroMap(dx) }
-            let cols = ThreadColumns(ws, "conv.col", rows: dy.rows, chunk: chunkRows(dy.rows), width: k, threads: 1)
+            let cols = ThreadColumns(ws, .convolutionColumns, rows: dy.rows, chunk: chunkRows(dy.rows), width: k, threads: 1)
             let col = cols.buffer(0)
             for chunk in 0..<cols.chunks {
                 let (m0, m1) = cols.range(chunk)
@@ -113,35 +113,31 @@ public struct Conv2D {
         }
         // dW += colsᵀ · dy, thread-local like the forward: each thread accumulates its chunks into its own
         // partial dW, and the partials are added in thread order (deterministic for a given thread count).
-        let cols = ThreadColumns(ws, "conv.col", rows: dy.rows, chunk: chunkRows(dy.rows), width: k)
-        let partials = ws.scratch("conv.dw", cols.threads * k * outChannels)
-        partials.update(repeating: 0, count: cols.threads * k * outChannels)
+        let cols = ThreadColumns(ws, .convolutionColumns, rows: dy.rows, chunk: chunkRows(dy.rows), width: k)
+        let partials = ThreadPartials(ws, .convolutionWeightPartials, threads: cols.threads, count: k * outChannels)
         parallelChunks(cols.chunks) { chunk, thread in
             let (m0, m1) = cols.range(chunk)
             let col = cols.buffer(thread)
             abl_im2col(x.base, x.h, x.w, inChannels, x.stride, kernel, kernel, stride, padding, oh, ow, m0, m1, col)
             sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
-                  b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: partials + thread * k * outChannels,
-                  ldc: outChannels)
+                  b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: partials.buffer(thread), ldc: outChannels)
         }
-        for t in 0..<cols.threads {
-            let p = partials + t * k * outChannels
-            for i in 0..<(k * outChannels) { weight.grad[i] += p[i] }
-        }
+        partials.add(into: weight.grad)
         if let dx { backwardDataAsConvolution(dy, dx, accumulate: accumulate, ws) }
     }
 
     /// dx = conv(dy, W'), W'[kh, kw, co, ci] = W[K−1−kh, K−1−kw, ci, co], padding K−1−p (stride 1 only).
     func backwardDataAsConvolution(_ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool, _ ws: Workspace) {
         let kk = kernel * kernel, cin = inChannels, cout = outChannels
-        let flipped = ws.scratch("conv.flipped", kk * cout * cin)
+        let flipped = ws.scratch(EngineScratch.flippedKernel, kk * cout * cin)
         for kh in 0..<kernel { for kw in 0..<kernel {
             let src = weight.value + ((kernel - 1 - kh) * kernel + (kernel - 1 - kw)) * cin * cout
             let dst = flipped + (kh * kernel + kw) * cout * cin
             for ci in 0..<cin { for co in 0..<cout { dst[co * cin + ci] = src[ci * cout + co] } }
         } }
         let k2 = kk * cout, pad = kernel - 1 - padding
-        let cols = ThreadColumns(ws, "conv.col.dy", rows: dx.rows, chunk: max(64, min(dx.rows, columnFloats / k2)), width: k2)
+        let cols = ThreadColumns(ws, .gradientColumns, rows: dx.rows, chunk: max(64, min(dx.rows, columnFloats / k2)),
+                                 width: k2)
         parallelChunks(cols.chunks) { chunk, thread in
             let (m0, m1) = cols.range(chunk)
             let col = cols.buffer(thread)
@@ -159,44 +155,4 @@ public struct Conv2D {
                        oh, ow, m0 + r0, m0 + r1, col + r0 * k)
         }
     }
-}
-
-/// Sets every float of a (possibly strided) feature map to zero.
-public func zeroMap(_ m: FeatureMap) {
-    if m.isDense {
-        m.base.update(repeating: 0, count: m.rows * m.c)
-        return
-    }
-    parallelRows(m.rows, chunk: 4096) { r0, r1 in
-        for r in r0..<r1 { (m.base + r * m.stride).update(repeating: 0, count: m.c) }
-    }
-}
-
-/// Copies `src` into `dst` (same shape, any strides).
-public func copyMap(_ src: FeatureMap, _ dst: FeatureMap) {
-    precondition(src.rows == dst.rows && src.c == dst.c)
-    parallelRows(src.rows, chunk: 4096) { r0, r1 in
-        for r in r0..<r1 { (dst.base + r * dst.stride).update(from: src.base + r * src.stride, count: src.c) }
-    }
-}
-
-/// Floats of im2col columns per chunk and thread.
-let columnFloats = 1 << 20
-
-/// Row chunks of an im2col GEMM and one column buffer per thread (allocated before the parallel region: the
-/// workspace is not thread-safe). Chunk boundaries depend only on the sizes, never on the thread count.
-struct ThreadColumns {
-    let rows: Int, chunk: Int, chunks: Int, threads: Int
-    let base: UnsafeMutablePointer<Float>
-    let width: Int
-
-    init(_ ws: Workspace, _ key: String, rows: Int, chunk: Int, width: Int, threads: Int? = nil) {
-        self.rows = rows; self.chunk = chunk; self.width = width
-        chunks = (rows + chunk - 1) / chunk
-        self.threads = threads ?? threadsFor(chunks: chunks)
-        base = ws.scratch(key, self.threads * chunk * width)
-    }
-
-    func range(_ i: Int) -> (Int, Int) { (i * chunk, min(rows, (i + 1) * chunk)) }
-    func buffer(_ thread: Int) -> UnsafeMutablePointer<Float> { base + thread * chunk * width }
 }

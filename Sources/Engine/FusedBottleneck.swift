@@ -16,7 +16,7 @@ public enum FusedBottleneck {
     public static func forward(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) {
         precondition(conv.isPointwise && x.c == conv.inChannels && y.c == conv.outChannels && bn.channels == x.c)
         let cin = x.c, cout = y.c
-        let cols = ThreadColumns(ws, "fused.act", rows: x.rows, chunk: chunkRows(cin), width: cin)
+        let cols = ThreadColumns(ws, .bottleneckActivations, rows: x.rows, chunk: chunkRows(cin), width: cin)
         let (scale, shift, weight) = (bn.scale, bn.shift, conv.weight.value)
         parallelChunks(cols.chunks) { chunk, thread in
             let (r0, r1) = cols.range(chunk)
@@ -31,22 +31,17 @@ public enum FusedBottleneck {
     public static func weightGradient(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ dy: FeatureMap, _ ws: Workspace) {
         precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && x.rows == dy.rows)
         let cin = x.c, cout = dy.c
-        let cols = ThreadColumns(ws, "fused.act", rows: x.rows, chunk: chunkRows(cin), width: cin)
-        let partials = ws.scratch("fused.dw", cols.threads * cin * cout)
-        partials.update(repeating: 0, count: cols.threads * cin * cout)
+        let cols = ThreadColumns(ws, .bottleneckActivations, rows: x.rows, chunk: chunkRows(cin), width: cin)
+        let partials = ThreadPartials(ws, .bottleneckWeightPartials, threads: cols.threads, count: cin * cout)
         let (scale, shift) = (bn.scale, bn.shift)
         parallelChunks(cols.chunks) { chunk, thread in
             let (r0, r1) = cols.range(chunk)
             let act = cols.buffer(thread)
             abl_scale_shift(x.base + r0 * x.stride, 0, r1 - r0, cin, x.stride, scale, shift, 1, act, cin)
             sgemm(transA: true, m: cin, n: cout, k: r1 - r0, a: act, lda: cin, b: dy.base + r0 * dy.stride,
-                  ldb: dy.stride, beta: 1, c: partials + thread * cin * cout, ldc: cout)
+                  ldb: dy.stride, beta: 1, c: partials.buffer(thread), ldc: cout)
         }
-        let grad = conv.weight.grad
-        for t in 0..<cols.threads {
-            let p = partials + t * cin * cout
-            for i in 0..<(cin * cout) { grad[i] += p[i] }
-        }
+        partials.add(into: conv.weight.grad)
     }
 
     /// Backward to the input of BN-ReLU → 1×1 conv, given dy = ∂L/∂(conv output): `da` receives

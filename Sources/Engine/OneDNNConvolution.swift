@@ -61,14 +61,14 @@ extension Conv2D {
             precondition(inputBlock == 0, "blocked input without a oneDNN plan that reads it")
             return false
         }
-        let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
-        let dst = y.isDense ? y.base : ws.scratch("onednn.y", y.rows * y.c)
+        let src = inputBlock != 0 ? x.base : dense(x, ws, .oneDNNInput)
+        let dst = y.isDense ? y : ws.map(EngineScratch.oneDNNOutput, like: y)
         // Not `precondition`: an -Ounchecked build drops its condition, side effects included. A failure here
         // is oneDNN's (out of memory), never the user's input: stop rather than train on garbage.
-        if abl_conv_forward(plan.handle, src, weight.value, dst, inputBlock != 0 ? 1 : 0) != 0 {
+        if abl_conv_forward(plan.handle, src, weight.value, dst.base, inputBlock != 0 ? 1 : 0) != 0 {
             fatalError("oneDNN convolution forward failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
         }
-        if !y.isDense { copyMap(FeatureMap(dst, n: y.n, h: y.h, w: y.w, c: y.c, stride: y.c), y) }
+        if !y.isDense { copyMap(dst, y) }
         return true
     }
 
@@ -81,41 +81,29 @@ extension Conv2D {
             precondition(inputBlock == 0, "blocked input without a oneDNN plan that reads it")
             return false
         }
-        let src = inputBlock != 0 ? x.base : dense(x, ws, "onednn.x")
-        let gradient = dense(dy, ws, "onednn.dy")
+        let src = inputBlock != 0 ? x.base : dense(x, ws, .oneDNNInput)
+        let gradient = dense(dy, ws, .oneDNNOutputGradient)
         if abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0) != 0 {
             fatalError("oneDNN convolution backward (weights) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
         }
         guard let dx else { return true }
         precondition(inputBlock == 0 || (dx.isDense && !accumulate), "a blocked dx is written whole")
         let direct = dx.isDense && !accumulate
-        let target = direct ? dx.base : ws.scratch("onednn.dx", dx.rows * dx.c)
-        if abl_conv_backward_data(plan.handle, gradient, weight.value, target, inputBlock != 0 ? 1 : 0) != 0 {
+        let target = direct ? dx : ws.map(EngineScratch.oneDNNInputGradient, like: dx)
+        if abl_conv_backward_data(plan.handle, gradient, weight.value, target.base, inputBlock != 0 ? 1 : 0) != 0 {
             fatalError("oneDNN convolution backward (data) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
         }
         if !direct {
-            let result = FeatureMap(target, n: dx.n, h: dx.h, w: dx.w, c: dx.c, stride: dx.c)
-            if accumulate { addMap(result, into: dx) } else { copyMap(result, dx) }
+            if accumulate { addMap(target, into: dx) } else { copyMap(target, dx) }
         }
         return true
     }
 }
 
-/// `m`'s memory when it is dense, else a dense copy in scratch `key`.
-private func dense(_ m: FeatureMap, _ ws: Workspace, _ key: String) -> UnsafeMutablePointer<Float> {
+/// `m`'s memory when it is dense, else a dense copy in scratch `buffer`.
+private func dense(_ m: FeatureMap, _ ws: Workspace, _ buffer: EngineScratch) -> UnsafeMutablePointer<Float> {
     if m.isDense { return m.base }
-    let buffer = ws.scratch(key, m.rows * m.c)
-    copyMap(m, FeatureMap(buffer, n: m.n, h: m.h, w: m.w, c: m.c, stride: m.c))
-    return buffer
-}
-
-/// dst += src (same shape, any strides).
-public func addMap(_ src: FeatureMap, into dst: FeatureMap) {
-    precondition(src.rows == dst.rows && src.c == dst.c)
-    parallelRows(src.rows, chunk: 4096) { r0, r1 in
-        for r in r0..<r1 {
-            let s = src.base + r * src.stride, d = dst.base + r * dst.stride
-            for c in 0..<src.c { d[c] += s[c] }
-        }
-    }
+    let copy = ws.map(buffer, like: m)
+    copyMap(m, copy)
+    return copy.base
 }

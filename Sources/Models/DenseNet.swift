@@ -219,7 +219,7 @@ public final class DenseNet {
                 let bott = bottleneck(a, b, l, like: x)
                 // BN1-ReLU and the 1×1 convolution in cache-sized row chunks: the activations never hit memory.
                 prof("bn+relu+conv1x1", .forward) { FusedBottleneck.forward(layer.norm1, layer.conv1, x.channels(0, cin), bott, ws) }
-                let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
+                let a2 = scratchMap(ws, .bottleneckActivation, like: x, c: bott.c)
                 // Winograd kernels read their input in 16-channel blocks: BN-ReLU writes that layout directly.
                 let block = layer.conv2.inputBlock(a2)
                 prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true, outputBlock: block) }
@@ -244,9 +244,9 @@ public final class DenseNet {
             }
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map(batch: n)
-                let act = scratchMap(ws, "t.a", like: y, c: y.c)
+                let act = scratchMap(ws, .transitionActivation, like: y, c: y.c)
                 prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true, statistics: blockMoments) }
-                let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
+                let pooled = scratchMap(ws, .transitionPooled, n: y.n, h: next.h, w: next.w, c: y.c)
                 prof("avgpool", .forward) { t.pool.forward(act, pooled) }
                 let out = next.channels(0, t.conv.outChannels)
                 let convOut = t.se == nil ? out : a.transitionSEInputs[b]!.map(batch: n)
@@ -254,7 +254,7 @@ public final class DenseNet {
                 if let se = t.se { prof("se", .forward) { se.forward(convOut, out) } }
             } else {
                 // Head: BN → ReLU → global average pool → Linear.
-                let act = scratchMap(ws, "head.a", like: y, c: y.c)
+                let act = scratchMap(ws, .headActivation, like: y, c: y.c)
                 prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true, statistics: blockMoments) }
                 prof("head", .forward) {
                     GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
@@ -283,18 +283,18 @@ public final class DenseNet {
             let x = a.blocks[b].map(batch: n), dx = a.dBlocks[b].map(batch: n)
             let y = a.seOut[b]?.map(batch: n) ?? x
             // Gradient of the block's (SE) output: into dx directly, or into scratch when SE sits in between.
-            let dy = stage.se == nil ? dx : scratchMap(ws, "se.dy", like: x, c: x.c)
+            let dy = stage.se == nil ? dx : scratchMap(ws, .blockSEOutputGradient, like: x, c: x.c)
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map(batch: n), dNext = a.dBlocks[b + 1].map(batch: n)
-                let act = scratchMap(ws, "t.a", like: y, c: y.c)
+                let act = scratchMap(ws, .transitionActivation, like: y, c: y.c)
                 prof("bn+relu recompute", .backward) { t.norm.apply(y, act, relu: true) }
-                let pooled = scratchMap(ws, "t.p", n: y.n, h: next.h, w: next.w, c: y.c)
+                let pooled = scratchMap(ws, .transitionPooled, n: y.n, h: next.h, w: next.w, c: y.c)
                 prof("avgpool", .backward) { t.pool.forward(act, pooled) }
-                let dPooled = scratchMap(ws, "t.dp", n: y.n, h: next.h, w: next.w, c: y.c)
+                let dPooled = scratchMap(ws, .transitionPooledGradient, n: y.n, h: next.h, w: next.w, c: y.c)
                 var dOut = dNext.channels(0, t.conv.outChannels)
                 if let se = t.se {
                     let seInput = a.transitionSEInputs[b]!.map(batch: n)
-                    let dSEInput = scratchMap(ws, "t.dse", like: seInput, c: seInput.c)
+                    let dSEInput = scratchMap(ws, .transitionSEInputGradient, like: seInput, c: seInput.c)
                     prof("se", .backward) { se.backward(seInput, dOut, dSEInput, accumulate: false) }
                     dOut = dSEInput
                 }
@@ -302,7 +302,7 @@ public final class DenseNet {
                 prof("avgpool", .backward) { t.pool.backward(dPooled, act) } // act now holds ∂L/∂(BN-ReLU output)
                 prof("bn+relu", .backward) { t.norm.backward(y, act, dy, relu: true, accumulate: false) }
             } else {
-                let dAct = scratchMap(ws, "head.a", like: y, c: y.c)
+                let dAct = scratchMap(ws, .headActivation, like: y, c: y.c)
                 prof("head", .backward) {
                     classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
                     GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
@@ -318,7 +318,7 @@ public final class DenseNet {
                 var dNew = dx.channels(cin, config.growthRate)
                 if let se = layer.se {
                     let seInput = layerSEInput(a, b, l, like: x)
-                    let dSEInput = scratchMap(ws, "layer.dse", like: x, c: config.growthRate)
+                    let dSEInput = scratchMap(ws, .layerSEInputGradient, like: x, c: config.growthRate)
                     prof("se", .backward) { se.backward(seInput, dNew, dSEInput, accumulate: false) }
                     dNew = dSEInput
                 }
@@ -326,15 +326,15 @@ public final class DenseNet {
                     prof("dropout", .backward) { dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate) }
                 }
                 let bott = bottleneck(a, b, l, like: x)
-                let a2 = scratchMap(ws, "a2", like: x, c: bott.c)
+                let a2 = scratchMap(ws, .bottleneckActivation, like: x, c: bott.c)
                 let block = layer.conv2.inputBlock(a2)
                 prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true, outputBlock: block) }
-                let dA2 = scratchMap(ws, "da2", like: x, c: bott.c)
+                let dA2 = scratchMap(ws, .bottleneckActivationGradient, like: x, c: bott.c)
                 prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws, inputBlock: block) }
                 // ∂L/∂bottleneck: in place over dA2 (NHWC), or from blocked dA2 into a buffer of its own.
-                let dBott = block == 0 ? dA2 : scratchMap(ws, "dbott", like: x, c: bott.c)
+                let dBott = block == 0 ? dA2 : scratchMap(ws, .bottleneckGradient, like: x, c: bott.c)
                 prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
-                let dA1 = scratchMap(ws, "da1", like: x, c: cin)
+                let dA1 = scratchMap(ws, .inputActivationGradient, like: x, c: cin)
                 // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward); then dA1 = dBott · W1ᵀ
                 // in chunks, with BN1's backward sums taken from each chunk while it is in cache.
                 prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(layer.norm1, layer.conv1, x.channels(0, cin), dBott, ws) }
@@ -363,11 +363,38 @@ public final class DenseNet {
         return FeatureMap(a.layerSEInputs[b]!.data + l * x.rows * k, n: x.n, h: x.h, w: x.w, c: k, stride: k)
     }
 
-    func scratchMap(_ ws: Workspace, _ key: String, like x: FeatureMap, c: Int) -> FeatureMap {
-        scratchMap(ws, key, n: x.n, h: x.h, w: x.w, c: c)
+    func scratchMap(_ ws: Workspace, _ buffer: DenseNetScratch, like x: FeatureMap, c: Int) -> FeatureMap {
+        ws.map(buffer, like: x, c: c)
     }
 
-    func scratchMap(_ ws: Workspace, _ key: String, n: Int, h: Int, w: Int, c: Int) -> FeatureMap {
-        FeatureMap(ws.scratch(key, n * h * w * c), n: n, h: h, w: w, c: c, stride: c)
+    func scratchMap(_ ws: Workspace, _ buffer: DenseNetScratch, n: Int, h: Int, w: Int, c: Int) -> FeatureMap {
+        ws.map(buffer, n: n, h: h, w: w, c: c)
     }
+}
+
+/// Scratch buffers of the DenseNet's layers (contents are not kept from one use to the next).
+enum DenseNetScratch: ScratchBuffer {
+    /// A dense layer's BN2-ReLU output, the 3×3 convolution's input `[N, H, W, bn·k]` (NHWC or nChw16c):
+    /// written in forward, recomputed in backward.
+    case bottleneckActivation
+    /// ∂L/∂(BN2-ReLU output) `[N, H, W, bn·k]`; also ∂L/∂bottleneck when it is NHWC (BN2's backward in place).
+    case bottleneckActivationGradient
+    /// ∂L/∂bottleneck `[N, H, W, bn·k]` when ∂L/∂(BN2-ReLU output) is nChw16c and cannot be overwritten in place.
+    case bottleneckGradient
+    /// ∂L/∂(BN1-ReLU output) `[N, H, W, c]`, the input gradient of the 1×1 convolution before BN1's backward.
+    case inputActivationGradient
+    /// ∂L/∂(a dense layer's new maps before its SE) `[N, H, W, k]` (SE placement `layer`).
+    case layerSEInputGradient
+    /// ∂L/∂(a dense block's output before its SE) `[N, H, W, C]` (SE placement `block`).
+    case blockSEOutputGradient
+    /// A transition's BN-ReLU output `[N, H, W, C]`; in backward, after the pooling's backward, its gradient.
+    case transitionActivation
+    /// A transition's pooled BN-ReLU output `[N, H/2, W/2, C]`, the 1×1 convolution's input.
+    case transitionPooled
+    /// ∂L/∂(pooled BN-ReLU output) `[N, H/2, W/2, C]`.
+    case transitionPooledGradient
+    /// ∂L/∂(a transition's output before its SE) `[N, H/2, W/2, ⌊θC⌋]` (SE placement `transition`).
+    case transitionSEInputGradient
+    /// The head's BN-ReLU output `[N, H, W, C]` in forward; its gradient in backward.
+    case headActivation
 }

@@ -29,7 +29,7 @@ extension ResidualBlock {
     func frontForward(_ conv1: Conv2D, _ bn1: BatchNorm2D, _ conv2: Conv2D, _ x: FeatureMap, _ t1: FeatureMap,
                       _ t2: FeatureMap, training: Bool, _ ws: Workspace) {
         prof(convName(conv1), .forward) { conv1.forward(x, t1, ws) }
-        let a1 = scratch(ws, "res.a1", like: t1)
+        let a1 = ws.map(ResNetScratch.frontActivation, like: t1)
         let block = conv2.inputBlock(a1)
         prof("bn+relu", .forward) {
             bn1.prepare(t1, training: training)
@@ -42,12 +42,12 @@ extension ResidualBlock {
     /// share already in dx (the masked ∂L/∂y itself for an identity shortcut).
     func frontBackward(_ conv1: Conv2D, _ bn1: BatchNorm2D, _ conv2: Conv2D, _ x: FeatureMap, _ t1: FeatureMap,
                        _ dt2: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
-        let a1 = scratch(ws, "res.a1", like: t1)
+        let a1 = ws.map(ResNetScratch.frontActivation, like: t1)
         let block = conv2.inputBlock(a1)
         prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
-        let da1 = scratch(ws, "res.da1", like: t1)
+        let da1 = ws.map(ResNetScratch.frontActivationGradient, like: t1)
         prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
-        let dt1 = block == 0 ? da1 : scratch(ws, "res.dt1", like: t1)
+        let dt1 = block == 0 ? da1 : ws.map(ResNetScratch.frontGradient, like: t1)
         prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
         prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
     }
@@ -146,7 +146,8 @@ final class BottleneckBlock: ResidualBlock {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
         let dt3 = join.backward(t3, x, y, dy, dx: dx, ws)
         prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(bn2, conv3, t2, dt3, ws) }
-        let da2 = scratch(ws, "res.da2", like: t2), dt2 = scratch(ws, "res.dt2", like: t2)
+        let da2 = ws.map(ResNetScratch.bottleneckActivationGradient, like: t2)
+        let dt2 = ws.map(ResNetScratch.bottleneckGradient, like: t2)
         prof("conv1x1+bn+relu", .backward) {
             FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: dt2, accumulate: false)
         }

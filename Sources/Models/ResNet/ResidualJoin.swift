@@ -57,7 +57,7 @@ final class ResidualJoin {
         var gate: UnsafeMutablePointer<Float>? = nil
         if let se {
             // SE squeezes the normalised branch: write it once, then scale, add and ReLU in one pass.
-            let u = scratch(ws, "res.u", like: t)
+            let u = ws.map(ResNetScratch.normalizedBranch, like: t)
             prof("se", .forward) {
                 norm.apply(t, u, relu: false)
                 gate = se.excite(u)
@@ -86,13 +86,13 @@ final class ResidualJoin {
         }
         if let d = downsample {
             let s = shortcut.map(batch: t.n)
-            let ds = scratch(ws, "res.dshortcut", like: s)
+            let ds = ws.map(ResNetScratch.shortcutGradient, like: s)
             prof("bn", .backward) { d.norm.backward(s, dy, ds, relu: false, accumulate: false) }
             prof("downsample " + convName(d.conv), .backward) { d.conv.backward(x, ds, dx: dx, accumulate: false, ws) }
         }
-        let dt = scratch(ws, "res.dt", like: t)
+        let dt = ws.map(ResNetScratch.branchGradient, like: t)
         if let se {
-            let u = scratch(ws, "res.u", like: t)
+            let u = ws.map(ResNetScratch.normalizedBranch, like: t)
             prof("se", .backward) {
                 norm.apply(t, u, relu: false)
                 se.backward(u, dy, dt, accumulate: false)
@@ -105,8 +105,25 @@ final class ResidualJoin {
     }
 }
 
-/// A dense scratch map shaped like `m`.
-func scratch(_ ws: Workspace, _ key: String, like m: FeatureMap, c: Int? = nil) -> FeatureMap {
-    let channels = c ?? m.c
-    return FeatureMap(ws.scratch(key, m.rows * channels), n: m.n, h: m.h, w: m.w, c: channels, stride: channels)
+/// Scratch buffers of the residual blocks (contents are not kept from one use to the next).
+enum ResNetScratch: ScratchBuffer {
+    /// ReLU(bn1(conv1 output)), shaped like conv1's output `[N, ·, ·, planes]` (NHWC or nChw16c), conv2's input:
+    /// written in forward, recomputed in backward.
+    case frontActivation
+    /// ∂L/∂(bn1-ReLU output), shaped like conv1's output; also ∂L/∂(conv1 output) when it is NHWC (bn1's
+    /// backward in place).
+    case frontActivationGradient
+    /// ∂L/∂(conv1 output) when ∂L/∂(bn1-ReLU output) is nChw16c and cannot be overwritten in place.
+    case frontGradient
+    /// The Bottleneck's ∂L/∂(bn2-ReLU output) `[N, OH, OW, planes]`.
+    case bottleneckActivationGradient
+    /// The Bottleneck's ∂L/∂(conv2 output) `[N, OH, OW, planes]`.
+    case bottleneckGradient
+    /// With SE: the branch after its last BN, SE's input `[N, OH, OW, C]` (written in forward, recomputed in
+    /// backward).
+    case normalizedBranch
+    /// ∂L/∂(the downsample convolution's output) `[N, OH, OW, C]`.
+    case shortcutGradient
+    /// ∂L/∂(the branch before its last BN) `[N, OH, OW, C]`, what `ResidualJoin.backward` returns.
+    case branchGradient
 }
