@@ -8,14 +8,22 @@ import CKernels
 /// Training: `y = γ·(x − μ_B)/√(σ²_B + ε) + β` with the biased batch variance σ²_B; running statistics are
 /// updated as `r ← (1 − m)·r + m·stat` with momentum m = 0.1 and the *unbiased* variance. Eval: running
 /// statistics. Shapes: `x, y [N, H, W, C]` (any row strides). Init: γ = 1, β = 0, running mean 0, var 1.
-public struct BatchNorm2D {
+///
+/// A class: forward saves the statistics that backward (and the recompute `apply`) use, see `saved`.
+public final class BatchNorm2D {
     public let channels: Int
     public let eps: Float
     public let momentum: Float
     public let weight: Param, bias: Param
     public let runningMean: Param, runningVar: Param
-    /// Per-channel affine map of the last forward (`y = x·scale + shift`) and its batch mean / 1/σ.
-    let saved: Tensor // [4, C]: scale, shift, mean, invstd
+    /// Saved by forward (`prepare`) for backward and `apply`: the per-channel affine map of the last forward
+    /// (`y = x·scale + shift`) and the mean and 1/σ it normalised with, `[4, C]`: scale, shift, mean, invstd.
+    private let saved: Tensor
+    /// Which statistics `saved` holds: none before the first forward, a training forward's batch statistics
+    /// (what backward needs), or an eval forward's running statistics.
+    private var savedStatistics = SavedStatistics.none
+
+    enum SavedStatistics { case none, batch, running }
 
     public init(_ store: ParameterStore, name: String, channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
         self.channels = channels; self.eps = eps; self.momentum = momentum
@@ -31,6 +39,13 @@ public struct BatchNorm2D {
     public var shift: UnsafeMutablePointer<Float> { saved.data + channels }
     var mean: UnsafeMutablePointer<Float> { saved.data + 2 * channels }
     var invstd: UnsafeMutablePointer<Float> { saved.data + 3 * channels }
+
+    /// Stops with a clear message unless a forward (`prepare`) saved statistics; with `training`, unless the last
+    /// forward was in training mode (backward differentiates the batch statistics saved by that forward).
+    func requireSaved(training: Bool) {
+        precondition(savedStatistics != .none, "BatchNorm2D used before any forward (prepare) saved its statistics")
+        precondition(!training || savedStatistics == .batch, "BatchNorm2D backward after an eval-mode forward")
+    }
 
     /// y = BN(x) (then ReLU when `relu`). `y` may alias `x` only when both have the same stride.
     /// `statistics`: the batch mean and biased variance of `x` when the caller already has them (a dense
@@ -56,6 +71,7 @@ public struct BatchNorm2D {
 
     /// Writes `x·scale + shift` (and ReLU) with the statistics of the last forward: the recompute path.
     public func apply(_ x: FeatureMap, _ y: FeatureMap, relu: Bool, outputBlock: Int = 0) {
+        requireSaved(training: false)
         precondition(x.c == channels && y.c == channels && x.rows == y.rows,
                      "batch norm \(x.rows)×\(x.c) → \(y.rows)×\(y.c), expected \(channels) channels and equal rows")
         let (sc, sh, c) = (scale, shift, channels)
@@ -86,6 +102,7 @@ public struct BatchNorm2D {
             rm[i] = (1 - momentum) * rm[i] + momentum * Float(mu)
             rv[i] = (1 - momentum) * rv[i] + momentum * Float(variance * unbias)
         }
+        savedStatistics = .batch
     }
 
     func useRunningStatistics() {
@@ -96,6 +113,7 @@ public struct BatchNorm2D {
             scale[i] = g[i] * inv
             shift[i] = b[i] - rm[i] * scale[i]
         }
+        savedStatistics = .running
     }
 
     /// Backward of a training-mode forward on `x`. `dy` is the gradient of the layer's output (after the ReLU
@@ -103,6 +121,7 @@ public struct BatchNorm2D {
     /// memory is in nChw16c layout (as a Winograd backward-data kernel writes it); dx must not alias it then.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool,
                          dyBlock: Int = 0) {
+        requireSaved(training: true)
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
         precondition(x.c == c && dy.c == c && dx.c == c && dy.rows == m && dx.rows == m,
@@ -125,6 +144,7 @@ public struct BatchNorm2D {
     /// over all rows, with g = dy masked by the ReLU (the first half, or a caller that took them on the fly).
     func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, sums: [[Double]], relu: Bool,
                   accumulate: Bool, dyBlock: Int = 0) {
+        requireSaved(training: true)
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
         let coeff = Tensor([3, c])

@@ -15,6 +15,7 @@ public enum FusedBottleneck {
     /// Shapes: x [N, H, W, C_in] (may be a channel prefix of a wider buffer) → y [N, H, W, C_out] (dense or a slice).
     public static func forward(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) {
         precondition(conv.isPointwise && x.c == conv.inChannels && y.c == conv.outChannels && bn.channels == x.c)
+        bn.requireSaved(training: false)
         let cin = x.c, cout = y.c
         let cols = ThreadColumns(ws, .bottleneckActivations, rows: x.rows, chunk: chunkRows(cin), width: cin)
         let (scale, shift, weight) = (bn.scale, bn.shift, conv.weight.value)
@@ -30,6 +31,7 @@ public enum FusedBottleneck {
     /// dW += relu(bn(x))ᵀ · dy, recomputing the activations chunk by chunk with `bn`'s forward statistics.
     public static func weightGradient(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ dy: FeatureMap, _ ws: Workspace) {
         precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && x.rows == dy.rows)
+        bn.requireSaved(training: true)
         let cin = x.c, cout = dy.c
         let cols = ThreadColumns(ws, .bottleneckActivations, rows: x.rows, chunk: chunkRows(cin), width: cin)
         let partials = ThreadPartials(ws, .bottleneckWeightPartials, threads: cols.threads, count: cin * cout)

@@ -5,17 +5,22 @@
 ///
 /// Shapes: `x, y [N, H, W, C]`; `fc.0` = Linear(C, C/r), `fc.2` = Linear(C/r, C) with `C/r` the floor
 /// (PyTorch's `channels // reduction`). Parameter names follow the seed: `<prefix>.fc.0.weight`, `<prefix>.fc.2.bias`.
-public struct SqueezeExcitation {
+/// A class: forward saves what backward and `outputMoments` use (see below).
+public final class SqueezeExcitation {
     public let channels: Int, hidden: Int
     public let fc1: Linear, fc2: Linear
-    /// Saved per forward for backward: squeeze s [N, C], hidden h [N, C/r] (after ReLU), gate g [N, C].
-    let saved = SavedActivations()
 
-    final class SavedActivations {
-        var batch = 0; var s = Tensor([0]); var h = Tensor([0]); var g = Tensor([0])
-        var sums: UnsafeMutablePointer<Double>? = nil   // [2, N, C]: Σ x and Σ x² per image and channel
-        deinit { sums?.deallocate() }
-    }
+    // Saved by forward for backward, sized for the last forward's batch:
+    /// Images in the last forward; 0 before the first.
+    private var savedBatch = 0
+    /// The squeeze s = GAP(x) `[N, C]`.
+    private var savedSqueeze = Tensor([0])
+    /// The hidden layer ReLU(fc1(s)) `[N, C/r]`.
+    private var savedHidden = Tensor([0])
+    /// The gate g = σ(fc2(hidden)) `[N, C]`.
+    private var savedGate = Tensor([0])
+    /// Σx and Σx² per image and channel `[2, N, C]` (doubles), for `outputMoments`.
+    private var savedSums: UnsafeMutablePointer<Double>? = nil
 
     /// `pytorchBias`: the FC biases start as `nn.Linear` leaves them (SE-ResNet) instead of 0 (the course's
     /// SE-DenseNet).
@@ -26,8 +31,10 @@ public struct SqueezeExcitation {
         fc2 = Linear(store, name: "\(name).fc.2", in: hidden, out: channels, pytorchBias: pytorchBias)
     }
 
+    deinit { savedSums?.deallocate() }
+
     /// The gate of the last forward, `[N, C]`.
-    public var gate: UnsafeMutablePointer<Float> { saved.g.data }
+    public var gate: UnsafeMutablePointer<Float> { savedGate.data }
 
     public func forward(_ x: FeatureMap, _ y: FeatureMap) {
         checkShape(x, y, (x.h, x.w), "SE output")
@@ -40,14 +47,14 @@ public struct SqueezeExcitation {
     public func excite(_ x: FeatureMap) -> UnsafeMutablePointer<Float> {
         precondition(x.c == channels, "SE on \(x.c) channels, expected \(channels)")
         let n = x.n
-        if saved.batch != n {
-            saved.batch = n
-            saved.s = Tensor([n, channels]); saved.h = Tensor([n, hidden]); saved.g = Tensor([n, channels])
-            saved.sums?.deallocate()
-            saved.sums = .allocate(capacity: 2 * n * channels)
+        if savedBatch != n {
+            savedBatch = n
+            savedSqueeze = Tensor([n, channels]); savedHidden = Tensor([n, hidden]); savedGate = Tensor([n, channels])
+            savedSums?.deallocate()
+            savedSums = .allocate(capacity: 2 * n * channels)
         }
-        let s = saved.s.data, h = saved.h.data, g = saved.g.data
-        GlobalAvgPool.forward(x, s, ldy: channels, sums: saved.sums)
+        let s = savedSqueeze.data, h = savedHidden.data, g = savedGate.data
+        GlobalAvgPool.forward(x, s, ldy: channels, sums: savedSums)
         fc1.forward(s, h, batch: n)
         ReLU.forward(h, h, count: n * hidden)
         fc2.forward(h, g, batch: n)
@@ -59,8 +66,8 @@ public struct SqueezeExcitation {
     /// per-image sums (Σx, Σx² in double) instead of another pass over y: E[y] = Σₙ gₙ·Σx / M,
     /// E[y²] = Σₙ gₙ²·Σx² / M with M = N·H·W. The next BatchNorm (a transition's, or the final one) uses them.
     public func outputMoments(rows: Int) -> ChannelMoments {
-        let n = saved.batch, c = channels, g = saved.g.data
-        guard let sums = saved.sums else { preconditionFailure("outputMoments before forward") }
+        let n = savedBatch, c = channels, g = savedGate.data
+        guard let sums = savedSums else { preconditionFailure("SqueezeExcitation.outputMoments before any forward") }
         var mean = [Double](repeating: 0, count: c), variance = mean
         for i in 0..<n {
             for ch in 0..<c {
@@ -76,11 +83,14 @@ public struct SqueezeExcitation {
         return ChannelMoments(mean: mean, variance: variance)
     }
 
-    /// Accumulates the FC gradients; writes dx (or adds to it when `accumulate`).
+    /// Backward of the last forward, on the same `x`: accumulates the FC gradients; writes dx (or adds to it when
+    /// `accumulate`).
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, accumulate: Bool) {
         let n = x.n
-        precondition(x.c == channels && saved.batch == n, "SE backward on \(n)×\(x.c), forward saw \(saved.batch)×\(channels)")
-        let s = saved.s.data, h = saved.h.data, g = saved.g.data
+        precondition(x.c == channels, "SE backward on \(x.c) channels, expected \(channels)")
+        precondition(savedBatch == n, savedBatch == 0 ? "SqueezeExcitation backward before any forward"
+                     : "SqueezeExcitation backward on \(n) images after a forward on \(savedBatch)")
+        let s = savedSqueeze.data, h = savedHidden.data, g = savedGate.data
         let dg = Tensor([n, channels]), dh = Tensor([n, hidden]), ds = Tensor([n, channels])
         ChannelScale.backward(x, g, dy, dx: dx, accumulate: accumulate, ds: dg.data)
         Sigmoid.backward(output: g, dg.data, dg.data, count: n * channels)

@@ -134,7 +134,8 @@ public final class DenseNet {
         let transitionSEInputs: [Tensor?]
         let masks: [Tensor?]
         let features: Tensor, dFeatures: Tensor, logits: Tensor, dLogits: Tensor
-        /// Batch size of the last forward (≤ n).
+        /// Batch size of the last training forward (≤ n); 0 after an eval-mode forward, whose statistics
+        /// backward cannot use.
         var lastBatch = 0
 
         init(_ net: DenseNet, n: Int, h: Int, w: Int) throws {
@@ -195,7 +196,7 @@ public final class DenseNet {
         precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
         let a = try activations(n: input.n, h: input.h, w: input.w)
         let ws = workspace, n = input.n
-        a.lastBatch = n
+        a.lastBatch = training ? n : 0
         if training { store.batchesTracked += 1 }
 
         // Stem: conv7×7/2 → BN → ReLU → maxpool 3/2, written straight into block 1's buffer.

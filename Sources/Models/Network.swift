@@ -37,3 +37,9 @@ extension DenseNet: Network {
     public var classes: Int { config.classes }
     public var displayName: String { config.displayName }
 }
+
+/// Stops with a clear message unless the activations a layer saved for backward (`savedBatch` images, 0 when
+/// none) come from a training forward on `x`'s batch; `what` names the layer. Shared by every network's layers.
+func requireTrainingForward(_ savedBatch: Int, _ x: FeatureMap, _ what: String) {
+    precondition(savedBatch == x.n && savedBatch > 0, "\(what) backward without a training forward of this batch (\(x.n) images)")
+}

@@ -76,6 +76,8 @@ public final class ResNet {
         /// Two gradient buffers, each as large as the largest block input or output.
         let gradients: [Tensor]
         let features: Tensor, dFeatures: Tensor, logits: Tensor
+        /// Batch size of the last training forward (≤ n); 0 after an eval-mode forward, whose statistics
+        /// backward cannot use.
         var lastBatch = 0
 
         init(_ net: ResNet, n: Int, h: Int, w: Int) throws {
@@ -123,7 +125,7 @@ public final class ResNet {
         precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
         let a = try activations(n: input.n, h: input.h, w: input.w)
         let ws = workspace, n = input.n
-        a.lastBatch = n
+        a.lastBatch = training ? n : 0
         if training { store.batchesTracked += 1 }
 
         // Stem: conv7×7/2 → BN → ReLU → max pool 3/2.

@@ -17,7 +17,8 @@ protocol ResidualBlock: AnyObject {
     var activationBytes: Int { get }
     /// x [N, H, W, C_in] → y [N, OH, OW, C_out] (dense).
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace)
-    /// dy = ∂L/∂y (overwritten) → dx = ∂L/∂x (written). Without a downsample, dx must be dy's memory.
+    /// Backward of the last training forward on `x`: dy = ∂L/∂y (overwritten) → dx = ∂L/∂x (written). Without a
+    /// downsample, dx must be dy's memory.
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace)
 }
 
@@ -58,8 +59,11 @@ final class BasicBlock: ResidualBlock {
     let inChannels: Int, outChannels: Int, stride: Int
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D
     let join: ResidualJoin
-    /// Convolution outputs before their BN, [N, OH, OW, planes] each.
+    /// Saved by forward for backward: the convolution outputs before their BN, [N, OH, OW, planes] each (BN's
+    /// backward and the recompute of bn1-ReLU read them).
     private var t1 = Tensor([0]), t2 = Tensor([0])
+    /// Images in the last training forward; 0 before one and after an eval-mode forward.
+    private var savedBatch = 0
 
     init(_ store: ParameterStore, name: String, in cin: Int, planes: Int, stride: Int, seReduction: Int?) {
         inChannels = cin; outChannels = planes; self.stride = stride
@@ -79,6 +83,7 @@ final class BasicBlock: ResidualBlock {
         let (oh, ow) = outputSize(h, w)
         t1 = Tensor([n, oh, ow, outChannels]); t2 = Tensor([n, oh, ow, outChannels])
         join.allocate(n: n, outH: oh, outW: ow)
+        savedBatch = 0
     }
 
     var activationBytes: Int { (t1.count + t2.count) * 4 + join.activationBytes }
@@ -87,9 +92,11 @@ final class BasicBlock: ResidualBlock {
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
         frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
         join.forward(t2, x, y, training: training, ws)
+        savedBatch = training ? x.n : 0
     }
 
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+        requireTrainingForward(savedBatch, x, "residual block")
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
         let dt2 = join.backward(t2, x, y, dy, dx: dx, ws)
         frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, ws)
@@ -102,8 +109,11 @@ final class BottleneckBlock: ResidualBlock {
     let inChannels: Int, outChannels: Int, stride: Int
     let conv1: Conv2D, bn1: BatchNorm2D, conv2: Conv2D, bn2: BatchNorm2D, conv3: Conv2D
     let join: ResidualJoin
-    /// Convolution outputs before their BN: t1 [N, H, W, planes], t2 [N, OH, OW, planes], t3 [N, OH, OW, 4·planes].
+    /// Saved by forward for backward: the convolution outputs before their BN, t1 [N, H, W, planes],
+    /// t2 [N, OH, OW, planes], t3 [N, OH, OW, 4·planes] (BN's backward and the recomputes of BN-ReLU read them).
     private var t1 = Tensor([0]), t2 = Tensor([0]), t3 = Tensor([0])
+    /// Images in the last training forward; 0 before one and after an eval-mode forward.
+    private var savedBatch = 0
 
     init(_ store: ParameterStore, name: String, in cin: Int, planes: Int, stride: Int, seReduction: Int?) {
         inChannels = cin; outChannels = planes * 4; self.stride = stride
@@ -127,6 +137,7 @@ final class BottleneckBlock: ResidualBlock {
         let planes = conv1.outChannels
         t1 = Tensor([n, h, w, planes]); t2 = Tensor([n, oh, ow, planes]); t3 = Tensor([n, oh, ow, outChannels])
         join.allocate(n: n, outH: oh, outW: ow)
+        savedBatch = 0
     }
 
     var activationBytes: Int { (t1.count + t2.count + t3.count) * 4 + join.activationBytes }
@@ -140,9 +151,11 @@ final class BottleneckBlock: ResidualBlock {
             FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
         }
         join.forward(t3, x, y, training: training, ws)
+        savedBatch = training ? x.n : 0
     }
 
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+        requireTrainingForward(savedBatch, x, "residual block")
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
         let dt3 = join.backward(t3, x, y, dy, dx: dx, ws)
         prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(bn2, conv3, t2, dt3, ws) }

@@ -25,8 +25,11 @@ final class ResidualJoin {
     let norm: BatchNorm2D
     let se: SqueezeExcitation?
     let downsample: Downsample?
-    /// The downsample convolution's output [N, OH, OW, C_out] of the last forward (batch ≤ its first dimension).
+    /// Saved by forward for backward: the downsample convolution's output [N, OH, OW, C_out] (its BN's backward
+    /// reads it; batch ≤ its first dimension).
     private var shortcut = Tensor([0])
+    /// Images in the last training forward; 0 before one and after an eval-mode forward.
+    private var savedBatch = 0
 
     /// Declares SE and the downsample after `norm`, in the course's PyTorch code's module order.
     init(_ store: ParameterStore, name: String, norm: BatchNorm2D, in cin: Int, stride: Int, seReduction: Int?) {
@@ -39,6 +42,7 @@ final class ResidualJoin {
 
     func allocate(n: Int, outH: Int, outW: Int) {
         if downsample != nil { shortcut = Tensor([n, outH, outW, norm.channels]) }
+        savedBatch = 0
     }
 
     var activationBytes: Int { shortcut.count * 4 }
@@ -71,6 +75,7 @@ final class ResidualJoin {
                                   rscale, rshift, r0, r1, c, y.base, y.stride)
             }
         }
+        savedBatch = training ? t.n : 0
     }
 
     /// Given y and dy = ∂L/∂y (overwritten with the masked gradient g), returns ∂L/∂t (in scratch) and, with a
@@ -79,6 +84,7 @@ final class ResidualJoin {
     func backward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap,
                   _ ws: Workspace) -> FeatureMap {
         precondition(y.isDense && dy.isDense && y.rows == dy.rows && y.c == dy.c)
+        requireTrainingForward(savedBatch, t, "residual join")
         prof("relu", .backward) {
             parallelRows(y.rows, chunk: 512) { r0, r1 in
                 abl_relu_mask(y.base + r0 * y.c, dy.base + r0 * y.c, (r1 - r0) * y.c)
