@@ -1,4 +1,6 @@
-// DenseNet-BC and the seed's SE-DenseNet as one hand-written forward/backward pair (llm.c style).
+// DenseNet-BC and the SE-DenseNet of the course's PyTorch code: the network strings its stem, dense blocks,
+// transitions and head into one forward/backward pair; each dense layer and each transition has its own pair
+// (DenseBlocks.swift).
 //
 // Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks", CVPR 2017.
 // Hu, Shen, Sun, "Squeeze-and-Excitation Networks", CVPR 2018. SE sits where `DenseNetConfig.sePlacement` says:
@@ -7,46 +9,15 @@
 //
 // Memory plan (per dense block, rows R = N·H·W):
 //   block buffer X [R, C_in + L·k]   every layer reads the prefix [0, c) and writes its k channels at c
-//   bottlenecks    [L, R, bn·k]      conv1 outputs, kept for BN2's backward
-//   layer SE inputs [L, R, k]          each layer's new maps before its SE (placement `layer`; SE's backward
-//                                      needs them, and the block buffer holds the scaled maps)
+//   per dense layer                  its bottleneck [R, bn·k] (conv1's output, for BN2's backward); with SE on
+//                                    the layer its new maps before SE [R, k] (X holds the scaled maps); with
+//                                    dropout its mask [R, k]
+//   per transition with SE           its convolution's output before SE [N, H/2, W/2, ⌊θC⌋]
 //   BN-ReLU outputs are never stored: backward recomputes them from X / the bottleneck (Pleiss et al. 2017).
-//   BN1-ReLU and conv1 run fused in cache-sized row chunks (FusedBottleneck); BN2-ReLU writes the layout the
-//   3×3 convolution reads (nChw16c for Winograd).
-// A transition pools before its 1×1 convolution (both are linear, so they commute): a quarter of the GEMM.
 import Engine
 
-/// One dense layer: BN-ReLU-Conv1×1(bn·k)-BN-ReLU-Conv3×3(k), then SE on the k new maps with placement `layer`
-/// (`<name>.se.fc.0/2`).
-struct DenseLayer {
-    let inChannels: Int
-    let norm1: BatchNorm2D, conv1: Conv2D, norm2: BatchNorm2D, conv2: Conv2D
-    let se: SqueezeExcitation?
-
-    init(_ store: ParameterStore, name: String, in c: Int, growth k: Int, bnSize: Int, seReduction: Int?) {
-        inChannels = c
-        norm1 = BatchNorm2D(store, name: "\(name).norm1", channels: c)
-        conv1 = Conv2D(store, name: "\(name).conv1", in: c, out: bnSize * k, kernel: 1)
-        norm2 = BatchNorm2D(store, name: "\(name).norm2", channels: bnSize * k)
-        conv2 = Conv2D(store, name: "\(name).conv2", in: bnSize * k, out: k, kernel: 3, stride: 1, padding: 1)
-        se = seReduction.map { SqueezeExcitation(store, name: "\(name).se", channels: k, reduction: $0) }
-    }
-}
-
-/// BN-ReLU-Conv1×1(⌊θC⌋)-AvgPool2, computed as BN-ReLU-AvgPool2-Conv1×1, then SE with placement `transition`
-/// (`<name>.se.fc.0/2`).
-struct Transition {
-    let norm: BatchNorm2D, conv: Conv2D
-    let pool = AvgPool2D(kernel: 2, stride: 2)
-    let se: SqueezeExcitation?
-
-    init(_ store: ParameterStore, name: String, in c: Int, out: Int, seReduction: Int?) {
-        norm = BatchNorm2D(store, name: "\(name).norm", channels: c)
-        conv = Conv2D(store, name: "\(name).conv", in: c, out: out, kernel: 1)
-        se = seReduction.map { SqueezeExcitation(store, name: "\(name).se", channels: out, reduction: $0) }
-    }
-}
-
+/// One dense block with what follows it: SE on the block's output (placement `block`), then a transition (every
+/// block but the last; the last is followed by the head).
 struct Stage {
     let layers: [DenseLayer]
     let inChannels: Int, outChannels: Int
@@ -63,7 +34,6 @@ public final class DenseNet {
     let stages: [Stage]
     let norm5: BatchNorm2D
     let classifier: Linear
-    let dropout: Dropout?
     let workspace = Workspace()
     var acts: Activations?
     /// Dropout masks are drawn from this generator (seeded by the trainer; part of a checkpoint's RNG state).
@@ -80,6 +50,7 @@ public final class DenseNet {
         func se(at placement: SEPlacement) -> Int? { config.sePlacement == placement ? config.seReduction : nil }
         conv0 = Conv2D(store, name: "features.conv0", in: 3, out: config.initChannels, kernel: 7, stride: 2, padding: 3)
         norm0 = BatchNorm2D(store, name: "features.norm0", channels: config.initChannels)
+        let dropout = config.dropRate > 0 ? Dropout(p: Float(config.dropRate)) : nil
         var stages: [Stage] = []
         let channels = config.blockChannels
         for (b, layers) in config.blockConfig.enumerated() {
@@ -89,7 +60,8 @@ public final class DenseNet {
             let cin = channels[b].input, cout = channels[b].output
             let dense = (0..<layers).map {
                 DenseLayer(store, name: "\(layerPrefix).denselayer\($0 + 1)", in: cin + $0 * config.growthRate,
-                           growth: config.growthRate, bnSize: config.bnSize, seReduction: se(at: .layer))
+                           growth: config.growthRate, bnSize: config.bnSize, seReduction: se(at: .layer),
+                           dropout: dropout)
             }
             let seLayer = se(at: .block).map { SqueezeExcitation(store, name: "\(block).se", channels: cout, reduction: $0) }
             let trans = b < config.blockConfig.count - 1
@@ -100,7 +72,6 @@ public final class DenseNet {
         self.stages = stages
         norm5 = BatchNorm2D(store, name: "features.norm5", channels: config.featureChannels)
         classifier = Linear(store, name: "classifier", in: config.featureChannels, out: config.classes)
-        dropout = config.dropRate > 0 ? Dropout(p: Float(config.dropRate)) : nil
         var initRNG = SeededGenerator(seed: seed)
         store.finalize(rng: &initRNG)
         rng = SeededGenerator(seed: seed ^ 0xD5A6_1266_F0C9_392F)
@@ -121,18 +92,15 @@ public final class DenseNet {
 
     // MARK: activations
 
-    /// Everything a training step keeps between forward and backward, sized for one (N, H, W).
+    /// What a training step keeps between forward and backward (besides each layer's own, which `init` sizes),
+    /// for one (N, H, W).
     final class Activations {
         let n: Int, h: Int, w: Int
         let stemOut: Tensor, stemAct: Tensor, dStem: Tensor
+        /// Each dense block's buffer `[N, H, W, C_in + L·k]` and its gradient.
         let blocks: [Tensor], dBlocks: [Tensor]
-        let bottlenecks: [Tensor]
+        /// Placement `block`: each block's output after SE, `[N, H, W, C]`.
         let seOut: [Tensor?]
-        /// Placement `layer`: each layer's new maps before its SE, [L, R, k] per block.
-        let layerSEInputs: [Tensor?]
-        /// Placement `transition`: each transition's output before its SE, [N, H/2, W/2, ⌊θC⌋].
-        let transitionSEInputs: [Tensor?]
-        let masks: [Tensor?]
         let features: Tensor, dFeatures: Tensor, logits: Tensor, dLogits: Tensor
         /// Batch size of the last training forward (≤ n); 0 after an eval-mode forward, whose statistics
         /// backward cannot use.
@@ -145,32 +113,23 @@ public final class DenseNet {
             stemOut = Tensor([n, sizes[0].h, sizes[0].w, c0])
             stemAct = Tensor([n, sizes[0].h, sizes[0].w, c0])
             dStem = Tensor([n, sizes[0].h, sizes[0].w, c0])
-            var blocks: [Tensor] = [], dBlocks: [Tensor] = [], bottlenecks: [Tensor] = [], seOut: [Tensor?] = []
-            var masks: [Tensor?] = [], layerSEInputs: [Tensor?] = [], transitionSEInputs: [Tensor?] = []
-            let width = net.config.bnSize * net.config.growthRate
+            var blocks: [Tensor] = [], dBlocks: [Tensor] = [], seOut: [Tensor?] = []
             for (i, stage) in net.stages.enumerated() {
                 let s = sizes[i + 1]
                 blocks.append(Tensor([n, s.h, s.w, stage.outChannels]))
                 dBlocks.append(Tensor([n, s.h, s.w, stage.outChannels]))
-                bottlenecks.append(Tensor([stage.layers.count, n * s.h * s.w, width]))
+                for layer in stage.layers { layer.allocate(n: n, h: s.h, w: s.w) }
                 seOut.append(stage.se == nil ? nil : Tensor([n, s.h, s.w, stage.outChannels]))
-                masks.append(net.dropout == nil ? nil : Tensor([stage.layers.count, n * s.h * s.w, net.config.growthRate]))
-                layerSEInputs.append(stage.layers.first?.se == nil ? nil
-                                     : Tensor([stage.layers.count, n * s.h * s.w, net.config.growthRate]))
-                transitionSEInputs.append(stage.transition?.se == nil ? nil
-                                          : Tensor([n, s.h / 2, s.w / 2, stage.transition!.conv.outChannels]))
+                stage.transition?.allocate(n: n, outH: s.h / 2, outW: s.w / 2)
             }
-            self.layerSEInputs = layerSEInputs; self.transitionSEInputs = transitionSEInputs
-            self.blocks = blocks; self.dBlocks = dBlocks; self.bottlenecks = bottlenecks; self.seOut = seOut
-            self.masks = masks
+            self.blocks = blocks; self.dBlocks = dBlocks; self.seOut = seOut
             features = Tensor([n, net.config.featureChannels]); dFeatures = Tensor([n, net.config.featureChannels])
             logits = Tensor([n, net.config.classes]); dLogits = Tensor([n, net.config.classes])
         }
 
         var bytes: Int {
-            var t = [stemOut, stemAct, dStem, features, dFeatures, logits, dLogits] + blocks + dBlocks + bottlenecks
-            t += seOut.compactMap { $0 } + masks.compactMap { $0 }
-            t += layerSEInputs.compactMap { $0 } + transitionSEInputs.compactMap { $0 }
+            let t = [stemOut, stemAct, dStem, features, dFeatures, logits, dLogits] + blocks + dBlocks
+                + seOut.compactMap { $0 }
             return t.reduce(0) { $0 + $1.count * 4 }
         }
     }
@@ -185,7 +144,13 @@ public final class DenseNet {
     }
 
     /// Bytes of activations and scratch currently held.
-    public var activationBytes: Int { (acts?.bytes ?? 0) + workspace.bytes }
+    public var activationBytes: Int {
+        guard let acts else { return workspace.bytes }
+        let saved = stages.reduce(0) { total, stage in
+            stage.layers.reduce(total) { $0 + $1.activationBytes } + (stage.transition?.activationBytes ?? 0)
+        }
+        return acts.bytes + saved + workspace.bytes
+    }
 
     // MARK: forward
 
@@ -211,29 +176,7 @@ public final class DenseNet {
             // each layer's norm1 reads the same channels again (O(L) instead of O(L²) statistics passes).
             var moments = ChannelMoments(mean: .init(repeating: 0, count: x.c), variance: .init(repeating: 0, count: x.c))
             if training { prof("bn stats", .forward) { moments.store(ChannelMoments(x.channels(0, stage.inChannels)), at: 0) } }
-            for (l, layer) in stage.layers.enumerated() {
-                let cin = layer.inChannels
-                prof("bn+relu", .forward) {
-                    layer.norm1.prepare(x.channels(0, cin), training: training,
-                                        statistics: training ? moments.slice(0, cin) : nil)
-                }
-                let bott = bottleneck(a, b, l, like: x)
-                // BN1-ReLU and the 1×1 convolution in cache-sized row chunks: the activations never hit memory.
-                prof("bn+relu+conv1x1", .forward) { FusedBottleneck.forward(layer.norm1, layer.conv1, x.channels(0, cin), bott, ws) }
-                let a2 = scratchMap(ws, .bottleneckActivation, like: x, c: bott.c)
-                // Winograd kernels read their input in 16-channel blocks: BN-ReLU writes that layout directly.
-                let block = layer.conv2.inputBlock(a2)
-                prof("bn+relu", .forward) { layer.norm2.forward(bott, a2, training: training, relu: true, outputBlock: block) }
-                let new = x.channels(cin, config.growthRate)
-                // With SE on the layer, the convolution (and dropout) write its input; SE writes the scaled maps.
-                let convOut = layer.se == nil ? new : layerSEInput(a, b, l, like: x)
-                prof("conv3x3", .forward) { layer.conv2.forward(a2, convOut, ws, inputBlock: block) }
-                if training, let dropout, let masks = a.masks[b] {
-                    prof("dropout", .forward) { dropout.forward(convOut, mask: masks.data + l * rows * config.growthRate, rng: &rng) }
-                }
-                if let se = layer.se { prof("se", .forward) { se.forward(convOut, new) } }
-                if training { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: cin) } }
-            }
+            for layer in stage.layers { layer.forward(x, training: training, moments: &moments, rng: &rng, ws) }
             // The transition (or the head) normalises the block buffer: reuse the statistics computed per layer.
             var blockMoments: ChannelMoments? = training ? moments : nil
             var y = x
@@ -244,18 +187,11 @@ public final class DenseNet {
                 blockMoments = training ? se.outputMoments(rows: rows) : nil
             }
             if let t = stage.transition {
-                let next = a.blocks[b + 1].map(batch: n)
-                let act = scratchMap(ws, .transitionActivation, like: y, c: y.c)
-                prof("bn+relu", .forward) { t.norm.forward(y, act, training: training, relu: true, statistics: blockMoments) }
-                let pooled = scratchMap(ws, .transitionPooled, n: y.n, h: next.h, w: next.w, c: y.c)
-                prof("avgpool", .forward) { t.pool.forward(act, pooled) }
-                let out = next.channels(0, t.conv.outChannels)
-                let convOut = t.se == nil ? out : a.transitionSEInputs[b]!.map(batch: n)
-                prof("conv1x1", .forward) { t.conv.forward(pooled, convOut, ws) }
-                if let se = t.se { prof("se", .forward) { se.forward(convOut, out) } }
+                let next = a.blocks[b + 1].map(batch: n).channels(0, t.outChannels)
+                t.forward(y, next, training: training, statistics: blockMoments, ws)
             } else {
                 // Head: BN → ReLU → global average pool → Linear.
-                let act = scratchMap(ws, .headActivation, like: y, c: y.c)
+                let act = ws.map(DenseNetScratch.headActivation, like: y)
                 prof("bn+relu", .forward) { norm5.forward(y, act, training: training, relu: true, statistics: blockMoments) }
                 prof("head", .forward) {
                     GlobalAvgPool.forward(act, a.features.data, ldy: config.featureChannels)
@@ -284,26 +220,11 @@ public final class DenseNet {
             let x = a.blocks[b].map(batch: n), dx = a.dBlocks[b].map(batch: n)
             let y = a.seOut[b]?.map(batch: n) ?? x
             // Gradient of the block's (SE) output: into dx directly, or into scratch when SE sits in between.
-            let dy = stage.se == nil ? dx : scratchMap(ws, .blockSEOutputGradient, like: x, c: x.c)
+            let dy = stage.se == nil ? dx : ws.map(DenseNetScratch.blockSEOutputGradient, like: x)
             if let t = stage.transition {
-                let next = a.blocks[b + 1].map(batch: n), dNext = a.dBlocks[b + 1].map(batch: n)
-                let act = scratchMap(ws, .transitionActivation, like: y, c: y.c)
-                prof("bn+relu recompute", .backward) { t.norm.apply(y, act, relu: true) }
-                let pooled = scratchMap(ws, .transitionPooled, n: y.n, h: next.h, w: next.w, c: y.c)
-                prof("avgpool", .backward) { t.pool.forward(act, pooled) }
-                let dPooled = scratchMap(ws, .transitionPooledGradient, n: y.n, h: next.h, w: next.w, c: y.c)
-                var dOut = dNext.channels(0, t.conv.outChannels)
-                if let se = t.se {
-                    let seInput = a.transitionSEInputs[b]!.map(batch: n)
-                    let dSEInput = scratchMap(ws, .transitionSEInputGradient, like: seInput, c: seInput.c)
-                    prof("se", .backward) { se.backward(seInput, dOut, dSEInput, accumulate: false) }
-                    dOut = dSEInput
-                }
-                prof("conv1x1", .backward) { t.conv.backward(pooled, dOut, dx: dPooled, ws) }
-                prof("avgpool", .backward) { t.pool.backward(dPooled, act) } // act now holds ∂L/∂(BN-ReLU output)
-                prof("bn+relu", .backward) { t.norm.backward(y, act, dy, relu: true, accumulate: false) }
+                t.backward(y, a.dBlocks[b + 1].map(batch: n).channels(0, t.outChannels), dx: dy, ws)
             } else {
-                let dAct = scratchMap(ws, .headActivation, like: y, c: y.c)
+                let dAct = ws.map(DenseNetScratch.headActivation, like: y)
                 prof("head", .backward) {
                     classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
                     GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
@@ -312,90 +233,11 @@ public final class DenseNet {
             }
             if let se = stage.se { prof("se", .backward) { se.backward(x, dy, dx, accumulate: false) } }
 
-            let rows = x.rows
-            for l in stride(from: stage.layers.count - 1, through: 0, by: -1) {
-                let layer = stage.layers[l]
-                let cin = layer.inChannels
-                var dNew = dx.channels(cin, config.growthRate)
-                if let se = layer.se {
-                    let seInput = layerSEInput(a, b, l, like: x)
-                    let dSEInput = scratchMap(ws, .layerSEInputGradient, like: x, c: config.growthRate)
-                    prof("se", .backward) { se.backward(seInput, dNew, dSEInput, accumulate: false) }
-                    dNew = dSEInput
-                }
-                if let dropout, let masks = a.masks[b] {
-                    prof("dropout", .backward) { dropout.backward(dNew, mask: masks.data + l * rows * config.growthRate) }
-                }
-                let bott = bottleneck(a, b, l, like: x)
-                let a2 = scratchMap(ws, .bottleneckActivation, like: x, c: bott.c)
-                let block = layer.conv2.inputBlock(a2)
-                prof("bn+relu recompute", .backward) { layer.norm2.apply(bott, a2, relu: true, outputBlock: block) }
-                let dA2 = scratchMap(ws, .bottleneckActivationGradient, like: x, c: bott.c)
-                prof("conv3x3", .backward) { layer.conv2.backward(a2, dNew, dx: dA2, ws, inputBlock: block) }
-                // ∂L/∂bottleneck: in place over dA2 (NHWC), or from blocked dA2 into a buffer of its own.
-                let dBott = block == 0 ? dA2 : scratchMap(ws, .bottleneckGradient, like: x, c: bott.c)
-                prof("bn+relu", .backward) { layer.norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
-                let dA1 = scratchMap(ws, .inputActivationGradient, like: x, c: cin)
-                // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward); then dA1 = dBott · W1ᵀ
-                // in chunks, with BN1's backward sums taken from each chunk while it is in cache.
-                prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(layer.norm1, layer.conv1, x.channels(0, cin), dBott, ws) }
-                prof("conv1x1+bn+relu", .backward) {
-                    FusedBottleneck.backwardData(layer.norm1, layer.conv1, x.channels(0, cin), dBott, da: dA1,
-                                                 dx: dx.channels(0, cin), accumulate: true)
-                }
-            }
+            for layer in stage.layers.reversed() { layer.backward(x, dx, ws) }
         }
         // Stem.
         prof("maxpool", .backward) { pool0.backward(a.stemAct.map(batch: n), a.dBlocks[0].map(batch: n).channels(0, config.initChannels), a.dStem.map(batch: n)) }
         prof("bn+relu", .backward) { norm0.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
         prof("conv7x7 stem", .backward) { conv0.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
-
-    // MARK: helpers
-
-    func bottleneck(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
-        let width = config.bnSize * config.growthRate
-        return FeatureMap(a.bottlenecks[b].data + l * x.rows * width, n: x.n, h: x.h, w: x.w, c: width, stride: width)
-    }
-
-    /// Layer `l`'s new maps before its SE (placement `layer`), `[N, H, W, k]` dense.
-    func layerSEInput(_ a: Activations, _ b: Int, _ l: Int, like x: FeatureMap) -> FeatureMap {
-        let k = config.growthRate
-        return FeatureMap(a.layerSEInputs[b]!.data + l * x.rows * k, n: x.n, h: x.h, w: x.w, c: k, stride: k)
-    }
-
-    func scratchMap(_ ws: Workspace, _ buffer: DenseNetScratch, like x: FeatureMap, c: Int) -> FeatureMap {
-        ws.map(buffer, like: x, c: c)
-    }
-
-    func scratchMap(_ ws: Workspace, _ buffer: DenseNetScratch, n: Int, h: Int, w: Int, c: Int) -> FeatureMap {
-        ws.map(buffer, n: n, h: h, w: w, c: c)
-    }
-}
-
-/// Scratch buffers of the DenseNet's layers (contents are not kept from one use to the next).
-enum DenseNetScratch: ScratchBuffer {
-    /// A dense layer's BN2-ReLU output, the 3×3 convolution's input `[N, H, W, bn·k]` (NHWC or nChw16c):
-    /// written in forward, recomputed in backward.
-    case bottleneckActivation
-    /// ∂L/∂(BN2-ReLU output) `[N, H, W, bn·k]`; also ∂L/∂bottleneck when it is NHWC (BN2's backward in place).
-    case bottleneckActivationGradient
-    /// ∂L/∂bottleneck `[N, H, W, bn·k]` when ∂L/∂(BN2-ReLU output) is nChw16c and cannot be overwritten in place.
-    case bottleneckGradient
-    /// ∂L/∂(BN1-ReLU output) `[N, H, W, c]`, the input gradient of the 1×1 convolution before BN1's backward.
-    case inputActivationGradient
-    /// ∂L/∂(a dense layer's new maps before its SE) `[N, H, W, k]` (SE placement `layer`).
-    case layerSEInputGradient
-    /// ∂L/∂(a dense block's output before its SE) `[N, H, W, C]` (SE placement `block`).
-    case blockSEOutputGradient
-    /// A transition's BN-ReLU output `[N, H, W, C]`; in backward, after the pooling's backward, its gradient.
-    case transitionActivation
-    /// A transition's pooled BN-ReLU output `[N, H/2, W/2, C]`, the 1×1 convolution's input.
-    case transitionPooled
-    /// ∂L/∂(pooled BN-ReLU output) `[N, H/2, W/2, C]`.
-    case transitionPooledGradient
-    /// ∂L/∂(a transition's output before its SE) `[N, H/2, W/2, ⌊θC⌋]` (SE placement `transition`).
-    case transitionSEInputGradient
-    /// The head's BN-ReLU output `[N, H, W, C]` in forward; its gradient in backward.
-    case headActivation
 }

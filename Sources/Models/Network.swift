@@ -38,6 +38,9 @@ extension DenseNet: Network {
     public var displayName: String { config.displayName }
 }
 
+/// Times `body` as one op of the per-op profile (`ablate bench --profile`); shared by every network.
+@inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
+
 /// Stops with a clear message unless the activations a layer saved for backward (`savedBatch` images, 0 when
 /// none) come from a training forward on `x`'s batch; `what` names the layer. Shared by every network's layers.
 func requireTrainingForward(_ savedBatch: Int, _ x: FeatureMap, _ what: String) {

@@ -170,6 +170,3 @@ final class BottleneckBlock: ResidualBlock {
 
 /// Profiler row names: `conv3x3`, `conv3x3/2` (strided), `conv1x1`, `conv1x1/2` (the downsample).
 func convName(_ c: Conv2D) -> String { "conv\(c.kernel)x\(c.kernel)" + (c.stride > 1 ? "/\(c.stride)" : "") }
-
-/// Times `body` as one op of the per-op profile (`ablate bench --profile`); shared by every network.
-@inline(__always) func prof(_ op: String, _ phase: Phase, _ body: () -> Void) { Profiler.shared.measure(op, phase, body) }
