@@ -74,7 +74,7 @@ public final class DenseNet {
         classifier = Linear(store, name: "classifier", in: config.featureChannels, out: config.classes)
         var initRNG = SeededGenerator(seed: seed)
         store.finalize(rng: &initRNG)
-        rng = SeededGenerator(seed: seed ^ 0xD5A6_1266_F0C9_392F)
+        rng = trainingGenerator(seed: seed)
     }
 
     /// Spatial size of each stage for an `s×s` input: stem conv, after max pool, then each block.
@@ -158,7 +158,7 @@ public final class DenseNet {
     /// updates the running ones) and keeps what backward needs; eval mode uses running statistics.
     @discardableResult
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
+        requireImageBatch(input)
         let a = try activations(n: input.n, h: input.h, w: input.w)
         let ws = workspace, n = input.n
         a.lastBatch = training ? n : 0
@@ -199,10 +199,7 @@ public final class DenseNet {
                 }
             }
         }
-        if n == a.n { return a.logits }
-        let logits = Tensor([n, config.classes])
-        logits.data.update(from: a.logits.data, count: logits.count)
-        return logits
+        return firstRows(a.logits, n)
     }
 
     // MARK: backward
@@ -211,7 +208,7 @@ public final class DenseNet {
     /// into `store.grads` (call `store.zeroGrad()` before the step) and writes ∂L/∂input when `inputGrad` is given.
     public func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor? = nil) throws {
         guard let a = acts, a.lastBatch == input.n, a.h == input.h, a.w == input.w else {
-            preconditionFailure("backward without a matching training forward")
+            preconditionFailure("\(displayName) backward without a training forward on this input's shape \(input.shape)")
         }
         let ws = workspace
         let n = input.n

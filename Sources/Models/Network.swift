@@ -46,3 +46,21 @@ extension DenseNet: Network {
 func requireTrainingForward(_ savedBatch: Int, _ x: FeatureMap, _ what: String) {
     precondition(savedBatch == x.n && savedBatch > 0, "\(what) backward without a training forward of this batch (\(x.n) images)")
 }
+
+/// Stops with a clear message unless `input` is an NHWC batch of RGB images `[N, H, W, 3]`.
+func requireImageBatch(_ input: Tensor) {
+    precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
+}
+
+/// The first `n` rows of a `[rows, …]` buffer: the buffer itself when `n` is all of them, else a copy (what a
+/// network's forward returns for a batch smaller than its activations were sized for).
+func firstRows(_ buffer: Tensor, _ n: Int) -> Tensor {
+    if n == buffer.shape[0] { return buffer }
+    let rows = Tensor([n] + buffer.shape.dropFirst())
+    rows.data.update(from: buffer.data, count: rows.count)
+    return rows
+}
+
+/// The generator of a network's training-time randomness (dropout masks), derived from its initialisation seed
+/// the same way for every network.
+func trainingGenerator(seed: UInt64) -> SeededGenerator { SeededGenerator(seed: seed ^ 0xD5A6_1266_F0C9_392F) }

@@ -51,7 +51,7 @@ public final class ResNet {
         fc = Linear(store, name: "fc", in: config.featureChannels, out: config.classes, pytorchBias: true)
         var initRNG = SeededGenerator(seed: seed)
         store.finalize(rng: &initRNG)
-        rng = SeededGenerator(seed: seed ^ 0xD5A6_1266_F0C9_392F)
+        rng = trainingGenerator(seed: seed)
     }
 
     /// Sizes after the stem convolution, after the max pool, and after each block.
@@ -122,7 +122,7 @@ public final class ResNet {
 
     @discardableResult
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
-        precondition(input.shape.count == 4 && input.shape[3] == 3, "input must be [N, H, W, 3], got \(input.shape)")
+        requireImageBatch(input)
         let a = try activations(n: input.n, h: input.h, w: input.w)
         let ws = workspace, n = input.n
         a.lastBatch = training ? n : 0
@@ -141,17 +141,14 @@ public final class ResNet {
             GlobalAvgPool.forward(a.maps.last!.map(batch: n), a.features.data, ldy: config.featureChannels)
             fc.forward(a.features.data, a.logits.data, batch: n)
         }
-        if n == a.n { return a.logits }
-        let logits = Tensor([n, config.classes])
-        logits.data.update(from: a.logits.data, count: logits.count)
-        return logits
+        return firstRows(a.logits, n)
     }
 
     // MARK: backward
 
     public func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor? = nil) throws {
         guard let a = acts, a.lastBatch == input.n, a.h == input.h, a.w == input.w else {
-            preconditionFailure("backward without a matching training forward")
+            preconditionFailure("\(displayName) backward without a training forward on this input's shape \(input.shape)")
         }
         let ws = workspace, n = input.n
         /// Buffer `g` of the two gradient buffers seen as a map shaped like `m`.
@@ -177,9 +174,6 @@ public final class ResNet {
         prof("bn+relu", .backward) { bn1.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
         prof("conv7x7 stem", .backward) { conv1.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
-
-    // MARK: helpers
-
 }
 
 extension ResNet: Network {
