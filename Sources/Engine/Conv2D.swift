@@ -52,7 +52,7 @@ public struct Conv2D {
         // Each thread lays out the columns of its own row chunks and multiplies them itself (OpenBLAS runs
         // single-threaded inside a parallel region): the columns never travel between cores. With one
         // multi-threaded GEMM per chunk, the thread that wrote a column and the one that packed it differed,
-        // and on this 2-vCPU machine that cross-core traffic made 3×3 convolutions up to 3.5× slower at times.
+        // and that cross-core traffic made 3×3 convolutions several times slower at times (benchmarks/RESULTS.md).
         parallelChunks(cols.chunks) { chunk, thread in
             let (m0, m1) = cols.range(chunk)
             let col = cols.buffer(thread)

@@ -2,9 +2,10 @@
 // normalises a chunk of rows into its own cache-sized buffer and multiplies it right away (single-threaded GEMM
 // inside the parallel region), so the normalised activations never travel to memory and back. That is one
 // write and one read of N·H·W·C_in floats saved per layer in the forward pass and again in the backward pass
-// (where the same activations are recomputed for the weight gradient); measured 11–17% faster than the two
-// passes on DenseNet-121's bottleneck shapes. Results are deterministic for a given thread count: chunk
-// boundaries depend only on the sizes, and per-thread weight-gradient partials are added in thread order.
+// (where the same activations are recomputed for the weight gradient); faster than the two passes on
+// DenseNet-121's bottleneck shapes (figures in benchmarks/RESULTS.md). Results are deterministic for a given
+// thread count: chunk boundaries depend only on the sizes, and per-thread weight-gradient partials are added in
+// thread order.
 import CKernels
 
 public enum FusedBottleneck {

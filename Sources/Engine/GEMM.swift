@@ -8,9 +8,9 @@ import Foundation
 ///
 /// - `openblas`: OpenBLAS sgemm, and im2col + sgemm for every convolution that is not 1×1. The reference path:
 ///   simple enough to check by reading, and what the golden-file tests were first made to pass on.
-/// - `onednn`: oneDNN's sgemm and its direct (JIT, AVX2/AVX-512) convolutions. On the 2-core Zen 4 machine
-///   of the speed issue its sgemm is 1.15–1.45× OpenBLAS on DenseNet's GEMM shapes and its 3×3 convolution
-///   runs at ~205 GFLOP/s against ~130 for im2col + OpenBLAS. Tests check it against `openblas`.
+/// - `onednn`: oneDNN's sgemm and its direct (JIT, AVX2/AVX-512) convolutions, faster than OpenBLAS on
+///   DenseNet's GEMM shapes and than im2col + OpenBLAS on its 3×3 convolutions (benchmarks/RESULTS.md). Tests
+///   check it against `openblas`.
 ///
 /// The default is `onednn`; `ABLATE_BACKEND=openblas` in the environment (or `Backend.current = .openblas`)
 /// selects the reference.

@@ -10,8 +10,8 @@ public enum TorchLayout: String, Codable, Sendable {
     case convHWIO
 }
 
-/// How a parameter is initialised (the seed's scheme: Kaiming-normal convolutions, BN 1/0, Linear bias 0,
-/// Linear weight as PyTorch's default).
+/// How a parameter is initialised (the course's PyTorch code's scheme: Kaiming-normal convolutions, BN 1/0,
+/// Linear bias 0, Linear weight as PyTorch's default).
 public enum Initializer: Sendable {
     case zeros, ones
     /// N(0, 2 / fan_in): `nn.init.kaiming_normal_` with its defaults (fan_in, ReLU gain).

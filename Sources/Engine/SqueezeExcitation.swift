@@ -1,11 +1,12 @@
-// Squeeze-and-Excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018), as the seed applies it to
-// the output of each dense block.
+// Squeeze-and-Excitation (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018), as the course's PyTorch code
+// applies it to the output of each dense block; the models also place it on dense layers, transitions and
+// residual branches.
 
 /// `y = x · σ(W₂ · ReLU(W₁ · GAP(x) + b₁) + b₂)` per image and channel.
 ///
 /// Shapes: `x, y [N, H, W, C]`; `fc.0` = Linear(C, C/r), `fc.2` = Linear(C/r, C) with `C/r` the floor
-/// (PyTorch's `channels // reduction`). Parameter names follow the seed: `<prefix>.fc.0.weight`, `<prefix>.fc.2.bias`.
-/// A class: forward saves what backward and `outputMoments` use (see below).
+/// (PyTorch's `channels // reduction`). Parameter names follow the course's PyTorch code: `<prefix>.fc.0.weight`,
+/// `<prefix>.fc.2.bias`. A class: forward saves what backward and `outputMoments` use (see below).
 public final class SqueezeExcitation {
     public let channels: Int, hidden: Int
     public let fc1: Linear, fc2: Linear

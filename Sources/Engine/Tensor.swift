@@ -20,7 +20,8 @@ public final class Tensor {
         let bytes = max(64, (count * MemoryLayout<Float>.stride + 63) & ~63)
         // Big buffers (activations, im2col columns, the flat parameter arrays) are 2 MiB aligned and asked to be
         // backed by transparent huge pages: strided NHWC access touches many 4 KiB pages per pixel row, and with
-        // small pages the same step ran up to 2× slower, depending on where the kernel happened to map it.
+        // small pages the same step ran markedly slower, depending on where the kernel happened to map it
+        // (benchmarks/RESULTS.md).
         let huge = bytes >= Tensor.hugePageBytes
         let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge ? Tensor.hugePageBytes : 64)
         if huge { _ = madvise(raw, (bytes + Tensor.hugePageBytes - 1) & ~(Tensor.hugePageBytes - 1), MADV_HUGEPAGE) }

@@ -1,6 +1,6 @@
-// What `ablate model` prints: the layer tree in the shape of the seed's `print(model)`, with output shapes per
-// block, the parameter count and multiply-adds per image (convolutions and linear layers, as the PyTorch peer
-// counts them with forward hooks).
+// What `ablate model` prints: the layer tree in the shape of `print(model)` of the course's PyTorch code, with
+// output shapes per block, the parameter count and multiply-adds per image (convolutions and linear layers, as
+// the PyTorch benchmark script `../shared/peers/torch_densenet_se.py --mode flops` counts them with forward hooks).
 import Engine
 
 public struct ModelSummary: Codable, Sendable {
@@ -54,7 +54,8 @@ extension DenseNet {
                             multiplyAdds: macs, outputShape: [1, config.classes], stages: shapes)
     }
 
-    /// The layer tree as PyTorch prints the seed's model, each block annotated with its output shape.
+    /// The layer tree as PyTorch prints the course's PyTorch code's model, each block annotated with its output
+    /// shape.
     public func layerTree(inputSize s: Int) throws -> String {
         let sizes = try spatialSizes(s, s)
         var out = ["DenseNet("]
@@ -128,7 +129,7 @@ func seLayerLines(_ s: SqueezeExcitation, indent ind: String) -> [String] {
 
 extension SqueezeExcitation {
     /// Multiply-adds of the two fully connected layers per image (the squeeze and the scaling are not counted,
-    /// as the PyTorch peer's hooks count only convolutions and linear layers).
+    /// as the PyTorch benchmark script's hooks count only convolutions and linear layers).
     var multiplyAdds: Int { channels * hidden * 2 }
 }
 
