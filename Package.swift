@@ -49,17 +49,20 @@ let package = Package(
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]),
 
+        // MARK: shared value types (no dependencies)
+        .target(name: "AblateCore"),
+
         // MARK: engine and models
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
         .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
-        .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
+        .target(name: "Training", dependencies: ["AblateCore", "Engine", "Models"], swiftSettings: hotSwift),
 
         // MARK: report (statistics, markdown tables, Cairo figures)
-        .target(name: "Report", dependencies: ["CCairo"]),
+        .target(name: "Report", dependencies: ["AblateCore", "CCairo"]),
 
         // MARK: run store and experiment files
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Runner", dependencies: ["Store", "Datasets", "Engine", "Models", "Training", "Report",
+        .target(name: "Store", dependencies: ["AblateCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Runner", dependencies: ["AblateCore", "Store", "Datasets", "Engine", "Models", "Training", "Report",
                                                .product(name: "Yams", package: "Yams")]),
 
         // MARK: data pipeline (stands beside the engine)
@@ -67,6 +70,7 @@ let package = Package(
 
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
+            "AblateCore",
             "Engine", "Models", "Training",
             "Report",
             "Store",
@@ -76,11 +80,12 @@ let package = Package(
         ]),
 
         // MARK: tests
+        .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store", "Datasets", "Training", "Models", "Engine",
+        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training"]),
+        .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
+        .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "Runner", "Store", "Datasets", "Training", "Models", "Engine",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
     ],

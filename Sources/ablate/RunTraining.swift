@@ -144,11 +144,12 @@ final class ProgressDisplay {
                               formatDuration(runETA), formatDuration(matrixETA))
             FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
         case let .epoch(_, _, r, total):
-            epochSeconds.append(r.seconds)
+            let m = r.metrics
+            epochSeconds.append(m.seconds)
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
             say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
-                         r.epoch, total, r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.isBest ? " (best)" : "",
-                         r.learningRate, r.seconds, r.imagesPerSecond))
+                         m.epoch, total, m.trainLoss, m.trainAccuracy, m.testLoss ?? .nan, m.testAccuracy ?? .nan,
+                         r.isBest ? " (best)" : "", m.learningRate, m.seconds, m.imagesPerSecond))
         case let .finished(id, label, best, reached):
             say("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
                   + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))

@@ -1,6 +1,7 @@
 // `ablate run`: claim runs from the store one at a time, train each with checkpoints after every epoch, record
 // every epoch and the best / last predictions, and leave the store consistent whatever happens (divergence
 // fails one run and the matrix goes on; a stop request interrupts the run and keeps its checkpoint).
+import AblateCore
 import Datasets
 import Engine
 import Foundation
@@ -15,7 +16,7 @@ public enum RunEvent {
     case checkpointSetAside(runID: Int64, label: String, SetAsideCheckpoint)
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
-    case epoch(runID: Int64, label: String, Training.EpochRecord, totalEpochs: Int)
+    case epoch(runID: Int64, label: String, EpochResult, totalEpochs: Int)
     case finished(runID: Int64, label: String, bestTestAccuracy: Double?, reachedTarget: Bool?)
     case failed(runID: Int64, label: String, message: String)
     case interrupted(runID: Int64, label: String, epochsDone: Int)
@@ -178,18 +179,15 @@ public final class RunExecutor {
                 try? store.heartbeat(claim.lease)
                 lastBeat = Date()
             }
-        }, onEpoch: { record in
-            try store.recordEpoch(claim.lease, EpochMetrics(
-                epoch: record.epoch, trainLoss: record.trainLoss, trainAcc: record.trainAccuracy,
-                testLoss: record.testLoss, testAcc: record.testAccuracy, learningRate: record.learningRate,
-                seconds: record.seconds, imagesPerSecond: record.imagesPerSecond))
-            let predictions = record.predictions.map {
-                Store.Prediction(file: files[$0.index].path, label: $0.label, probabilities: $0.probabilities.map(Double.init))
+        }, onEpoch: { result in
+            try store.recordEpoch(claim.lease, result.metrics)
+            let predictions = result.predictions.map {
+                Prediction(file: files[$0.index].path, label: $0.label, probabilities: $0.probabilities.map(Double.init))
             }
-            try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .last, predictions)
-            if record.isBest { try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .best, predictions) }
+            try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .last, predictions)
+            if result.isBest { try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .best, predictions) }
             lastBeat = Date()
-            events(.epoch(runID: runID, label: claim.run.label, record, totalEpochs: config.training.epochs))
+            events(.epoch(runID: runID, label: claim.run.label, result, totalEpochs: config.training.epochs))
         })
         try store.finish(claim.lease)
         let bestAccuracy = trainer.state.bestTestAccuracy

@@ -1,6 +1,6 @@
 // A tiny JSON value with one deterministic writer: object keys sorted by their UTF-8 bytes, no insignificant
 // whitespace (unless pretty), integers without a fraction, doubles in Swift's shortest round-trip form.
-// Runner uses it for the canonical run-configuration encoding that config hashes are computed from; Store uses
+// `RunConfig` uses it for the canonical run-configuration encoding that config hashes are computed from; Store uses
 // it for exports. `.raw` embeds text that is already JSON (e.g. a stored canonical config) verbatim.
 
 public enum JSONValue: Equatable, Sendable {
