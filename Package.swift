@@ -54,7 +54,7 @@ let package = Package(
 
         // MARK: engine and models
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
-        .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
+        .target(name: "Models", dependencies: ["AblateCore", "Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["AblateCore", "Engine", "Models"], swiftSettings: hotSwift),
 
         // MARK: report (statistics, markdown tables, Cairo figures)

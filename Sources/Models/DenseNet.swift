@@ -14,6 +14,7 @@
 //   BN1-ReLU and conv1 run fused in cache-sized row chunks (FusedBottleneck); BN2-ReLU writes the layout the
 //   3×3 convolution reads (nChw16c for Winograd).
 // A transition pools before its 1×1 convolution (both are linear, so they commute): a quarter of the GEMM.
+import AblateCore
 import Engine
 
 /// One dense layer: BN-ReLU-Conv1×1(bn·k)-BN-ReLU-Conv3×3(k), then SE on the k new maps with placement `layer`

@@ -1,3 +1,4 @@
+import AblateCore
 import Datasets
 import Foundation
 import Models

@@ -1,6 +1,7 @@
 // From the run store to the report's plain input: the only place that knows both. Configurations are the
 // matrix axes other than the seed; parameters and multiply-adds come from the engine's own model summary;
 // class names from the ImageFolder paths of the stored predictions.
+import AblateCore
 import Datasets
 import Foundation
 import Models
