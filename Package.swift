@@ -66,7 +66,7 @@ let package = Package(
                                                .product(name: "Yams", package: "Yams")]),
 
         // MARK: data pipeline (stands beside the engine)
-        .target(name: "Datasets", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
+        .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
 
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "Runner", "Store", "Datasets", "Training", "Models", "Engine",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["AblateCore", "Datasets"]),
     ],
     // Swift 5 language mode: the engine passes raw C pointers between threads on purpose (each thread owns a
     // disjoint slice); Swift 6's Sendable checking would only add wrapper boilerplate to every kernel.

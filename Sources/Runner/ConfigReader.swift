@@ -1,5 +1,4 @@
 import AblateCore
-import Datasets
 import Foundation
 import Models
 
@@ -69,16 +68,16 @@ enum ConfigReader {
         // split
         let sp = s.section("split", allowed: splitKeys)
         let proto = sp.choice("protocol", SplitProtocol.allCases.map(\.rawValue)).flatMap(SplitProtocol.init) ?? .random
-        var split = SplitConfig(protocol: proto, testFraction: nil, group: nil, seed: nil, trainDir: nil, testDir: nil)
+        var split = SplitSettings(protocol: proto, testFraction: nil, group: nil, seed: nil, trainDir: nil, testDir: nil)
         let fraction = sp.double("test_fraction", example: "0.2", min: 0, max: 1, openMin: true, openMax: true)
-            ?? SplitConfig.defaultTestFraction
+            ?? SplitSettings.defaultTestFraction
         let splitSeed = sp.int("seed", example: "0", min: 0) ?? 0
         let group = readGroup(sp, diag: diag)
         // Folder splits read `train/` and `test/`: other names are refused here, where the file can be pointed at,
         // not when a run starts. (The keys stay so a file may spell the defaults out.)
-        let trainDir = sp.string("train_dir", example: SplitConfig.trainFolder) ?? SplitConfig.trainFolder
-        let testDir = sp.string("test_dir", example: SplitConfig.testFolder) ?? SplitConfig.testFolder
-        for (key, value, wanted) in [("train_dir", trainDir, SplitConfig.trainFolder), ("test_dir", testDir, SplitConfig.testFolder)]
+        let trainDir = sp.string("train_dir", example: SplitSettings.trainFolder) ?? SplitSettings.trainFolder
+        let testDir = sp.string("test_dir", example: SplitSettings.testFolder) ?? SplitSettings.testFolder
+        for (key, value, wanted) in [("train_dir", trainDir, SplitSettings.trainFolder), ("test_dir", testDir, SplitSettings.testFolder)]
             where value != wanted {
             sp.report(key, "folder splits read the sub-folder `\(wanted)/`; other names are not supported (got '\(value)')",
                       fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
@@ -106,8 +105,7 @@ enum ConfigReader {
         var crop: RandomResizedCrop?
         if let n = a.node("random_resized_crop") {
             if case let .scalar(text, true, _) = n, let on = Section.boolean(text) {
-                crop = on ? RandomResizedCrop(scale: AugmentationConfig.standardCropScale,
-                                              ratio: AugmentationConfig.standardCropRatio) : nil
+                crop = on ? .standard : nil
             } else {
                 let c = a.section("random_resized_crop", allowed: cropKeys)
                 let scale = c.doubles("scale", count: 2, example: "[0.08, 1.0]", min: 0, max: 1, openMin: true) ?? [0.08, 1.0]
@@ -196,7 +194,7 @@ enum ConfigReader {
         let kind = o.choice("name", OptimizerKind.allCases.map(\.rawValue)).flatMap(OptimizerKind.init) ?? .adam
         let lr = o.double("lr", example: kind == .adam ? "0.001" : "0.01", min: 0, openMin: true)
             ?? (kind == .adam ? 1e-3 : 1e-2)
-        var optimizer = OptimizerConfig(name: kind, lr: lr, momentum: nil, nesterov: nil, betas: nil, eps: nil,
+        var optimizer = OptimizerSettings(name: kind, lr: lr, momentum: nil, nesterov: nil, betas: nil, eps: nil,
                                         weightDecay: o.double("weight_decay", example: "0.0001", min: 0) ?? 0)
         let momentum = o.double("momentum", example: "0.9", min: 0, max: 1, openMax: true)
         let nesterov = o.bool("nesterov")
@@ -204,15 +202,15 @@ enum ConfigReader {
         let eps = o.double("eps", example: "1.0e-8", min: 0, openMin: true)
         switch kind {
         case .sgd:
-            optimizer.momentum = momentum ?? OptimizerConfig.defaultSGDMomentum
+            optimizer.momentum = momentum ?? OptimizerSettings.defaultSGDMomentum
             optimizer.nesterov = nesterov ?? false
             if optimizer.nesterov == true && optimizer.momentum == 0 {
                 o.report("nesterov", "Nesterov momentum needs momentum > 0",
                          fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
             }
         case .adam:
-            optimizer.betas = betas ?? OptimizerConfig.defaultAdamBetas
-            optimizer.eps = eps ?? OptimizerConfig.defaultAdamEps
+            optimizer.betas = betas ?? OptimizerSettings.defaultAdamBetas
+            optimizer.eps = eps ?? OptimizerSettings.defaultAdamEps
             if let b = optimizer.betas, b.contains(1.0) {
                 o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
             }
@@ -220,7 +218,7 @@ enum ConfigReader {
 
         let sc = t.section("schedule", allowed: scheduleKeys)
         let sk = sc.choice("name", ScheduleKind.allCases.map(\.rawValue)).flatMap(ScheduleKind.init) ?? .constant
-        var schedule = ScheduleConfig(name: sk, stepSize: nil, gamma: nil, minLR: nil)
+        var schedule = ScheduleSettings(name: sk, stepSize: nil, gamma: nil, minLR: nil)
         let stepSize = sc.int("step_size", example: "10", min: 1)
         let gamma = sc.double("gamma", example: "0.1", min: 0, max: 1, openMin: true)
         let minLR = sc.double("min_lr", example: "0", min: 0)
@@ -228,7 +226,7 @@ enum ConfigReader {
         case .constant: break
         case .step:
             schedule.stepSize = stepSize
-            schedule.gamma = gamma ?? ScheduleConfig.defaultGamma
+            schedule.gamma = gamma ?? ScheduleSettings.defaultGamma
             if stepSize == nil && !sc.has("step_size") {
                 sc.missing("step_size", example: "10")
             }

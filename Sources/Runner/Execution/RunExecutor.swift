@@ -202,7 +202,7 @@ public final class RunExecutor {
 
 extension RunConfig {
     /// The trainer's settings (engine optimiser and schedule types).
-    /// The reader fills every default (`OptimizerConfig.defaultAdamBetas`, …) into the configuration, so the
+    /// The reader fills every default (`OptimizerSettings.defaultAdamBetas`, …) into the configuration, so the
     /// stored JSON says what ran; the same constants stand in for configurations stored without them.
     var trainingSettings: TrainingSettings {
         get throws {
@@ -213,9 +213,9 @@ extension RunConfig {
             optimizer = .sgd(lr: Float(o.lr), momentum: Float(o.momentum ?? 0), weightDecay: Float(o.weightDecay),
                              nesterov: o.nesterov ?? false)
         case .adam:
-            let betas = o.betas ?? OptimizerConfig.defaultAdamBetas
+            let betas = o.betas ?? OptimizerSettings.defaultAdamBetas
             optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]),
-                              eps: Float(o.eps ?? OptimizerConfig.defaultAdamEps),
+                              eps: Float(o.eps ?? OptimizerSettings.defaultAdamEps),
                               weightDecay: Float(o.weightDecay))
         }
         let s = training.schedule
@@ -227,7 +227,7 @@ extension RunConfig {
                 throw RunnerError.model("training.schedule.step_size is missing from the stored configuration; "
                     + "the experiment file must give it for a step schedule")
             }
-            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleConfig.defaultGamma))
+            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleSettings.defaultGamma))
         case .cosine: schedule = .cosine(minLR: Float(s.minLR ?? 0))
         }
         return TrainingSettings(epochs: training.epochs, batchSize: training.batchSize, optimizer: optimizer, schedule: schedule)

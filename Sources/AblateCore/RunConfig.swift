@@ -1,7 +1,4 @@
-import AblateCore
 import Foundation
-import Models
-import Store
 
 /// A fully resolved run configuration: every default filled in, shorthands expanded, settings that do not apply
 /// (e.g. `momentum` with Adam) dropped. Its canonical JSON (`canonicalJSON`, sorted keys, no whitespace) is what
@@ -16,6 +13,10 @@ public struct RunConfig: Codable, Equatable, Sendable {
     public var model: ModelConfig
 
     public static let currentVersion = 1
+
+    public init(configVersion: Int, seed: Int, data: DataConfig, training: TrainingConfig, model: ModelConfig) {
+        self.configVersion = configVersion; self.seed = seed; self.data = data; self.training = training; self.model = model
+    }
 
     enum CodingKeys: String, CodingKey {
         case configVersion = "config_version", seed, data, training, model
@@ -40,14 +41,19 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
 // MARK: - data
 
+/// How a dataset is divided into training and test files (the experiment file's `data.split.protocol`, and the
+/// strategy Datasets' `SplitConfig` executes).
 public enum SplitProtocol: String, Codable, Sendable, CaseIterable {
-    /// Random split of all images (what the course did; leaks near-duplicates across the split).
+    /// Shuffle all files, cut at `1 - test_fraction` (like PyTorch's `random_split`; what the course did). Leaks
+    /// near-duplicates across the split on augmented data.
     case random
-    /// Random within each class, so both sides keep the class proportions.
+    /// The same cut within each class, so both sides keep the class proportions.
     case stratified
-    /// Whole groups (`group`: same photograph or same patient) go to one side: no leakage.
+    /// Whole groups (`group`: same photograph or same patient) go to one side, the cut made per class on the
+    /// groups' file counts: no leakage.
     case grouped
-    /// The split is given by folders: `path/train_dir/<class>/…` and `path/test_dir/<class>/…`.
+    /// The split is given by folders: `path/train/<class>/…`, `path/test/<class>/…` (and optionally `val/`);
+    /// nothing is shuffled.
     case folders
 }
 
@@ -91,7 +97,7 @@ public enum GroupKey: Equatable, Sendable, Codable {
     }
 }
 
-public struct SplitConfig: Codable, Equatable, Sendable {
+public struct SplitSettings: Codable, Equatable, Sendable {
     public var `protocol`: SplitProtocol
     /// Fraction of images (or groups) in the test set; nil for `folders`.
     public var testFraction: Double?
@@ -106,6 +112,10 @@ public struct SplitConfig: Codable, Equatable, Sendable {
     /// Sub-folders for `folders`; nil otherwise.
     public var trainDir: String?
     public var testDir: String?
+
+    public init(protocol: SplitProtocol, testFraction: Double?, group: GroupKey?, seed: Int?, trainDir: String?, testDir: String?) {
+        self.`protocol` = `protocol`; self.testFraction = testFraction; self.group = group; self.seed = seed; self.trainDir = trainDir; self.testDir = testDir
+    }
 
     enum CodingKeys: String, CodingKey {
         case `protocol`, testFraction = "test_fraction", group, seed, trainDir = "train_dir", testDir = "test_dir"
@@ -128,6 +138,15 @@ public struct RandomResizedCrop: Codable, Equatable, Sendable {
     /// Aspect ratio range [min, max] of the crop.
     public var ratio: [Double]
 
+    /// torchvision's `RandomResizedCrop` ranges: what `random_resized_crop: true` means, and Datasets' defaults.
+    public static let standardScale = [0.08, 1.0]
+    public static let standardRatio = [3.0 / 4.0, 4.0 / 3.0]
+    public static let standard = RandomResizedCrop(scale: standardScale, ratio: standardRatio)
+
+    public init(scale: [Double], ratio: [Double]) {
+        self.scale = scale; self.ratio = ratio
+    }
+
     public var jsonValue: JSONValue {
         .object(["scale": .array(scale.map(JSONValue.double)), "ratio": .array(ratio.map(JSONValue.double))])
     }
@@ -141,6 +160,10 @@ public struct AugmentConfig: Codable, Equatable, Sendable {
     public var brightness: Double
     /// Contrast jitter: factor drawn from [1 - c, 1 + c]; 0 = off.
     public var contrast: Double
+
+    public init(hflip: Bool, randomResizedCrop: RandomResizedCrop?, brightness: Double, contrast: Double) {
+        self.hflip = hflip; self.randomResizedCrop = randomResizedCrop; self.brightness = brightness; self.contrast = contrast
+    }
 
     enum CodingKeys: String, CodingKey {
         case hflip, randomResizedCrop = "random_resized_crop", brightness, contrast
@@ -160,6 +183,10 @@ public struct NormalizeConfig: Codable, Equatable, Sendable {
 
     public static let imageNet = NormalizeConfig(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
 
+    public init(mean: [Double], std: [Double]) {
+        self.mean = mean; self.std = std
+    }
+
     public var jsonValue: JSONValue {
         .object(["mean": .array(mean.map(JSONValue.double)), "std": .array(std.map(JSONValue.double))])
     }
@@ -172,6 +199,10 @@ public struct SynthesizeConfig: Codable, Equatable, Sendable {
     /// Side of the generated square images, in pixels.
     public var size: Int
 
+    public init(classes: Int, perClass: Int, size: Int) {
+        self.classes = classes; self.perClass = perClass; self.size = size
+    }
+
     enum CodingKeys: String, CodingKey { case classes, perClass = "per_class", size }
 
     public var jsonValue: JSONValue {
@@ -182,7 +213,7 @@ public struct SynthesizeConfig: Codable, Equatable, Sendable {
 public struct DataConfig: Codable, Equatable, Sendable {
     /// The data folder as written in the file (or given with --data); see `ResolvedRun.dataDirectory`.
     public var path: String
-    public var split: SplitConfig
+    public var split: SplitSettings
     /// Side of the square network input, in pixels.
     public var size: Int
     public var augment: AugmentConfig
@@ -191,6 +222,10 @@ public struct DataConfig: Codable, Equatable, Sendable {
     /// Images with more pixels (after JPEG DCT scaling) are skipped; nil: the decoder's default limit.
     /// Left out of the canonical JSON when unset, so files without it keep their config hashes.
     public var maxPixels: Int?
+
+    public init(path: String, split: SplitSettings, size: Int, augment: AugmentConfig, normalize: NormalizeConfig, synthesize: SynthesizeConfig?, maxPixels: Int?) {
+        self.path = path; self.split = split; self.size = size; self.augment = augment; self.normalize = normalize; self.synthesize = synthesize; self.maxPixels = maxPixels
+    }
 
     enum CodingKeys: String, CodingKey {
         case path, split, size, augment, normalize, synthesize, maxPixels = "max_pixels"
@@ -209,7 +244,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
 
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case sgd, adam }
 
-public struct OptimizerConfig: Codable, Equatable, Sendable {
+public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var name: OptimizerKind
     public var lr: Double
     /// SGD only.
@@ -228,6 +263,10 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
     /// L2 penalty added to the gradient (both optimisers).
     public var weightDecay: Double
 
+    public init(name: OptimizerKind, lr: Double, momentum: Double?, nesterov: Bool?, betas: [Double]?, eps: Double?, weightDecay: Double) {
+        self.name = name; self.lr = lr; self.momentum = momentum; self.nesterov = nesterov; self.betas = betas; self.eps = eps; self.weightDecay = weightDecay
+    }
+
     enum CodingKeys: String, CodingKey {
         case name, lr, momentum, nesterov, betas, eps, weightDecay = "weight_decay"
     }
@@ -245,7 +284,7 @@ public struct OptimizerConfig: Codable, Equatable, Sendable {
 
 public enum ScheduleKind: String, Codable, Sendable, CaseIterable { case constant, step, cosine }
 
-public struct ScheduleConfig: Codable, Equatable, Sendable {
+public struct ScheduleSettings: Codable, Equatable, Sendable {
     public var name: ScheduleKind
     /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
     public var stepSize: Int?
@@ -254,6 +293,10 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     public static let defaultGamma = 0.1
     /// `cosine`: anneal from `lr` to `minLR` over all epochs (training runs Engine's `LRSchedule`).
     public var minLR: Double?
+
+    public init(name: ScheduleKind, stepSize: Int?, gamma: Double?, minLR: Double?) {
+        self.name = name; self.stepSize = stepSize; self.gamma = gamma; self.minLR = minLR
+    }
 
     enum CodingKeys: String, CodingKey { case name, stepSize = "step_size", gamma, minLR = "min_lr" }
 
@@ -269,12 +312,16 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs: Int
     public var batchSize: Int
-    public var optimizer: OptimizerConfig
-    public var schedule: ScheduleConfig
+    public var optimizer: OptimizerSettings
+    public var schedule: ScheduleSettings
     /// Worker threads; nil = all cores.
     public var threads: Int?
     /// Evaluate on the test set every N epochs (and always after the last one).
     public var evalEvery: Int
+
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerSettings, schedule: ScheduleSettings, threads: Int?, evalEvery: Int) {
+        self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule; self.threads = threads; self.evalEvery = evalEvery
+    }
 
     enum CodingKeys: String, CodingKey {
         case epochs, batchSize = "batch_size", optimizer, schedule, threads, evalEvery = "eval_every"
@@ -384,31 +431,4 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             return (c.presetName ?? "resnet-custom") + (c.seReduction.map { "-se\($0)" } ?? "")
         }
     }
-}
-
-// MARK: - target
-
-/// A goal such as `test_acc >= 0.89`.
-public struct Target: Codable, Equatable, Sendable, CustomStringConvertible {
-    public enum Op: String, Codable, Sendable, CaseIterable {
-        case ge = ">=", gt = ">", le = "<=", lt = "<"
-    }
-
-    /// One of `Target.metrics`.
-    public var metric: String
-    public var op: Op
-    public var threshold: Double
-
-    public static let metrics = ["test_acc", "test_loss", "train_acc", "train_loss"]
-
-    public func isMet(by value: Double) -> Bool {
-        switch op {
-        case .ge: return value >= threshold
-        case .gt: return value > threshold
-        case .le: return value <= threshold
-        case .lt: return value < threshold
-        }
-    }
-
-    public var description: String { "\(metric) \(op.rawValue) \(threshold)" }
 }
