@@ -60,10 +60,13 @@ let package = Package(
         // MARK: report (statistics, markdown tables, Cairo figures)
         .target(name: "Report", dependencies: ["AblateCore", "CCairo"]),
 
-        // MARK: run store and experiment files
+        // MARK: experiment files (the language: YAML, validation, matrix; no engine)
+        .target(name: "ExperimentFile", dependencies: ["AblateCore", .product(name: "Yams", package: "Yams")]),
+
+        // MARK: run store, and the runner that glues everything to training
         .target(name: "Store", dependencies: ["AblateCore", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Runner", dependencies: ["AblateCore", "Store", "Datasets", "Engine", "Models", "Training", "Report",
-                                               .product(name: "Yams", package: "Yams")]),
+        .target(name: "Runner", dependencies: ["AblateCore", "ExperimentFile", "Store", "Datasets", "Engine", "Models",
+                                               "Training", "Report"]),
 
         // MARK: data pipeline (stands beside the engine)
         .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
@@ -71,6 +74,7 @@ let package = Package(
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
             "AblateCore",
+            "ExperimentFile",
             "Engine", "Models", "Training",
             "Report",
             "Store",
@@ -81,11 +85,13 @@ let package = Package(
 
         // MARK: tests
         .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
+        .testTarget(name: "ExperimentFileTests", dependencies: ["AblateCore", "ExperimentFile"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training"]),
         .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "Runner", "Store", "Datasets", "Training", "Models", "Engine",
+        .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "ExperimentFile", "Runner", "Store", "Datasets",
+                                                   "Training", "Models", "Engine",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetsTests", dependencies: ["AblateCore", "Datasets"]),
     ],

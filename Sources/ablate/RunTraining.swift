@@ -1,5 +1,6 @@
 // `ablate run` without --dry-run: signals, progress display and the final summary around the Runner.
 import ArgumentParser
+import ExperimentFile
 import Foundation
 import Runner
 import Store

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExperimentFile
 import Foundation
 import Runner
 import Store

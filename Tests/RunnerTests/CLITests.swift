@@ -1,5 +1,6 @@
 import AblateCore
 import Engine
+import ExperimentFile
 import Foundation
 import GRDB
 import Store

@@ -1,4 +1,5 @@
 import AblateCore
+import ExperimentFile
 import Foundation
 import Store
 import XCTest

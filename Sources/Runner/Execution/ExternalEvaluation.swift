@@ -4,6 +4,7 @@
 import AblateCore
 import Datasets
 import Engine
+import ExperimentFile
 import Foundation
 import Models
 import Report

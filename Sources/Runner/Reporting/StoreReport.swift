@@ -3,6 +3,7 @@
 // class names from the ImageFolder paths of the stored predictions.
 import AblateCore
 import Datasets
+import ExperimentFile
 import Foundation
 import Models
 import Report

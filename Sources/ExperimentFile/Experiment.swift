@@ -1,6 +1,5 @@
 import AblateCore
 import Foundation
-import Store
 
 /// One matrix axis: a dotted key path and the values it takes, as written.
 public struct MatrixAxis: Equatable, Sendable {
@@ -28,12 +27,6 @@ public struct ResolvedRun: Equatable, Sendable {
     public var configHash: String
     /// `config.data.path` resolved to an absolute path (see `Experiment.LoadOptions.baseDirectory`).
     public var dataDirectory: String
-
-    /// What the run store queues for this run.
-    public var newRun: NewRun {
-        NewRun(configJSON: canonicalJSON, configHash: configHash, label: label, seed: config.seed,
-               epochsTotal: config.training.epochs)
-    }
 }
 
 /// An experiment file, validated and expanded into runs.

@@ -1,6 +1,5 @@
 import AblateCore
 import Foundation
-import Models
 
 /// Reads one run's document (the experiment file with one matrix combination applied) into a `RunConfig`,
 /// reporting every problem to `diag`. Returns nil when there was any problem.
