@@ -1,31 +1,37 @@
+// A run's configuration, section by section. Each section declares its settings once, in `settings` (see
+// Settings.swift): key, property, values, default, when it applies, example and meaning. The experiment file's
+// reader (ExperimentFile), the canonical JSON and config hash, decoding stored configurations and the reference
+// docs/experiment-file.md all come from those tables.
 import Foundation
 
 /// A fully resolved run configuration: every default filled in, shorthands expanded, settings that do not apply
 /// (e.g. `momentum` with Adam) dropped. Its canonical JSON (`canonicalJSON`, sorted keys, no whitespace) is what
 /// the config hash is computed from and what the run store keeps. Decoding that JSON gives the same value back.
-public struct RunConfig: Codable, Equatable, Sendable {
+public struct RunConfig: SettingsSection {
     /// Version of this configuration format; bumped if the meaning of a field changes, so hashes change too.
-    public var configVersion: Int
+    public var configVersion = RunConfig.currentVersion
     /// Seed for weight initialisation, shuffling and augmentation (the data split has its own seed).
-    public var seed: Int
-    public var data: DataConfig
-    public var training: TrainingConfig
-    public var model: ModelConfig
+    public var seed = 0
+    public var data = DataConfig()
+    public var training = TrainingConfig()
+    public var model = ModelConfig()
 
     public static let currentVersion = 1
 
-    public init(configVersion: Int, seed: Int, data: DataConfig, training: TrainingConfig, model: ModelConfig) {
-        self.configVersion = configVersion; self.seed = seed; self.data = data; self.training = training; self.model = model
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case configVersion = "config_version", seed, data, training, model
-    }
-
-    public var jsonValue: JSONValue {
-        .object(["config_version": .int(configVersion), "seed": .int(seed), "data": data.jsonValue,
-                 "training": training.jsonValue, "model": model.jsonValue])
-    }
+    public static let settings: [Setting<RunConfig>] = [
+        .init("config_version", \.configVersion, .integer(), default: .value(currentVersion), example: "1",
+              inFile: false, "version of the configuration format (not written in the file)"),
+        .init("seed", \.seed, .integer(min: 0), default: .value(1), example: "1",
+              "run seed: weight initialisation, shuffling and augmentation (the split has its own seed)"),
+        .init("data", \.data, .section(DataConfig.self), default: .required,
+              example: "{path: ../shared/data/monkeypox}", "the images and how they are split, sized and augmented"),
+        .init("training", \.training, .section(TrainingConfig.self), default: .required, example: "{epochs: 10}",
+              "epochs, batches, optimiser and learning-rate schedule"),
+        .init("model", \.model, .section(ModelConfig.self, shorthand: "name"), default: .required,
+              example: "densenet121", "the network: a model name, or a section that spells it out"),
+    ]
 
     /// Compact JSON with sorted keys: the input of `hash`.
     public var canonicalJSON: String { jsonValue.canonical }
@@ -35,7 +41,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
     /// Decodes a stored canonical JSON configuration.
     public static func decode(json: String) throws -> RunConfig {
-        try JSONDecoder().decode(RunConfig.self, from: Data(json.utf8))
+        try RunConfig(json: JSONValue.parse(json))
     }
 }
 
@@ -43,7 +49,7 @@ public struct RunConfig: Codable, Equatable, Sendable {
 
 /// How a dataset is divided into training and test files (the experiment file's `data.split.protocol`, and the
 /// strategy Datasets' `SplitConfig` executes).
-public enum SplitProtocol: String, Codable, Sendable, CaseIterable {
+public enum SplitProtocol: String, Codable, Sendable, CaseIterable, SettingValue {
     /// Shuffle all files, cut at `1 - test_fraction` (like PyTorch's `random_split`; what the course did). Leaks
     /// near-duplicates across the split on augmented data.
     case random
@@ -58,7 +64,7 @@ public enum SplitProtocol: String, Codable, Sendable, CaseIterable {
 }
 
 /// How file names are grouped for `grouped` splits.
-public enum GroupKey: Equatable, Sendable, Codable {
+public enum GroupKey: Equatable, Sendable, SettingValue {
     /// Same original photograph: the file name without extension and without its last `_NN` (`M01_02_07` → `M01_02`).
     case photo
     /// Same patient: the part of the name before the first `_` (`M01_02_07` → `M01`).
@@ -74,37 +80,22 @@ public enum GroupKey: Equatable, Sendable, Codable {
         }
     }
 
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let s = try? container.decode(String.self) {
-            switch s {
-            case "photo": self = .photo
-            case "patient": self = .patient
-            default: throw DecodingError.dataCorruptedError(in: container, debugDescription: "unknown group \(s)")
-            }
-        } else {
-            self = .regex(try container.decode([String: String].self)["regex"] ?? "")
-        }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .photo: try container.encode("photo")
-        case .patient: try container.encode("patient")
-        case let .regex(r): try container.encode(["regex": r])
+    public init(json: JSONValue) throws {
+        switch json {
+        case .string("photo"): self = .photo
+        case .string("patient"): self = .patient
+        case .object(let o):
+            guard let r = o["regex"]?.stringValue else { throw SettingError.missing(key: "regex") }
+            self = .regex(r)
+        default: throw SettingError.unknownValue(key: "", value: json.canonical)
         }
     }
 }
 
-public struct SplitSettings: Codable, Equatable, Sendable {
-    public var `protocol`: SplitProtocol
+public struct SplitSettings: SettingsSection {
+    public var `protocol` = SplitProtocol.random
     /// Fraction of images (or groups) in the test set; nil for `folders`.
     public var testFraction: Double?
-    /// `test_fraction` when the file leaves it out.
-    public static let defaultTestFraction = 0.2
-    /// The sub-folders a `folders` split reads (the only names supported).
-    public static let trainFolder = "train", testFolder = "test"
     /// Grouping for `grouped`; nil otherwise.
     public var group: GroupKey?
     /// Seed of the split itself (fixed by default, so all runs of an experiment share one split); nil for `folders`.
@@ -113,140 +104,161 @@ public struct SplitSettings: Codable, Equatable, Sendable {
     public var trainDir: String?
     public var testDir: String?
 
-    public init(protocol: SplitProtocol, testFraction: Double?, group: GroupKey?, seed: Int?, trainDir: String?, testDir: String?) {
-        self.`protocol` = `protocol`; self.testFraction = testFraction; self.group = group; self.seed = seed; self.trainDir = trainDir; self.testDir = testDir
-    }
+    /// `test_fraction` when the file leaves it out.
+    public static let defaultTestFraction = 0.2
+    /// The sub-folders a `folders` split reads (the only names supported).
+    public static let trainFolder = "train", testFolder = "test"
 
-    enum CodingKeys: String, CodingKey {
-        case `protocol`, testFraction = "test_fraction", group, seed, trainDir = "train_dir", testDir = "test_dir"
-    }
+    public init() {}
 
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["protocol": .string(`protocol`.rawValue)]
-        if let testFraction { o["test_fraction"] = .double(testFraction) }
-        if let group { o["group"] = group.jsonValue }
-        if let seed { o["seed"] = .int(seed) }
-        if let trainDir { o["train_dir"] = .string(trainDir) }
-        if let testDir { o["test_dir"] = .string(testDir) }
-        return .object(o)
-    }
+    static let shuffled = Condition<SplitSettings>("random, stratified, grouped") { $0.protocol != .folders }
+    static let byFolders = Condition<SplitSettings>("folders") { $0.protocol == .folders }
+
+    public static let settings: [Setting<SplitSettings>] = [
+        .init("protocol", \.protocol, .choice(of: SplitProtocol.self), default: .value(.random), example: "random",
+              "random: shuffle all files; stratified: the same cut within each class; grouped: whole groups to one "
+                + "side (no leakage); folders: `path/train/` and `path/test/` as given"),
+        .init("test_fraction", \.testFraction, .number(NumberRange(min: 0, max: 1, openMin: true, openMax: true)),
+              default: .value(defaultTestFraction), when: shuffled, example: "0.2",
+              "fraction of the images (grouped: of the groups' files) in the test set"),
+        .init("group", \.group, .groupKey, default: .described("required for grouped"),
+              when: Condition("grouped") { $0.protocol == .grouped }, example: "photo",
+              "what makes files one group: photo (the name without its last `_NN`), patient (the name before its "
+                + "first `_`), or `{regex: '…'}` (its first capture group)"),
+        .init("seed", \.seed, .integer(min: 0), default: .value(0), when: shuffled, example: "0",
+              "split seed: the same split for every run unless it is a matrix axis"),
+        .init("train_dir", \.trainDir, .text, default: .value(trainFolder), when: byFolders, example: trainFolder,
+              "the training sub-folder (only `train` is supported; the key may spell it out)"),
+        .init("test_dir", \.testDir, .text, default: .value(testFolder), when: byFolders, example: testFolder,
+              "the test sub-folder (only `test` is supported)"),
+    ]
 }
 
-public struct RandomResizedCrop: Codable, Equatable, Sendable {
+public struct RandomResizedCrop: SettingsSection {
     /// Area fraction range [min, max] of the crop.
-    public var scale: [Double]
+    public var scale = standardScale
     /// Aspect ratio range [min, max] of the crop.
-    public var ratio: [Double]
+    public var ratio = standardRatio
 
     /// torchvision's `RandomResizedCrop` ranges: what `random_resized_crop: true` means, and Datasets' defaults.
     public static let standardScale = [0.08, 1.0]
     public static let standardRatio = [3.0 / 4.0, 4.0 / 3.0]
-    public static let standard = RandomResizedCrop(scale: standardScale, ratio: standardRatio)
+    public static let standard = RandomResizedCrop()
 
-    public init(scale: [Double], ratio: [Double]) {
-        self.scale = scale; self.ratio = ratio
-    }
+    public init() {}
 
-    public var jsonValue: JSONValue {
-        .object(["scale": .array(scale.map(JSONValue.double)), "ratio": .array(ratio.map(JSONValue.double))])
-    }
+    public static let settings: [Setting<RandomResizedCrop>] = [
+        .init("scale", \.scale, .numbers(count: 2, NumberRange(min: 0, max: 1, openMin: true)),
+              default: .value(standardScale), example: "[0.08, 1.0]", "[min, max] fraction of the image's area"),
+        .init("ratio", \.ratio, .numbers(count: 2, .positive), default: .value(standardRatio),
+              example: "[0.75, 1.3333]", "[min, max] aspect ratio (width / height)"),
+    ]
 }
 
-public struct AugmentConfig: Codable, Equatable, Sendable {
-    public var hflip: Bool
+public struct AugmentConfig: SettingsSection {
+    public var hflip = false
     /// nil: no random resized crop (images are resized to `size`).
     public var randomResizedCrop: RandomResizedCrop?
     /// Brightness jitter: factor drawn from [1 - b, 1 + b]; 0 = off.
-    public var brightness: Double
+    public var brightness = 0.0
     /// Contrast jitter: factor drawn from [1 - c, 1 + c]; 0 = off.
-    public var contrast: Double
+    public var contrast = 0.0
 
-    public init(hflip: Bool, randomResizedCrop: RandomResizedCrop?, brightness: Double, contrast: Double) {
-        self.hflip = hflip; self.randomResizedCrop = randomResizedCrop; self.brightness = brightness; self.contrast = contrast
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case hflip, randomResizedCrop = "random_resized_crop", brightness, contrast
-    }
-
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["hflip": .bool(hflip), "brightness": .double(brightness),
-                                      "contrast": .double(contrast)]
-        if let randomResizedCrop { o["random_resized_crop"] = randomResizedCrop.jsonValue }
-        return .object(o)
-    }
+    public static let settings: [Setting<AugmentConfig>] = [
+        .init("hflip", \.hflip, .flag, default: .value(false), example: "true",
+              "mirror left–right with probability 0.5"),
+        .init("random_resized_crop", \.randomResizedCrop, .section(RandomResizedCrop.self, switchable: true),
+              default: .described("off"), example: "true",
+              "crop a random part of the image and resize it back (torchvision's RandomResizedCrop); `true` for "
+                + "its standard ranges"),
+        .init("brightness", \.brightness, .number(.unit), default: .value(0.0), example: "0.2",
+              "brightness factor drawn from [1 - b, 1 + b]; 0 = off"),
+        .init("contrast", \.contrast, .number(.unit), default: .value(0.0), example: "0.2",
+              "contrast factor drawn from [1 - c, 1 + c]; 0 = off"),
+    ]
 }
 
-public struct NormalizeConfig: Codable, Equatable, Sendable {
-    public var mean: [Double]
-    public var std: [Double]
+public struct NormalizeConfig: SettingsSection {
+    public var mean = imageNetMean
+    public var std = imageNetStd
 
-    public static let imageNet = NormalizeConfig(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    /// ImageNet's channel statistics (torchvision's pretrained models), the default.
+    public static let imageNetMean = [0.485, 0.456, 0.406], imageNetStd = [0.229, 0.224, 0.225]
+    public static let imageNet = NormalizeConfig()
 
-    public init(mean: [Double], std: [Double]) {
-        self.mean = mean; self.std = std
-    }
+    public init() {}
 
-    public var jsonValue: JSONValue {
-        .object(["mean": .array(mean.map(JSONValue.double)), "std": .array(std.map(JSONValue.double))])
-    }
+    public static let settings: [Setting<NormalizeConfig>] = [
+        .init("mean", \.mean, .numbers(count: 3, .unit), default: .value(imageNetMean),
+              example: "[0.485, 0.456, 0.406]", "per-channel (R, G, B) mean subtracted from pixels scaled to [0, 1]"),
+        .init("std", \.std, .numbers(count: 3, .positive), default: .value(imageNetStd),
+              example: "[0.229, 0.224, 0.225]", "per-channel standard deviation pixels are divided by"),
+    ]
 }
 
 /// Synthetic data the runner generates at `data.path` when that folder is missing (for demos and CI).
-public struct SynthesizeConfig: Codable, Equatable, Sendable {
-    public var classes: Int
-    public var perClass: Int
+public struct SynthesizeConfig: SettingsSection {
+    public var classes = 0
+    public var perClass = 0
     /// Side of the generated square images, in pixels.
-    public var size: Int
+    public var size = 0
 
-    public init(classes: Int, perClass: Int, size: Int) {
-        self.classes = classes; self.perClass = perClass; self.size = size
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey { case classes, perClass = "per_class", size }
-
-    public var jsonValue: JSONValue {
-        .object(["classes": .int(classes), "per_class": .int(perClass), "size": .int(size)])
-    }
+    public static let settings: [Setting<SynthesizeConfig>] = [
+        .init("classes", \.classes, .integer(min: 2, max: 1000), default: .required, example: "2",
+              "number of classes (one folder each)"),
+        .init("per_class", \.perClass, .integer(min: 2, max: 100_000), default: .required, example: "60",
+              "images per class"),
+        .init("size", \.size, .integer(min: 8, max: 4096), default: .described("data.size"), example: "48",
+              "side of the generated square images, in pixels"),
+    ]
 }
 
-public struct DataConfig: Codable, Equatable, Sendable {
+public struct DataConfig: SettingsSection {
     /// The data folder as written in the file (or given with --data); see `ResolvedRun.dataDirectory`.
-    public var path: String
-    public var split: SplitSettings
+    public var path = ""
+    public var split = SplitSettings()
     /// Side of the square network input, in pixels.
-    public var size: Int
-    public var augment: AugmentConfig
-    public var normalize: NormalizeConfig
+    public var size = 0
+    public var augment = AugmentConfig()
+    public var normalize = NormalizeConfig()
     public var synthesize: SynthesizeConfig?
     /// Images with more pixels (after JPEG DCT scaling) are skipped; nil: the decoder's default limit.
     /// Left out of the canonical JSON when unset, so files without it keep their config hashes.
     public var maxPixels: Int?
 
-    public init(path: String, split: SplitSettings, size: Int, augment: AugmentConfig, normalize: NormalizeConfig, synthesize: SynthesizeConfig?, maxPixels: Int?) {
-        self.path = path; self.split = split; self.size = size; self.augment = augment; self.normalize = normalize; self.synthesize = synthesize; self.maxPixels = maxPixels
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case path, split, size, augment, normalize, synthesize, maxPixels = "max_pixels"
-    }
-
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["path": .string(path), "split": split.jsonValue, "size": .int(size),
-                                      "augment": augment.jsonValue, "normalize": normalize.jsonValue]
-        if let synthesize { o["synthesize"] = synthesize.jsonValue }
-        if let maxPixels { o["max_pixels"] = .int(maxPixels) }
-        return .object(o)
-    }
+    public static let settings: [Setting<DataConfig>] = [
+        .init("path", \.path, .text, default: .required, example: "../shared/data/monkeypox",
+              "the image folder, one sub-folder per class; a relative path is resolved against the current "
+                + "directory (run ablate from the project root); `--data PATH` replaces it"),
+        .init("split", \.split, .section(SplitSettings.self, shorthand: "protocol"), default: .described("random"),
+              example: "grouped", "how the images are divided into training and test sets"),
+        .init("size", \.size, .integer(min: 8, max: 4096), default: .value(224), example: "224",
+              "side of the square network input, in pixels"),
+        .init("augment", \.augment, .section(AugmentConfig.self), default: .described("all off"),
+              example: "{hflip: true}", "training-time augmentation"),
+        .init("normalize", \.normalize, .section(NormalizeConfig.self), default: .described("ImageNet's"),
+              example: "{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}", "per-channel normalisation"),
+        .init("synthesize", \.synthesize, .section(SynthesizeConfig.self), default: .described("off"),
+              example: "{classes: 2, per_class: 60, size: 48}",
+              "generate a synthetic image set at `path` when that folder is missing (demos, CI)"),
+        .init("max_pixels", \.maxPixels, .integer(min: 1), default: .described("the decoder's limit (50 MP)"),
+              example: "100000000", "skip images with more pixels (after JPEG DCT scaling)"),
+    ]
 }
 
 // MARK: - training
 
-public enum OptimizerKind: String, Codable, Sendable, CaseIterable { case sgd, adam }
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable, SettingValue { case sgd, adam }
 
-public struct OptimizerSettings: Codable, Equatable, Sendable {
-    public var name: OptimizerKind
-    public var lr: Double
+public struct OptimizerSettings: SettingsSection {
+    public var name = OptimizerKind.adam
+    public var lr = 0.0
     /// SGD only.
     public var momentum: Double?
     /// SGD only.
@@ -255,94 +267,104 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
     public var betas: [Double]?
     /// Adam only.
     public var eps: Double?
+    /// L2 penalty added to the gradient (both optimisers).
+    public var weightDecay = 0.0
+
     /// Adam's `betas` and `eps` when the file leaves them out (PyTorch's defaults).
     public static let defaultAdamBetas = [0.9, 0.999]
     public static let defaultAdamEps = 1e-8
     /// SGD's momentum when the file leaves it out.
     public static let defaultSGDMomentum = 0.9
-    /// L2 penalty added to the gradient (both optimisers).
-    public var weightDecay: Double
 
-    public init(name: OptimizerKind, lr: Double, momentum: Double?, nesterov: Bool?, betas: [Double]?, eps: Double?, weightDecay: Double) {
-        self.name = name; self.lr = lr; self.momentum = momentum; self.nesterov = nesterov; self.betas = betas; self.eps = eps; self.weightDecay = weightDecay
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case name, lr, momentum, nesterov, betas, eps, weightDecay = "weight_decay"
-    }
+    static let sgd = Condition<OptimizerSettings>("sgd") { $0.name == .sgd }
+    static let adam = Condition<OptimizerSettings>("adam") { $0.name == .adam }
 
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["name": .string(name.rawValue), "lr": .double(lr),
-                                      "weight_decay": .double(weightDecay)]
-        if let momentum { o["momentum"] = .double(momentum) }
-        if let nesterov { o["nesterov"] = .bool(nesterov) }
-        if let betas { o["betas"] = .array(betas.map(JSONValue.double)) }
-        if let eps { o["eps"] = .double(eps) }
-        return .object(o)
-    }
+    public static let settings: [Setting<OptimizerSettings>] = [
+        .init("name", \.name, .choice(of: OptimizerKind.self), default: .value(.adam), example: "adam",
+              "sgd (`torch.optim.SGD`) or adam (`torch.optim.Adam`)"),
+        .init("lr", \.lr, .number(.positive),
+              default: .computed("0.001 (adam), 0.01 (sgd)") { $0.name == .adam ? 0.001 : 0.01 }, example: "0.001",
+              "learning rate (the schedule's starting rate)"),
+        .init("momentum", \.momentum, .number(NumberRange(min: 0, max: 1, openMax: true)),
+              default: .value(defaultSGDMomentum), when: sgd, example: "0.9", "momentum"),
+        .init("nesterov", \.nesterov, .flag, default: .value(false), when: sgd, example: "true",
+              "Nesterov momentum (needs momentum > 0)"),
+        .init("betas", \.betas, .numbers(count: 2, .unit), default: .value(defaultAdamBetas), when: adam,
+              example: "[0.9, 0.999]", "[beta1, beta2], each below 1"),
+        .init("eps", \.eps, .number(.positive), default: .value(defaultAdamEps), when: adam, example: "1.0e-8",
+              "term added to Adam's denominator"),
+        .init("weight_decay", \.weightDecay, .number(.nonNegative), default: .value(0.0), example: "0.0001",
+              "L2 penalty added to the gradient (both optimisers, as PyTorch's `weight_decay`)"),
+    ]
 }
 
-public enum ScheduleKind: String, Codable, Sendable, CaseIterable { case constant, step, cosine }
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable, SettingValue { case constant, step, cosine }
 
-public struct ScheduleSettings: Codable, Equatable, Sendable {
-    public var name: ScheduleKind
+public struct ScheduleSettings: SettingsSection {
+    public var name = ScheduleKind.constant
     /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
     public var stepSize: Int?
     public var gamma: Double?
-    /// `gamma` when the file leaves it out.
-    public static let defaultGamma = 0.1
     /// `cosine`: anneal from `lr` to `minLR` over all epochs (training runs Engine's `LRSchedule`).
     public var minLR: Double?
 
-    public init(name: ScheduleKind, stepSize: Int?, gamma: Double?, minLR: Double?) {
-        self.name = name; self.stepSize = stepSize; self.gamma = gamma; self.minLR = minLR
-    }
+    /// `gamma` when the file leaves it out.
+    public static let defaultGamma = 0.1
 
-    enum CodingKeys: String, CodingKey { case name, stepSize = "step_size", gamma, minLR = "min_lr" }
+    public init() {}
 
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["name": .string(name.rawValue)]
-        if let stepSize { o["step_size"] = .int(stepSize) }
-        if let gamma { o["gamma"] = .double(gamma) }
-        if let minLR { o["min_lr"] = .double(minLR) }
-        return .object(o)
-    }
+    static let step = Condition<ScheduleSettings>("step") { $0.name == .step }
+
+    public static let settings: [Setting<ScheduleSettings>] = [
+        .init("name", \.name, .choice(of: ScheduleKind.self), default: .value(.constant), example: "constant",
+              "constant; step: multiply the rate by gamma every step_size epochs; cosine: anneal from lr to min_lr, "
+                + "reaching min_lr in the last epoch"),
+        .init("step_size", \.stepSize, .integer(min: 1), default: .described("required for step"), when: step,
+              example: "10", "epochs between two multiplications by gamma"),
+        .init("gamma", \.gamma, .number(NumberRange(min: 0, max: 1, openMin: true)), default: .value(defaultGamma),
+              when: step, example: "0.1", "factor the rate is multiplied by"),
+        .init("min_lr", \.minLR, .number(.nonNegative), default: .value(0.0),
+              when: Condition("cosine") { $0.name == .cosine }, example: "0", "the rate of the last epoch (below lr)"),
+    ]
 }
 
-public struct TrainingConfig: Codable, Equatable, Sendable {
-    public var epochs: Int
-    public var batchSize: Int
-    public var optimizer: OptimizerSettings
-    public var schedule: ScheduleSettings
+public struct TrainingConfig: SettingsSection {
+    public var epochs = 0
+    public var batchSize = 0
+    public var optimizer = OptimizerSettings()
+    public var schedule = ScheduleSettings()
     /// Worker threads; nil = all cores.
     public var threads: Int?
     /// Evaluate on the test set every N epochs (and always after the last one).
-    public var evalEvery: Int
+    public var evalEvery = 1
 
-    public init(epochs: Int, batchSize: Int, optimizer: OptimizerSettings, schedule: ScheduleSettings, threads: Int?, evalEvery: Int) {
-        self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule; self.threads = threads; self.evalEvery = evalEvery
-    }
+    public init() {}
 
-    enum CodingKeys: String, CodingKey {
-        case epochs, batchSize = "batch_size", optimizer, schedule, threads, evalEvery = "eval_every"
-    }
-
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["epochs": .int(epochs), "batch_size": .int(batchSize),
-                                      "optimizer": optimizer.jsonValue, "schedule": schedule.jsonValue,
-                                      "eval_every": .int(evalEvery)]
-        if let threads { o["threads"] = .int(threads) }
-        return .object(o)
-    }
+    public static let settings: [Setting<TrainingConfig>] = [
+        .init("epochs", \.epochs, .integer(min: 1), default: .required, example: "10", "epochs to train"),
+        .init("batch_size", \.batchSize, .integer(min: 1), default: .value(32), example: "32",
+              "images per training batch (an epoch drops its last partial batch)"),
+        .init("optimizer", \.optimizer, .section(OptimizerSettings.self, shorthand: "name"),
+              default: .described("adam"), example: "adam", "the optimiser"),
+        .init("schedule", \.schedule, .section(ScheduleSettings.self, shorthand: "name"),
+              default: .described("constant"), example: "cosine", "the learning-rate schedule over the epochs"),
+        .init("threads", \.threads, .integer(min: 1, max: 1024), default: .described("all cores"), example: "2",
+              "worker threads (`--threads` replaces it)"),
+        .init("eval_every", \.evalEvery,
+              .integer(min: 1, max: 1, why: " (ablate evaluates the test split after every epoch)"),
+              default: .value(1), example: "1", "evaluate on the test split every N epochs: 1, the only value supported"),
+    ]
 }
 
 // MARK: - model
 
-public struct ModelConfig: Codable, Equatable, Sendable {
+public struct ModelConfig: SettingsSection {
     /// Canonical name derived from the architecture: a preset's (`densenet121`, `resnet50`, …), or `custom`
     /// (DenseNet) / `resnet-custom`, then `-seN` with SE and, for a DenseNet, `-layer` or `-transition` when SE is
     /// not on the block outputs.
-    public var name: String
+    public var name = ""
     // DenseNet settings (nil for a ResNet).
     public var growthRate: Int?
     public var blockConfig: [Int]?
@@ -362,11 +384,48 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// Output classes; nil = the number of class folders found in the data.
     public var classes: Int?
 
-    enum CodingKeys: String, CodingKey {
-        case name, growthRate = "growth_rate", blockConfig = "block_config", initChannels = "init_channels",
-             bnSize = "bn_size", compression, dropRate = "drop_rate", sePlacement = "se_placement", block, layers,
-             width, seReduction = "se_reduction", classes
-    }
+    public init() {}
+
+    /// Settings of one family only (the reader refuses the other family's).
+    public static let denseNetOnly = Condition<ModelConfig>("DenseNet") { !$0.isResNet }
+    public static let resNetOnly = Condition<ModelConfig>("ResNet") { $0.isResNet }
+
+    // The model section is read by its own reader (names, presets, families); these declarations give its keys,
+    // the values each takes, its canonical JSON and its reference.
+    public static let settings: [Setting<ModelConfig>] = [
+        .init("name", \.name, .modelName, default: .required, example: "densenet121",
+              "densenet121|161|169|201 or custom, optionally -seN (SE with reduction N) and then -layer or "
+                + "-transition (SE placement); resnet18|34|50 or resnet-custom, optionally -seN"),
+        .init("growth_rate", \.growthRate, .integer(min: 1, max: 4096), default: .described("the preset's; custom: required"),
+              when: denseNetOnly, example: "32", "channels each dense layer adds (k)"),
+        .init("block_config", \.blockConfig, .integers(min: 1), default: .described("the preset's; custom: required"),
+              when: denseNetOnly, example: "[6, 12, 24, 16]", "dense layers per block"),
+        .init("init_channels", \.initChannels, .integer(min: 1, max: 4096),
+              default: .described("the preset's, else 2 × growth_rate"), when: denseNetOnly, example: "64",
+              "channels of the stem convolution"),
+        .init("bn_size", \.bnSize, .integer(min: 1, max: 64), default: .described("4"), when: denseNetOnly,
+              example: "4", "bottleneck width factor: the 1×1 convolution outputs bn_size · k channels"),
+        .init("compression", \.compression, .number(NumberRange(min: 0, max: 1, openMin: true)),
+              default: .described("0.5"), when: denseNetOnly, example: "0.5",
+              "transition compression θ: a transition keeps ⌊θ·C⌋ channels"),
+        .init("drop_rate", \.dropRate, .number(NumberRange(min: 0, max: 1, openMax: true)), default: .described("0"),
+              when: denseNetOnly, example: "0", "dropout after each dense layer's 3×3 convolution (training only)"),
+        .init("se_placement", \.sePlacement, .choice(of: SEPlacement.self), default: .described("block"),
+              when: denseNetOnly, example: "layer",
+              "DenseNet with SE: block (each block's output), layer (each dense layer's new maps) or transition "
+                + "(after each transition); the same as the name's suffix"),
+        .init("block", \.block, .choice(of: ResidualBlockKind.self),
+              default: .described("the preset's; resnet-custom: required"), when: resNetOnly, example: "basic",
+              "residual block: basic (ResNet-18/34) or bottleneck (ResNet-50)"),
+        .init("layers", \.layers, .integers(min: 1), default: .described("the preset's; resnet-custom: required"),
+              when: resNetOnly, example: "[2, 2, 2, 2]", "blocks per stage"),
+        .init("width", \.width, .integer(min: 1, max: 4096), default: .described("64"), when: resNetOnly,
+              example: "64", "channels of the stem and planes of the first stage"),
+        .init("se_reduction", \.seReduction, .integer(min: 1), default: .described("no SE"), example: "16",
+              "Squeeze-and-Excitation reduction; the same as the name's -seN"),
+        .init("classes", \.classes, .integer(min: 2, max: 100_000),
+              default: .described("the number of class folders in the data"), example: "2", "output classes"),
+    ]
 
     /// A DenseNet from its engine configuration (`classes` left to the data unless given).
     public init(_ c: DenseNetConfig, classes: Int? = nil) {
@@ -374,7 +433,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         compression = c.compression; dropRate = c.dropRate; seReduction = c.seReduction
         sePlacement = c.seReduction == nil || c.sePlacement == .block ? nil : c.sePlacement
         self.classes = classes
-        name = ""
         name = Self.canonicalName(self)
     }
 
@@ -382,26 +440,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public init(_ c: ResNetConfig, classes: Int? = nil) {
         block = c.block; layers = c.layers; width = c.width; seReduction = c.seReduction
         self.classes = classes
-        name = ""
         name = Self.canonicalName(self)
     }
 
     public var isResNet: Bool { block != nil }
-
-    public var jsonValue: JSONValue {
-        var o: [String: JSONValue] = ["name": .string(name)]
-        if let block, let layers, let width {
-            o["block"] = .string(block.rawValue); o["layers"] = .array(layers.map(JSONValue.int)); o["width"] = .int(width)
-        } else {
-            o["growth_rate"] = .int(growthRate ?? 0); o["block_config"] = .array((blockConfig ?? []).map(JSONValue.int))
-            o["init_channels"] = .int(initChannels ?? 0); o["bn_size"] = .int(bnSize ?? 0)
-            o["compression"] = .double(compression ?? 0); o["drop_rate"] = .double(dropRate ?? 0)
-            if let sePlacement, sePlacement != .block { o["se_placement"] = .string(sePlacement.rawValue) }
-        }
-        if let seReduction { o["se_reduction"] = .int(seReduction) }
-        if let classes { o["classes"] = .int(classes) }
-        return .object(o)
-    }
 
     /// The engine's model with `classes` outputs.
     public func spec(classes: Int) -> ModelSpec {

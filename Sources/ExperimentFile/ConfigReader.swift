@@ -3,28 +3,15 @@ import Foundation
 
 /// Reads one run's document (the experiment file with one matrix combination applied) into a `RunConfig`,
 /// reporting every problem to `diag`. Returns nil when there was any problem.
+///
+/// Each setting is read as its declaration says (AblateCore's `settings` tables: kind, range, default, when it
+/// applies); this file adds only what involves more than one setting: the `SectionRules` below and the model
+/// section, whose name grammar and presets have a reader of their own.
 enum ConfigReader {
-    static let topKeys = ["name", "description", "seed", "data", "training", "model", "target", "matrix"]
-    static let dataKeys = ["path", "split", "size", "augment", "normalize", "synthesize", "max_pixels"]
-    static let splitKeys = ["protocol", "test_fraction", "group", "seed", "train_dir", "test_dir"]
-    static let augmentKeys = ["hflip", "random_resized_crop", "brightness", "contrast"]
-    static let cropKeys = ["scale", "ratio"]
-    static let normalizeKeys = ["mean", "std"]
-    static let synthesizeKeys = ["classes", "per_class", "size"]
-    static let trainingKeys = ["epochs", "batch_size", "optimizer", "schedule", "threads", "eval_every"]
-    static let optimizerKeys = ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"]
-    static let scheduleKeys = ["name", "step_size", "gamma", "min_lr"]
-    static let denseNetKeys = ["growth_rate", "block_config", "init_channels", "bn_size", "compression", "drop_rate",
-                               "se_placement"]
-    static let resNetKeys = ["block", "layers", "width"]
-    static let modelKeys = ["name"] + denseNetKeys + resNetKeys + ["se_reduction", "classes"]
-
     /// Sections that may be written as a single value, meaning that value for the given key:
     /// `model: densenet121-se16` = `model: {name: densenet121-se16}`, `training.optimizer: adam`,
-    /// `training.schedule: cosine`, `data.split: grouped` (= `{protocol: grouped}`).
-    static let shorthands: [String: String] = [
-        "model": "name", "training.optimizer": "name", "training.schedule": "name", "data.split": "protocol",
-    ]
+    /// `training.schedule: cosine`, `data.split: grouped` (= `{protocol: grouped}`). From the declarations.
+    static let shorthands: [String: String] = ExperimentSchema.shorthands
 
     /// Names a user may type for `model.name` (suggestions): Models' presets, a few SE variants and the custom
     /// architectures; any `-seN` suffix (and for a DenseNet `-seN-layer` / `-seN-transition`) is accepted.
@@ -40,110 +27,13 @@ enum ConfigReader {
 
     static func read(_ doc: YNode, diag: Diagnostics) -> RunConfig? {
         let before = diag.issues.count
-        let top = Section(doc, path: "", allowed: topKeys, diag: diag)
-        let seed = top.int("seed", example: "1", min: 0) ?? 1
-        let data = readData(top, diag: diag)
-        let training = readTraining(top, diag: diag)
-        let model = readModel(top, diag: diag)
-        if let data, let model { checkModelFitsImage(model, data: data, top: top, diag: diag) }
-        guard diag.issues.count == before, let data, let training, let model else { return nil }
-        return RunConfig(configVersion: RunConfig.currentVersion, seed: seed, data: data, training: training,
-                         model: model)
+        let top = Section(doc, path: "", allowed: ExperimentSchema.topKeys, diag: diag)
+        let config = top.readSettings(RunConfig.self)
+        guard diag.issues.count == before else { return nil }
+        return config
     }
 
-    // MARK: data
-
-    static func readData(_ top: Section, diag: Diagnostics) -> DataConfig? {
-        guard top.entry("data") != nil else {
-            top.missing("data", example: "{path: ../shared/data/monkeypox}")
-            return nil
-        }
-        let s = top.section("data", allowed: dataKeys)
-        let path = s.string("path", example: "../shared/data/monkeypox")
-        if path == nil && !s.has("path") { s.missing("path", example: "../shared/data/monkeypox") }
-        if path == "" { s.report("path", "the path is empty", fix: "Write the data folder, e.g. `path: ../shared/data/monkeypox`") }
-        let size = s.int("size", example: "224", min: 8, max: 4096) ?? 224
-
-        // split
-        let sp = s.section("split", allowed: splitKeys)
-        let proto = sp.choice("protocol", SplitProtocol.allCases.map(\.rawValue)).flatMap(SplitProtocol.init) ?? .random
-        var split = SplitSettings(protocol: proto, testFraction: nil, group: nil, seed: nil, trainDir: nil, testDir: nil)
-        let fraction = sp.double("test_fraction", example: "0.2", min: 0, max: 1, openMin: true, openMax: true)
-            ?? SplitSettings.defaultTestFraction
-        let splitSeed = sp.int("seed", example: "0", min: 0) ?? 0
-        let group = readGroup(sp, diag: diag)
-        // Folder splits read `train/` and `test/`: other names are refused here, where the file can be pointed at,
-        // not when a run starts. (The keys stay so a file may spell the defaults out.)
-        let trainDir = sp.string("train_dir", example: SplitSettings.trainFolder) ?? SplitSettings.trainFolder
-        let testDir = sp.string("test_dir", example: SplitSettings.testFolder) ?? SplitSettings.testFolder
-        for (key, value, wanted) in [("train_dir", trainDir, SplitSettings.trainFolder), ("test_dir", testDir, SplitSettings.testFolder)]
-            where value != wanted {
-            sp.report(key, "folder splits read the sub-folder `\(wanted)/`; other names are not supported (got '\(value)')",
-                      fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
-        }
-        switch proto {
-        case .folders:
-            split.trainDir = trainDir
-            split.testDir = testDir
-        case .grouped:
-            split.testFraction = fraction
-            split.seed = splitSeed
-            split.group = group
-            if group == nil && !sp.has("group") {
-                diag.report(sp.keyPath("group"), sp.location, "required when protocol is grouped",
-                            fix: "Add `group: photo` (same original photograph), `group: patient`, "
-                                + "or `group: {regex: '^([A-Z]+\\d+)_'}` under data.split")
-            }
-        case .random, .stratified:
-            split.testFraction = fraction
-            split.seed = splitSeed
-        }
-
-        // augment
-        let a = s.section("augment", allowed: augmentKeys)
-        var crop: RandomResizedCrop?
-        if let n = a.node("random_resized_crop") {
-            if case let .scalar(text, true, _) = n, let on = Section.boolean(text) {
-                crop = on ? .standard : nil
-            } else {
-                let c = a.section("random_resized_crop", allowed: cropKeys)
-                let scale = c.doubles("scale", count: 2, example: "[0.08, 1.0]", min: 0, max: 1, openMin: true) ?? [0.08, 1.0]
-                let ratio = c.doubles("ratio", count: 2, example: "[0.75, 1.3333]", min: 0, openMin: true) ?? [3.0 / 4.0, 4.0 / 3.0]
-                if scale[0] > scale[1] { c.report("scale", "the minimum \(scale[0]) is larger than the maximum \(scale[1])", fix: "Write [min, max], e.g. [0.08, 1.0]") }
-                if ratio[0] > ratio[1] { c.report("ratio", "the minimum \(ratio[0]) is larger than the maximum \(ratio[1])", fix: "Write [min, max], e.g. [0.75, 1.3333]") }
-                crop = RandomResizedCrop(scale: scale, ratio: ratio)
-            }
-        }
-        let augment = AugmentConfig(hflip: a.bool("hflip") ?? false, randomResizedCrop: crop,
-                                    brightness: a.double("brightness", example: "0.2", min: 0, max: 1) ?? 0,
-                                    contrast: a.double("contrast", example: "0.2", min: 0, max: 1) ?? 0)
-
-        // normalize
-        let nz = s.section("normalize", allowed: normalizeKeys)
-        let normalize = NormalizeConfig(
-            mean: nz.doubles("mean", count: 3, example: "[0.485, 0.456, 0.406]", min: 0, max: 1) ?? NormalizeConfig.imageNet.mean,
-            std: nz.doubles("std", count: 3, example: "[0.229, 0.224, 0.225]", min: 0, openMin: true) ?? NormalizeConfig.imageNet.std)
-
-        // synthesize
-        var synthesize: SynthesizeConfig?
-        if s.has("synthesize") {
-            let sy = s.section("synthesize", allowed: synthesizeKeys)
-            let classes = sy.int("classes", example: "2", min: 2, max: 1000)
-            let perClass = sy.int("per_class", example: "60", min: 2, max: 100_000)
-            let imageSize = sy.int("size", example: "48", min: 8, max: 4096)
-            if !sy.has("classes") { sy.missing("classes", example: "2") }
-            if !sy.has("per_class") { sy.missing("per_class", example: "60") }
-            if let classes, let perClass {
-                synthesize = SynthesizeConfig(classes: classes, perClass: perClass, size: imageSize ?? size)
-            }
-        }
-        let maxPixels = s.int("max_pixels", example: "100000000", min: 1)
-        guard let path, !path.isEmpty else { return nil }
-        return DataConfig(path: path, split: split, size: size, augment: augment, normalize: normalize,
-                          synthesize: synthesize, maxPixels: maxPixels)
-    }
-
-    static func readGroup(_ sp: Section, diag: Diagnostics) -> GroupKey? {
+    static func readGroup(_ sp: Section) -> GroupKey? {
         guard let n = sp.node("group") else { return nil }
         if case let .scalar(text, _, _) = n {
             switch text.lowercased() {
@@ -171,86 +61,194 @@ enum ConfigReader {
         }
         return .regex(pattern)
     }
+}
 
-    // MARK: training
+// MARK: - reading declared settings
 
-    static func readTraining(_ top: Section, diag: Diagnostics) -> TrainingConfig? {
-        guard top.entry("training") != nil else {
-            top.missing("training", example: "{epochs: 10}")
-            return nil
+extension Section {
+    /// The value of one declared setting as canonical JSON, checked against its kind; nil when absent or wrong
+    /// (wrong values are reported). Sections are read by `readSettings`.
+    func read(_ info: SettingInfo) -> JSONValue? {
+        let key = info.key, example = info.example
+        switch info.kind {
+        case let .integer(min, max, why):
+            return int(key, example: example, min: min, max: max, why: why).map(JSONValue.int)
+        case .number(let r):
+            return double(key, example: example, min: r.min, max: r.max, openMin: r.openMin, openMax: r.openMax)
+                .map(JSONValue.double)
+        case .flag: return bool(key).map(JSONValue.bool)
+        case .text, .modelName, .special: return string(key, example: example).map(JSONValue.string)
+        case .choice(let words): return choice(key, words).map(JSONValue.string)
+        case let .numbers(count, r):
+            return doubles(key, count: count, example: example, min: r.min, max: r.max, openMin: r.openMin)
+                .map { .array($0.map(JSONValue.double)) }
+        case .integers(let min): return ints(key, example: example, min: min).map { .array($0.map(JSONValue.int)) }
+        case .groupKey: return ConfigReader.readGroup(self)?.jsonValue
+        case let .section(type, _, switchable):
+            if switchable, case let .scalar(text, true, _)? = node(key), let on = Section.boolean(text) {
+                return on ? Section(nil, path: keyPath(key), allowed: type.keys, diag: diag).readSection(type) : nil
+            }
+            return section(key, allowed: type.keys).readSection(type)
         }
-        let t = top.section("training", allowed: trainingKeys)
-        let epochs = t.int("epochs", example: "10", min: 1)
-        if !t.has("epochs") && t.entry("epochs") == nil { t.missing("epochs", example: "10") }
-        let batch = t.int("batch_size", example: "32", min: 1) ?? 32
-        let threads = t.int("threads", example: "2", min: 1, max: 1024)
-        // The trainer evaluates after every epoch: checkpoints, best weights, the store's epochs and the report's
-        // curves all assume a test point per epoch. The key stays so files can say so explicitly.
-        let evalEvery = t.int("eval_every", example: "1", min: 1, max: 1,
-                              why: " (ablate evaluates the test split after every epoch)") ?? 1
-
-        let o = t.section("optimizer", allowed: optimizerKeys)
-        let kind = o.choice("name", OptimizerKind.allCases.map(\.rawValue)).flatMap(OptimizerKind.init) ?? .adam
-        let lr = o.double("lr", example: kind == .adam ? "0.001" : "0.01", min: 0, openMin: true)
-            ?? (kind == .adam ? 1e-3 : 1e-2)
-        var optimizer = OptimizerSettings(name: kind, lr: lr, momentum: nil, nesterov: nil, betas: nil, eps: nil,
-                                        weightDecay: o.double("weight_decay", example: "0.0001", min: 0) ?? 0)
-        let momentum = o.double("momentum", example: "0.9", min: 0, max: 1, openMax: true)
-        let nesterov = o.bool("nesterov")
-        let betas = o.doubles("betas", count: 2, example: "[0.9, 0.999]", min: 0, max: 1)
-        let eps = o.double("eps", example: "1.0e-8", min: 0, openMin: true)
-        switch kind {
-        case .sgd:
-            optimizer.momentum = momentum ?? OptimizerSettings.defaultSGDMomentum
-            optimizer.nesterov = nesterov ?? false
-            if optimizer.nesterov == true && optimizer.momentum == 0 {
-                o.report("nesterov", "Nesterov momentum needs momentum > 0",
-                         fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
-            }
-        case .adam:
-            optimizer.betas = betas ?? OptimizerSettings.defaultAdamBetas
-            optimizer.eps = eps ?? OptimizerSettings.defaultAdamEps
-            if let b = optimizer.betas, b.contains(1.0) {
-                o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
-            }
-        }
-
-        let sc = t.section("schedule", allowed: scheduleKeys)
-        let sk = sc.choice("name", ScheduleKind.allCases.map(\.rawValue)).flatMap(ScheduleKind.init) ?? .constant
-        var schedule = ScheduleSettings(name: sk, stepSize: nil, gamma: nil, minLR: nil)
-        let stepSize = sc.int("step_size", example: "10", min: 1)
-        let gamma = sc.double("gamma", example: "0.1", min: 0, max: 1, openMin: true)
-        let minLR = sc.double("min_lr", example: "0", min: 0)
-        switch sk {
-        case .constant: break
-        case .step:
-            schedule.stepSize = stepSize
-            schedule.gamma = gamma ?? ScheduleSettings.defaultGamma
-            if stepSize == nil && !sc.has("step_size") {
-                sc.missing("step_size", example: "10")
-            }
-        case .cosine:
-            schedule.minLR = minLR ?? 0
-            if let m = schedule.minLR, m >= lr {
-                sc.report("min_lr", "must be below the learning rate \(lr), got \(m)",
-                          fix: "Lower training.schedule.min_lr (0 is usual)")
-            }
-        }
-        guard let epochs else { return nil }
-        return TrainingConfig(epochs: epochs, batchSize: batch, optimizer: optimizer, schedule: schedule,
-                              threads: threads, evalEvery: evalEvery)
     }
 
-    // MARK: model
+    func readSection(_ type: any SettingsSection.Type) -> JSONValue { readSettings(type).jsonValue }
 
-    static func readModel(_ top: Section, diag: Diagnostics) -> ModelConfig? {
-        guard top.entry("model") != nil else {
-            top.missing("model", example: "densenet121")
-            return nil
+    /// Reads every declared setting of `S` from this section: its value, else its default (when it applies),
+    /// a required one reported when missing; then the section's `SectionRules`. Problems go to `diag`; the value
+    /// is only meaningful when none were reported.
+    func readSettings<S: SettingsSection>(_ type: S.Type) -> S {
+        if let custom = S.self as? any CustomSectionReader.Type { return custom.read(from: self) as! S }
+        var value = S()
+        for setting in S.settings where setting.info.inFile {
+            let info = setting.info
+            var v: JSONValue?
+            if case .section = info.kind, info.isRequired || setting.clear != nil {
+                // A required section must be there (empty is fine); an optional one is read only when given.
+                let given = info.isRequired ? entry(info.key) != nil : has(info.key)
+                if given { v = read(info) } else if info.isRequired { missing(info.key, example: info.example) }
+            } else {
+                v = read(info)
+                if v == nil {
+                    if info.isRequired {
+                        if !has(info.key) { missing(info.key, example: info.example) }
+                    } else {
+                        v = setting.fallback(value)
+                    }
+                }
+            }
+            if let condition = setting.condition, !condition.test(value) { v = nil }
+            if let v { try? setting.set(&value, v) } else { setting.clear?(&value) }
         }
-        let m = top.section("model", allowed: modelKeys)
-        guard let typed = m.string("name", example: "densenet121") else {
-            if !m.has("name") { m.missing("name", example: "densenet121") }
+        if let ruled = value as? any SectionRules { value = ruled.checked(in: self) as! S }
+        return value
+    }
+}
+
+/// A section with rules that involve several settings (its own, or its children's), applied after its settings
+/// were read: the one place for the experiment language's cross-setting validation.
+protocol SectionRules {
+    func checked(in section: Section) -> Self
+}
+
+/// A section read by code of its own instead of setting by setting (the model).
+protocol CustomSectionReader {
+    static func read(from section: Section) -> Self
+}
+
+extension RunConfig: SectionRules {
+    /// The stem divides the side by 4 and each transition by 2: the input must stay at least 1×1 until the last
+    /// block. (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
+    func checked(in top: Section) -> RunConfig {
+        guard let blockConfig = model.blockConfig, top.entry("data") != nil, top.entry("model") != nil else { return self }
+        func finalSide(_ size: Int) -> Int {
+            var s = (size - 1) / 2 + 1  // 7×7 conv, stride 2, padding 3
+            s = (s - 1) / 2 + 1         // 3×3 max pool, stride 2, padding 1
+            for _ in 1..<max(blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
+            return s
+        }
+        guard data.size >= 1, finalSide(data.size) < 1 else { return self }
+        var need = data.size
+        while finalSide(need) < 1 { need += 1 }
+        top.section("data", allowed: DataConfig.keys)
+            .report("size", "image size \(data.size) is too small for a model with \(blockConfig.count) dense "
+                    + "blocks: the feature map shrinks to nothing before the last block",
+                    fix: "Use data.size ≥ \(need), or fewer blocks in model.block_config")
+        return self
+    }
+}
+
+extension DataConfig: SectionRules {
+    func checked(in s: Section) -> DataConfig {
+        var data = self
+        if s.has("path") && path.isEmpty {
+            s.report("path", "the path is empty", fix: "Write the data folder, e.g. `path: ../shared/data/monkeypox`")
+        }
+        // The generated images default to the network's input size.
+        if data.synthesize != nil, !s.section("synthesize", allowed: SynthesizeConfig.keys).has("size") {
+            data.synthesize!.size = size
+        }
+        return data
+    }
+}
+
+extension SplitSettings: SectionRules {
+    func checked(in sp: Section) -> SplitSettings {
+        // Folder splits read `train/` and `test/`: other names are refused here, where the file can be pointed at,
+        // not when a run starts. (The keys stay so a file may spell the defaults out.)
+        for (key, wanted) in [("train_dir", SplitSettings.trainFolder), ("test_dir", SplitSettings.testFolder)] {
+            if let value = sp.string(key, example: wanted), value != wanted {
+                sp.report(key, "folder splits read the sub-folder `\(wanted)/`; other names are not supported (got '\(value)')",
+                          fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
+            }
+        }
+        if self.protocol == .grouped && group == nil && !sp.has("group") {
+            sp.diag.report(sp.keyPath("group"), sp.location, "required when protocol is grouped",
+                           fix: "Add `group: photo` (same original photograph), `group: patient`, "
+                               + "or `group: {regex: '^([A-Z]+\\d+)_'}` under data.split")
+        }
+        return self
+    }
+}
+
+extension RandomResizedCrop: SectionRules {
+    func checked(in c: Section) -> RandomResizedCrop {
+        if scale[0] > scale[1] {
+            c.report("scale", "the minimum \(scale[0]) is larger than the maximum \(scale[1])", fix: "Write [min, max], e.g. [0.08, 1.0]")
+        }
+        if ratio[0] > ratio[1] {
+            c.report("ratio", "the minimum \(ratio[0]) is larger than the maximum \(ratio[1])", fix: "Write [min, max], e.g. [0.75, 1.3333]")
+        }
+        return self
+    }
+}
+
+extension OptimizerSettings: SectionRules {
+    func checked(in o: Section) -> OptimizerSettings {
+        if nesterov == true && momentum == 0 {
+            o.report("nesterov", "Nesterov momentum needs momentum > 0",
+                     fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
+        }
+        if let b = betas, b.contains(1.0) {
+            o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
+        }
+        return self
+    }
+}
+
+extension ScheduleSettings: SectionRules {
+    func checked(in sc: Section) -> ScheduleSettings {
+        if name == .step && stepSize == nil && !sc.has("step_size") {
+            sc.missing("step_size", example: ScheduleSettings.setting("step_size").info.example)
+        }
+        return self
+    }
+}
+
+extension TrainingConfig: SectionRules {
+    func checked(in t: Section) -> TrainingConfig {
+        if schedule.name == .cosine, let m = schedule.minLR, m >= optimizer.lr {
+            t.section("schedule", allowed: ScheduleSettings.keys)
+                .report("min_lr", "must be below the learning rate \(optimizer.lr), got \(m)",
+                        fix: "Lower training.schedule.min_lr (0 is usual)")
+        }
+        return self
+    }
+}
+
+// MARK: - model
+
+extension ModelConfig: CustomSectionReader {
+    static func read(from m: Section) -> ModelConfig {
+        readModel(m) ?? ModelConfig()
+    }
+
+    /// The value of the declared setting `key` (checked against its declaration).
+    static func value(_ m: Section, _ key: String) -> JSONValue? { m.read(setting(key).info) }
+
+    static func readModel(_ m: Section) -> ModelConfig? {
+        guard let typed = m.string("name", example: setting("name").info.example) else {
+            if !m.has("name") { m.missing("name", example: setting("name").info.example) }
             return nil
         }
         let name = typed.lowercased()
@@ -263,8 +261,8 @@ enum ConfigReader {
             return readResNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) })
         }
         guard let match = name.firstMatch(of: denseGrammar) else {
-            let suggestion = nearest(name, in: modelNames).map { "Did you mean '\($0)'? " } ?? ""
-            m.report("name", "unknown model '\(typed)'", fix: suggestion + modelNameHelp)
+            let suggestion = nearest(name, in: ConfigReader.modelNames).map { "Did you mean '\($0)'? " } ?? ""
+            m.report("name", "unknown model '\(typed)'", fix: suggestion + ConfigReader.modelNameHelp)
             return nil
         }
         return readDenseNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) },
@@ -278,7 +276,7 @@ enum ConfigReader {
             m.report("name", "SE reduction must be at least 1, got \(nameSE)", fix: "Use e.g. \(base)-se16")
             return (nil, false)
         }
-        if let r = m.int("se_reduction", example: "16", min: 1) {
+        if let r = value(m, "se_reduction")?.intValue {
             if let nameSE, nameSE != r {
                 m.report("se_reduction", "\(r) contradicts the model name '\(typed)' (reduction \(nameSE))",
                          fix: "Remove model.se_reduction or use the name without -se\(nameSE)")
@@ -289,31 +287,33 @@ enum ConfigReader {
     }
 
     /// Settings of the other family are errors, not silently ignored.
-    static func rejectForeignKeys(_ m: Section, _ keys: [String], family: String, typed: String) {
-        for key in keys where m.has(key) {
-            m.report(key, "applies only to \(family == "ResNet" ? "DenseNets" : "ResNets"), not to '\(typed)' (a \(family))",
-                     fix: "Remove model.\(key)")
+    static func rejectForeignKeys(_ m: Section, of family: Condition<ModelConfig>, typed: String) {
+        let own = family.doc == denseNetOnly.doc ? resNetOnly.doc : denseNetOnly.doc
+        for s in settings where s.condition?.doc == family.doc && m.has(s.key) {
+            m.report(s.key, "applies only to \(family.doc)s, not to '\(typed)' (a \(own))", fix: "Remove model.\(s.key)")
         }
     }
 
+    /// `missing` with the declared example, or `example` (a small custom network's value) when given.
+    static func require(_ m: Section, _ key: String, example: String? = nil) {
+        if !m.has(key) { m.missing(key, example: example ?? setting(key).info.example) }
+    }
+
     static func readDenseNet(_ m: Section, typed: String, base: String, nameSE: Int?, namePlacement: SEPlacement?) -> ModelConfig? {
-        rejectForeignKeys(m, resNetKeys, family: "DenseNet", typed: typed)
+        rejectForeignKeys(m, of: resNetOnly, typed: typed)
         let preset = DenseNetConfig.presets.first { $0.name == base }?.config
-        if base == "custom" {
-            if !m.has("growth_rate") { m.missing("growth_rate", example: "12") }
-            if !m.has("block_config") { m.missing("block_config", example: "[2, 2]") }
-        }
-        let growth = m.int("growth_rate", example: "32", min: 1, max: 4096) ?? preset?.growthRate
-        let blocks = m.ints("block_config", example: "[6, 12, 24, 16]", min: 1) ?? preset?.blockConfig
-        let initChannels = m.int("init_channels", example: "64", min: 1, max: 4096) ?? preset?.initChannels ?? 2 * (growth ?? 32)
-        let bnSize = m.int("bn_size", example: "4", min: 1, max: 64) ?? 4
-        let compression = m.double("compression", example: "0.5", min: 0, max: 1, openMin: true) ?? 0.5
-        let dropRate = m.double("drop_rate", example: "0", min: 0, max: 1, openMax: true) ?? 0
-        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        if base == "custom" { require(m, "growth_rate", example: "12"); require(m, "block_config", example: "[2, 2]") }
+        let growth = value(m, "growth_rate")?.intValue ?? preset?.growthRate
+        let blocks = (value(m, "block_config")?.arrayOfInts) ?? preset?.blockConfig
+        let initChannels = value(m, "init_channels")?.intValue ?? preset?.initChannels ?? 2 * (growth ?? 32)
+        let bnSize = value(m, "bn_size")?.intValue ?? 4
+        let compression = value(m, "compression")?.doubleValue ?? 0.5
+        let dropRate = value(m, "drop_rate")?.doubleValue ?? 0
+        let classes = value(m, "classes")?.intValue
         let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
         guard ok else { return nil }
         var placement = namePlacement
-        if let p = m.choice("se_placement", SEPlacement.allCases.map(\.rawValue)).flatMap(SEPlacement.init) {
+        if let p = value(m, "se_placement")?.stringValue.flatMap(SEPlacement.init) {
             if let namePlacement, namePlacement != p {
                 m.report("se_placement", "\(p.rawValue) contradicts the model name '\(typed)' (placement \(namePlacement.rawValue))",
                          fix: "Remove model.se_placement or the -\(namePlacement.rawValue) suffix of the name")
@@ -342,16 +342,13 @@ enum ConfigReader {
     }
 
     static func readResNet(_ m: Section, typed: String, base: String, nameSE: Int?) -> ModelConfig? {
-        rejectForeignKeys(m, denseNetKeys, family: "ResNet", typed: typed)
+        rejectForeignKeys(m, of: denseNetOnly, typed: typed)
         let preset = ResNetConfig.presets.first { $0.name == base }?.config
-        if base == "resnet-custom" {
-            if !m.has("block") { m.missing("block", example: "basic") }
-            if !m.has("layers") { m.missing("layers", example: "[2, 2, 2, 2]") }
-        }
-        let block = m.choice("block", ResidualBlockKind.allCases.map(\.rawValue)).flatMap(ResidualBlockKind.init) ?? preset?.block
-        let layers = m.ints("layers", example: "[2, 2, 2, 2]", min: 1) ?? preset?.layers
-        let width = m.int("width", example: "64", min: 1, max: 4096) ?? preset?.width ?? 64
-        let classes = m.int("classes", example: "2", min: 2, max: 100_000)
+        if base == "resnet-custom" { require(m, "block"); require(m, "layers") }
+        let block = value(m, "block")?.stringValue.flatMap(ResidualBlockKind.init) ?? preset?.block
+        let layers = value(m, "layers")?.arrayOfInts ?? preset?.layers
+        let width = value(m, "width")?.intValue ?? preset?.width ?? 64
+        let classes = value(m, "classes")?.intValue
         let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
         guard ok, let block, let layers else { return nil }
         let engine = ResNetConfig(block: block, layers: layers, width: width, classes: 2, seReduction: se)
@@ -363,24 +360,12 @@ enum ConfigReader {
         }
         return ModelConfig(engine, classes: classes)
     }
+}
 
-    /// The stem divides the side by 4 and each transition by 2: the input must stay at least 1×1 until the last
-    /// block.
-    /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
-    static func checkModelFitsImage(_ model: ModelConfig, data: DataConfig, top: Section, diag: Diagnostics) {
-        guard let blockConfig = model.blockConfig else { return }
-        func finalSide(_ size: Int) -> Int {
-            var s = (size - 1) / 2 + 1  // 7×7 conv, stride 2, padding 3
-            s = (s - 1) / 2 + 1         // 3×3 max pool, stride 2, padding 1
-            for _ in 1..<max(blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
-            return s
-        }
-        guard finalSide(data.size) < 1 else { return }
-        var need = data.size
-        while finalSide(need) < 1 { need += 1 }
-        let d = top.section("data", allowed: dataKeys)
-        d.report("size", "image size \(data.size) is too small for a model with \(blockConfig.count) dense "
-                 + "blocks: the feature map shrinks to nothing before the last block",
-                 fix: "Use data.size ≥ \(need), or fewer blocks in model.block_config")
+extension JSONValue {
+    var arrayOfInts: [Int]? {
+        guard case .array(let items) = self else { return nil }
+        let ints = items.compactMap(\.intValue)
+        return ints.count == items.count ? ints : nil
     }
 }

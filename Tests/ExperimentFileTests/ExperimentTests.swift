@@ -105,7 +105,8 @@ final class ExperimentTests: XCTestCase {
         let e = try Experiment.load(file: path, options: .init(baseDirectory: dir.path))
         XCTAssertEqual(e.runs.count, 6)
         XCTAssertEqual(Set(e.runs.map(\.config.model.name)), ["custom", "custom-se4"])
-        XCTAssertEqual(e.runs[0].config.data.synthesize, SynthesizeConfig(classes: 2, perClass: 150, size: 48))
+        let synthesize = try XCTUnwrap(e.runs[0].config.data.synthesize)
+        XCTAssertEqual([synthesize.classes, synthesize.perClass, synthesize.size], [2, 150, 48])
         XCTAssertEqual(e.runs[0].config.model.blockOutputChannels, [32, 32])
         XCTAssertEqual(e.runs[0].dataDirectory, dir.appendingPathComponent("scratch/demo-data").path)
         XCTAssertEqual(e.runs[0].config.training.optimizer.nesterov, true)
@@ -304,6 +305,9 @@ final class ExperimentTests: XCTestCase {
         expectIssue(Self.minimal.replacingOccurrences(of: "data:\n  path: data\n", with: "data:\n  size: 64\n"),
                     keyPath: "data.path", contains: ["missing", "path:"])
         expectIssue("name: t\ntraining: {epochs: 1}\nmodel: densenet121", keyPath: "data", contains: ["missing"])
+        // A required setting written with no value is missing too (it used to drop the run without a word).
+        expectIssue(Self.minimal.replacingOccurrences(of: "epochs: 2", with: "epochs:"), keyPath: "training.epochs",
+                    contains: ["required setting is missing", "epochs: 10"])
     }
 
     func testSplitGroupAndTarget() throws {

@@ -76,7 +76,10 @@ final class ExperimentRunnerTests: XCTestCase {
         XCTAssertEqual(rates[0], 1, accuracy: 1e-6)
         XCTAssertEqual(rates[2], 0.55, accuracy: 1e-6)
         XCTAssertEqual(rates[4], 0.1, accuracy: 1e-6, "the last epoch trains at min_lr")
-        config.training.schedule = ScheduleSettings(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
+        config.training.schedule = ScheduleSettings()
+        config.training.schedule.name = .step
+        config.training.schedule.stepSize = 2
+        config.training.schedule.gamma = 0.1
         let step = try config.trainingSettings.schedule
         XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
         XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
