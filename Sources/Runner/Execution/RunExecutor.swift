@@ -35,7 +35,7 @@ public struct ExecutorOptions {
     public var gitCommit: String?
     public var ablateVersion: String
 
-    public init(databasePath: String, runsDirectory: String = "runs", host: String = ProcessInfo.processInfo.hostName,
+    public init(databasePath: String, runsDirectory: String = "runs", host: String = Provenance.host,
                 staleAfter: TimeInterval = 600, heartbeatEvery: TimeInterval = 10, threads: Int? = nil,
                 retryFailed: Bool = false, gitCommit: String? = nil, ablateVersion: String = ablateVersionString) {
         self.databasePath = databasePath; self.runsDirectory = runsDirectory; self.host = host
@@ -43,10 +43,6 @@ public struct ExecutorOptions {
         self.retryFailed = retryFailed; self.gitCommit = gitCommit; self.ablateVersion = ablateVersion
     }
 }
-
-/// Version stored with each run, with the compute backend: the backends agree to float rounding, not bit for bit,
-/// so a run's numbers are reproducible on the backend it names.
-public var ablateVersionString: String { "0.1.0 (\(Backend.description))" }
 
 /// Outcome of one `ablate run`.
 public struct ExecutionSummary {
