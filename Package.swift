@@ -1,9 +1,15 @@
 // swift-tools-version:6.0
 // ablate — DenseNet-121 / SE-DenseNet ablations on the CPU.
 //
-// Module graph (arrows point at dependencies, one way only):
-//   Engine (tensors, kernels, layers, optimisers, weight files) ← Models ← Training ← Runner, Report ← ablate
-//   Datasets (images, splits, loader) and Store (SQLite) stand beside.
+// Module graph (each module → what it uses; one way only):
+//   AblateCore      shared value types (run configuration with every setting declared once, model presets and
+//                   names, canonical JSON, SHA-256, run status, epoch metrics, predictions); no dependencies
+//   ExperimentFile  → AblateCore, Yams: the experiment-file language (YAML, validation, matrix); no engine
+//   Engine          → CKernels, CDNNL (oneDNN), CBLAS (OpenBLAS): tensors, kernels, layers, optimisers, weights
+//   Models          → AblateCore, Engine: the networks        Training → AblateCore, Engine, Models
+//   Datasets        → AblateCore, TurboJPEG, libpng           Store    → AblateCore, GRDB
+//   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
+//   ablate          → Runner and the modules whose values it prints, ArgumentParser
 // Only the `ablate` executable talks to the terminal.
 import PackageDescription
 
