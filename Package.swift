@@ -1,9 +1,15 @@
 // swift-tools-version:6.0
 // ablate — DenseNet-121 / SE-DenseNet ablations on the CPU.
 //
-// Module graph (arrows point at dependencies, one way only):
-//   Engine (tensors, kernels, layers, optimisers, weight files) ← Models ← Training ← Runner, Report ← ablate
-//   Datasets (images, splits, loader) and Store (SQLite) stand beside.
+// Module graph (each module → what it uses; one way only):
+//   AblateCore      shared value types (run configuration with every setting declared once, model presets and
+//                   names, canonical JSON, SHA-256, run status, epoch metrics, predictions); no dependencies
+//   ExperimentFile  → AblateCore, Yams: the experiment-file language (YAML, validation, matrix); no engine
+//   Engine          → CKernels, CDNNL (oneDNN), CBLAS (OpenBLAS): tensors, kernels, layers, optimisers, weights
+//   Models          → AblateCore, Engine: the networks        Training → AblateCore, Engine, Models
+//   Datasets        → AblateCore, TurboJPEG, libpng           Store    → AblateCore, GRDB
+//   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
+//   ablate          → Runner and the modules whose values it prints, ArgumentParser
 // Only the `ablate` executable talks to the terminal.
 import PackageDescription
 
@@ -85,24 +91,32 @@ let package = Package(
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(kernelFlags)]),
 
+        // MARK: shared value types (no dependencies)
+        .target(name: "AblateCore"),
+
         // MARK: engine and models
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
-        .target(name: "Models", dependencies: ["Engine"], swiftSettings: hotSwift),
-        .target(name: "Training", dependencies: ["Engine", "Models"], swiftSettings: hotSwift),
+        .target(name: "Models", dependencies: ["AblateCore", "Engine"], swiftSettings: hotSwift),
+        .target(name: "Training", dependencies: ["AblateCore", "Engine", "Models"], swiftSettings: hotSwift),
 
         // MARK: report (statistics, markdown tables, Cairo figures)
-        .target(name: "Report", dependencies: ["CCairo"]),
+        .target(name: "Report", dependencies: ["AblateCore", "CCairo"]),
 
-        // MARK: run store and experiment files
-        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Runner", dependencies: ["Store", "Datasets", "Engine", "Models", "Training", "Report",
-                                               .product(name: "Yams", package: "Yams")]),
+        // MARK: experiment files (the language: YAML, validation, matrix; no engine)
+        .target(name: "ExperimentFile", dependencies: ["AblateCore", .product(name: "Yams", package: "Yams")]),
+
+        // MARK: run store, and the runner that glues everything to training
+        .target(name: "Store", dependencies: ["AblateCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Runner", dependencies: ["AblateCore", "ExperimentFile", "Store", "Datasets", "Engine", "Models",
+                                               "Training", "Report"]),
 
         // MARK: data pipeline (stands beside the engine)
-        .target(name: "Datasets", dependencies: ["CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
+        .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
 
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [
+            "AblateCore",
+            "ExperimentFile",
             "Engine", "Models", "Training",
             "Report",
             "Store",
@@ -112,13 +126,16 @@ let package = Package(
         ]),
 
         // MARK: tests
+        .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
+        .testTarget(name: "ExperimentFileTests", dependencies: ["AblateCore", "ExperimentFile"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Engine", "Training"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "CCairo"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "RunnerTests", dependencies: ["Runner", "Store", "Datasets", "Training", "Models", "Engine",
+        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training"]),
+        .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
+        .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "ExperimentFile", "Runner", "Store", "Datasets",
+                                                   "Training", "Models", "Engine",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["AblateCore", "Datasets"]),
     ],
     // Swift 6 language mode for every target: each compiles with complete concurrency checking. Where memory
     // crosses threads in ways the checker cannot prove safe, the escape hatch is local and says why, instead of

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// Per-channel normalisation: `(pixel / 255 - mean) / std`. Codable for the run record.
@@ -38,12 +39,10 @@ public struct AugmentationConfig: Codable, Equatable, Hashable, Sendable {
     /// Mixed with the epoch and sample index for each sample's draws.
     public var seed: UInt64
 
-    /// torchvision's `RandomResizedCrop` defaults: area fraction [0.08, 1] and aspect ratio [3/4, 4/3].
-    public static let standardCropScale = [0.08, 1.0]
-    public static let standardCropRatio = [3.0 / 4.0, 4.0 / 3.0]
-
-    public init(horizontalFlipProbability: Double = 0.5, cropScale: [Double]? = standardCropScale,
-                cropRatio: [Double] = standardCropRatio, brightness: Double = 0.2, contrast: Double = 0.2,
+    /// Crop ranges default to torchvision's (`RandomResizedCrop.standard`: area fraction [0.08, 1], aspect ratio
+    /// [3/4, 4/3]), the values the experiment file's `random_resized_crop: true` means.
+    public init(horizontalFlipProbability: Double = 0.5, cropScale: [Double]? = RandomResizedCrop.standardScale,
+                cropRatio: [Double] = RandomResizedCrop.standardRatio, brightness: Double = 0.2, contrast: Double = 0.2,
                 seed: UInt64 = 0) {
         self.horizontalFlipProbability = horizontalFlipProbability
         self.cropScale = cropScale

@@ -1,24 +1,16 @@
+import AblateCore
+
 /// How to divide a dataset into training and test files. Codable so that a run can record exactly what it used.
 public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
-    public enum Strategy: String, Codable, CaseIterable, Sendable {
-        /// Shuffle all files, cut at `1 - testFraction` (like PyTorch's `random_split`). Leaks on augmented data.
-        case random
-        /// The same cut within each class.
-        case stratified
-        /// Whole groups (see `groupKey`) go to one side; the cut is made per class on the groups' file counts.
-        case grouped
-        /// The dataset already has `train/`, `test/` (and optionally `val/`) folders; nothing is shuffled.
-        case folders
-    }
-
-    public var strategy: Strategy
+    /// Stored under the name `strategy` (audits keep this struct as JSON).
+    public var strategy: SplitProtocol
     /// Fraction of files in the test part (ignored by `folders`).
     public var testFraction: Double
     public var seed: UInt64
     /// For `grouped` (and for the audit's group check); nil means `photo`.
     public var groupKey: GroupKeyRule?
 
-    public init(strategy: Strategy, testFraction: Double = 0.2, seed: UInt64 = 0, groupKey: GroupKeyRule? = nil) {
+    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = 0, groupKey: GroupKeyRule? = nil) {
         self.strategy = strategy
         self.testFraction = testFraction
         self.seed = seed

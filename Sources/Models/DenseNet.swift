@@ -14,6 +14,7 @@
 //                                    dropout its mask [R, k]
 //   per transition with SE           its convolution's output before SE [N, H/2, W/2, ⌊θC⌋]
 //   BN-ReLU outputs are never stored: backward recomputes them from X / the bottleneck (Pleiss et al. 2017).
+import AblateCore
 import Engine
 
 /// One dense block with what follows it: SE on the block's output (placement `block`), then a transition (every

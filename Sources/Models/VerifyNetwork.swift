@@ -1,5 +1,6 @@
 // Whole-network golden files: eval logits, one training step (logits, loss, every gradient, input gradient,
 // parameters and BN buffers after the optimiser step) and a second step (loss, parameters, eval logits).
+import AblateCore
 import Engine
 import Foundation
 

@@ -1,60 +1,10 @@
 // Plain input structs for the report. The lead fills them from the run store; the report never reads the store.
+// Run status, epoch metrics and predictions are the shared types of AblateCore.
+import AblateCore
 
-/// Where a run stands. Only `finished` runs enter means, intervals and tests; the others are listed as they are.
-public enum RunStatus: String, Sendable, CaseIterable {
-    case finished, running, failed, interrupted, queued
-}
-
-/// One epoch of one run. Accuracies are fractions in [0, 1], losses are mean cross-entropy.
-public struct EpochMetrics: Sendable, Equatable {
-    /// 1-based epoch number.
-    public var epoch: Int
-    public var trainLoss: Double
-    public var trainAccuracy: Double
-    public var testLoss: Double
-    public var testAccuracy: Double
-    /// Wall-clock seconds the epoch took (training and evaluation).
-    public var seconds: Double
-    /// Training throughput in images per second.
-    public var imagesPerSecond: Double
-
-    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double, testAccuracy: Double,
-                seconds: Double, imagesPerSecond: Double) {
-        self.epoch = epoch
-        self.trainLoss = trainLoss
-        self.trainAccuracy = trainAccuracy
-        self.testLoss = testLoss
-        self.testAccuracy = testAccuracy
-        self.seconds = seconds
-        self.imagesPerSecond = imagesPerSecond
-    }
-}
-
-/// The final model's output for one test image.
-public struct TestPrediction: Sendable, Equatable {
-    /// Identifies the image; McNemar's test pairs two runs' predictions by this name.
-    public var file: String
-    /// True class index into `ReportInput.classNames`.
-    public var label: Int
-    /// Softmax output, one entry per class.
-    public var probabilities: [Double]
-
-    public init(file: String, label: Int, probabilities: [Double]) {
-        self.file = file
-        self.label = label
-        self.probabilities = probabilities
-    }
-
-    /// Arg-max class; the lowest index wins a tie so the answer does not depend on anything but the numbers.
-    public var predictedClass: Int {
-        var best = 0
-        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
-        return best
-    }
-}
-
-/// One training run: a configuration trained with one seed.
-public struct RunRecord: Sendable, Equatable {
+/// One training run as the report sees it: a configuration trained with one seed, with its size, epochs and
+/// predictions (the store's row for it is `Store.RunRecord`).
+public struct ReportRun: Sendable, Equatable {
     /// Configuration label, e.g. "DenseNet-121" or "SE-DenseNet r=16".
     public var configuration: String
     public var seed: Int
@@ -65,12 +15,12 @@ public struct RunRecord: Sendable, Equatable {
     /// Epochs completed so far, in order.
     public var epochs: [EpochMetrics]
     /// Test-set predictions of the last epoch's model; empty when not recorded.
-    public var predictions: [TestPrediction]
+    public var predictions: [Prediction]
     /// Results on test sets outside the run's split (`ablate evaluate`).
     public var externalTests: [ExternalTestResult]
 
     public init(configuration: String, seed: Int, parameters: Int, multiplyAdds: Int, status: RunStatus,
-                epochs: [EpochMetrics], predictions: [TestPrediction] = [], externalTests: [ExternalTestResult] = []) {
+                epochs: [EpochMetrics], predictions: [Prediction] = [], externalTests: [ExternalTestResult] = []) {
         self.configuration = configuration
         self.seed = seed
         self.parameters = parameters
@@ -95,17 +45,17 @@ public struct ExternalTestResult: Sendable, Equatable {
     /// The epoch the weights come from.
     public var epoch: Int
     /// One row per image, labels in `ReportInput.classNames` order.
-    public var predictions: [TestPrediction]
+    public var predictions: [Prediction]
     /// How much of the folder the run saw in training.
     public var audit: ExternalAudit
 
-    public init(name: String, weights: ExternalWeights, epoch: Int, predictions: [TestPrediction], audit: ExternalAudit) {
+    public init(name: String, weights: ExternalWeights, epoch: Int, predictions: [Prediction], audit: ExternalAudit) {
         self.name = name; self.weights = weights; self.epoch = epoch; self.predictions = predictions; self.audit = audit
     }
 
     /// Fraction of images whose arg-max class is the label.
     public var accuracy: Double {
-        Double(predictions.filter { $0.predictedClass == $0.label }.count) / Double(max(1, predictions.count))
+        Double(predictions.filter { $0.predicted == $0.label }.count) / Double(max(1, predictions.count))
     }
 }
 
@@ -123,7 +73,7 @@ public struct ExternalAudit: Sendable, Equatable {
 /// Everything the report needs.
 public struct ReportInput: Sendable, Equatable {
     public var title: String
-    public var runs: [RunRecord]
+    public var runs: [ReportRun]
     /// Display order of configurations; configurations missing here follow in order of first appearance.
     public var configurationOrder: [String]
     /// Configuration the others are compared against; nil skips the comparison table (unless `comparisons` is set).
@@ -141,7 +91,7 @@ public struct ReportInput: Sendable, Equatable {
     /// The data split(s) the runs used, with their leakage audit (one row per distinct split).
     public var dataSplits: [DataSplitNote] = []
 
-    public init(title: String, runs: [RunRecord], configurationOrder: [String] = [], baseline: String? = nil,
+    public init(title: String, runs: [ReportRun], configurationOrder: [String] = [], baseline: String? = nil,
                 plannedSeedsPerConfiguration: Int? = nil, targetAccuracy: Double, classNames: [String],
                 positiveClass: Int) {
         self.title = title
@@ -191,8 +141,15 @@ extension ReportInput {
     public var reachesTarget: Bool {
         var best: [String: [Double]] = [:]
         for r in runs where r.status == .finished {
-            if let b = r.epochs.map(\.testAccuracy).filter({ !$0.isNaN }).max() { best[r.configuration, default: []].append(b) }
+            if let b = r.epochs.map(\.testAccuracyOrNaN).filter({ !$0.isNaN }).max() { best[r.configuration, default: []].append(b) }
         }
         return best.values.contains { v in !v.isEmpty && v.reduce(0, +) / Double(v.count) >= targetAccuracy }
     }
+}
+
+extension EpochMetrics {
+    /// The report's reading of an epoch's test metrics: NaN for an epoch that was not evaluated, which
+    /// `ReportInput.validate` refuses before anything is computed from it.
+    var testLossOrNaN: Double { testLoss ?? .nan }
+    var testAccuracyOrNaN: Double { testAccuracy ?? .nan }
 }

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// Tables `export` can write as CSV.
@@ -31,8 +32,8 @@ extension RunStore {
                 for e in try epochs(runID: s.run.id) {
                     let m = e.metrics
                     lines.append([String(s.run.id), s.experimentName, s.run.label, opt(s.run.seed),
-                                  s.run.configHash, String(m.epoch), String(m.trainLoss), String(m.trainAcc),
-                                  opt(m.testLoss), opt(m.testAcc), String(m.learningRate), String(m.seconds),
+                                  s.run.configHash, String(m.epoch), String(m.trainLoss), String(m.trainAccuracy),
+                                  opt(m.testLoss), opt(m.testAccuracy), String(m.learningRate), String(m.seconds),
                                   String(m.imagesPerSecond)])
                 }
             }
@@ -85,9 +86,9 @@ extension RunStore {
     static func epochJSON(_ e: EpochRecord) -> JSONValue {
         let m = e.metrics
         return .object([
-            "epoch": .int(m.epoch), "train_loss": .double(m.trainLoss), "train_acc": .double(m.trainAcc),
+            "epoch": .int(m.epoch), "train_loss": .double(m.trainLoss), "train_acc": .double(m.trainAccuracy),
             "test_loss": m.testLoss.map(JSONValue.double) ?? .null,
-            "test_acc": m.testAcc.map(JSONValue.double) ?? .null,
+            "test_acc": m.testAccuracy.map(JSONValue.double) ?? .null,
             "learning_rate": .double(m.learningRate), "seconds": .double(m.seconds),
             "images_per_second": .double(m.imagesPerSecond), "recorded_at": .string(iso(e.recordedAt)),
         ])

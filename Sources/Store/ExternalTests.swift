@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 

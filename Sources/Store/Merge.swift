@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 
@@ -106,7 +107,7 @@ extension RunStore {
                 [Double(row["epoch"] as Int), row["train_loss"], row["train_acc"], row["test_loss"], row["test_acc"]]
             }
             let theirs = run.epochs.map { e -> [Double?] in
-                [Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAcc, e.metrics.testLoss, e.metrics.testAcc]
+                [Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAccuracy, e.metrics.testLoss, e.metrics.testAccuracy]
             }
             // Results of `evaluate` the store lacks are added (a result it has, by name and weights, stays).
             for test in run.externalTests { try RunStore.writeExternalTest(db, runID: id, test, replacing: false) }

@@ -1,11 +1,6 @@
+import AblateCore
 import Foundation
 import GRDB
-
-/// Life cycle of a run: queued → running → finished | failed | interrupted. A `running` run whose heartbeat is
-/// older than `staleAfter` is taken to be dead (its process was killed) and can be claimed again to resume.
-public enum RunStatus: String, Codable, Sendable, CaseIterable {
-    case queued, running, finished, failed, interrupted
-}
 
 /// Which predictions a row holds: those of the best epoch so far (by test accuracy) or of the last epoch.
 public enum PredictionKind: String, Codable, Sendable, CaseIterable {
@@ -105,55 +100,11 @@ public struct ClaimedRun: Equatable, Sendable {
     public var isResume: Bool
 }
 
-/// Metrics of one epoch. Test metrics are nil on epochs that were not evaluated (`eval_every`).
-public struct EpochMetrics: Equatable, Sendable {
-    public var epoch: Int
-    public var trainLoss: Double
-    public var trainAcc: Double
-    public var testLoss: Double?
-    public var testAcc: Double?
-    public var learningRate: Double
-    public var seconds: Double
-    public var imagesPerSecond: Double
-
-    public init(epoch: Int, trainLoss: Double, trainAcc: Double, testLoss: Double?, testAcc: Double?,
-                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
-        self.epoch = epoch
-        self.trainLoss = trainLoss
-        self.trainAcc = trainAcc
-        self.testLoss = testLoss
-        self.testAcc = testAcc
-        self.learningRate = learningRate
-        self.seconds = seconds
-        self.imagesPerSecond = imagesPerSecond
-    }
-}
-
 /// One stored epoch row.
 public struct EpochRecord: Equatable, Sendable {
     public var runID: Int64
     public var metrics: EpochMetrics
     public var recordedAt: Date
-}
-
-/// The model's output for one test image.
-public struct Prediction: Equatable, Sendable {
-    public var file: String
-    public var label: Int
-    public var probabilities: [Double]
-
-    public init(file: String, label: Int, probabilities: [Double]) {
-        self.file = file
-        self.label = label
-        self.probabilities = probabilities
-    }
-
-    /// Index of the largest probability (ties: the first).
-    public var predicted: Int {
-        var best = 0
-        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
-        return best
-    }
 }
 
 /// A run with its progress, as `ablate status` shows it.

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 // The export document: one writer and one reader, so what `export` writes `merge` reads back exactly (doubles
@@ -92,8 +93,8 @@ extension RunArchive {
                 checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts)
             let epochs = try r.epochs.map { e in
                 EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
-                    epoch: e.epoch, trainLoss: e.train_loss, trainAcc: e.train_acc, testLoss: e.test_loss,
-                    testAcc: e.test_acc, learningRate: e.learning_rate, seconds: e.seconds,
+                    epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_acc, testLoss: e.test_loss,
+                    testAccuracy: e.test_acc, learningRate: e.learning_rate, seconds: e.seconds,
                     imagesPerSecond: e.images_per_second),
                     recordedAt: try date(e.recorded_at, "recorded_at") ?? Date(timeIntervalSince1970: 0))
             }
@@ -147,12 +148,12 @@ extension RunArchive {
 extension RunSummary {
     /// The summary of an archived run (progress from its epochs).
     init(_ run: RunRecord, experiment: String, epochs: [EpochRecord]) {
-        let evaluated = epochs.filter { $0.metrics.testAcc != nil }
+        let evaluated = epochs.filter { $0.metrics.testAccuracy != nil }
         let best = evaluated.max { a, b in
-            a.metrics.testAcc! < b.metrics.testAcc! || (a.metrics.testAcc! == b.metrics.testAcc! && a.metrics.epoch > b.metrics.epoch)
+            a.metrics.testAccuracy! < b.metrics.testAccuracy! || (a.metrics.testAccuracy! == b.metrics.testAccuracy! && a.metrics.epoch > b.metrics.epoch)
         }
-        self.init(run: run, experimentName: experiment, epochsDone: epochs.count, bestTestAcc: best?.metrics.testAcc,
-                  bestEpoch: best?.metrics.epoch, lastTestAcc: evaluated.last?.metrics.testAcc)
+        self.init(run: run, experimentName: experiment, epochsDone: epochs.count, bestTestAcc: best?.metrics.testAccuracy,
+                  bestEpoch: best?.metrics.epoch, lastTestAcc: evaluated.last?.metrics.testAccuracy)
     }
 }
 

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// Runs with everything stored about them (configuration, provenance, data audit, epochs, predictions, external

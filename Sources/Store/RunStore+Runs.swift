@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 
@@ -192,7 +193,7 @@ extension RunStore {
             INSERT OR REPLACE INTO epochs(run_id, epoch, train_loss, train_acc, test_loss, test_acc,
                 learning_rate, seconds, images_per_second, recorded_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [runID, m.epoch, m.trainLoss, m.trainAcc, m.testLoss, m.testAcc,
+            """, arguments: [runID, m.epoch, m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy,
                              m.learningRate, m.seconds, m.imagesPerSecond, recordedAt])
     }
 
@@ -319,8 +320,8 @@ extension RunStore {
 
     static func epochRecord(_ row: Row) -> EpochRecord {
         EpochRecord(runID: row["run_id"], metrics: EpochMetrics(
-            epoch: row["epoch"], trainLoss: row["train_loss"], trainAcc: row["train_acc"],
-            testLoss: row["test_loss"], testAcc: row["test_acc"], learningRate: row["learning_rate"],
+            epoch: row["epoch"], trainLoss: row["train_loss"], trainAccuracy: row["train_acc"],
+            testLoss: row["test_loss"], testAccuracy: row["test_acc"], learningRate: row["learning_rate"],
             seconds: row["seconds"], imagesPerSecond: row["images_per_second"]),
             recordedAt: row["recorded_at"])
     }

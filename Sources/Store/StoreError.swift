@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// Everything that can go wrong with a run store. `description` names the file or run and says what to do.

@@ -1,5 +1,6 @@
 // `ablate bench`: time training or evaluation steps on random input, like the PyTorch benchmark script
 // (`../shared/peers/torch_densenet_se.py`: 2 warm-up steps, then the median of the measured steps, SGD momentum 0.9).
+import AblateCore
 import Engine
 import Foundation
 import Models

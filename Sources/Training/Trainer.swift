@@ -1,6 +1,7 @@
 // The training loop: epochs of shuffled, augmented batches, evaluation on the test split after each epoch,
 // a checkpoint after every epoch, exact resume, divergence detection and cooperative stopping. It reports
 // through callbacks; it never prints.
+import AblateCore
 import Engine
 import Foundation
 import Models
@@ -32,21 +33,18 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// Test-set prediction of one sample.
-public struct Prediction: Sendable, Equatable {
+/// The model's output for one test sample, by its index in the dataset (the runner turns it into a stored
+/// `Prediction` with the sample's file name).
+public struct SamplePrediction: Sendable, Equatable {
     public let index: Int, label: Int
     public let probabilities: [Float]
 }
 
-public struct EpochRecord: Sendable {
-    /// 1-based epoch number.
-    public let epoch: Int
-    public let trainLoss: Double, trainAccuracy: Double
-    public let testLoss: Double, testAccuracy: Double
-    public let learningRate: Double
-    /// Wall time of the epoch (training and evaluation) and training images per second.
-    public let seconds: Double, imagesPerSecond: Double
-    public let predictions: [Prediction]
+/// What one finished epoch hands to the caller: its metrics (always evaluated: test metrics are set), the test
+/// predictions, and whether it is the best epoch so far.
+public struct EpochResult: Sendable {
+    public let metrics: EpochMetrics
+    public let predictions: [SamplePrediction]
     public let isBest: Bool
 }
 
@@ -109,7 +107,7 @@ public final class Trainer {
     /// epoch in progress is abandoned (the last checkpoint stays) and `TrainingError.interrupted` is thrown.
     public func run(_ data: EpochData, shouldStop: () -> Bool = { false },
                     onBatch: (BatchProgress) -> Void = { _ in },
-                    onEpoch: (EpochRecord) throws -> Void = { _ in }) throws {
+                    onEpoch: (EpochResult) throws -> Void = { _ in }) throws {
         guard data.trainCount > 0 else { throw TrainingError.emptySplit("training") }
         guard data.testCount > 0 else { throw TrainingError.emptySplit("test") }
         let batches = (data.trainCount + settings.batchSize - 1) / settings.batchSize
@@ -140,11 +138,11 @@ public final class Trainer {
             }
             // Report first, checkpoint second: a crash in between redoes this epoch on resume (bit-identical,
             // and the store replaces the row) instead of skipping its record.
-            try onEpoch(EpochRecord(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
-                                    trainAccuracy: Double(correct) / Double(max(seen, 1)),
-                                    testLoss: test.loss, testAccuracy: test.accuracy, learningRate: Double(lr),
-                                    seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
-                                    predictions: test.predictions, isBest: isBest))
+            let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
+                                       trainAccuracy: Double(correct) / Double(max(seen, 1)),
+                                       testLoss: test.loss, testAccuracy: test.accuracy, learningRate: Double(lr),
+                                       seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds)
+            try onEpoch(EpochResult(metrics: metrics, predictions: test.predictions, isBest: isBest))
             state.epochsDone = epoch + 1
             state.optimizerStep = optimizer.step
             state.modelRNG = net.rng
@@ -154,16 +152,16 @@ public final class Trainer {
     }
 
     /// Eval-mode pass over the test split: mean loss, accuracy and every sample's class probabilities.
-    public func evaluate(_ data: EpochData) throws -> (loss: Double, accuracy: Double, predictions: [Prediction]) {
+    public func evaluate(_ data: EpochData) throws -> (loss: Double, accuracy: Double, predictions: [SamplePrediction]) {
         var lossSum = 0.0, correct = 0, seen = 0
-        var predictions: [Prediction] = []
+        var predictions: [SamplePrediction] = []
         for batch in try data.testBatches(batchSize: settings.batchSize) {
             let (r, logits) = try TrainStep.evaluate(net, input: batch.input, labels: batch.labels)
             lossSum += Double(r.loss) * Double(batch.labels.count)
             correct += r.correct; seen += batch.labels.count
             let probs = CrossEntropy.softmax(logits.data, batch: batch.labels.count, classes: net.classes)
             for (i, p) in probs.enumerated() {
-                predictions.append(Prediction(index: batch.indices[i], label: Int(batch.labels[i]), probabilities: p))
+                predictions.append(SamplePrediction(index: batch.indices[i], label: Int(batch.labels[i]), probabilities: p))
             }
         }
         return (lossSum / Double(max(seen, 1)), Double(correct) / Double(max(seen, 1)), predictions)

@@ -1,3 +1,4 @@
+import AblateCore
 import ArgumentParser
 import Datasets
 import Foundation
@@ -11,7 +12,7 @@ struct DataCommand: ParsableCommand {
     )
 }
 
-extension SplitConfig.Strategy: ExpressibleByArgument {}
+extension SplitProtocol: ExpressibleByArgument {}
 
 extension DataCommand {
     struct Audit: ParsableCommand {
@@ -20,7 +21,7 @@ extension DataCommand {
 
         @Argument(help: "ImageFolder dataset (one subfolder per class; train/ and test/ for --split folders).")
         var directory: String
-        @Option(help: "random, stratified, grouped or folders.") var split: SplitConfig.Strategy = .random
+        @Option(help: "random, stratified, grouped or folders.") var split: SplitProtocol = .random
         @Option(help: "Split seed.") var seed: UInt64 = 1
         @Option(help: "Fraction of files in the test part.") var testFraction: Double = 0.2
         @Option(help: "Group key: photo (M01_02_07 → M01_02), patient (→ M01) or a regular expression whose first capture group is the key.")

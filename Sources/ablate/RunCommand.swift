@@ -1,4 +1,6 @@
+import AblateCore
 import ArgumentParser
+import ExperimentFile
 import Foundation
 import Runner
 import Store

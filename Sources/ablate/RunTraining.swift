@@ -1,5 +1,6 @@
 // `ablate run` without --dry-run: signals, progress display and the final summary around the Runner.
 import ArgumentParser
+import ExperimentFile
 import Foundation
 import Runner
 import Store
@@ -66,28 +67,13 @@ func describeUnfinished(_ s: RunSummary, staleAfter: Double) -> String {
 extension RunCommand {
     func train(_ experiment: Experiment, _ runs: [ResolvedRun]) throws {
         let options = ExecutorOptions(databasePath: db, runsDirectory: runsDir, staleAfter: staleAfter, threads: threads,
-                                      retryFailed: retryFailed, gitCommit: gitCommit())
+                                      retryFailed: retryFailed, gitCommit: Provenance.gitCommit())
         let resume = "ablate run \(file) --db \(db)" + (runsDir == "runs" ? "" : " --runs-dir \(runsDir)")
             + only.map { " --only \($0)" }.joined() + (shard.map { " --shard \($0)" } ?? "")
         let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume)
         if summary.interrupted != nil { throw ExitCode(130) }
         if !summary.failed.isEmpty { throw ExitCode(1) }
     }
-}
-
-/// The project's git commit, recorded with each run (nil outside a checkout).
-func gitCommit() -> String? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["git", "rev-parse", "--short=12", "HEAD"]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return nil }
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else { return nil }
-    let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return out.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 /// A live progress bar per epoch on a terminal; one log line per epoch otherwise, each line stamped with the
@@ -99,10 +85,7 @@ final class ProgressDisplay {
         f.formatOptions = [.withInternetDateTime]
         return f
     }()
-    var runStart = Date()
-    var runsLeft = 0
-    var epochSeconds: [Double] = []
-    var totalEpochs = 0, startEpoch = 0
+    var clock = TrainingClock()
 
     init(interactive: Bool) { self.interactive = interactive }
 
@@ -127,28 +110,25 @@ final class ProgressDisplay {
             say("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
                 + "weights) to \(moved.movedTo); starting this run from scratch")
         case let .started(run, label, resumed, left):
-            runStart = Date(); epochSeconds = []; runsLeft = left; totalEpochs = run.epochsTotal; startEpoch = resumed
+            clock.runStarted(queueLeft: left)
             say("run \(run.id) \(label): " + (resumed > 0 ? "resuming after epoch \(resumed)" : "starting") + " (\(left) more queued)")
         case let .batch(_, p):
             guard interactive else { return }
             let width = 24
             let filled = Int(Double(width) * Double(p.batch) / Double(max(1, p.batches)))
             let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
-            let done = Double(p.batch) / Double(max(1, p.batches))
-            let elapsed = Date().timeIntervalSince(runStart) - epochSeconds.reduce(0, +)
-            let perEpoch = epochSeconds.last ?? (done > 0 ? elapsed / done : 0)
-            let runETA = max(0, perEpoch * Double(p.epochs - p.epoch) + (perEpoch - elapsed))
-            let matrixETA = runETA + perEpoch * Double(p.epochs) * Double(runsLeft)
+            let left = clock.secondsLeft(epoch: p.epoch, epochs: p.epochs, batch: p.batch, batches: p.batches)
             let line = String(format: "  epoch %d/%d %@ %d/%d  %.1f img/s  loss %.4f  ETA run %@, all %@",
                               p.epoch, p.epochs, bar, p.batch, p.batches, p.imagesPerSecond, p.loss,
-                              formatDuration(runETA), formatDuration(matrixETA))
+                              ETA.format(left.run), ETA.format(left.all))
             FileHandle.standardOutput.write(Data(("\r" + line + "\u{1B}[K").utf8))
         case let .epoch(_, _, r, total):
-            epochSeconds.append(r.seconds)
+            let m = r.metrics
+            clock.epochFinished(seconds: m.seconds)
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
             say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
-                         r.epoch, total, r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.isBest ? " (best)" : "",
-                         r.learningRate, r.seconds, r.imagesPerSecond))
+                         m.epoch, total, m.trainLoss, m.trainAccuracy, m.testLoss ?? .nan, m.testAccuracy ?? .nan,
+                         r.isBest ? " (best)" : "", m.learningRate, m.seconds, m.imagesPerSecond))
         case let .finished(id, label, best, reached):
             say("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
                   + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))

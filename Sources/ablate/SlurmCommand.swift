@@ -1,4 +1,5 @@
 import ArgumentParser
+import ExperimentFile
 import Foundation
 import Runner
 import Store
@@ -85,35 +86,10 @@ struct SlurmCommand: ParsableCommand {
                 return
             }
         }
-        let arrayJob = try sbatch(["--array=\(SlurmPlan.arraySpec(selected, maxParallel: maxParallel))", arrayPath])
-        let mergeJob = try sbatch(["--dependency=afterany:\(arrayJob)", mergePath])
+        let arrayJob = try Slurm.sbatch(["--array=\(SlurmPlan.arraySpec(selected, maxParallel: maxParallel))", arrayPath])
+        let mergeJob = try Slurm.sbatch(["--dependency=afterany:\(arrayJob)", mergePath])
         print("submitted array job \(arrayJob) (tasks \(SlurmPlan.arraySpec(selected, maxParallel: nil))) and merge job \(mergeJob)")
         print("watch with: ablate status --dir \(folder)")
-    }
-
-    /// Runs `sbatch --parsable ARGS` and returns the job id.
-    func sbatch(_ arguments: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["sbatch", "--parsable"] + arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        do { try p.run() } catch {
-            throw ClusterError.sbatch("cannot start sbatch (\(error.localizedDescription)): submit from a Slurm login node")
-        }
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let reason = errors.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw ClusterError.sbatch("sbatch \(arguments.joined(separator: " ")) failed"
-                + (p.terminationStatus == 127 ? ": sbatch is not installed here (submit from a Slurm login node)"
-                    : ": \(reason)\nThe scripts are written: submit them where sbatch reaches the cluster (a login node), "
-                    + "or fix the Slurm client configuration (SLURM_CONF)"))
-        }
-        // --parsable prints "jobid" or "jobid;cluster".
-        return String(output.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ";").first ?? "")
     }
 }
 
@@ -155,30 +131,15 @@ struct TaskCommand: ParsableCommand {
         // so it is resumed at once (a stale-after of 1 ms) instead of after the usual heartbeat timeout.
         let options = ExecutorOptions(databasePath: SlurmPlan.taskDatabase(folder, task),
                                       runsDirectory: SlurmPlan.taskRunsDirectory(folder, task), staleAfter: 0.001,
-                                      threads: threads ?? slurmThreads, gitCommit: gitCommit())
+                                      threads: threads ?? slurmThreads, gitCommit: Provenance.gitCommit())
         let (summary, signal) = try trainWithProgress(experiment, [run], options: options,
                                                       resumeCommand: "ablate task \(folder) --index \(task)")
         if summary.interrupted != nil {
             guard signal == SIGUSR1, let jobID else { throw ExitCode(130) }
-            try requeue(jobID)
+            try Slurm.requeue(jobID)
             print("requeued Slurm job \(jobID): the task resumes from its checkpoint when it starts again")
             return
         }
         if !summary.failed.isEmpty { throw ExitCode(1) }
-    }
-
-    func requeue(_ jobID: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["scontrol", "requeue", jobID]
-        do { try p.run() } catch {
-            throw ClusterError.sbatch("cannot requeue job \(jobID) (scontrol: \(error.localizedDescription)); "
-                + "resubmit the unfinished tasks with `ablate slurm FILE --missing`")
-        }
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw ClusterError.sbatch("`scontrol requeue \(jobID)` failed (status \(p.terminationStatus)); resubmit "
-                + "the unfinished tasks with `ablate slurm FILE --missing`")
-        }
     }
 }

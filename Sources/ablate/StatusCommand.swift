@@ -1,3 +1,4 @@
+import AblateCore
 import ArgumentParser
 import Foundation
 import Runner
@@ -19,7 +20,7 @@ struct StatusCommand: ParsableCommand {
         if let dir { return try showTasks(dir) }
         let store = try RunStore(path: db, create: false)
         let runs = try store.listRuns(experiment: experiment)
-        let etas = try estimatedSeconds(store, runs)
+        let etas = try ETA.secondsLeft(runs, in: store)
         if json {
             let doc: JSONValue = .object(["db": .string(store.path),
                                           "runs": .array(runs.map { s in
@@ -43,7 +44,7 @@ struct StatusCommand: ParsableCommand {
                 status += " (\(Int(now.timeIntervalSince(beat)))s ago, \(r.host ?? "?"))"
             }
             return [String(r.id), s.experimentName, status, "\(s.epochsDone)/\(r.epochsTotal)",
-                    s.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", etas[r.id].map(formatDuration) ?? "-",
+                    s.bestTestAcc.map { String(format: "%.4f", $0) } ?? "-", etas[r.id].map(ETA.format) ?? "-",
                     String(r.configHash.prefix(12)), r.label]
         }
         printTable(header: ["ID", "EXPERIMENT", "STATUS", "EPOCH", "BEST TEST ACC", "ETA", "CONFIG", "RUN"], rows: rows)
@@ -84,31 +85,6 @@ extension StatusCommand {
         print("\(statuses.count) tasks of \(plan.experiment): \(counts.joined(separator: ", "))")
         for t in statuses { if let p = t.problem { print("task \(t.task.index): \(p)") } }
     }
-}
-
-/// Seconds left for each unfinished run (queued, running, interrupted).
-func estimatedSeconds(_ store: RunStore, _ runs: [RunSummary]) throws -> [Int64: Double] {
-    var perRun: [Int64: Double] = [:], perExperiment: [String: [Double]] = [:]
-    for s in runs {
-        let seconds = try store.epochs(runID: s.run.id).map(\.metrics.seconds)
-        guard !seconds.isEmpty else { continue }
-        let mean = seconds.reduce(0, +) / Double(seconds.count)
-        perRun[s.run.id] = mean
-        perExperiment[s.experimentName, default: []].append(mean)
-    }
-    var eta: [Int64: Double] = [:]
-    for s in runs where [.queued, .running, .interrupted].contains(s.run.status) {
-        let fallback = perExperiment[s.experimentName].map { $0.reduce(0, +) / Double($0.count) }
-        if let perEpoch = perRun[s.run.id] ?? fallback {
-            eta[s.run.id] = perEpoch * Double(max(0, s.run.epochsTotal - s.epochsDone))
-        }
-    }
-    return eta
-}
-
-func formatDuration(_ s: Double) -> String {
-    let t = Int(s.rounded())
-    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
 }
 
 /// Left-aligned columns separated by two spaces.

@@ -1,3 +1,4 @@
+import AblateCore
 import Engine
 @testable import Models
 import XCTest

@@ -1,3 +1,4 @@
+import AblateCore
 import Engine
 import Foundation
 import Models
@@ -56,8 +57,9 @@ final class TrainerTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    func key(_ r: EpochRecord) -> [UInt64] {
-        [r.trainLoss, r.trainAccuracy, r.testLoss, r.testAccuracy, r.learningRate].map(\.bitPattern)
+    func key(_ r: EpochResult) -> [UInt64] {
+        let m = r.metrics
+        return [m.trainLoss, m.trainAccuracy, m.testLoss!, m.testAccuracy!, m.learningRate].map(\.bitPattern)
             + r.predictions.flatMap { $0.probabilities.map { UInt64($0.bitPattern) } }
     }
 
@@ -65,13 +67,13 @@ final class TrainerTests: XCTestCase {
     /// epochs, bit for bit, as an uninterrupted one.
     func testResumeIsExact() throws {
         let data = ToyData(count: 24, size: 32, seed: 3)
-        var full: [EpochRecord] = []
+        var full: [EpochResult] = []
         try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
             .run(data, onEpoch: { full.append($0) })
-        XCTAssertEqual(full.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(full.map(\.metrics.epoch), [1, 2, 3])
 
         let ckpt = dir.appendingPathComponent("run.ckpt")
-        var first: [EpochRecord] = []
+        var first: [EpochResult] = []
         var batchesSeen = 0
         let t1 = try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
         XCTAssertThrowsError(try t1.run(data, shouldStop: { batchesSeen >= 5 }, onBatch: { _ in batchesSeen += 1 },
@@ -82,10 +84,10 @@ final class TrainerTests: XCTestCase {
         // A fresh process: different init seed on purpose; everything must come from the checkpoint.
         let t2 = try Trainer(net: try DenseNet(config, seed: 999), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
         XCTAssertTrue(t2.isResumed)
-        var rest: [EpochRecord] = []
+        var rest: [EpochResult] = []
         try t2.run(data, onEpoch: { rest.append($0) })
-        XCTAssertEqual((first + rest).map(\.epoch), [1, 2, 3])
-        for (a, b) in zip(full, first + rest) { XCTAssertEqual(key(a), key(b), "epoch \(a.epoch) differs after resume") }
+        XCTAssertEqual((first + rest).map(\.metrics.epoch), [1, 2, 3])
+        for (a, b) in zip(full, first + rest) { XCTAssertEqual(key(a), key(b), "epoch \(a.metrics.epoch) differs after resume") }
     }
 
     func testCheckpointForAnotherConfigurationIsRefused() throws {
@@ -113,10 +115,10 @@ final class TrainerTests: XCTestCase {
     func testLearnsTheToyTaskAndKeepsBestWeights() throws {
         var s = settings; s.epochs = 4; s.optimizer = .adam(lr: 0.01)
         let best = dir.appendingPathComponent("best.safetensors")
-        var records: [EpochRecord] = []
+        var records: [EpochResult] = []
         try Trainer(net: try DenseNet(config, seed: 1), settings: s, configJSON: "c", checkpointURL: nil, bestWeightsURL: best)
             .run(ToyData(count: 48, size: 32, seed: 2), onEpoch: { records.append($0) })
-        XCTAssertGreaterThan(records.map(\.testAccuracy).max()!, 0.8)
+        XCTAssertGreaterThan(records.compactMap(\.metrics.testAccuracy).max()!, 0.8)
         XCTAssertTrue(FileManager.default.fileExists(atPath: best.path))
         XCTAssertEqual(records.last!.predictions.count, 24)
         XCTAssertEqual(records.last!.predictions[0].probabilities.reduce(0, +), 1, accuracy: 1e-5)

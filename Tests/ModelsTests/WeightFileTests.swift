@@ -1,3 +1,4 @@
+import AblateCore
 import Engine
 import Foundation
 @testable import Models

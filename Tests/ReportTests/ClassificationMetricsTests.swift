@@ -1,4 +1,5 @@
 @testable import Report
+import AblateCore
 import XCTest
 
 final class ClassificationMetricsTests: XCTestCase {
@@ -41,9 +42,9 @@ final class ClassificationMetricsTests: XCTestCase {
 
     func testBinaryFromPredictionsUsesPositiveProbability() throws {
         let predictions = [
-            TestPrediction(file: "a", label: 0, probabilities: [0.7, 0.2, 0.1]),
-            TestPrediction(file: "b", label: 1, probabilities: [0.4, 0.5, 0.1]),
-            TestPrediction(file: "c", label: 2, probabilities: [0.6, 0.1, 0.3]),
+            Prediction(file: "a", label: 0, probabilities: [0.7, 0.2, 0.1]),
+            Prediction(file: "b", label: 1, probabilities: [0.4, 0.5, 0.1]),
+            Prediction(file: "c", label: 2, probabilities: [0.6, 0.1, 0.3]),
         ]
         let m = try ClassificationMetrics.binary(predictions: predictions, positiveClass: 0)
         XCTAssertEqual([m.truePositives, m.falsePositives, m.trueNegatives, m.falseNegatives], [1, 1, 1, 0])

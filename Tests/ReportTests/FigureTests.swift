@@ -1,4 +1,5 @@
 @testable import Report
+import AblateCore
 import Foundation
 import XCTest
 
@@ -43,9 +44,9 @@ final class FigureTests: XCTestCase {
         let base = curves.first { $0.name == "DenseNet-121" }!
         XCTAssertEqual(base.seedCount, 2)
         let finished = input.runs.filter { $0.configuration == "DenseNet-121" && $0.status == .finished }
-        let expected = try Statistics.mean(finished.map { $0.epochs[4].testAccuracy })
+        let expected = try Statistics.mean(finished.map { $0.epochs[4].testAccuracy! })
         XCTAssertEqual(base.testAccuracy.mean[4], expected, accuracy: 1e-15)
-        XCTAssertEqual(base.testAccuracy.std[4], try Statistics.sampleStandardDeviation(finished.map { $0.epochs[4].testAccuracy }), accuracy: 1e-15)
+        XCTAssertEqual(base.testAccuracy.std[4], try Statistics.sampleStandardDeviation(finished.map { $0.epochs[4].testAccuracy! }), accuracy: 1e-15)
     }
 
     func testTrainingCurvesPNGDecodesAtDoubleDensityAndIsNotBlank() throws {
@@ -93,7 +94,7 @@ final class FigureTests: XCTestCase {
 final class FigureEdgeCaseTests: XCTestCase {
     /// Many configurations with long names, one of them with a single seed, one with none finished, 90 epochs.
     static func crowdedInput() -> ReportInput {
-        var runs: [RunRecord] = []
+        var runs: [ReportRun] = []
         let names = ["DenseNet-121", "SE-DenseNet-121 reduction 16 all blocks", "SE-DenseNet-121 reduction 8",
                      "SE in transitions only", "SE-DenseNet-121 r=4 no BN", "DenseNet-121 wide growth 48", "unfinished one"]
         for (c, name) in names.enumerated() {
@@ -105,9 +106,9 @@ final class FigureEdgeCaseTests: XCTestCase {
                     return EpochMetrics(epoch: e, trainLoss: 2 * (1 - p) + 0.1 + 0.02 * rng.gaussian(), trainAccuracy: min(1, 0.3 + 0.68 * p),
                                         testLoss: 2 * (1 - p) + 0.3 + 0.04 * rng.gaussian(),
                                         testAccuracy: min(1, max(0, 0.3 + (0.6 + 0.01 * Double(c)) * p + 0.01 * rng.gaussian())),
-                                        seconds: 400, imagesPerSecond: 6)
+                                        learningRate: 0.001, seconds: 400, imagesPerSecond: 6)
                 }
-                runs.append(RunRecord(configuration: name, seed: seed, parameters: 7_000_000, multiplyAdds: 2_900_000_000,
+                runs.append(ReportRun(configuration: name, seed: seed, parameters: 7_000_000, multiplyAdds: 2_900_000_000,
                                       status: c == names.count - 1 ? .failed : .finished, epochs: epochs))
             }
         }

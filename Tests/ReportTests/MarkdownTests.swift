@@ -84,7 +84,7 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(cells[1], "6.96 M")
         XCTAssertEqual(cells[3], "3/3")
         // Best-test-accuracy cell must equal mean ± std of the per-run maxima, computed here independently.
-        let best = input.runs.filter { $0.configuration == "DenseNet-121" }.map { $0.epochs.map(\.testAccuracy).max()! }
+        let best = input.runs.filter { $0.configuration == "DenseNet-121" }.map { $0.epochs.compactMap(\.testAccuracy).max()! }
         XCTAssertEqual(cells[4], NumberFormat.meanStd(try Statistics.mean(best), try Statistics.sampleStandardDeviation(best)))
         XCTAssertFalse(summary.contains("Not finished"))
     }
@@ -101,7 +101,7 @@ final class MarkdownTests: XCTestCase {
         let row = markdownCells(summary.components(separatedBy: "\n").first { $0.hasPrefix("| SE-DenseNet-121 r=8 ") }!)
         XCTAssertEqual(row[3], "2/3")
         let finishedBest = input.runs.filter { $0.configuration == "SE-DenseNet-121 r=8" && $0.status == .finished }
-            .map { $0.epochs.map(\.testAccuracy).max()! }
+            .map { $0.epochs.compactMap(\.testAccuracy).max()! }
         XCTAssertEqual(row[4], NumberFormat.meanStd(try Statistics.mean(finishedBest), try Statistics.sampleStandardDeviation(finishedBest)))
         XCTAssertTrue(summary.contains("- SE-DenseNet-121 r=8 seed 3: failed after 4 epochs"))
 
@@ -140,7 +140,7 @@ final class MarkdownTests: XCTestCase {
         let comparison = try ReportTables.comparison(input, baseline: "DenseNet-121")
         XCTAssertEqual(assertTablesWellFormed(comparison), 1)
         func last(_ config: String) -> [Double] {
-            input.runs.filter { $0.configuration == config }.sorted { $0.seed < $1.seed }.map { $0.epochs.last!.testAccuracy }
+            input.runs.filter { $0.configuration == config }.sorted { $0.seed < $1.seed }.map { $0.epochs.last!.testAccuracy! }
         }
         let expected = try Statistics.pairedTTest(candidate: last("SE-DenseNet-121 r=16"), baseline: last("DenseNet-121"))
         let row = markdownCells(comparison.components(separatedBy: "\n").first { $0.hasPrefix("| SE-DenseNet-121 r=16 ") }!)

@@ -1,4 +1,5 @@
 @testable import Report
+import AblateCore
 import Foundation
 import XCTest
 
@@ -18,7 +19,7 @@ final class RenderReportTests: XCTestCase {
         input.runs[0].configuration = "DenseNet-121, \"plain\""
         input.configurationOrder[0] = input.runs[0].configuration
         input.baseline = nil
-        input.runs.append(RunRecord(configuration: "queued", seed: 1, parameters: 1, multiplyAdds: 1, status: .running, epochs: []))
+        input.runs.append(ReportRun(configuration: "queued", seed: 1, parameters: 1, multiplyAdds: 1, status: .running, epochs: []))
         let csv = try CSV.epochs(input)
         let lines = csv.components(separatedBy: "\r\n").filter { !$0.isEmpty }
         XCTAssertEqual(lines.count, 1 + 9 * 10 + 1)

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import Report
 
@@ -34,12 +35,12 @@ enum SampleInput {
         + Array(repeating: 2, count: 16) + Array(repeating: 3, count: 16)
 
     static func make() -> ReportInput {
-        var runs: [RunRecord] = []
+        var runs: [ReportRun] = []
         for (c, config) in configurations.enumerated() {
             for seed in seeds {
                 var rng = SplitMix64(state: UInt64(c * 1000 + seed))
                 let predictions = makePredictions(plateau: config.plateau, rng: &rng)
-                let finalAccuracy = Double(predictions.filter { $0.predictedClass == $0.label }.count) / Double(testLabels.count)
+                let finalAccuracy = Double(predictions.filter { $0.predicted == $0.label }.count) / Double(testLabels.count)
                 var epochs: [EpochMetrics] = []
                 for e in 1...epochCount {
                     let progress = 1 - exp(-Double(e) / 2.6)
@@ -50,10 +51,10 @@ enum SampleInput {
                     let testLoss = 0.30 + 1.05 * exp(-Double(e) / 3.0) + 0.03 * rng.gaussian()
                     let seconds = config.seconds * (1 + 0.02 * rng.gaussian())
                     epochs.append(EpochMetrics(epoch: e, trainLoss: trainLoss, trainAccuracy: trainAccuracy, testLoss: testLoss,
-                                               testAccuracy: testAccuracy, seconds: seconds,
+                                               testAccuracy: testAccuracy, learningRate: 0.001, seconds: seconds,
                                                imagesPerSecond: Double(trainImages) / (seconds * 0.9)))
                 }
-                runs.append(RunRecord(configuration: config.name, seed: seed, parameters: config.parameters,
+                runs.append(ReportRun(configuration: config.name, seed: seed, parameters: config.parameters,
                                       multiplyAdds: config.multiplyAdds, status: .finished, epochs: epochs,
                                       predictions: predictions))
             }
@@ -65,14 +66,14 @@ enum SampleInput {
     }
 
     /// Each image is right with probability ≈ plateau; a right answer puts 0.55–0.95 on the true class.
-    static func makePredictions(plateau: Double, rng: inout SplitMix64) -> [TestPrediction] {
+    static func makePredictions(plateau: Double, rng: inout SplitMix64) -> [Prediction] {
         testLabels.enumerated().map { i, label in
             let correct = rng.uniform() < plateau
             let guess = correct ? label : (label + 1 + Int(rng.next() % 3)) % classNames.count
             let top = 0.55 + 0.4 * rng.uniform()
             var probabilities = Array(repeating: (1 - top) / Double(classNames.count - 1), count: classNames.count)
             probabilities[guess] = top
-            return TestPrediction(file: "test/\(classNames[label])/img_\(String(format: "%03d", i)).jpg", label: label,
+            return Prediction(file: "test/\(classNames[label])/img_\(String(format: "%03d", i)).jpg", label: label,
                                   probabilities: probabilities)
         }
     }

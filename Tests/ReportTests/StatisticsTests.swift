@@ -1,4 +1,5 @@
 @testable import Report
+import AblateCore
 import XCTest
 
 // Expected values come from scipy 1.17 (numpy/scipy.stats/scipy.special) on this machine, as noted per test.
@@ -110,8 +111,8 @@ final class StatisticsTests: XCTestCase {
     }
 
     func testMcNemarFromPredictionsPairsByFile() throws {
-        func prediction(_ file: String, label: Int, guess: Int) -> TestPrediction {
-            TestPrediction(file: file, label: label, probabilities: guess == 0 ? [0.8, 0.2] : [0.3, 0.7])
+        func prediction(_ file: String, label: Int, guess: Int) -> Prediction {
+            Prediction(file: file, label: label, probabilities: guess == 0 ? [0.8, 0.2] : [0.3, 0.7])
         }
         // baseline right on a, b, c; candidate right on b, c, d, e, f: b = 1 (a), c = 3 (d, e, f).
         let baseline = [prediction("a", label: 0, guess: 0), prediction("b", label: 1, guess: 1), prediction("c", label: 0, guess: 0),

@@ -1,4 +1,6 @@
+import AblateCore
 import Engine
+import ExperimentFile
 import Foundation
 import GRDB
 import Store
@@ -202,8 +204,8 @@ final class CLITests: XCTestCase {
                                     options: .init(baseDirectory: dir.path))
         _ = try e.enqueue(into: store)
         let c = try XCTUnwrap(store.claimNextRun(host: "cli-test", staleAfter: 60))
-        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 0.6, trainAcc: 0.7, testLoss: 0.5,
-                                                    testAcc: 0.75, learningRate: 0.05, seconds: 3, imagesPerSecond: 40))
+        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 0.6, trainAccuracy: 0.7, testLoss: 0.5,
+                                                    testAccuracy: 0.75, learningRate: 0.05, seconds: 3, imagesPerSecond: 40))
         try store.close()
 
         let table = try ablate(["status", "--db", db])

@@ -1,3 +1,4 @@
+import AblateCore
 import Engine
 import Foundation
 import Runner
@@ -82,8 +83,8 @@ final class EndToEndTests: XCTestCase {
         let store = try RunStore(path: dir.appendingPathComponent(db).path, create: false)
         return try store.listRuns().flatMap { s in
             try store.epochs(runID: s.run.id).map { e in
-                [Double(s.run.seed ?? 0), Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAcc,
-                 e.metrics.testLoss ?? .nan, e.metrics.testAcc ?? .nan, e.metrics.learningRate]
+                [Double(s.run.seed ?? 0), Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAccuracy,
+                 e.metrics.testLoss ?? .nan, e.metrics.testAccuracy ?? .nan, e.metrics.learningRate]
             }
         }
     }
@@ -238,7 +239,7 @@ final class EndToEndTests: XCTestCase {
         for s in runs {
             let epochs = try store.epochs(runID: s.run.id)
             XCTAssertEqual(epochs.count, 2, names.joined())
-            XCTAssertTrue(epochs.allSatisfy { $0.metrics.trainLoss.isFinite && ($0.metrics.testAcc ?? -1) >= 0 })
+            XCTAssertTrue(epochs.allSatisfy { $0.metrics.trainLoss.isFinite && ($0.metrics.testAccuracy ?? -1) >= 0 })
         }
         let image = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("data/class0").path)
             .filter { $0.hasSuffix(".jpg") }.sorted()[0]

@@ -1,3 +1,5 @@
+import AblateCore
+import ExperimentFile
 import Foundation
 import Store
 import XCTest
@@ -90,7 +92,7 @@ final class ShardMergeTests: XCTestCase {
             for epoch in 1...done {
                 let acc = 0.5 + 0.01 * Double(index) + 0.1 * Double(epoch) + accuracyOffset
                 try store.recordEpoch(claim.lease, EpochMetrics(
-                    epoch: epoch, trainLoss: 1 / Double(epoch), trainAcc: acc, testLoss: 1 - acc, testAcc: acc,
+                    epoch: epoch, trainLoss: 1 / Double(epoch), trainAccuracy: acc, testLoss: 1 - acc, testAccuracy: acc,
                     learningRate: 0.1 / Double(epoch), seconds: 1.5, imagesPerSecond: 3.25))
             }
             try store.setDataAudit(claim.lease, json: "{\"train_files\":8,\"test_files\":2}")
@@ -139,8 +141,8 @@ final class ShardMergeTests: XCTestCase {
         XCTAssertEqual(first.experimentsAdded, ["m"])
         let merged = try content(target)
         // Every finished run of a and b is in the target, bit for bit (epochs, predictions, audit, provenance).
-        let finishedOfSources = try (content(a) + content(b)).filter { $0.contains("status: Store.RunStatus.finished") }
-        XCTAssertEqual(merged.filter { $0.contains("status: Store.RunStatus.finished") }.sorted(),
+        let finishedOfSources = try (content(a) + content(b)).filter { $0.contains("status: RunStatus.finished") }
+        XCTAssertEqual(merged.filter { $0.contains("status: RunStatus.finished") }.sorted(),
                        finishedOfSources.sorted())
 
         let second = try RunMerge.merge(sources: [a, bJSON], into: target, includeUnfinished: false)

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 import XCTest
@@ -19,7 +20,7 @@ extension StoreTests {
         let exp = try store.upsertExperiment(name: "demo", fileText: "x")
         _ = try store.enqueue(experimentID: exp, runs: newRuns(1, epochs: 1))
         let c = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
-        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 1, trainAcc: 0.5, testLoss: 1, testAcc: 0.5,
+        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1, testAccuracy: 0.5,
                                                     learningRate: 0.1, seconds: 1, imagesPerSecond: 1))
         try store.finish(c.lease)
         try store.recordExternalTest(runID: c.run.id, sampleExternalTest(accuracy: 0.25))

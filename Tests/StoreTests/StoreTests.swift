@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 import XCTest
@@ -242,8 +243,8 @@ final class StoreTests: XCTestCase {
         let c2 = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
         try store.fail(c2.lease, message: "out of memory")
         let c3 = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
-        try store.recordEpoch(c3.lease, EpochMetrics(epoch: 1, trainLoss: 1, trainAcc: 0.5, testLoss: 1,
-                                                     testAcc: 0.5, learningRate: 0.1, seconds: 1,
+        try store.recordEpoch(c3.lease, EpochMetrics(epoch: 1, trainLoss: 1, trainAccuracy: 0.5, testLoss: 1,
+                                                     testAccuracy: 0.5, learningRate: 0.1, seconds: 1,
                                                      imagesPerSecond: 10))
         try store.interrupt(c3.lease)
 
@@ -438,8 +439,8 @@ final class StoreTests: XCTestCase {
         let exp = try a.upsertExperiment(name: "demo", fileText: "x")
         _ = try a.enqueue(experimentID: exp, runs: newRuns(2, epochs: 5))
         let first = try XCTUnwrap(a.claimNextRun(host: "alpha", staleAfter: 60))
-        try a.recordEpoch(first.lease, EpochMetrics(epoch: 1, trainLoss: 0.9, trainAcc: 0.6, testLoss: 0.8,
-                                                    testAcc: 0.7, learningRate: 1e-3, seconds: 2,
+        try a.recordEpoch(first.lease, EpochMetrics(epoch: 1, trainLoss: 0.9, trainAccuracy: 0.6, testLoss: 0.8,
+                                                    testAccuracy: 0.7, learningRate: 1e-3, seconds: 2,
                                                     imagesPerSecond: 30))
         try a.setCheckpoint(first.lease, path: "runs/ckpt/1.ckpt")
         clock.advance(30)
@@ -479,12 +480,12 @@ final class StoreTests: XCTestCase {
         let accs: [Double?] = [0.6, nil, 0.75]
         for (i, acc) in accs.enumerated() {
             try store.recordEpoch(c.lease, EpochMetrics(epoch: i + 1, trainLoss: 1.0 / Double(i + 1),
-                                                        trainAcc: 0.5 + 0.1 * Double(i), testLoss: acc.map { 1 - $0 },
-                                                        testAcc: acc, learningRate: 0.01, seconds: 3.5,
+                                                        trainAccuracy: 0.5 + 0.1 * Double(i), testLoss: acc.map { 1 - $0 },
+                                                        testAccuracy: acc, learningRate: 0.01, seconds: 3.5,
                                                         imagesPerSecond: 12.25))
         }
-        expectStoreError(try store.recordEpoch(c.lease, EpochMetrics(epoch: 4, trainLoss: 0, trainAcc: 0,
-            testLoss: nil, testAcc: nil, learningRate: 0, seconds: 0, imagesPerSecond: 0))) { error in
+        expectStoreError(try store.recordEpoch(c.lease, EpochMetrics(epoch: 4, trainLoss: 0, trainAccuracy: 0,
+            testLoss: nil, testAccuracy: nil, learningRate: 0, seconds: 0, imagesPerSecond: 0))) { error in
             XCTAssertTrue(error.description.contains("epoch 4"), error.description)
         }
         let preds = [Prediction(file: "b.jpg", label: 1, probabilities: [0.25, 0.75]),
@@ -512,7 +513,7 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(list[1].epochsDone, 0)
         XCTAssertNil(list[1].bestTestAcc)
         let epochs = try store.epochs(runID: c.run.id)
-        XCTAssertEqual(epochs.map(\.metrics.testAcc), accs)
+        XCTAssertEqual(epochs.map(\.metrics.testAccuracy), accs)
         XCTAssertEqual(epochs[2].metrics.imagesPerSecond, 12.25)
         expectStoreError(try store.heartbeat(c.lease)) { error in
             XCTAssertEqual(error, .leaseLost(runID: c.run.id, status: .finished))
@@ -528,8 +529,8 @@ final class StoreTests: XCTestCase {
         _ = try store.enqueue(experimentID: exp, runs: runs)
         let c = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
         for e in 1...2 {
-            try store.recordEpoch(c.lease, EpochMetrics(epoch: e, trainLoss: 0.5, trainAcc: 0.8, testLoss: 0.4,
-                                                        testAcc: 0.85 + 0.01 * Double(e), learningRate: 0.001,
+            try store.recordEpoch(c.lease, EpochMetrics(epoch: e, trainLoss: 0.5, trainAccuracy: 0.8, testLoss: 0.4,
+                                                        testAccuracy: 0.85 + 0.01 * Double(e), learningRate: 0.001,
                                                         seconds: 10, imagesPerSecond: 5))
         }
         try store.fail(c.lease, message: "bad, \"quoted\"\nsecond line")

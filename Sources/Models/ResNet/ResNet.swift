@@ -8,6 +8,7 @@
 // is the next block's input; BN-ReLU outputs are recomputed in backward. Gradients flow through two buffers
 // sized for the largest block input or output: an identity block's input gradient is its masked output
 // gradient plus the branch's, added in place, so the shortcut costs no copy.
+import AblateCore
 import Engine
 
 public final class ResNet {

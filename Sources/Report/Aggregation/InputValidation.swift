@@ -29,9 +29,9 @@ extension ReportInput {
                 guard e.epoch == i + 1 else {
                     throw ReportError.invalidValue(what: "\(name) epoch numbers (expected 1, 2, 3, …)", value: "\(e.epoch) at position \(i + 1)")
                 }
-                let values = [e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy, e.seconds, e.imagesPerSecond]
+                let values = [e.trainLoss, e.trainAccuracy, e.testLossOrNaN, e.testAccuracyOrNaN, e.seconds, e.imagesPerSecond]
                 try Statistics.requireFinite(values, what: "\(name) epoch \(e.epoch)")
-                for accuracy in [e.trainAccuracy, e.testAccuracy] where !(0...1).contains(accuracy) {
+                for accuracy in [e.trainAccuracy, e.testAccuracyOrNaN] where !(0...1).contains(accuracy) {
                     throw ReportError.invalidValue(what: "\(name) epoch \(e.epoch) accuracy (a fraction in [0, 1])", value: "\(accuracy)")
                 }
             }

@@ -1,6 +1,8 @@
+import AblateCore
+
 /// Per-run numbers every table and figure uses, computed once.
 struct RunDigest {
-    let run: RunRecord
+    let run: ReportRun
     /// Highest test accuracy over all epochs, and the (first) epoch it happened.
     let bestTestAccuracy: Double?
     let bestEpoch: Int?
@@ -14,15 +16,15 @@ struct RunDigest {
 
     var isFinished: Bool { run.status == .finished }
 
-    init(_ run: RunRecord, targetAccuracy: Double) {
+    init(_ run: ReportRun, targetAccuracy: Double) {
         self.run = run
         var best: EpochMetrics?
-        for e in run.epochs where best == nil || e.testAccuracy > best!.testAccuracy { best = e }
-        bestTestAccuracy = best?.testAccuracy
+        for e in run.epochs where best == nil || e.testAccuracyOrNaN > best!.testAccuracyOrNaN { best = e }
+        bestTestAccuracy = best?.testAccuracyOrNaN
         bestEpoch = best?.epoch
-        lastTestAccuracy = run.epochs.last?.testAccuracy
-        lastTestLoss = run.epochs.last?.testLoss
-        epochReachedTarget = run.epochs.first { $0.testAccuracy >= targetAccuracy }?.epoch
+        lastTestAccuracy = run.epochs.last?.testAccuracyOrNaN
+        lastTestLoss = run.epochs.last?.testLossOrNaN
+        epochReachedTarget = run.epochs.first { $0.testAccuracyOrNaN >= targetAccuracy }?.epoch
         meanSecondsPerEpoch = try? Statistics.mean(run.epochs.map(\.seconds))
         meanImagesPerSecond = try? Statistics.mean(run.epochs.map(\.imagesPerSecond))
     }

@@ -1,3 +1,5 @@
+import AblateCore
+
 /// Mean and ±1 std of one quantity over a configuration's finished seeds, epoch by epoch.
 struct CurveBand {
     var epochs: [Int] = []
@@ -32,8 +34,8 @@ struct ConfigurationCurves {
                 return result
             }
             return ConfigurationCurves(name: group.name, colorIndex: index, seedCount: runs.count,
-                                       trainLoss: band(\.trainLoss), testLoss: band(\.testLoss),
-                                       trainAccuracy: band(\.trainAccuracy), testAccuracy: band(\.testAccuracy))
+                                       trainLoss: band(\.trainLoss), testLoss: band(\.testLossOrNaN),
+                                       trainAccuracy: band(\.trainAccuracy), testAccuracy: band(\.testAccuracyOrNaN))
         }
     }
 }

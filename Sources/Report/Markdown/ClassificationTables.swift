@@ -59,7 +59,7 @@ extension ReportTables {
             var total = Array(repeating: Array(repeating: 0, count: input.classNames.count), count: input.classNames.count)
             for digest in runs {
                 let m = try ClassificationMetrics.confusionMatrix(labels: digest.run.predictions.map(\.label),
-                                                                  predicted: digest.run.predictions.map(\.predictedClass),
+                                                                  predicted: digest.run.predictions.map(\.predicted),
                                                                   classCount: input.classNames.count)
                 for i in m.indices { for j in m[i].indices { total[i][j] += m[i][j] } }
             }

@@ -1,3 +1,5 @@
+import AblateCore
+
 extension ReportTables {
     /// Significance level of the verdict column.
     public static let significanceLevel = 0.05
@@ -36,7 +38,7 @@ extension ReportTables {
     /// more than one baseline the table names each row's.
     static func pairedComparisonTable(_ groups: [ConfigurationGroup], pairs: [ComparisonPair], deltaTitle: String,
                                       accuracy: (RunDigest) -> Double?,
-                                      predictions: (RunDigest) -> [TestPrediction]?) throws -> String {
+                                      predictions: (RunDigest) -> [Prediction]?) throws -> String {
         let named = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let showBaseline = Set(pairs.map(\.baseline)).count > 1
         var table = MarkdownTable(columns: [.init("Configuration")] + (showBaseline ? [.init("Baseline")] : []) + [
@@ -76,7 +78,7 @@ extension ReportTables {
 
     /// "seed 1: p = 0.210; seed 2: p < 0.001", or "n/a (no predictions)".
     static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, seeds: [Int],
-                            predictions: (RunDigest) -> [TestPrediction]?) throws -> String {
+                            predictions: (RunDigest) -> [Prediction]?) throws -> String {
         var parts: [String] = []
         for seed in seeds {
             guard let c = candidate.finished.first(where: { $0.run.seed == seed }).flatMap(predictions),

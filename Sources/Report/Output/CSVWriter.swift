@@ -28,7 +28,7 @@ public enum CSV {
                 let prefix = [run.configuration, "\(run.seed)", run.status.rawValue, "\(run.parameters)", "\(run.multiplyAdds)"]
                 if run.epochs.isEmpty { rows.append(prefix + Array(repeating: "", count: 7)) }
                 for e in run.epochs {
-                    rows.append(prefix + ["\(e.epoch)"] + [e.trainLoss, e.trainAccuracy, e.testLoss, e.testAccuracy, e.seconds,
+                    rows.append(prefix + ["\(e.epoch)"] + [e.trainLoss, e.trainAccuracy, e.testLossOrNaN, e.testAccuracyOrNaN, e.seconds,
                                                            e.imagesPerSecond].map { "\($0)" })
                 }
             }

@@ -1,3 +1,5 @@
+import AblateCore
+
 /// Metrics for one class against the rest ("positive" vs "negative").
 /// A metric whose denominator is zero is nil (undefined), never NaN.
 public struct BinaryMetrics: Sendable, Equatable {
@@ -48,11 +50,11 @@ public enum ClassificationMetrics {
     }
 
     /// Positive-vs-rest metrics from predictions, scoring with the positive class's probability.
-    public static func binary(predictions: [TestPrediction], positiveClass: Int) throws -> BinaryMetrics {
+    public static func binary(predictions: [Prediction], positiveClass: Int) throws -> BinaryMetrics {
         for p in predictions where !p.probabilities.indices.contains(positiveClass) {
             throw ReportError.classOutOfRange(what: "positive class for \(p.file)", index: positiveClass, classCount: p.probabilities.count)
         }
-        return try binary(labels: predictions.map(\.label), predicted: predictions.map(\.predictedClass),
+        return try binary(labels: predictions.map(\.label), predicted: predictions.map(\.predicted),
                           positiveScores: predictions.map { $0.probabilities[positiveClass] }, positiveClass: positiveClass)
     }
 

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// McNemar's exact test on two classifiers' predictions for the same test images.
@@ -31,11 +32,11 @@ public enum McNemar {
 
     /// Pairs predictions by file name and tests whether the two runs' error rates differ.
     /// Throws when the two runs were not evaluated on the same files.
-    public static func test(candidate: [TestPrediction], baseline: [TestPrediction]) throws -> McNemarResult {
+    public static func test(candidate: [Prediction], baseline: [Prediction]) throws -> McNemarResult {
         guard candidate.count == baseline.count else {
             throw ReportError.lengthMismatch(what: "McNemar predictions", left: candidate.count, right: baseline.count)
         }
-        var baselineByFile: [String: TestPrediction] = [:]
+        var baselineByFile: [String: Prediction] = [:]
         for p in baseline { baselineByFile[p.file] = p }
         guard baselineByFile.count == baseline.count else {
             throw ReportError.invalidValue(what: "McNemar predictions", value: "duplicate file names in baseline")
@@ -48,7 +49,7 @@ public enum McNemar {
             guard q.label == p.label else {
                 throw ReportError.invalidValue(what: "McNemar predictions", value: "file \(p.file) has different labels")
             }
-            let candidateRight = p.predictedClass == p.label, baselineRight = q.predictedClass == q.label
+            let candidateRight = p.predicted == p.label, baselineRight = q.predicted == q.label
             if baselineRight && !candidateRight { b += 1 }
             if candidateRight && !baselineRight { c += 1 }
         }

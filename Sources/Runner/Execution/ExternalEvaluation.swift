@@ -1,8 +1,10 @@
 // `ablate evaluate`: score finished runs on a labelled image folder that was never part of their split, with the
 // run's own preprocessing (decode, resize, normalisation of its test split), audit the folder against the run's
 // training files, and store per-image predictions and metrics with the run.
+import AblateCore
 import Datasets
 import Engine
+import ExperimentFile
 import Foundation
 import Models
 import Report
@@ -46,7 +48,7 @@ public struct ExternalEvaluationResult: Sendable {
 }
 
 public enum ExternalEvaluationError: Error, CustomStringConvertible {
-    case notFinished(runID: Int64, label: String, status: Store.RunStatus)
+    case notFinished(runID: Int64, label: String, status: RunStatus)
     case noWeights(runID: Int64, label: String, path: String)
     case trainingDataMissing(runID: Int64, path: String)
     case classMismatch(directory: String, runClasses: [String], folderClasses: [String])
@@ -150,11 +152,11 @@ public enum ExternalEvaluation {
     }
 
     /// Eval-mode class probabilities for every cached image, in batches of the run's batch size.
-    static func predict(_ net: any Network, cache: ImageCache, config: RunConfig) throws -> [Store.Prediction] {
+    static func predict(_ net: any Network, cache: ImageCache, config: RunConfig) throws -> [Prediction] {
         let size = config.data.size, batch = max(1, min(config.training.batchSize, cache.count))
         let input = Tensor([batch, size, size, 3])
         var labels = [Int32](repeating: 0, count: batch)
-        var predictions: [Store.Prediction] = []
+        var predictions: [Prediction] = []
         for start in stride(from: 0, to: cache.count, by: batch) {
             let members = Array(start..<min(start + batch, cache.count))
             labels.withUnsafeMutableBufferPointer {
@@ -169,7 +171,7 @@ public enum ExternalEvaluation {
             let logits = try net.forward(chunk, training: false)
             let probabilities = CrossEntropy.softmax(logits.data, batch: members.count, classes: net.classes)
             for (n, i) in members.enumerated() {
-                predictions.append(Store.Prediction(file: cache.files[i].path, label: cache.files[i].label,
+                predictions.append(Prediction(file: cache.files[i].path, label: cache.files[i].label,
                                                     probabilities: probabilities[n].map(Double.init)))
             }
         }
@@ -178,12 +180,11 @@ public enum ExternalEvaluation {
 
     /// Accuracy and positive-vs-rest metrics (the report's own functions), packed as a stored result.
     static func summarize(name: String, weights: PredictionKind, epoch: Int, directory: String,
-                          predictions: [Store.Prediction], classNames: [String], positive: Int,
+                          predictions: [Prediction], classNames: [String], positive: Int,
                           audit: ExternalLeakageAudit) throws -> ExternalTest {
         let correct = predictions.filter { $0.predicted == $0.label }.count
         let binary = try ClassificationMetrics.binary(
-            predictions: predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) },
-            positiveClass: positive)
+            predictions: predictions, positiveClass: positive)
         let auditJSON = String(decoding: try JSONEncoder().encode(audit), as: UTF8.self)
         return ExternalTest(name: name, weights: weights, epoch: epoch, directory: directory,
                             accuracy: Double(correct) / Double(predictions.count), positiveClass: classNames[positive],

@@ -1,5 +1,6 @@
 // `ablate predict`: class probabilities for new images from a run's best weights, with exactly the
 // preprocessing of evaluation (same decode, resize and normalisation as the run's test split).
+import AblateCore
 import Datasets
 import Engine
 import Foundation

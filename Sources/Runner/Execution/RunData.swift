@@ -1,6 +1,7 @@
 // From a run's configuration to the engine's batches: the data section becomes a Datasets split, load options,
 // augmentation and normalisation; a prepared dataset (decoded once) is shared by every run that reads the same
 // folder the same way; `LoaderEpochData` hands the loaders' NHWC floats to the trainer as engine tensors.
+import AblateCore
 import Datasets
 import Engine
 import Foundation
@@ -8,17 +9,16 @@ import Training
 
 extension DataConfig {
     /// The Datasets split for this configuration. Split seeds default to 0 so all runs share one split.
-    func datasetSplit() throws -> Datasets.SplitConfig {
+    func datasetSplit() throws -> SplitConfig {
         let seed = UInt64(max(0, split.seed ?? 0))
-        let fraction = split.testFraction ?? SplitConfig.defaultTestFraction
+        let fraction = split.testFraction ?? SplitSettings.defaultTestFraction
         switch split.protocol {
-        case .random: return .init(strategy: .random, testFraction: fraction, seed: seed)
-        case .stratified: return .init(strategy: .stratified, testFraction: fraction, seed: seed)
+        case .random, .stratified: return .init(strategy: split.protocol, testFraction: fraction, seed: seed)
         case .grouped:
             return .init(strategy: .grouped, testFraction: fraction, seed: seed, groupKey: try (split.group ?? .photo).rule())
         case .folders:
-            guard (split.trainDir ?? SplitConfig.trainFolder) == SplitConfig.trainFolder,
-                  (split.testDir ?? SplitConfig.testFolder) == SplitConfig.testFolder else {
+            guard (split.trainDir ?? SplitSettings.trainFolder) == SplitSettings.trainFolder,
+                  (split.testDir ?? SplitSettings.testFolder) == SplitSettings.testFolder else {
                 throw RunnerError.data("data.split: folder splits read `train/` and `test/` (and optional `val/`) sub-folders; rename the folders or drop train_dir/test_dir")
             }
             return .init(strategy: .folders)
@@ -33,7 +33,7 @@ extension DataConfig {
         let crop = augment.randomResizedCrop
         if !augment.hflip && crop == nil && augment.brightness == 0 && augment.contrast == 0 { return nil }
         return AugmentationConfig(horizontalFlipProbability: augment.hflip ? 0.5 : 0, cropScale: crop?.scale,
-                                  cropRatio: crop?.ratio ?? AugmentationConfig.standardCropRatio, brightness: augment.brightness,
+                                  cropRatio: crop?.ratio ?? RandomResizedCrop.standardRatio, brightness: augment.brightness,
                                   contrast: augment.contrast, seed: seed)
     }
 

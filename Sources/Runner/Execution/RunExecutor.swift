@@ -1,8 +1,10 @@
 // `ablate run`: claim runs from the store one at a time, train each with checkpoints after every epoch, record
 // every epoch and the best / last predictions, and leave the store consistent whatever happens (divergence
 // fails one run and the matrix goes on; a stop request interrupts the run and keeps its checkpoint).
+import AblateCore
 import Datasets
 import Engine
+import ExperimentFile
 import Foundation
 import Models
 import Store
@@ -15,7 +17,7 @@ public enum RunEvent {
     case checkpointSetAside(runID: Int64, label: String, SetAsideCheckpoint)
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
-    case epoch(runID: Int64, label: String, Training.EpochRecord, totalEpochs: Int)
+    case epoch(runID: Int64, label: String, EpochResult, totalEpochs: Int)
     case finished(runID: Int64, label: String, bestTestAccuracy: Double?, reachedTarget: Bool?)
     case failed(runID: Int64, label: String, message: String)
     case interrupted(runID: Int64, label: String, epochsDone: Int)
@@ -33,7 +35,7 @@ public struct ExecutorOptions {
     public var gitCommit: String?
     public var ablateVersion: String
 
-    public init(databasePath: String, runsDirectory: String = "runs", host: String = ProcessInfo.processInfo.hostName,
+    public init(databasePath: String, runsDirectory: String = "runs", host: String = Provenance.host,
                 staleAfter: TimeInterval = 600, heartbeatEvery: TimeInterval = 10, threads: Int? = nil,
                 retryFailed: Bool = false, gitCommit: String? = nil, ablateVersion: String = ablateVersionString) {
         self.databasePath = databasePath; self.runsDirectory = runsDirectory; self.host = host
@@ -41,10 +43,6 @@ public struct ExecutorOptions {
         self.retryFailed = retryFailed; self.gitCommit = gitCommit; self.ablateVersion = ablateVersion
     }
 }
-
-/// Version stored with each run, with the compute backend: the backends agree to float rounding, not bit for bit,
-/// so a run's numbers are reproducible on the backend it names.
-public var ablateVersionString: String { "0.1.0 (\(Backend.description))" }
 
 /// Outcome of one `ablate run`.
 public struct ExecutionSummary {
@@ -178,18 +176,15 @@ public final class RunExecutor {
                 try? store.heartbeat(claim.lease)
                 lastBeat = Date()
             }
-        }, onEpoch: { record in
-            try store.recordEpoch(claim.lease, EpochMetrics(
-                epoch: record.epoch, trainLoss: record.trainLoss, trainAcc: record.trainAccuracy,
-                testLoss: record.testLoss, testAcc: record.testAccuracy, learningRate: record.learningRate,
-                seconds: record.seconds, imagesPerSecond: record.imagesPerSecond))
-            let predictions = record.predictions.map {
-                Store.Prediction(file: files[$0.index].path, label: $0.label, probabilities: $0.probabilities.map(Double.init))
+        }, onEpoch: { result in
+            try store.recordEpoch(claim.lease, result.metrics)
+            let predictions = result.predictions.map {
+                Prediction(file: files[$0.index].path, label: $0.label, probabilities: $0.probabilities.map(Double.init))
             }
-            try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .last, predictions)
-            if record.isBest { try store.recordPredictions(claim.lease, epoch: record.epoch, kind: .best, predictions) }
+            try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .last, predictions)
+            if result.isBest { try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .best, predictions) }
             lastBeat = Date()
-            events(.epoch(runID: runID, label: claim.run.label, record, totalEpochs: config.training.epochs))
+            events(.epoch(runID: runID, label: claim.run.label, result, totalEpochs: config.training.epochs))
         })
         try store.finish(claim.lease)
         let bestAccuracy = trainer.state.bestTestAccuracy
@@ -204,7 +199,7 @@ public final class RunExecutor {
 
 extension RunConfig {
     /// The trainer's settings (engine optimiser and schedule types).
-    /// The reader fills every default (`OptimizerConfig.defaultAdamBetas`, …) into the configuration, so the
+    /// The reader fills every default (`OptimizerSettings.defaultAdamBetas`, …) into the configuration, so the
     /// stored JSON says what ran; the same constants stand in for configurations stored without them.
     var trainingSettings: TrainingSettings {
         get throws {
@@ -215,9 +210,9 @@ extension RunConfig {
             optimizer = .sgd(lr: Float(o.lr), momentum: Float(o.momentum ?? 0), weightDecay: Float(o.weightDecay),
                              nesterov: o.nesterov ?? false)
         case .adam:
-            let betas = o.betas ?? OptimizerConfig.defaultAdamBetas
+            let betas = o.betas ?? OptimizerSettings.defaultAdamBetas
             optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]),
-                              eps: Float(o.eps ?? OptimizerConfig.defaultAdamEps),
+                              eps: Float(o.eps ?? OptimizerSettings.defaultAdamEps),
                               weightDecay: Float(o.weightDecay))
         }
         let s = training.schedule
@@ -229,7 +224,7 @@ extension RunConfig {
                 throw RunnerError.model("training.schedule.step_size is missing from the stored configuration; "
                     + "the experiment file must give it for a step schedule")
             }
-            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleConfig.defaultGamma))
+            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleSettings.defaultGamma))
         case .cosine: schedule = .cosine(minLR: Float(s.minLR ?? 0))
         }
         return TrainingSettings(epochs: training.epochs, batchSize: training.batchSize, optimizer: optimizer, schedule: schedule)

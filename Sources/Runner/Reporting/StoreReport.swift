@@ -1,7 +1,9 @@
 // From the run store to the report's plain input: the only place that knows both. Configurations are the
 // matrix axes other than the seed; parameters and multiply-adds come from the engine's own model summary;
 // class names from the ImageFolder paths of the stored predictions.
+import AblateCore
 import Datasets
+import ExperimentFile
 import Foundation
 import Models
 import Report
@@ -57,7 +59,7 @@ public struct StoreReport {
         let summaries = try store.listRuns(experiment: record.name)
         guard !summaries.isEmpty else { throw ReportSourceError.empty(record.name) }
 
-        var runs: [Report.RunRecord] = [], order: [String] = [], labelsByClass: [Int: String] = [:]
+        var runs: [ReportRun] = [], order: [String] = [], labelsByClass: [Int: String] = [:]
         var splits: [String: DataSplitNote] = [:]
         var sizeCache: [String: (Int, Int)] = [:]
         for s in summaries {
@@ -72,14 +74,9 @@ public struct StoreReport {
             let sizeKey = "\(config.model.jsonValue.canonical)|\(classes)|\(config.data.size)"
             if sizeCache[sizeKey] == nil { sizeCache[sizeKey] = try Self.modelSize(config, classes: classes) }
             let (params, macs) = sizeCache[sizeKey]!
-            let epochs = try store.epochs(runID: s.run.id).map { e in
-                Report.EpochMetrics(epoch: e.metrics.epoch, trainLoss: e.metrics.trainLoss, trainAccuracy: e.metrics.trainAcc,
-                                    testLoss: e.metrics.testLoss ?? .nan, testAccuracy: e.metrics.testAcc ?? .nan,
-                                    seconds: e.metrics.seconds, imagesPerSecond: e.metrics.imagesPerSecond)
-            }
-            runs.append(Report.RunRecord(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
-                                  status: Self.status(s.run.status), epochs: epochs,
-                                  predictions: predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) },
+            let epochs = try store.epochs(runID: s.run.id).map(\.metrics)
+            runs.append(ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
+                                  status: s.run.status, epochs: epochs, predictions: predictions,
                                   externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult)))
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
@@ -136,20 +133,10 @@ public struct StoreReport {
         let audit = try JSONDecoder().decode(ExternalLeakageAudit.self, from: Data(t.auditJSON.utf8))
         return ExternalTestResult(
             name: t.name, weights: t.weights == .best ? .best : .last, epoch: t.epoch,
-            predictions: t.predictions.map { TestPrediction(file: $0.file, label: $0.label, probabilities: $0.probabilities) },
+            predictions: t.predictions,
             audit: ExternalAudit(trainFiles: audit.trainFiles, testFiles: audit.testFiles,
                                  byteIdentical: audit.testByteIdenticalInTrain, samePhotograph: audit.testPhotoSharedWithTrain,
                                  samePatient: audit.testPatientSharedWithTrain))
-    }
-
-    static func status(_ s: Store.RunStatus) -> Report.RunStatus {
-        switch s {
-        case .finished: return .finished
-        case .running: return .running
-        case .failed: return .failed
-        case .interrupted: return .interrupted
-        case .queued: return .queued
-        }
     }
 
     static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {

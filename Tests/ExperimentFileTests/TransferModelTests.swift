@@ -1,8 +1,7 @@
+import AblateCore
 import Foundation
-import Models
-import Store
 import XCTest
-@testable import Runner
+@testable import ExperimentFile
 
 /// Experiment files with the SE-transfer models (issue 14): ResNets, SE-ResNets and the DenseNet SE placements,
 /// their canonical JSON, and the errors a user sees.

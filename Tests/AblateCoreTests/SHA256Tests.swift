@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-@testable import Runner
+@testable import AblateCore
 
 final class SHA256Tests: XCTestCase {
     func testKnownVectors() {

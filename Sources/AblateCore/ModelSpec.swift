@@ -1,6 +1,6 @@
 // A model by family and configuration, and the one parser of the names a user types (`ablate model`,
 // `ablate bench`, experiment files): `densenet121[-se<r>[-layer|-transition]]`, `resnet50[-se<r>]`, …
-import Engine
+// The networks themselves are Models' (`ModelSpec.build`).
 
 public enum ModelSpec: Equatable, Hashable, Sendable {
     case denseNet(DenseNetConfig)
@@ -29,14 +29,6 @@ public enum ModelSpec: Equatable, Hashable, Sendable {
         }
         // Every name the parser accepts is `<preset>[-se<r>[-<placement>]]`.
         return hasSE ? String(name.lowercased().prefix { $0 != "-" }) : nil
-    }
-
-    /// The network with freshly initialised parameters (deterministic in `seed`).
-    public func build(seed: UInt64) throws -> any Network {
-        switch self {
-        case .denseNet(let c): return try DenseNet(c, seed: seed)
-        case .resNet(let c): return try ResNet(c, seed: seed)
-        }
     }
 
     public var classes: Int {

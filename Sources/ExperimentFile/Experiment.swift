@@ -1,5 +1,5 @@
+import AblateCore
 import Foundation
-import Store
 
 /// One matrix axis: a dotted key path and the values it takes, as written.
 public struct MatrixAxis: Equatable, Sendable {
@@ -27,88 +27,15 @@ public struct ResolvedRun: Equatable, Sendable {
     public var configHash: String
     /// `config.data.path` resolved to an absolute path (see `Experiment.LoadOptions.baseDirectory`).
     public var dataDirectory: String
-
-    /// What the run store queues for this run.
-    public var newRun: NewRun {
-        NewRun(configJSON: canonicalJSON, configHash: configHash, label: label, seed: config.seed,
-               epochsTotal: config.training.epochs)
-    }
 }
 
 /// An experiment file, validated and expanded into runs.
 ///
-/// # Experiment file schema (YAML)
-///
-/// ```yaml
-/// name: monkeypox-se            # required; letters, digits, . _ -
-/// description: free text        # optional
-/// seed: 1                       # run seed (init, shuffling, augmentation); default 1
-/// data:                         # required
-///   path: ../shared/data/monkeypox   # required; relative paths are resolved against the CURRENT DIRECTORY
-///                                    # (run ablate from the project root); `--data PATH` replaces it
-///   size: 224                   # network input side in pixels; default 224
-///   split:                      # or a single value: `split: grouped`
-///     protocol: random          # random | stratified | grouped | folders; default random
-///     test_fraction: 0.2        # (0, 1); default 0.2; not used by folders
-///     seed: 0                   # split seed, the same for every run unless it is an axis; default 0
-///     group: photo              # grouped only (required there): photo | patient | {regex: '...'}
-///     train_dir: train          # folders only: path/train/<class>/*, path/test/<class>/*
-///     test_dir: test
-///   augment:                    # all off by default
-///     hflip: true
-///     random_resized_crop: {scale: [0.08, 1.0], ratio: [0.75, 1.3333]}   # or `true` for these defaults
-///     brightness: 0.2           # jitter factor in [1-b, 1+b]; [0, 1]
-///     contrast: 0.2
-///   normalize: {mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}  # default ImageNet
-///   synthesize: {classes: 2, per_class: 60, size: 48}   # optional: generate data at path when missing
-///   max_pixels: 100000000       # optional: skip larger images (after JPEG DCT scaling); default 50 MP
-/// training:                     # required
-///   epochs: 10                  # required, ≥ 1
-///   batch_size: 32              # ≥ 1; default 32
-///   optimizer:                  # or a single value: `optimizer: sgd`
-///     name: adam                # sgd | adam; default adam
-///     lr: 0.001                 # default 0.001 (adam) / 0.01 (sgd)
-///     momentum: 0.9             # sgd; default 0.9
-///     nesterov: false           # sgd; default false
-///     betas: [0.9, 0.999]       # adam; default [0.9, 0.999]
-///     eps: 1.0e-8               # adam; default 1e-8
-///     weight_decay: 0           # default 0
-///   schedule:                   # or a single value: `schedule: cosine`
-///     name: step                # constant | step | cosine; default constant
-///     step_size: 10             # step: required; multiply lr by gamma every step_size epochs
-///     gamma: 0.1                # step; default 0.1
-///     min_lr: 0                 # cosine; default 0
-///   threads: 2                  # optional; default all cores
-///   eval_every: 1               # evaluation after every epoch (the only value supported)
-/// model: densenet121-se16       # or resnet50-se16, densenet121-se16-layer, … or a section:
-/// # model:
-/// #   name: custom              # densenet121|161|169|201 or custom, optionally -seN (SE reduction N), then
-/// #                             # -layer or -transition (SE placement); resnet18|34|50 or resnet-custom, optionally -seN
-/// #   growth_rate: 8            # DenseNet; custom: required; presets: override
-/// #   block_config: [2, 2]      # DenseNet; custom: required
-/// #   init_channels: 16         # DenseNet; default: preset's, or 2 × growth_rate
-/// #   bn_size: 4                # DenseNet; default 4
-/// #   compression: 0.5          # DenseNet; (0, 1]; default 0.5
-/// #   drop_rate: 0              # DenseNet; [0, 1); default 0
-/// #   se_placement: block       # DenseNet with SE: block (each block's output; default) | layer (each dense
-/// #                             # layer's new maps) | transition (after each transition); same as the name suffix
-/// #   block: bottleneck         # ResNet; resnet-custom: required (basic | bottleneck); presets: override
-/// #   layers: [3, 4, 6, 3]      # ResNet; blocks per stage; resnet-custom: required
-/// #   width: 64                 # ResNet; stem channels and first stage's planes; default 64
-/// #   se_reduction: 16          # same as the -seN suffix
-/// #   classes: 2                # default: number of class folders in the data
-/// target: test_acc >= 0.89      # optional: metric (test_acc|test_loss|train_acc|train_loss), op (>= > <= <), number or N%
-/// matrix:                       # optional: every combination of the values is one run
-///   model: [densenet121, densenet121-se16]   # ANY setting by its dotted key path
-///   training.optimizer.lr: [0.01, 0.001]
-///   seed: [1, 2, 3]
-/// ```
-///
-/// Matrix rules: axes multiply, in file order, the LAST axis varying fastest (put `seed` first to get one run of
-/// every model before the second seed). An axis value replaces the setting; a section value (`{…}`) is merged
-/// into the section; a single value for a section with a shorthand (`model`, `training.optimizer`,
-/// `training.schedule`, `data.split`) sets only its name/protocol, the section's other settings still apply. Settings that do not apply (e.g. `momentum` with Adam) are dropped from the resolved
-/// configuration, so they do not change its hash. Every combination is validated before anything runs.
+/// The file's keys, their values and defaults, shorthands and the matrix rules are documented once, in
+/// docs/experiment-file.md (its reference table is generated from the settings' declarations, and its examples
+/// are loaded by the tests). In short: every combination of the matrix's values is one run; axes multiply in file
+/// order, the last varying fastest; settings that do not apply (e.g. `momentum` with Adam) are dropped from the
+/// resolved configuration, so they do not change its hash; every combination is validated before anything runs.
 public struct Experiment: Sendable {
     public var name: String
     public var description: String?
@@ -174,18 +101,18 @@ public struct Experiment: Sendable {
                 keyPath: "", location: root.location, problem: "expected `key: value` settings, got \(root.kindName)",
                 fix: "Start the file with `name: …`, then `data:`, `training:`, `model:` sections")])
         }
-        let top = Section(root, path: "", allowed: ConfigReader.topKeys, diag: diag)
+        let top = Section(root, path: "", allowed: ExperimentSchema.topKeys, diag: diag)
 
         // name, description, target
-        let name = top.string("name", example: "my-experiment")
-        if name == nil && !top.has("name") { top.missing("name", example: "my-experiment") }
+        let name = top.string("name", example: ExperimentSchema.name.example)
+        if name == nil && !top.has("name") { top.missing("name", example: ExperimentSchema.name.example) }
         if let name, name.firstMatch(of: #/^[A-Za-z0-9][A-Za-z0-9._-]*$/#) == nil {
             top.report("name", "'\(name)' is not a valid experiment name",
                        fix: "Use letters, digits, '.', '_' and '-' only, starting with a letter or digit")
         }
-        let description = top.string("description", example: "what this experiment asks")
+        let description = top.string("description", example: ExperimentSchema.description.example)
         var target: Target?
-        if let text = top.string("target", example: "test_acc >= 0.89") {
+        if let text = top.string("target", example: ExperimentSchema.target.example) {
             target = parseTarget(text, top: top)
         }
 
@@ -193,7 +120,7 @@ public struct Experiment: Sendable {
         let axes = readMatrix(top, diag: diag)
 
         // the base document: every run setting, shorthands expanded, --data applied
-        var base = YNode.mapping(entries.filter { !["name", "description", "target", "matrix"].contains($0.key) },
+        var base = YNode.mapping(entries.filter { !ExperimentSchema.experimentKeys.contains($0.key) },
                                  root.location)
         base = normalise(base, path: "")
         if let override = options.dataOverride {
@@ -295,8 +222,6 @@ public struct Experiment: Sendable {
         var nodes: [YNode]
     }
 
-    static let runKeys = ["seed", "data", "training", "model"]
-
     static func readMatrix(_ top: Section, diag: Diagnostics) -> [Axis] {
         guard let node = top.node("matrix") else { return [] }
         guard case let .mapping(entries, _) = node else {
@@ -313,12 +238,12 @@ public struct Experiment: Sendable {
                             fix: "Write the setting's path with dots, e.g. `training.optimizer.lr`")
                 continue
             }
-            if !runKeys.contains(components[0]) {
-                if ["name", "description", "target", "matrix"].contains(components[0]) {
+            if !ExperimentSchema.runKeys.contains(components[0]) {
+                if ExperimentSchema.experimentKeys.contains(components[0]) {
                     diag.report(keyPath, entry.keyLocation, "'\(components[0])' cannot vary between runs",
                                 fix: "Axes can be any setting under seed, data, training or model")
                 } else {
-                    let suggestion = nearest(components[0], in: runKeys).map { "Did you mean '\($0)'? " } ?? ""
+                    let suggestion = nearest(components[0], in: ExperimentSchema.runKeys).map { "Did you mean '\($0)'? " } ?? ""
                     diag.report(keyPath, entry.keyLocation, "unknown setting '\(components[0])'",
                                 fix: "\(suggestion)Axes are dotted paths of settings under seed, data, training or "
                                     + "model, e.g. training.optimizer.lr")

@@ -1,5 +1,5 @@
+import AblateCore
 import Foundation
-import Store
 
 extension RunConfig {
     /// Every leaf setting by dotted key path (`training.optimizer.lr` → 0.001); lists are leaves.
@@ -89,16 +89,5 @@ extension Experiment {
         default:
             return actual.canonical == wanted.replacingOccurrences(of: " ", with: "")
         }
-    }
-
-    /// Records the experiment and queues `runs` (default: all) in the run store, deduplicated by config hash.
-    /// `pruneQueued` drops never-started queued runs of this experiment that are not among them (see
-    /// `RunStore.enqueue`).
-    public func enqueue(into store: RunStore, runs selected: [ResolvedRun]? = nil, retryFailed: Bool = false,
-                        pruneQueued: Bool = false) throws -> (experimentID: Int64, result: EnqueueResult) {
-        let id = try store.upsertExperiment(name: name, fileText: fileText, filePath: filePath)
-        let result = try store.enqueue(experimentID: id, runs: (selected ?? runs).map(\.newRun),
-                                       retryFailed: retryFailed, pruneQueued: pruneQueued)
-        return (id, result)
     }
 }

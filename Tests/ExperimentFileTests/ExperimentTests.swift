@@ -1,10 +1,9 @@
-import Datasets
+import AblateCore
 import Foundation
-import Store
 import XCTest
-@testable import Runner
+@testable import ExperimentFile
 
-/// The package root (…/Tests/RunnerTests/ExperimentTests.swift → …).
+/// The package root (…/Tests/ExperimentFileTests/ExperimentTests.swift → …).
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
@@ -106,7 +105,8 @@ final class ExperimentTests: XCTestCase {
         let e = try Experiment.load(file: path, options: .init(baseDirectory: dir.path))
         XCTAssertEqual(e.runs.count, 6)
         XCTAssertEqual(Set(e.runs.map(\.config.model.name)), ["custom", "custom-se4"])
-        XCTAssertEqual(e.runs[0].config.data.synthesize, SynthesizeConfig(classes: 2, perClass: 150, size: 48))
+        let synthesize = try XCTUnwrap(e.runs[0].config.data.synthesize)
+        XCTAssertEqual([synthesize.classes, synthesize.perClass, synthesize.size], [2, 150, 48])
         XCTAssertEqual(e.runs[0].config.model.blockOutputChannels, [32, 32])
         XCTAssertEqual(e.runs[0].dataDirectory, dir.appendingPathComponent("scratch/demo-data").path)
         XCTAssertEqual(e.runs[0].config.training.optimizer.nesterov, true)
@@ -226,21 +226,6 @@ final class ExperimentTests: XCTestCase {
         XCTAssertThrowsError(try e.runs(matching: ["seed"]))
     }
 
-    func testEnqueueIntoStoreDedupes() throws {
-        let store = try RunStore(path: dir.appendingPathComponent("runs/ablate.sqlite").path)
-        let e = try parse(Self.minimal + "\nmatrix: {seed: [1, 2, 3]}")
-        let first = try e.enqueue(into: store)
-        XCTAssertEqual(first.result.inserted.count, 3)
-        let again = try e.enqueue(into: store)
-        XCTAssertEqual(again.experimentID, first.experimentID)
-        XCTAssertEqual(again.result.inserted, [])
-        XCTAssertEqual(again.result.skipped.count, 3)
-        let stored = try store.listRuns(experiment: "t")
-        XCTAssertEqual(stored.map(\.run.configHash), e.runs.map(\.configHash))
-        XCTAssertEqual(stored.map(\.run.seed), [1, 2, 3])
-        XCTAssertEqual(try RunConfig.decode(json: stored[1].run.configJSON), e.runs[1].config)
-    }
-
     // MARK: validation
 
     func testUnknownKeysSuggestTheNearest() {
@@ -320,6 +305,9 @@ final class ExperimentTests: XCTestCase {
         expectIssue(Self.minimal.replacingOccurrences(of: "data:\n  path: data\n", with: "data:\n  size: 64\n"),
                     keyPath: "data.path", contains: ["missing", "path:"])
         expectIssue("name: t\ntraining: {epochs: 1}\nmodel: densenet121", keyPath: "data", contains: ["missing"])
+        // A required setting written with no value is missing too (it used to drop the run without a word).
+        expectIssue(Self.minimal.replacingOccurrences(of: "epochs: 2", with: "epochs:"), keyPath: "training.epochs",
+                    contains: ["required setting is missing", "epochs: 10"])
     }
 
     func testSplitGroupAndTarget() throws {
@@ -397,37 +385,6 @@ final class ExperimentTests: XCTestCase {
         XCTAssertThrowsError(try Experiment.load(file: dir.appendingPathComponent("absent.yaml").path)) { error in
             XCTAssertTrue("\(error)".contains("no such file"), "\(error)")
         }
-    }
-
-    // MARK: helpers used by the trainer
-
-    /// The experiment file's group settings map onto the Datasets rules that do the grouping.
-    func testGroupKeys() throws {
-        XCTAssertEqual(try GroupKey.photo.rule().matcher().key(forFileName: "M01_02_07.jpg"), "M01_02")
-        XCTAssertEqual(try GroupKey.patient.rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM12")
-        XCTAssertEqual(try GroupKey.regex("^(M|NM)\\d+").rule().matcher().key(forFileName: "NM12_01_03.jpg"), "NM")
-        // A name the expression does not match is its own group.
-        XCTAssertEqual(try GroupKey.regex("^x").rule().matcher().key(forFileName: "M01.jpg"), "M01")
-    }
-
-    /// The schedule a run trains with is the one the experiment file documents: cosine reaches `min_lr` in the
-    /// last epoch, step multiplies by gamma every `step_size` epochs (epochs counted from 0 by the trainer).
-    func testTrainingUsesTheDocumentedSchedule() throws {
-        var config = try XCTUnwrap(Experiment.parse(text: """
-            name: s
-            data: {path: x}
-            training: {epochs: 5, optimizer: {name: sgd, lr: 1}, schedule: {name: cosine, min_lr: 0.1}}
-            model: densenet121
-            """, options: .init(checkDataExists: false)).runs.first).config
-        let cosine = try config.trainingSettings.schedule
-        let rates = (0..<5).map { cosine.learningRate(base: 1, epoch: $0, totalEpochs: 5) }
-        XCTAssertEqual(rates[0], 1, accuracy: 1e-6)
-        XCTAssertEqual(rates[2], 0.55, accuracy: 1e-6)
-        XCTAssertEqual(rates[4], 0.1, accuracy: 1e-6, "the last epoch trains at min_lr")
-        config.training.schedule = ScheduleConfig(name: .step, stepSize: 2, gamma: 0.1, minLR: nil)
-        let step = try config.trainingSettings.schedule
-        XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
-        XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
     }
 
     /// Every shipped experiment file loads; the honest protocol holds test patients out of training.

@@ -1,0 +1,476 @@
+// A run's configuration, section by section. Each section declares its settings once, in `settings` (see
+// Settings.swift): key, property, values, default, when it applies, example and meaning. The experiment file's
+// reader (ExperimentFile), the canonical JSON and config hash, decoding stored configurations and the reference
+// docs/experiment-file.md all come from those tables.
+import Foundation
+
+/// A fully resolved run configuration: every default filled in, shorthands expanded, settings that do not apply
+/// (e.g. `momentum` with Adam) dropped. Its canonical JSON (`canonicalJSON`, sorted keys, no whitespace) is what
+/// the config hash is computed from and what the run store keeps. Decoding that JSON gives the same value back.
+public struct RunConfig: SettingsSection {
+    /// Version of this configuration format; bumped if the meaning of a field changes, so hashes change too.
+    public var configVersion = RunConfig.currentVersion
+    /// Seed for weight initialisation, shuffling and augmentation (the data split has its own seed).
+    public var seed = 0
+    public var data = DataConfig()
+    public var training = TrainingConfig()
+    public var model = ModelConfig()
+
+    public static let currentVersion = 1
+
+    public init() {}
+
+    public static let settings: [Setting<RunConfig>] = [
+        .init("config_version", \.configVersion, .integer(), default: .value(currentVersion), example: "1",
+              inFile: false, "version of the configuration format (not written in the file)"),
+        .init("seed", \.seed, .integer(min: 0), default: .value(1), example: "1",
+              "run seed: weight initialisation, shuffling and augmentation (the split has its own seed)"),
+        .init("data", \.data, .section(DataConfig.self), default: .required,
+              example: "{path: ../shared/data/monkeypox}", "the images and how they are split, sized and augmented"),
+        .init("training", \.training, .section(TrainingConfig.self), default: .required, example: "{epochs: 10}",
+              "epochs, batches, optimiser and learning-rate schedule"),
+        .init("model", \.model, .section(ModelConfig.self, shorthand: "name"), default: .required,
+              example: "densenet121", "the network: a model name, or a section that spells it out"),
+    ]
+
+    /// Compact JSON with sorted keys: the input of `hash`.
+    public var canonicalJSON: String { jsonValue.canonical }
+
+    /// Lower-case hex SHA-256 of `canonicalJSON`.
+    public var hash: String { SHA256.hex(canonicalJSON) }
+
+    /// Decodes a stored canonical JSON configuration.
+    public static func decode(json: String) throws -> RunConfig {
+        try RunConfig(json: JSONValue.parse(json))
+    }
+}
+
+// MARK: - data
+
+/// How a dataset is divided into training and test files (the experiment file's `data.split.protocol`, and the
+/// strategy Datasets' `SplitConfig` executes).
+public enum SplitProtocol: String, Codable, Sendable, CaseIterable, SettingValue {
+    /// Shuffle all files, cut at `1 - test_fraction` (like PyTorch's `random_split`; what the course did). Leaks
+    /// near-duplicates across the split on augmented data.
+    case random
+    /// The same cut within each class, so both sides keep the class proportions.
+    case stratified
+    /// Whole groups (`group`: same photograph or same patient) go to one side, the cut made per class on the
+    /// groups' file counts: no leakage.
+    case grouped
+    /// The split is given by folders: `path/train/<class>/…`, `path/test/<class>/…` (and optionally `val/`);
+    /// nothing is shuffled.
+    case folders
+}
+
+/// How file names are grouped for `grouped` splits.
+public enum GroupKey: Equatable, Sendable, SettingValue {
+    /// Same original photograph: the file name without extension and without its last `_NN` (`M01_02_07` → `M01_02`).
+    case photo
+    /// Same patient: the part of the name before the first `_` (`M01_02_07` → `M01`).
+    case patient
+    /// The first capture group of this regular expression (or the whole match) applied to the file name.
+    case regex(String)
+
+    public var jsonValue: JSONValue {
+        switch self {
+        case .photo: return .string("photo")
+        case .patient: return .string("patient")
+        case let .regex(r): return .object(["regex": .string(r)])
+        }
+    }
+
+    public init(json: JSONValue) throws {
+        switch json {
+        case .string("photo"): self = .photo
+        case .string("patient"): self = .patient
+        case .object(let o):
+            guard let r = o["regex"]?.stringValue else { throw SettingError.missing(key: "regex") }
+            self = .regex(r)
+        default: throw SettingError.unknownValue(key: "", value: json.canonical)
+        }
+    }
+}
+
+public struct SplitSettings: SettingsSection {
+    public var `protocol` = SplitProtocol.random
+    /// Fraction of images (or groups) in the test set; nil for `folders`.
+    public var testFraction: Double?
+    /// Grouping for `grouped`; nil otherwise.
+    public var group: GroupKey?
+    /// Seed of the split itself (fixed by default, so all runs of an experiment share one split); nil for `folders`.
+    public var seed: Int?
+    /// Sub-folders for `folders`; nil otherwise.
+    public var trainDir: String?
+    public var testDir: String?
+
+    /// `test_fraction` when the file leaves it out.
+    public static let defaultTestFraction = 0.2
+    /// The sub-folders a `folders` split reads (the only names supported).
+    public static let trainFolder = "train", testFolder = "test"
+
+    public init() {}
+
+    static let shuffled = Condition<SplitSettings>("random, stratified, grouped") { $0.protocol != .folders }
+    static let byFolders = Condition<SplitSettings>("folders") { $0.protocol == .folders }
+
+    public static let settings: [Setting<SplitSettings>] = [
+        .init("protocol", \.protocol, .choice(of: SplitProtocol.self), default: .value(.random), example: "random",
+              "random: shuffle all files; stratified: the same cut within each class; grouped: whole groups to one "
+                + "side (no leakage); folders: `path/train/` and `path/test/` as given"),
+        .init("test_fraction", \.testFraction, .number(NumberRange(min: 0, max: 1, openMin: true, openMax: true)),
+              default: .value(defaultTestFraction), when: shuffled, example: "0.2",
+              "fraction of the images (grouped: of the groups' files) in the test set"),
+        .init("group", \.group, .groupKey, default: .described("required for grouped"),
+              when: Condition("grouped") { $0.protocol == .grouped }, example: "photo",
+              "what makes files one group: photo (the name without its last `_NN`), patient (the name before its "
+                + "first `_`), or `{regex: '…'}` (its first capture group)"),
+        .init("seed", \.seed, .integer(min: 0), default: .value(0), when: shuffled, example: "0",
+              "split seed: the same split for every run unless it is a matrix axis"),
+        .init("train_dir", \.trainDir, .text, default: .value(trainFolder), when: byFolders, example: trainFolder,
+              "the training sub-folder (only `train` is supported; the key may spell it out)"),
+        .init("test_dir", \.testDir, .text, default: .value(testFolder), when: byFolders, example: testFolder,
+              "the test sub-folder (only `test` is supported)"),
+    ]
+}
+
+public struct RandomResizedCrop: SettingsSection {
+    /// Area fraction range [min, max] of the crop.
+    public var scale = standardScale
+    /// Aspect ratio range [min, max] of the crop.
+    public var ratio = standardRatio
+
+    /// torchvision's `RandomResizedCrop` ranges: what `random_resized_crop: true` means, and Datasets' defaults.
+    public static let standardScale = [0.08, 1.0]
+    public static let standardRatio = [3.0 / 4.0, 4.0 / 3.0]
+    public static let standard = RandomResizedCrop()
+
+    public init() {}
+
+    public static let settings: [Setting<RandomResizedCrop>] = [
+        .init("scale", \.scale, .numbers(count: 2, NumberRange(min: 0, max: 1, openMin: true)),
+              default: .value(standardScale), example: "[0.08, 1.0]", "[min, max] fraction of the image's area"),
+        .init("ratio", \.ratio, .numbers(count: 2, .positive), default: .value(standardRatio),
+              example: "[0.75, 1.3333]", "[min, max] aspect ratio (width / height)"),
+    ]
+}
+
+public struct AugmentConfig: SettingsSection {
+    public var hflip = false
+    /// nil: no random resized crop (images are resized to `size`).
+    public var randomResizedCrop: RandomResizedCrop?
+    /// Brightness jitter: factor drawn from [1 - b, 1 + b]; 0 = off.
+    public var brightness = 0.0
+    /// Contrast jitter: factor drawn from [1 - c, 1 + c]; 0 = off.
+    public var contrast = 0.0
+
+    public init() {}
+
+    public static let settings: [Setting<AugmentConfig>] = [
+        .init("hflip", \.hflip, .flag, default: .value(false), example: "true",
+              "mirror left–right with probability 0.5"),
+        .init("random_resized_crop", \.randomResizedCrop, .section(RandomResizedCrop.self, switchable: true),
+              default: .described("off"), example: "true",
+              "crop a random part of the image and resize it back (torchvision's RandomResizedCrop); `true` for "
+                + "its standard ranges"),
+        .init("brightness", \.brightness, .number(.unit), default: .value(0.0), example: "0.2",
+              "brightness factor drawn from [1 - b, 1 + b]; 0 = off"),
+        .init("contrast", \.contrast, .number(.unit), default: .value(0.0), example: "0.2",
+              "contrast factor drawn from [1 - c, 1 + c]; 0 = off"),
+    ]
+}
+
+public struct NormalizeConfig: SettingsSection {
+    public var mean = imageNetMean
+    public var std = imageNetStd
+
+    /// ImageNet's channel statistics (torchvision's pretrained models), the default.
+    public static let imageNetMean = [0.485, 0.456, 0.406], imageNetStd = [0.229, 0.224, 0.225]
+    public static let imageNet = NormalizeConfig()
+
+    public init() {}
+
+    public static let settings: [Setting<NormalizeConfig>] = [
+        .init("mean", \.mean, .numbers(count: 3, .unit), default: .value(imageNetMean),
+              example: "[0.485, 0.456, 0.406]", "per-channel (R, G, B) mean subtracted from pixels scaled to [0, 1]"),
+        .init("std", \.std, .numbers(count: 3, .positive), default: .value(imageNetStd),
+              example: "[0.229, 0.224, 0.225]", "per-channel standard deviation pixels are divided by"),
+    ]
+}
+
+/// Synthetic data the runner generates at `data.path` when that folder is missing (for demos and CI).
+public struct SynthesizeConfig: SettingsSection {
+    public var classes = 0
+    public var perClass = 0
+    /// Side of the generated square images, in pixels.
+    public var size = 0
+
+    public init() {}
+
+    public static let settings: [Setting<SynthesizeConfig>] = [
+        .init("classes", \.classes, .integer(min: 2, max: 1000), default: .required, example: "2",
+              "number of classes (one folder each)"),
+        .init("per_class", \.perClass, .integer(min: 2, max: 100_000), default: .required, example: "60",
+              "images per class"),
+        .init("size", \.size, .integer(min: 8, max: 4096), default: .described("data.size"), example: "48",
+              "side of the generated square images, in pixels"),
+    ]
+}
+
+public struct DataConfig: SettingsSection {
+    /// The data folder as written in the file (or given with --data); see `ResolvedRun.dataDirectory`.
+    public var path = ""
+    public var split = SplitSettings()
+    /// Side of the square network input, in pixels.
+    public var size = 0
+    public var augment = AugmentConfig()
+    public var normalize = NormalizeConfig()
+    public var synthesize: SynthesizeConfig?
+    /// Images with more pixels (after JPEG DCT scaling) are skipped; nil: the decoder's default limit.
+    /// Left out of the canonical JSON when unset, so files without it keep their config hashes.
+    public var maxPixels: Int?
+
+    public init() {}
+
+    public static let settings: [Setting<DataConfig>] = [
+        .init("path", \.path, .text, default: .required, example: "../shared/data/monkeypox",
+              "the image folder, one sub-folder per class; a relative path is resolved against the current "
+                + "directory (run ablate from the project root); `--data PATH` replaces it"),
+        .init("split", \.split, .section(SplitSettings.self, shorthand: "protocol"), default: .described("random"),
+              example: "grouped", "how the images are divided into training and test sets"),
+        .init("size", \.size, .integer(min: 8, max: 4096), default: .value(224), example: "224",
+              "side of the square network input, in pixels"),
+        .init("augment", \.augment, .section(AugmentConfig.self), default: .described("all off"),
+              example: "{hflip: true}", "training-time augmentation"),
+        .init("normalize", \.normalize, .section(NormalizeConfig.self), default: .described("ImageNet's"),
+              example: "{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}", "per-channel normalisation"),
+        .init("synthesize", \.synthesize, .section(SynthesizeConfig.self), default: .described("off"),
+              example: "{classes: 2, per_class: 60, size: 48}",
+              "generate a synthetic image set at `path` when that folder is missing (demos, CI)"),
+        .init("max_pixels", \.maxPixels, .integer(min: 1), default: .described("the decoder's limit (50 MP)"),
+              example: "100000000", "skip images with more pixels (after JPEG DCT scaling)"),
+    ]
+}
+
+// MARK: - training
+
+public enum OptimizerKind: String, Codable, Sendable, CaseIterable, SettingValue { case sgd, adam }
+
+public struct OptimizerSettings: SettingsSection {
+    public var name = OptimizerKind.adam
+    public var lr = 0.0
+    /// SGD only.
+    public var momentum: Double?
+    /// SGD only.
+    public var nesterov: Bool?
+    /// Adam only: [beta1, beta2].
+    public var betas: [Double]?
+    /// Adam only.
+    public var eps: Double?
+    /// L2 penalty added to the gradient (both optimisers).
+    public var weightDecay = 0.0
+
+    /// Adam's `betas` and `eps` when the file leaves them out (PyTorch's defaults).
+    public static let defaultAdamBetas = [0.9, 0.999]
+    public static let defaultAdamEps = 1e-8
+    /// SGD's momentum when the file leaves it out.
+    public static let defaultSGDMomentum = 0.9
+
+    public init() {}
+
+    static let sgd = Condition<OptimizerSettings>("sgd") { $0.name == .sgd }
+    static let adam = Condition<OptimizerSettings>("adam") { $0.name == .adam }
+
+    public static let settings: [Setting<OptimizerSettings>] = [
+        .init("name", \.name, .choice(of: OptimizerKind.self), default: .value(.adam), example: "adam",
+              "sgd (`torch.optim.SGD`) or adam (`torch.optim.Adam`)"),
+        .init("lr", \.lr, .number(.positive),
+              default: .computed("0.001 (adam), 0.01 (sgd)") { $0.name == .adam ? 0.001 : 0.01 }, example: "0.001",
+              "learning rate (the schedule's starting rate)"),
+        .init("momentum", \.momentum, .number(NumberRange(min: 0, max: 1, openMax: true)),
+              default: .value(defaultSGDMomentum), when: sgd, example: "0.9", "momentum"),
+        .init("nesterov", \.nesterov, .flag, default: .value(false), when: sgd, example: "true",
+              "Nesterov momentum (needs momentum > 0)"),
+        .init("betas", \.betas, .numbers(count: 2, .unit), default: .value(defaultAdamBetas), when: adam,
+              example: "[0.9, 0.999]", "[beta1, beta2], each below 1"),
+        .init("eps", \.eps, .number(.positive), default: .value(defaultAdamEps), when: adam, example: "1.0e-8",
+              "term added to Adam's denominator"),
+        .init("weight_decay", \.weightDecay, .number(.nonNegative), default: .value(0.0), example: "0.0001",
+              "L2 penalty added to the gradient (both optimisers, as PyTorch's `weight_decay`)"),
+    ]
+}
+
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable, SettingValue { case constant, step, cosine }
+
+public struct ScheduleSettings: SettingsSection {
+    public var name = ScheduleKind.constant
+    /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
+    public var stepSize: Int?
+    public var gamma: Double?
+    /// `cosine`: anneal from `lr` to `minLR` over all epochs (training runs Engine's `LRSchedule`).
+    public var minLR: Double?
+
+    /// `gamma` when the file leaves it out.
+    public static let defaultGamma = 0.1
+
+    public init() {}
+
+    static let step = Condition<ScheduleSettings>("step") { $0.name == .step }
+
+    public static let settings: [Setting<ScheduleSettings>] = [
+        .init("name", \.name, .choice(of: ScheduleKind.self), default: .value(.constant), example: "constant",
+              "constant; step: multiply the rate by gamma every step_size epochs; cosine: anneal from lr to min_lr, "
+                + "reaching min_lr in the last epoch"),
+        .init("step_size", \.stepSize, .integer(min: 1), default: .described("required for step"), when: step,
+              example: "10", "epochs between two multiplications by gamma"),
+        .init("gamma", \.gamma, .number(NumberRange(min: 0, max: 1, openMin: true)), default: .value(defaultGamma),
+              when: step, example: "0.1", "factor the rate is multiplied by"),
+        .init("min_lr", \.minLR, .number(.nonNegative), default: .value(0.0),
+              when: Condition("cosine") { $0.name == .cosine }, example: "0", "the rate of the last epoch (below lr)"),
+    ]
+}
+
+public struct TrainingConfig: SettingsSection {
+    public var epochs = 0
+    public var batchSize = 0
+    public var optimizer = OptimizerSettings()
+    public var schedule = ScheduleSettings()
+    /// Worker threads; nil = all cores.
+    public var threads: Int?
+    /// Evaluate on the test set every N epochs (and always after the last one).
+    public var evalEvery = 1
+
+    public init() {}
+
+    public static let settings: [Setting<TrainingConfig>] = [
+        .init("epochs", \.epochs, .integer(min: 1), default: .required, example: "10", "epochs to train"),
+        .init("batch_size", \.batchSize, .integer(min: 1), default: .value(32), example: "32",
+              "images per training batch (an epoch drops its last partial batch)"),
+        .init("optimizer", \.optimizer, .section(OptimizerSettings.self, shorthand: "name"),
+              default: .described("adam"), example: "adam", "the optimiser"),
+        .init("schedule", \.schedule, .section(ScheduleSettings.self, shorthand: "name"),
+              default: .described("constant"), example: "cosine", "the learning-rate schedule over the epochs"),
+        .init("threads", \.threads, .integer(min: 1, max: 1024), default: .described("all cores"), example: "2",
+              "worker threads (`--threads` replaces it)"),
+        .init("eval_every", \.evalEvery,
+              .integer(min: 1, max: 1, why: " (ablate evaluates the test split after every epoch)"),
+              default: .value(1), example: "1", "evaluate on the test split every N epochs: 1, the only value supported"),
+    ]
+}
+
+// MARK: - model
+
+public struct ModelConfig: SettingsSection {
+    /// Canonical name derived from the architecture: a preset's (`densenet121`, `resnet50`, …), or `custom`
+    /// (DenseNet) / `resnet-custom`, then `-seN` with SE and, for a DenseNet, `-layer` or `-transition` when SE is
+    /// not on the block outputs.
+    public var name = ""
+    // DenseNet settings (nil for a ResNet).
+    public var growthRate: Int?
+    public var blockConfig: [Int]?
+    public var initChannels: Int?
+    public var bnSize: Int?
+    public var compression: Double?
+    public var dropRate: Double?
+    /// Where SE sits in a DenseNet; nil = on each block's output (the default, omitted from the JSON so the
+    /// configurations and hashes written before placements existed stay the same).
+    public var sePlacement: SEPlacement?
+    // ResNet settings (nil for a DenseNet).
+    public var block: ResidualBlockKind?
+    public var layers: [Int]?
+    public var width: Int?
+    /// Squeeze-and-Excitation reduction (DenseNet: at `sePlacement`; ResNet: on every residual branch); nil = no SE.
+    public var seReduction: Int?
+    /// Output classes; nil = the number of class folders found in the data.
+    public var classes: Int?
+
+    public init() {}
+
+    /// Settings of one family only (the reader refuses the other family's).
+    public static let denseNetOnly = Condition<ModelConfig>("DenseNet") { !$0.isResNet }
+    public static let resNetOnly = Condition<ModelConfig>("ResNet") { $0.isResNet }
+
+    // The model section is read by its own reader (names, presets, families); these declarations give its keys,
+    // the values each takes, its canonical JSON and its reference.
+    public static let settings: [Setting<ModelConfig>] = [
+        .init("name", \.name, .modelName, default: .required, example: "densenet121",
+              "densenet121|161|169|201 or custom, optionally -seN (SE with reduction N) and then -layer or "
+                + "-transition (SE placement); resnet18|34|50 or resnet-custom, optionally -seN"),
+        .init("growth_rate", \.growthRate, .integer(min: 1, max: 4096), default: .described("the preset's; custom: required"),
+              when: denseNetOnly, example: "32", "channels each dense layer adds (k)"),
+        .init("block_config", \.blockConfig, .integers(min: 1), default: .described("the preset's; custom: required"),
+              when: denseNetOnly, example: "[6, 12, 24, 16]", "dense layers per block"),
+        .init("init_channels", \.initChannels, .integer(min: 1, max: 4096),
+              default: .described("the preset's, else 2 × growth_rate"), when: denseNetOnly, example: "64",
+              "channels of the stem convolution"),
+        .init("bn_size", \.bnSize, .integer(min: 1, max: 64), default: .described("4"), when: denseNetOnly,
+              example: "4", "bottleneck width factor: the 1×1 convolution outputs bn_size · k channels"),
+        .init("compression", \.compression, .number(NumberRange(min: 0, max: 1, openMin: true)),
+              default: .described("0.5"), when: denseNetOnly, example: "0.5",
+              "transition compression θ: a transition keeps ⌊θ·C⌋ channels"),
+        .init("drop_rate", \.dropRate, .number(NumberRange(min: 0, max: 1, openMax: true)), default: .described("0"),
+              when: denseNetOnly, example: "0", "dropout after each dense layer's 3×3 convolution (training only)"),
+        .init("se_placement", \.sePlacement, .choice(of: SEPlacement.self), default: .described("block"),
+              when: denseNetOnly, example: "layer",
+              "DenseNet with SE: block (each block's output), layer (each dense layer's new maps) or transition "
+                + "(after each transition); the same as the name's suffix"),
+        .init("block", \.block, .choice(of: ResidualBlockKind.self),
+              default: .described("the preset's; resnet-custom: required"), when: resNetOnly, example: "basic",
+              "residual block: basic (ResNet-18/34) or bottleneck (ResNet-50)"),
+        .init("layers", \.layers, .integers(min: 1), default: .described("the preset's; resnet-custom: required"),
+              when: resNetOnly, example: "[2, 2, 2, 2]", "blocks per stage"),
+        .init("width", \.width, .integer(min: 1, max: 4096), default: .described("64"), when: resNetOnly,
+              example: "64", "channels of the stem and planes of the first stage"),
+        .init("se_reduction", \.seReduction, .integer(min: 1), default: .described("no SE"), example: "16",
+              "Squeeze-and-Excitation reduction; the same as the name's -seN"),
+        .init("classes", \.classes, .integer(min: 2, max: 100_000),
+              default: .described("the number of class folders in the data"), example: "2", "output classes"),
+    ]
+
+    /// A DenseNet from its engine configuration (`classes` left to the data unless given).
+    public init(_ c: DenseNetConfig, classes: Int? = nil) {
+        growthRate = c.growthRate; blockConfig = c.blockConfig; initChannels = c.initChannels; bnSize = c.bnSize
+        compression = c.compression; dropRate = c.dropRate; seReduction = c.seReduction
+        sePlacement = c.seReduction == nil || c.sePlacement == .block ? nil : c.sePlacement
+        self.classes = classes
+        name = Self.canonicalName(self)
+    }
+
+    /// A ResNet from its engine configuration.
+    public init(_ c: ResNetConfig, classes: Int? = nil) {
+        block = c.block; layers = c.layers; width = c.width; seReduction = c.seReduction
+        self.classes = classes
+        name = Self.canonicalName(self)
+    }
+
+    public var isResNet: Bool { block != nil }
+
+    /// The engine's model with `classes` outputs.
+    public func spec(classes: Int) -> ModelSpec {
+        if let block, let layers, let width {
+            return .resNet(ResNetConfig(block: block, layers: layers, width: width, classes: classes, seReduction: seReduction))
+        }
+        return .denseNet(DenseNetConfig(growthRate: growthRate ?? 32, blockConfig: blockConfig ?? [], initChannels: initChannels ?? 64,
+                                        bnSize: bnSize ?? 4, compression: compression ?? 0.5, dropRate: dropRate ?? 0,
+                                        classes: classes, seReduction: seReduction, sePlacement: sePlacement ?? .block))
+    }
+
+    /// DenseNet: channels at the output of each dense block, before its transition (empty for a ResNet).
+    public var blockOutputChannels: [Int] {
+        guard case .denseNet(let c) = spec(classes: 2) else { return [] }
+        return c.blockChannels.map(\.output)
+    }
+
+    /// Canonical name of an architecture: the preset's name when it matches one of Models' presets (classes,
+    /// dropout and SE aside), otherwise `custom` / `resnet-custom`; then `-seN` and a non-default placement.
+    static func canonicalName(_ m: ModelConfig) -> String {
+        switch m.spec(classes: 2) {
+        case .denseNet(let c):
+            var name = (c.presetName ?? "custom") + (c.seReduction.map { "-se\($0)" } ?? "")
+            if c.seReduction != nil, c.sePlacement != .block { name += "-\(c.sePlacement.rawValue)" }
+            return name
+        case .resNet(let c):
+            return (c.presetName ?? "resnet-custom") + (c.seReduction.map { "-se\($0)" } ?? "")
+        }
+    }
+}

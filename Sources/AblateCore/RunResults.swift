@@ -1,0 +1,62 @@
+// What a run produces, as every module sees it: its status, each epoch's metrics and its predictions. The store
+// keeps them, the trainer makes them, the report reads them: one definition each.
+
+/// Life cycle of a run: queued → running → finished | failed | interrupted. A `running` run whose heartbeat is
+/// older than the store's `staleAfter` is taken to be dead (its process was killed) and can be claimed again to
+/// resume. Only `finished` runs enter a report's means, intervals and tests; the others are listed as they are.
+public enum RunStatus: String, Codable, Sendable, CaseIterable {
+    case queued, running, finished, failed, interrupted
+}
+
+/// Metrics of one epoch of one run. Accuracies are fractions in [0, 1], losses mean cross-entropy. Test metrics
+/// are nil on an epoch that was not evaluated (stores may hold such rows; a report refuses them).
+public struct EpochMetrics: Equatable, Sendable {
+    /// 1-based epoch number.
+    public var epoch: Int
+    public var trainLoss: Double
+    public var trainAccuracy: Double
+    public var testLoss: Double?
+    public var testAccuracy: Double?
+    /// Learning rate the epoch trained at.
+    public var learningRate: Double
+    /// Wall-clock seconds the epoch took (training and evaluation).
+    public var seconds: Double
+    /// Training throughput in images per second.
+    public var imagesPerSecond: Double
+
+    public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double?, testAccuracy: Double?,
+                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.testLoss = testLoss
+        self.testAccuracy = testAccuracy
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.imagesPerSecond = imagesPerSecond
+    }
+}
+
+/// A model's output for one test image.
+public struct Prediction: Equatable, Sendable {
+    /// Identifies the image (its path); McNemar's test pairs two runs' predictions by it.
+    public var file: String
+    /// True class index.
+    public var label: Int
+    /// Softmax output, one entry per class.
+    public var probabilities: [Double]
+
+    public init(file: String, label: Int, probabilities: [Double]) {
+        self.file = file
+        self.label = label
+        self.probabilities = probabilities
+    }
+
+    /// Index of the largest probability; the lowest index wins a tie, so the answer depends on nothing but the
+    /// numbers.
+    public var predicted: Int {
+        var best = 0
+        for i in probabilities.indices where probabilities[i] > probabilities[best] { best = i }
+        return best
+    }
+}
