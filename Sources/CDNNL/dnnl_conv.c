@@ -2,8 +2,9 @@
 // everywhere, so oneDNN picks its fastest layouts (a fixed weight layout makes oneDNN 2.x fall back to its
 // reference kernels, orders of magnitude slower, see ../shared/notes/toolchain.md; Winograd needs blocked
 // activations). The engine's tensors stay dense NHWC with HWIO weights: each argument whose chosen layout
-// differs gets a reorder and a buffer of its own, run before (inputs) or after (outputs) the convolution. Anything that lands on a reference implementation is
-// reported as unavailable, so the engine uses its im2col path for it instead.
+// differs gets a reorder and a buffer of its own, run before (inputs) or after (outputs) the convolution.
+// Anything that lands on a reference implementation is reported as unavailable, so the engine uses its im2col
+// path for it instead.
 #include "abl_dnnl.h"
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
