@@ -2,11 +2,6 @@ import AblateCore
 import Foundation
 import GRDB
 
-/// Which predictions a row holds: those of the best epoch so far (by test accuracy) or of the last epoch.
-public enum PredictionKind: String, Codable, Sendable, CaseIterable {
-    case best, last
-}
-
 /// One experiment file as it was when runs were queued from it.
 public struct ExperimentRecord: Equatable, Sendable {
     public var id: Int64
