@@ -9,8 +9,9 @@ import GRDB
 //
 // Everything else reads and writes through these records and GRDB's query interface. Dates are stored as GRDB
 // stores a `Date` ("yyyy-MM-dd HH:mm:ss.SSS", UTC: the records keep the default `deferredToDate` strategy); enums
-// as their raw values; probabilities as the canonical JSON array `JSONValue` writes. The records are internal: the
-// public values (`RunRecord`, `EpochRecord`, `ExternalTest`, …) are made from them at the end of each file.
+// as their raw values; probabilities as the canonical JSON array `JSONValue` writes (a test holds the records to
+// the migrated tables and to this format). The records are internal: the public values (`RunRecord`,
+// `EpochRecord`, `ExternalTest`, …) are made from them at the end of this file.
 
 /// `ablate_meta`: the store's marker (`format`) and id (`store_id`), key → value.
 struct MetaRow: Codable, FetchableRecord, PersistableRecord {
@@ -21,7 +22,7 @@ struct MetaRow: Codable, FetchableRecord, PersistableRecord {
     var key: String
     var value: String
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case key, value
     }
     typealias Columns = CodingKeys
@@ -38,7 +39,7 @@ struct ExperimentRow: Codable, FetchableRecord, MutablePersistableRecord {
     var created: Date
     var updated: Date
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, name, fileText = "file_text", filePath = "file_path", created, updated
     }
     typealias Columns = CodingKeys
@@ -74,7 +75,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var claimToken: String?
     var attempts: Int
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, experimentID = "experiment_id", configJSON = "config_json", configHash = "config_hash", label, seed
         case status, epochsTotal = "epochs_total", queuedAt = "queued_at", heartbeat, host, gitCommit = "git_commit"
         case ablateVersion = "ablate_version", threads, startedAt = "started_at", endedAt = "ended_at"
@@ -101,7 +102,7 @@ struct EpochRow: Codable, FetchableRecord, PersistableRecord {
     var imagesPerSecond: Double
     var recordedAt: Date
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case runID = "run_id", epoch, trainLoss = "train_loss", trainAcc = "train_acc", testLoss = "test_loss"
         case testAcc = "test_acc", learningRate = "learning_rate", seconds, imagesPerSecond = "images_per_second"
         case recordedAt = "recorded_at"
@@ -124,7 +125,7 @@ struct PredictionRow: Codable, FetchableRecord, MutablePersistableRecord {
     /// JSON array of class probabilities.
     var probabilities: String
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, runID = "run_id", kind, epoch, file, label, predicted, probabilities
     }
     typealias Columns = CodingKeys
@@ -153,7 +154,7 @@ struct ExternalTestRow: Codable, FetchableRecord, MutablePersistableRecord {
     var auditJSON: String
     var evaluatedAt: Date
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, runID = "run_id", name, weights, epoch, directory, images, accuracy, positiveClass = "positive_class"
         case sensitivity, specificity, rocAUC = "roc_auc", auditJSON = "audit_json", evaluatedAt = "evaluated_at"
     }
@@ -173,7 +174,7 @@ struct ExternalPredictionRow: Codable, FetchableRecord, PersistableRecord {
     /// JSON array of class probabilities.
     var probabilities: String
 
-    enum CodingKeys: String, CodingKey, ColumnExpression {
+    enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case testID = "test_id", file, label, predicted, probabilities
     }
     typealias Columns = CodingKeys
