@@ -1,5 +1,6 @@
-// What a run produces, as every module sees it: its status, each epoch's metrics and its predictions. The store
-// keeps them, the trainer makes them, the report reads them: one definition each.
+// What a run produces, as every module sees it: its status, each epoch's metrics, its predictions and which of
+// its epochs' weights they come from. The store keeps them, the trainer makes them, the report reads them: one
+// definition each.
 
 /// Life cycle of a run: queued → running → finished | failed | interrupted. A `running` run whose heartbeat is
 /// older than the store's `staleAfter` is taken to be dead (its process was killed) and can be claimed again to
@@ -35,6 +36,13 @@ public struct EpochMetrics: Equatable, Sendable {
         self.seconds = seconds
         self.imagesPerSecond = imagesPerSecond
     }
+}
+
+/// Which of a run's weights something comes from: the best epoch's so far (by test accuracy) or the last epoch's.
+/// Stored predictions and `ablate evaluate` results are kept per kind. `allCases` is the store's order (`best`,
+/// then `last`: alphabetical, as it sorts them); a report that wants another order lists the cases itself.
+public enum PredictionKind: String, Codable, Sendable, CaseIterable {
+    case best, last
 }
 
 /// A model's output for one test image.

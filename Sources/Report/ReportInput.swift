@@ -1,5 +1,5 @@
 // Plain input structs for the report. The lead fills them from the run store; the report never reads the store.
-// Run status, epoch metrics and predictions are the shared types of AblateCore.
+// Run status, epoch metrics, predictions and prediction kinds are the shared types of AblateCore.
 import AblateCore
 
 /// One training run as the report sees it: a configuration trained with one seed, with its size, epochs and
@@ -32,16 +32,12 @@ public struct ReportRun: Sendable, Equatable {
     }
 }
 
-/// Which weights of a run an external test scored.
-public enum ExternalWeights: String, Sendable, CaseIterable {
-    case last, best
-}
-
 /// One run's weights scored on a labelled folder outside its split.
 public struct ExternalTestResult: Sendable, Equatable {
     /// The test set's name; results of one name are compared across configurations.
     public var name: String
-    public var weights: ExternalWeights
+    /// Which weights of the run were scored.
+    public var weights: PredictionKind
     /// The epoch the weights come from.
     public var epoch: Int
     /// One row per image, labels in `ReportInput.classNames` order.
@@ -49,7 +45,7 @@ public struct ExternalTestResult: Sendable, Equatable {
     /// How much of the folder the run saw in training.
     public var audit: ExternalAudit
 
-    public init(name: String, weights: ExternalWeights, epoch: Int, predictions: [Prediction], audit: ExternalAudit) {
+    public init(name: String, weights: PredictionKind, epoch: Int, predictions: [Prediction], audit: ExternalAudit) {
         self.name = name; self.weights = weights; self.epoch = epoch; self.predictions = predictions; self.audit = audit
     }
 

@@ -57,45 +57,30 @@ extension RunStore {
     /// Returns whether a row was written.
     @discardableResult
     static func writeExternalTest(_ db: Database, runID: Int64, _ t: ExternalTest, replacing: Bool) throws -> Bool {
-        let existing = try Int64.fetchOne(db, sql: "SELECT id FROM external_tests WHERE run_id = ? AND name = ? AND weights = ?",
-                                          arguments: [runID, t.name, t.weights.rawValue])
-        if let existing {
+        typealias C = ExternalTestRow.Columns
+        let existing = ExternalTestRow
+            .filter(C.runID == runID && C.name == t.name && C.weights == t.weights.rawValue)
+        if try existing.fetchCount(db) > 0 {
             guard replacing else { return false }
-            try db.execute(sql: "DELETE FROM external_tests WHERE id = ?", arguments: [existing])
+            try existing.deleteAll(db)  // its predictions go with it (ON DELETE CASCADE)
         }
-        try db.execute(sql: """
-            INSERT INTO external_tests(run_id, name, weights, epoch, directory, images, accuracy, positive_class,
-                sensitivity, specificity, roc_auc, audit_json, evaluated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [runID, t.name, t.weights.rawValue, t.epoch, t.directory, t.images, t.accuracy,
-                             t.positiveClass, t.sensitivity, t.specificity, t.rocAUC, t.auditJSON, t.evaluatedAt])
-        let testID = db.lastInsertedRowID
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO external_predictions(test_id, file, label, predicted, probabilities) VALUES (?, ?, ?, ?, ?)
-            """)
-        for p in t.predictions {
-            let probabilities = JSONValue.array(p.probabilities.map { .double($0) }).canonical
-            try statement.execute(arguments: [testID, p.file, p.label, p.predicted, probabilities])
-        }
+        var test = ExternalTestRow(runID: runID, t)
+        try test.insert(db)
+        for p in t.predictions { try ExternalPredictionRow(testID: test.id!, p).insert(db) }
         return true
     }
 
     static func fetchExternalTests(_ db: Database, runID: Int64) throws -> [ExternalTest] {
-        try Row.fetchAll(db, sql: "SELECT * FROM external_tests WHERE run_id = ? ORDER BY name, weights",
-                         arguments: [runID]).map { row in
-            let id: Int64 = row["id"]
-            let predictions = try Row.fetchAll(db, sql: """
-                SELECT file, label, probabilities FROM external_predictions WHERE test_id = ? ORDER BY file
-                """, arguments: [id]).map { p in
-                let text: String = p["probabilities"]
-                return Prediction(file: p["file"], label: p["label"],
-                                  probabilities: (try? JSONDecoder().decode([Double].self, from: Data(text.utf8))) ?? [])
+        try ExternalTestRow
+            .filter(ExternalTestRow.Columns.runID == runID)
+            .order(ExternalTestRow.Columns.name, ExternalTestRow.Columns.weights)
+            .fetchAll(db)
+            .map { test in
+                let predictions = try ExternalPredictionRow
+                    .filter(ExternalPredictionRow.Columns.testID == test.id!)
+                    .order(ExternalPredictionRow.Columns.file)
+                    .fetchAll(db)
+                return test.test(predictions: predictions.map(\.prediction))
             }
-            return ExternalTest(name: row["name"], weights: PredictionKind(rawValue: row["weights"]) ?? .last,
-                                epoch: row["epoch"], directory: row["directory"], accuracy: row["accuracy"],
-                                positiveClass: row["positive_class"], sensitivity: row["sensitivity"],
-                                specificity: row["specificity"], rocAUC: row["roc_auc"], auditJSON: row["audit_json"],
-                                evaluatedAt: row["evaluated_at"], predictions: predictions)
-        }
     }
 }

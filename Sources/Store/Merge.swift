@@ -56,17 +56,16 @@ extension RunStore {
             for (source, archive) in sources {
                 var experimentIDs: [String: Int64] = [:]
                 for e in archive.experiments {
-                    if let row = try Row.fetchOne(db, sql: "SELECT id, file_text FROM experiments WHERE name = ?",
-                                                  arguments: [e.name]) {
-                        guard sameDefinition(row["file_text"], e.fileText) else {
+                    if let mine = try ExperimentRow.filter(ExperimentRow.Columns.name == e.name).fetchOne(db) {
+                        guard sameDefinition(mine.fileText, e.fileText) else {
                             throw StoreError.definitionConflict(experiment: e.name, source: source, target: path)
                         }
-                        experimentIDs[e.name] = row["id"]
+                        experimentIDs[e.name] = mine.id
                     } else {
-                        try db.execute(sql: """
-                            INSERT INTO experiments(name, file_text, file_path, created, updated) VALUES (?, ?, ?, ?, ?)
-                            """, arguments: [e.name, e.fileText, e.filePath, e.created, e.updated])
-                        experimentIDs[e.name] = db.lastInsertedRowID
+                        var added = ExperimentRow(name: e.name, fileText: e.fileText, filePath: e.filePath,
+                                                  created: e.created, updated: e.updated)
+                        try added.insert(db)
+                        experimentIDs[e.name] = added.id
                         summary.experimentsAdded.append(e.name)
                     }
                 }
@@ -90,31 +89,27 @@ extension RunStore {
     private func mergeRun(_ db: Database, _ run: RunArchive.Run, experimentID: Int64, includeUnfinished: Bool,
                           now: Date) throws -> (action: MergeSummary.Action, id: Int64?) {
         let incomingFinished = run.record.status == .finished
-        let existing = try Row.fetchOne(db, sql: "SELECT id, status FROM runs WHERE experiment_id = ? AND config_hash = ?",
-                                        arguments: [experimentID, run.record.configHash])
-        guard let existing else {
+        let existing = try RunStore.fetchRun(db, experimentID: experimentID, configHash: run.record.configHash)
+        guard let existing, let id = existing.id else {
             guard incomingFinished || includeUnfinished else { return (.skippedUnfinished, nil) }
             let id = try insertRun(db, run, experimentID: experimentID)
             return (.added, id)
         }
-        let id: Int64 = existing["id"]
-        let status = RunStatus(rawValue: existing["status"]) ?? .failed
-        switch (status == .finished, incomingFinished) {
+        switch (existing.status == .finished, incomingFinished) {
         case (true, true):
-            let mine = try Row.fetchAll(db, sql: """
-                SELECT epoch, train_loss, train_acc, test_loss, test_acc FROM epochs WHERE run_id = ? ORDER BY epoch
-                """, arguments: [id]).map { row -> [Double?] in
-                [Double(row["epoch"] as Int), row["train_loss"], row["train_acc"], row["test_loss"], row["test_acc"]]
+            // Identical: the same losses and accuracies epoch by epoch (times and throughput may differ).
+            func results(_ e: EpochRecord) -> [Double?] {
+                [Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAccuracy, e.metrics.testLoss,
+                 e.metrics.testAccuracy]
             }
-            let theirs = run.epochs.map { e -> [Double?] in
-                [Double(e.metrics.epoch), e.metrics.trainLoss, e.metrics.trainAccuracy, e.metrics.testLoss, e.metrics.testAccuracy]
-            }
+            let mine = try RunStore.fetchEpochs(db, runID: id).map(results)
+            let theirs = run.epochs.map(results)
             // Results of `evaluate` the store lacks are added (a result it has, by name and weights, stays).
             for test in run.externalTests { try RunStore.writeExternalTest(db, runID: id, test, replacing: false) }
             return (.keptFinished(identical: mine == theirs), id)
         case (false, true):
             // A process may still be training the unfinished copy here: it loses its lease at its next write.
-            try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [id])
+            try existing.delete(db)
             return (.replacedUnfinished, try insertRun(db, run, experimentID: experimentID))
         case (_, false):
             return (.keptExisting, id)
@@ -126,15 +121,9 @@ extension RunStore {
     private func insertRun(_ db: Database, _ run: RunArchive.Run, experimentID: Int64) throws -> Int64 {
         let r = run.record
         let status: RunStatus = r.status == .running || r.status == .queued && r.attempts > 0 ? .interrupted : r.status
-        try db.execute(sql: """
-            INSERT INTO runs(experiment_id, config_json, config_hash, label, seed, status, epochs_total, queued_at,
-                heartbeat, host, git_commit, ablate_version, threads, started_at, ended_at, error_message,
-                checkpoint_path, data_audit_json, claim_token, attempts)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-            """, arguments: [experimentID, r.configJSON, r.configHash, r.label, r.seed, status.rawValue, r.epochsTotal,
-                             r.queuedAt, r.heartbeat, r.host, r.gitCommit, r.ablateVersion, r.threads, r.startedAt,
-                             r.endedAt, r.errorMessage, r.checkpointPath, r.dataAuditJSON, r.attempts])
-        let id = db.lastInsertedRowID
+        var row = RunRow(r, experimentID: experimentID, status: status)
+        try row.insert(db)
+        let id = row.id!
         for e in run.epochs { try RunStore.writeEpoch(db, runID: id, e.metrics, recordedAt: e.recordedAt) }
         for kind in PredictionKind.allCases {
             let rows = run.predictions.filter { $0.kind == kind }

@@ -1,11 +1,5 @@
 import AblateCore
 import Foundation
-import GRDB
-
-/// Which predictions a row holds: those of the best epoch so far (by test accuracy) or of the last epoch.
-public enum PredictionKind: String, Codable, Sendable, CaseIterable {
-    case best, last
-}
 
 /// One experiment file as it was when runs were queued from it.
 public struct ExperimentRecord: Equatable, Sendable {
@@ -35,7 +29,7 @@ public struct NewRun: Equatable, Sendable {
     }
 }
 
-/// One row of `runs`.
+/// A run as stored: a row of `runs` (`RunRow`) without the token of the process that holds it.
 public struct RunRecord: Equatable, Sendable {
     public var id: Int64
     public var experimentID: Int64
@@ -58,29 +52,6 @@ public struct RunRecord: Equatable, Sendable {
     public var dataAuditJSON: String?
     /// How many times the run was claimed (1 on the first start, more after resumes).
     public var attempts: Int
-
-    init(row: Row) {
-        id = row["id"]
-        experimentID = row["experiment_id"]
-        configJSON = row["config_json"]
-        configHash = row["config_hash"]
-        label = row["label"]
-        seed = row["seed"]
-        status = RunStatus(rawValue: row["status"]) ?? .failed
-        epochsTotal = row["epochs_total"]
-        queuedAt = row["queued_at"]
-        heartbeat = row["heartbeat"]
-        host = row["host"]
-        gitCommit = row["git_commit"]
-        ablateVersion = row["ablate_version"]
-        threads = row["threads"]
-        startedAt = row["started_at"]
-        endedAt = row["ended_at"]
-        errorMessage = row["error_message"]
-        checkpointPath = row["checkpoint_path"]
-        dataAuditJSON = row["data_audit_json"]
-        attempts = row["attempts"]
-    }
 }
 
 /// Proof that this process holds a claimed run. Every write about the run checks it, so a process whose run was

@@ -157,34 +157,6 @@ extension RunSummary {
     }
 }
 
-extension RunRecord {
-    init(id: Int64, experimentID: Int64, configJSON: String, configHash: String, label: String, seed: Int?,
-         status: RunStatus, epochsTotal: Int, queuedAt: Date, heartbeat: Date?, host: String?, gitCommit: String?,
-         ablateVersion: String?, threads: Int?, startedAt: Date?, endedAt: Date?, errorMessage: String?,
-         checkpointPath: String?, dataAuditJSON: String?, attempts: Int) {
-        self.id = id
-        self.experimentID = experimentID
-        self.configJSON = configJSON
-        self.configHash = configHash
-        self.label = label
-        self.seed = seed
-        self.status = status
-        self.epochsTotal = epochsTotal
-        self.queuedAt = queuedAt
-        self.heartbeat = heartbeat
-        self.host = host
-        self.gitCommit = gitCommit
-        self.ablateVersion = ablateVersion
-        self.threads = threads
-        self.startedAt = startedAt
-        self.endedAt = endedAt
-        self.errorMessage = errorMessage
-        self.checkpointPath = checkpointPath
-        self.dataAuditJSON = dataAuditJSON
-        self.attempts = attempts
-    }
-}
-
 extension RunStore {
     /// Reads what `iso(_:)` writes (with or without fractional seconds).
     static func parseISO(_ text: String) -> Date? {
@@ -216,7 +188,7 @@ private struct ExportDocument: Decodable {
         var images_per_second: Double
         var recorded_at: String?
     }
-    struct PredictionRow: Decodable {
+    struct PredictionEntry: Decodable {
         var file: String
         var label: Int
         var probabilities: [Double]
@@ -229,7 +201,7 @@ private struct ExportDocument: Decodable {
     }
     struct PredictionBlock: Decodable {
         var epoch: Int
-        var rows: [PredictionRow]
+        var rows: [PredictionEntry]
     }
     struct ExternalTestEntry: Decodable {
         var name: String
@@ -243,7 +215,7 @@ private struct ExportDocument: Decodable {
         var roc_auc: Double?
         var audit_json: String
         var evaluated_at: String?
-        var rows: [PredictionRow]
+        var rows: [PredictionEntry]
     }
     struct RunEntry: Decodable {
         var id: Int

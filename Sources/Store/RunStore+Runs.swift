@@ -10,30 +10,26 @@ extension RunStore {
     public func upsertExperiment(name: String, fileText: String, filePath: String? = nil) throws -> Int64 {
         let now = clock()
         return try write { db in
-            if let row = try Row.fetchOne(db, sql: "SELECT id, file_text FROM experiments WHERE name = ?",
-                                          arguments: [name]) {
-                let id: Int64 = row["id"]
-                let old: String = row["file_text"]
-                if old != fileText {
-                    try db.execute(sql: "UPDATE experiments SET file_text = ?, file_path = ?, updated = ? WHERE id = ?",
-                                   arguments: [fileText, filePath, now, id])
+            if var experiment = try ExperimentRow.filter(ExperimentRow.Columns.name == name).fetchOne(db) {
+                if experiment.fileText != fileText {
+                    try experiment.updateChanges(db) {
+                        $0.fileText = fileText
+                        $0.filePath = filePath
+                        $0.updated = now
+                    }
                 }
-                return id
+                return experiment.id!
             }
-            try db.execute(sql: """
-                INSERT INTO experiments(name, file_text, file_path, created, updated) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [name, fileText, filePath, now, now])
-            return db.lastInsertedRowID
+            var experiment = ExperimentRow(name: name, fileText: fileText, filePath: filePath, created: now, updated: now)
+            try experiment.insert(db)
+            return experiment.id!
         }
     }
 
     /// All experiments, oldest first.
     public func experiments() throws -> [ExperimentRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM experiments ORDER BY id").map {
-                ExperimentRecord(id: $0["id"], name: $0["name"], fileText: $0["file_text"],
-                                 filePath: $0["file_path"], created: $0["created"], updated: $0["updated"])
-            }
+            try ExperimentRow.order(ExperimentRow.Columns.id).fetchAll(db).map(ExperimentRecord.init)
         }
     }
 
@@ -52,8 +48,7 @@ extension RunStore {
                         pruneQueued: Bool = false) throws -> EnqueueResult {
         let now = clock()
         return try write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM experiments WHERE id = ?", arguments: [experimentID])
-                    ?? false else {
+            guard try ExperimentRow.exists(db, key: experimentID) else {
                 throw StoreError.invalidArgument("no experiment with id \(experimentID) in the run store; "
                     + "call upsertExperiment first")
             }
@@ -62,42 +57,39 @@ extension RunStore {
                 guard run.epochsTotal >= 1 else {
                     throw StoreError.invalidArgument("run '\(run.label)': epochsTotal must be at least 1")
                 }
-                if let row = try Row.fetchOne(db, sql: """
-                    SELECT id, status FROM runs WHERE experiment_id = ? AND config_hash = ?
-                    """, arguments: [experimentID, run.configHash]) {
-                    let id: Int64 = row["id"]
-                    let status = RunStatus(rawValue: row["status"]) ?? .failed
-                    if status == .interrupted || (status == .failed && retryFailed) {
-                        try db.execute(sql: """
-                            UPDATE runs SET status = 'queued', error_message = NULL, ended_at = NULL,
-                                claim_token = NULL, queued_at = ? WHERE id = ?
-                            """, arguments: [now, id])
+                if let existing = try RunStore.fetchRun(db, experimentID: experimentID, configHash: run.configHash) {
+                    let id = existing.id!
+                    if existing.status == .interrupted || (existing.status == .failed && retryFailed) {
+                        try RunRow.filter(key: id).updateAll(db, [
+                            RunRow.Columns.status.set(to: RunStatus.queued.rawValue),
+                            RunRow.Columns.errorMessage.set(to: nil), RunRow.Columns.endedAt.set(to: nil),
+                            RunRow.Columns.claimToken.set(to: nil), RunRow.Columns.queuedAt.set(to: now),
+                        ])
                         result.requeued.append(id)
                     } else {
-                        result.skipped.append((id, status))
+                        result.skipped.append((id, existing.status))
                     }
                     continue
                 }
-                try db.execute(sql: """
-                    INSERT INTO runs(experiment_id, config_json, config_hash, label, seed, status, epochs_total,
-                                     queued_at)
-                    VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)
-                    """, arguments: [experimentID, run.configJSON, run.configHash, run.label, run.seed,
-                                     run.epochsTotal, now])
-                result.inserted.append(db.lastInsertedRowID)
+                var row = RunRow(id: nil, experimentID: experimentID, configJSON: run.configJSON,
+                                 configHash: run.configHash, label: run.label, seed: run.seed, status: .queued,
+                                 epochsTotal: run.epochsTotal, queuedAt: now, attempts: 0)
+                try row.insert(db)
+                result.inserted.append(row.id!)
             }
             if pruneQueued {
                 let keep = Set(runs.map(\.configHash))
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT id, config_hash FROM runs
-                    WHERE experiment_id = ? AND status = 'queued' AND attempts = 0
-                      AND NOT EXISTS (SELECT 1 FROM epochs WHERE run_id = runs.id)
-                    ORDER BY id
-                    """, arguments: [experimentID])
-                for row in rows where !keep.contains(row["config_hash"]) {
-                    let id: Int64 = row["id"]
-                    try db.execute(sql: "DELETE FROM runs WHERE id = ?", arguments: [id])
-                    result.pruned.append(id)
+                // Never started: queued, never claimed, no epoch recorded.
+                let run = TableAlias<RunRow>()
+                let neverStarted = try RunRow.aliased(run)
+                    .filter(RunRow.Columns.experimentID == experimentID)
+                    .filter(RunRow.Columns.status == RunStatus.queued.rawValue && RunRow.Columns.attempts == 0)
+                    .filter(!EpochRow.filter(EpochRow.Columns.runID == run[RunRow.Columns.id]).exists())
+                    .order(RunRow.Columns.id)
+                    .fetchAll(db)
+                for row in neverStarted where !keep.contains(row.configHash) {
+                    try row.delete(db)
+                    result.pruned.append(row.id!)
                 }
             }
             return result
@@ -123,34 +115,38 @@ extension RunStore {
         let cutoff = now.addingTimeInterval(-staleAfter)
         let token = UUID().uuidString
         return try write { db in
-            var sql = """
-                SELECT id, status, attempts FROM runs
-                WHERE (status = 'queued' OR (status = 'running' AND (heartbeat IS NULL OR heartbeat < ?)))
+            // The claim stays hand-written SQL (its columns still come from `RunRow.Columns`): it is the store's
+            // concurrency contract — which runs may be taken (queued, or running with a heartbeat older than the
+            // cutoff), in which order (stale running runs first, then the oldest id), and what taking one writes
+            // (a new lease, attempts + 1, the first start kept) — read and written in one IMMEDIATE transaction,
+            // which holds SQLite's write lock from its start, so no two processes ever take the same run. As two
+            // statements it reads as that contract and can be checked against it line by line.
+            typealias C = RunRow.Columns
+            let queued = RunStatus.queued.rawValue, running = RunStatus.running.rawValue
+            var claimable: SQL = """
+                (\(C.status) = \(queued) OR (\(C.status) = \(running) AND (\(C.heartbeat) IS NULL OR \(C.heartbeat) < \(cutoff))))
                 """
-            var args: StatementArguments = [cutoff]
-            if let experimentID {
-                sql += " AND experiment_id = ?"
-                args += [experimentID]
-            }
+            if let experimentID { claimable += " AND \(C.experimentID) = \(experimentID)" }
             if let configHashes {
                 guard !configHashes.isEmpty else { return nil }
-                sql += " AND config_hash IN (\(Array(repeating: "?", count: configHashes.count).joined(separator: ", ")))"
-                for h in configHashes { args += [h] }
+                claimable += " AND \(C.configHash) IN \(configHashes)"
             }
-            sql += " ORDER BY CASE status WHEN 'running' THEN 0 ELSE 1 END, id LIMIT 1"
-            guard let row = try Row.fetchOne(db, sql: sql, arguments: args) else { return nil }
-            let id: Int64 = row["id"]
-            let attempts: Int = row["attempts"]
-            try db.execute(sql: """
-                UPDATE runs SET status = 'running', heartbeat = ?, host = ?, git_commit = ?, ablate_version = ?,
-                    threads = ?, started_at = COALESCE(started_at, ?), ended_at = NULL, error_message = NULL,
-                    claim_token = ?, attempts = attempts + 1
-                WHERE id = ?
-                """, arguments: [now, host, gitCommit, ablateVersion, threads, now, token, id])
+            let next: SQLRequest<RunRow> = """
+                SELECT * FROM \(RunRow.self) WHERE \(claimable)
+                ORDER BY CASE \(C.status) WHEN \(running) THEN 0 ELSE 1 END, \(C.id) LIMIT 1
+                """
+            guard let candidate = try next.fetchOne(db), let id = candidate.id else { return nil }
+            try db.execute(literal: """
+                UPDATE \(RunRow.self) SET \(C.status) = \(running), \(C.heartbeat) = \(now), \(C.host) = \(host),
+                    \(C.gitCommit) = \(gitCommit), \(C.ablateVersion) = \(ablateVersion), \(C.threads) = \(threads),
+                    \(C.startedAt) = COALESCE(\(C.startedAt), \(now)), \(C.endedAt) = NULL, \(C.errorMessage) = NULL,
+                    \(C.claimToken) = \(token), \(C.attempts) = \(C.attempts) + 1
+                WHERE \(C.id) = \(id)
+                """)
             let run = try RunStore.fetchRun(db, id: id)
-            let done = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM epochs WHERE run_id = ?", arguments: [id]) ?? 0
+            let done = try EpochRow.filter(EpochRow.Columns.runID == id).fetchCount(db)
             return ClaimedRun(lease: RunLease(runID: id, token: token), run: run, epochsDone: done,
-                              isResume: attempts > 0)
+                              isResume: candidate.attempts > 0)
         }
     }
 
@@ -159,7 +155,7 @@ extension RunStore {
         let now = clock()
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: "UPDATE runs SET heartbeat = ? WHERE id = ?", arguments: [now, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.heartbeat.set(to: now))
         }
     }
 
@@ -172,7 +168,7 @@ extension RunStore {
                 throw StoreError.invalidArgument("run \(lease.runID): epoch \(m.epoch) is outside 1...\(total)")
             }
             try RunStore.writeEpoch(db, runID: lease.runID, m, recordedAt: now)
-            try db.execute(sql: "UPDATE runs SET heartbeat = ? WHERE id = ?", arguments: [now, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.heartbeat.set(to: now))
         }
     }
 
@@ -181,32 +177,24 @@ extension RunStore {
                                   _ predictions: [Prediction]) throws {
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: "DELETE FROM predictions WHERE run_id = ? AND kind = ?",
-                           arguments: [lease.runID, kind.rawValue])
+            try PredictionRow
+                .filter(PredictionRow.Columns.runID == lease.runID && PredictionRow.Columns.kind == kind.rawValue)
+                .deleteAll(db)
             try RunStore.writePredictions(db, runID: lease.runID, kind: kind, epoch: epoch, predictions)
         }
     }
 
     /// Inserts (or replaces) one epoch row.
     static func writeEpoch(_ db: Database, runID: Int64, _ m: EpochMetrics, recordedAt: Date) throws {
-        try db.execute(sql: """
-            INSERT OR REPLACE INTO epochs(run_id, epoch, train_loss, train_acc, test_loss, test_acc,
-                learning_rate, seconds, images_per_second, recorded_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [runID, m.epoch, m.trainLoss, m.trainAccuracy, m.testLoss, m.testAccuracy,
-                             m.learningRate, m.seconds, m.imagesPerSecond, recordedAt])
+        try EpochRow(runID: runID, m, recordedAt: recordedAt).insert(db, onConflict: .replace)
     }
 
     /// Inserts prediction rows of one kind (the caller deletes older rows of that kind first).
     static func writePredictions(_ db: Database, runID: Int64, kind: PredictionKind, epoch: Int,
                                  _ predictions: [Prediction]) throws {
-        let statement = try db.makeStatement(sql: """
-            INSERT INTO predictions(run_id, kind, epoch, file, label, predicted, probabilities)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """)
         for p in predictions {
-            let probabilities = JSONValue.array(p.probabilities.map { .double($0) }).canonical
-            try statement.execute(arguments: [runID, kind.rawValue, epoch, p.file, p.label, p.predicted, probabilities])
+            var row = PredictionRow(runID: runID, kind: kind, epoch: epoch, p)
+            try row.insert(db)
         }
     }
 
@@ -214,7 +202,7 @@ extension RunStore {
     public func setCheckpoint(_ lease: RunLease, path: String) throws {
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: "UPDATE runs SET checkpoint_path = ? WHERE id = ?", arguments: [path, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.checkpointPath.set(to: path))
         }
     }
 
@@ -222,7 +210,7 @@ extension RunStore {
     public func setThreads(_ lease: RunLease, _ threads: Int) throws {
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: "UPDATE runs SET threads = ? WHERE id = ?", arguments: [threads, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.threads.set(to: threads))
         }
     }
 
@@ -230,7 +218,7 @@ extension RunStore {
     public func setDataAudit(_ lease: RunLease, json: String) throws {
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: "UPDATE runs SET data_audit_json = ? WHERE id = ?", arguments: [json, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.dataAuditJSON.set(to: json))
         }
     }
 
@@ -249,31 +237,35 @@ extension RunStore {
         let now = clock()
         try write { db in
             try checkLease(db, lease)
-            try db.execute(sql: """
-                UPDATE runs SET status = ?, ended_at = ?, heartbeat = ?, error_message = ?, claim_token = NULL
-                WHERE id = ?
-                """, arguments: [status.rawValue, now, now, message, lease.runID])
+            try RunRow.filter(key: lease.runID).updateAll(db, [
+                RunRow.Columns.status.set(to: status.rawValue), RunRow.Columns.endedAt.set(to: now),
+                RunRow.Columns.heartbeat.set(to: now), RunRow.Columns.errorMessage.set(to: message),
+                RunRow.Columns.claimToken.set(to: nil),
+            ])
         }
     }
 
     @discardableResult
     func checkLease(_ db: Database, _ lease: RunLease) throws -> RunRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [lease.runID]) else {
+        guard let row = try RunRow.fetchOne(db, key: lease.runID) else {
             throw StoreError.unknownRun(id: lease.runID)
         }
-        let run = RunRecord(row: row)
-        let token: String? = row["claim_token"]
-        guard run.status == .running, token == lease.token else {
-            throw StoreError.leaseLost(runID: lease.runID, status: run.status)
+        guard row.status == .running, row.claimToken == lease.token else {
+            throw StoreError.leaseLost(runID: lease.runID, status: row.status)
         }
-        return run
+        return RunRecord(row)
     }
 
     static func fetchRun(_ db: Database, id: Int64) throws -> RunRecord {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM runs WHERE id = ?", arguments: [id]) else {
-            throw StoreError.unknownRun(id: id)
-        }
-        return RunRecord(row: row)
+        guard let row = try RunRow.fetchOne(db, key: id) else { throw StoreError.unknownRun(id: id) }
+        return RunRecord(row)
+    }
+
+    /// The experiment's run of this configuration, if it has one.
+    static func fetchRun(_ db: Database, experimentID: Int64, configHash: String) throws -> RunRow? {
+        try RunRow
+            .filter(RunRow.Columns.experimentID == experimentID && RunRow.Columns.configHash == configHash)
+            .fetchOne(db)
     }
 
     // MARK: - Reading
@@ -285,57 +277,42 @@ extension RunStore {
 
     /// Every run (optionally of one experiment) with its progress, in queue order.
     public func listRuns(experiment: String? = nil) throws -> [RunSummary] {
-        try read { db in
-            var sql = """
-                SELECT r.*, e.name AS experiment_name,
-                    (SELECT COUNT(*) FROM epochs p WHERE p.run_id = r.id) AS epochs_done,
-                    (SELECT MAX(test_acc) FROM epochs p WHERE p.run_id = r.id) AS best_test_acc,
-                    (SELECT epoch FROM epochs p WHERE p.run_id = r.id AND test_acc IS NOT NULL
-                        ORDER BY test_acc DESC, epoch LIMIT 1) AS best_epoch,
-                    (SELECT test_acc FROM epochs p WHERE p.run_id = r.id AND test_acc IS NOT NULL
-                        ORDER BY epoch DESC LIMIT 1) AS last_test_acc
-                FROM runs r JOIN experiments e ON e.id = r.experiment_id
-                """
-            var args: StatementArguments = []
-            if let experiment {
-                sql += " WHERE e.name = ?"
-                args += [experiment]
-            }
-            sql += " ORDER BY r.id"
-            return try Row.fetchAll(db, sql: sql, arguments: args).map { row in
-                RunSummary(run: RunRecord(row: row), experimentName: row["experiment_name"],
-                           epochsDone: row["epochs_done"], bestTestAcc: row["best_test_acc"],
-                           bestEpoch: row["best_epoch"], lastTestAcc: row["last_test_acc"])
+        /// A run with its experiment's name.
+        struct Listed: Decodable, FetchableRecord {
+            var run: RunRow
+            var experimentName: String
+            enum CodingKeys: CodingKey { case run, experimentName }
+        }
+        return try read { db in
+            var experiments = RunRow.experiment
+                .select(ExperimentRow.Columns.name.forKey(Listed.CodingKeys.experimentName))
+            if let experiment { experiments = experiments.filter(ExperimentRow.Columns.name == experiment) }
+            let listed = try RunRow.annotated(withRequired: experiments).order(RunRow.Columns.id)
+                .asRequest(of: Listed.self).fetchAll(db)
+            // Progress (epochs done, best and last test accuracy) as archived runs compute it: one definition.
+            return try listed.map {
+                RunSummary(RunRecord($0.run), experiment: $0.experimentName, epochs: try RunStore.fetchEpochs(db, runID: $0.run.id!))
             }
         }
     }
 
     /// The run's epochs, in order.
     public func epochs(runID: Int64) throws -> [EpochRecord] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM epochs WHERE run_id = ? ORDER BY epoch",
-                             arguments: [runID]).map(RunStore.epochRecord)
-        }
+        try read { db in try RunStore.fetchEpochs(db, runID: runID) }
     }
 
-    static func epochRecord(_ row: Row) -> EpochRecord {
-        EpochRecord(runID: row["run_id"], metrics: EpochMetrics(
-            epoch: row["epoch"], trainLoss: row["train_loss"], trainAccuracy: row["train_acc"],
-            testLoss: row["test_loss"], testAccuracy: row["test_acc"], learningRate: row["learning_rate"],
-            seconds: row["seconds"], imagesPerSecond: row["images_per_second"]),
-            recordedAt: row["recorded_at"])
+    static func fetchEpochs(_ db: Database, runID: Int64) throws -> [EpochRecord] {
+        try EpochRow.filter(EpochRow.Columns.runID == runID).order(EpochRow.Columns.epoch).fetchAll(db).map(\.record)
     }
 
     /// The run's stored predictions of one kind, by file name.
     public func predictions(runID: Int64, kind: PredictionKind) throws -> [(epoch: Int, prediction: Prediction)] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT epoch, file, label, probabilities FROM predictions WHERE run_id = ? AND kind = ? ORDER BY file
-                """, arguments: [runID, kind.rawValue]).map { row in
-                let text: String = row["probabilities"]
-                let probs = (try? JSONDecoder().decode([Double].self, from: Data(text.utf8))) ?? []
-                return (row["epoch"], Prediction(file: row["file"], label: row["label"], probabilities: probs))
-            }
+            try PredictionRow
+                .filter(PredictionRow.Columns.runID == runID && PredictionRow.Columns.kind == kind.rawValue)
+                .order(PredictionRow.Columns.file)
+                .fetchAll(db)
+                .map { ($0.epoch, $0.prediction) }
         }
     }
 }

@@ -235,6 +235,12 @@ public final class RunStore: @unchecked Sendable {
 
     /// The migrations in order: (GRDB identifier, body). A new store runs them all in one transaction
     /// (`createSchemaIfBlank`); an older store runs the ones it lacks through GRDB's migrator.
+    ///
+    /// They stay SQL, and are never edited: each is the schema exactly as that version created it, so a store
+    /// written by any earlier ablate migrates as it always did. The record types of `Tables.swift` describe the
+    /// current tables for everything else; a migration written through them would change when they do. The
+    /// opening checks above and `createSchemaIfBlank` are SQL for the same kind of reason: PRAGMAs, `sqlite_master`
+    /// and GRDB's own `grdb_migrations` are no tables of ours.
     static let migrations: [(identifier: String, apply: @Sendable (Database) throws -> Void)] = [
         ("v1: experiments, runs, epochs, predictions", createVersion1),
         ("v2: store id", addStoreID),
@@ -386,7 +392,7 @@ public final class RunStore: @unchecked Sendable {
     /// This store's id (see `addStoreID`).
     public func storeID() throws -> String {
         try read { db in
-            guard let id = try String.fetchOne(db, sql: "SELECT value FROM ablate_meta WHERE key = 'store_id'") else {
+            guard let id = try MetaRow.fetchOne(db, key: MetaRow.storeIDKey)?.value else {
                 throw StoreError.database(path: path, message: "its ablate_meta table has no store_id")
             }
             return id

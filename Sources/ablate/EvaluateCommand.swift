@@ -1,3 +1,4 @@
+import AblateCore
 import ArgumentParser
 import Foundation
 import Runner

@@ -5,7 +5,7 @@ import XCTest
 
 final class ExternalTestTableTests: XCTestCase {
     /// Two images, one per class; `right` of them classified correctly.
-    func result(_ name: String, right: Int, weights: ExternalWeights = .last, leaked: Int = 0) -> ExternalTestResult {
+    func result(_ name: String, right: Int, weights: PredictionKind = .last, leaked: Int = 0) -> ExternalTestResult {
         let first = Prediction(file: "a.jpg", label: 0, probabilities: right >= 1 ? [0.9, 0.1, 0, 0] : [0.1, 0.9, 0, 0])
         let second = Prediction(file: "b.jpg", label: 1, probabilities: right >= 2 ? [0.2, 0.8, 0, 0] : [0.6, 0.4, 0, 0])
         return ExternalTestResult(name: name, weights: weights, epoch: 10, predictions: [first, second],

@@ -471,6 +471,66 @@ final class StoreTests: XCTestCase {
 
     // MARK: results
 
+    /// Each table the migrations create has one record type (Tables.swift) that declares exactly its columns, and
+    /// the records store what the hand-written SQL stored: dates as GRDB's "yyyy-MM-dd HH:mm:ss.SSS" (UTC, with
+    /// milliseconds), enums as their raw values, probabilities as canonical JSON.
+    func testRecordsDeclareTheMigratedTablesAndKeepTheStorageFormat() throws {
+        let records: [String: [String]] = [
+            MetaRow.databaseTableName: MetaRow.CodingKeys.allCases.map(\.rawValue),
+            ExperimentRow.databaseTableName: ExperimentRow.CodingKeys.allCases.map(\.rawValue),
+            RunRow.databaseTableName: RunRow.CodingKeys.allCases.map(\.rawValue),
+            EpochRow.databaseTableName: EpochRow.CodingKeys.allCases.map(\.rawValue),
+            PredictionRow.databaseTableName: PredictionRow.CodingKeys.allCases.map(\.rawValue),
+            ExternalTestRow.databaseTableName: ExternalTestRow.CodingKeys.allCases.map(\.rawValue),
+            ExternalPredictionRow.databaseTableName: ExternalPredictionRow.CodingKeys.allCases.map(\.rawValue),
+        ]
+        let start = Date(timeIntervalSince1970: 1_800_000_000.125)  // 2027-01-15 08:00:00.125 UTC
+        let store = try RunStore(path: dbPath(), clock: { start })
+        let tables = try store.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+                    AND name != 'grdb_migrations'
+                """)
+        }
+        XCTAssertEqual(Set(tables), Set(records.keys), "one record type per table")
+        for table in tables {
+            let columns = try store.read { db in try db.columns(in: table).map(\.name) }
+            XCTAssertEqual(columns, records[table], "the columns of \(table), in the migrations' order")
+        }
+
+        let exp = try store.upsertExperiment(name: "demo", fileText: "x")
+        _ = try store.enqueue(experimentID: exp, runs: newRuns(1, epochs: 1))
+        let c = try XCTUnwrap(store.claimNextRun(host: "h", staleAfter: 60))
+        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 0.5, trainAccuracy: 0.75, testLoss: nil,
+                                                    testAccuracy: 0.5, learningRate: 0.1, seconds: 1, imagesPerSecond: 2))
+        try store.recordPredictions(c.lease, epoch: 1, kind: .last, [Prediction(file: "a", label: 1, probabilities: [0.25, 0.75])])
+        try store.finish(c.lease)
+        try store.recordExternalTest(runID: c.run.id, ExternalTest(
+            name: "held", weights: .best, epoch: 1, directory: "/d", accuracy: 1, positiveClass: nil, sensitivity: nil,
+            specificity: nil, rocAUC: nil, auditJSON: "{}", evaluatedAt: start,
+            predictions: [Prediction(file: "b", label: 0, probabilities: [1, 0])]))
+        let stored = try store.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT created || '|' || updated FROM experiments
+                UNION ALL SELECT queued_at || '|' || heartbeat || '|' || started_at || '|' || ended_at || '|' || status
+                    || '|' || typeof(seed) || '|' || quote(claim_token) FROM runs
+                UNION ALL SELECT recorded_at || '|' || quote(test_loss) || '|' || typeof(train_acc) FROM epochs
+                UNION ALL SELECT kind || '|' || predicted || '|' || probabilities FROM predictions
+                UNION ALL SELECT weights || '|' || evaluated_at || '|' || images || '|' || quote(roc_auc) FROM external_tests
+                UNION ALL SELECT predicted || '|' || probabilities FROM external_predictions
+                """)
+        }
+        let t = "2027-01-15 08:00:00.125"
+        XCTAssertEqual(stored, [
+            "\(t)|\(t)",
+            "\(t)|\(t)|\(t)|\(t)|finished|integer|NULL",
+            "\(t)|NULL|real",
+            "last|1|[0.25,0.75]",
+            "best|\(t)|1|NULL",
+            "0|[1.0,0.0]",
+        ])
+    }
+
     func testEpochsPredictionsAndProgress() throws {
         let store = try RunStore(path: dbPath())
         let exp = try store.upsertExperiment(name: "demo", fileText: "x")

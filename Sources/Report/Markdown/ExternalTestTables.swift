@@ -1,3 +1,5 @@
+import AblateCore
+
 extension ReportTables {
     /// One part per external test set (by name): the leakage audit against the runs' training files, accuracy
     /// and positive-vs-rest metrics per configuration and weights (mean ± std over finished seeds), and the
@@ -13,7 +15,7 @@ extension ReportTables {
         let positive = input.classNames[input.positiveClass]
         var parts: [String] = []
         for name in names {
-            func result(_ digest: RunDigest, _ weights: ExternalWeights) -> ExternalTestResult? {
+            func result(_ digest: RunDigest, _ weights: PredictionKind) -> ExternalTestResult? {
                 digest.run.externalTests.first { $0.name == name && $0.weights == weights }
             }
             let results = groups.flatMap(\.finished).flatMap { d in d.run.externalTests.filter { $0.name == name } }
@@ -24,7 +26,8 @@ extension ReportTables {
                 .init("Sensitivity", .right), .init("Specificity", .right), .init("ROC-AUC", .right),
             ])
             for group in groups {
-                for weights in ExternalWeights.allCases {
+                // Last-epoch weights first: they are the model the comparisons use (not `allCases`' order).
+                for weights in [PredictionKind.last, .best] {
                     let rows = group.finished.compactMap { result($0, weights) }
                     guard !rows.isEmpty else { continue }
                     let metrics = try rows.map {

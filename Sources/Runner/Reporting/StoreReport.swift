@@ -132,7 +132,7 @@ public struct StoreReport {
     static func externalResult(_ t: ExternalTest) throws -> ExternalTestResult {
         let audit = try JSONDecoder().decode(ExternalLeakageAudit.self, from: Data(t.auditJSON.utf8))
         return ExternalTestResult(
-            name: t.name, weights: t.weights == .best ? .best : .last, epoch: t.epoch,
+            name: t.name, weights: t.weights, epoch: t.epoch,
             predictions: t.predictions,
             audit: ExternalAudit(trainFiles: audit.trainFiles, testFiles: audit.testFiles,
                                  byteIdentical: audit.testByteIdenticalInTrain, samePhotograph: audit.testPhotoSharedWithTrain,
