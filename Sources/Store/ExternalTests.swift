@@ -71,7 +71,10 @@ extension RunStore {
     }
 
     static func fetchExternalTests(_ db: Database, runID: Int64) throws -> [ExternalTest] {
-        try ExternalTestRow
+        // A store written before schema v3, opened read-only (a merge source, `status --dir`), has no such table:
+        // it holds no external results.
+        guard try db.tableExists(ExternalTestRow.databaseTableName) else { return [] }
+        return try ExternalTestRow
             .filter(ExternalTestRow.Columns.runID == runID)
             .order(ExternalTestRow.Columns.name, ExternalTestRow.Columns.weights)
             .fetchAll(db)

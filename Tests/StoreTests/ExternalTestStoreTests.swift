@@ -102,3 +102,27 @@ extension StoreTests {
         }
     }
 }
+
+extension StoreTests {
+    /// A store written before external tests (schema v2) opened read-only — a merge source, never migrated —
+    /// archives its runs with no external results instead of failing on the missing table.
+    func testReadOnlyVersionTwoStoreArchivesWithoutExternalTests() throws {
+        let (store, _) = try storeWithExternalTests("old.sqlite")
+        try store.close()
+        let raw = try DatabaseQueue(path: dbPath("old.sqlite"))
+        try raw.write { db in
+            try db.execute(sql: "DROP TABLE external_predictions; DROP TABLE external_tests; PRAGMA user_version = 2")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = ?", arguments: [RunStore.migrations[2].identifier])
+        }
+        try raw.close()
+        let source = try RunStore(readingOnly: dbPath("old.sqlite"))
+        let archive = try source.archive()
+        XCTAssertEqual(archive.runs.count, 1)
+        XCTAssertTrue(archive.runs[0].externalTests.isEmpty)
+        let target = try RunStore(path: dbPath("new.sqlite"))
+        let summary = try target.merge([("old.sqlite", archive)], includeUnfinished: false, sameDefinition: { $0 == $1 })
+        XCTAssertEqual(summary.entries.map(\.action), [.added])
+        XCTAssertEqual(try DatabaseQueue(path: dbPath("old.sqlite")).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }, 2,
+                       "the source is not migrated")
+    }
+}
