@@ -53,18 +53,12 @@ public enum Predictor {
         if let maxPixels { options.maxPixels = maxPixels }
         let cache = try ImageCache(files: files, classNames: classNames, options: options, minimumClasses: 0)
         if !cache.skipped.isEmpty { throw PredictError.unreadable(cache.skipped) }
-        let input = Tensor([cache.count, config.data.size, config.data.size, 3])
-        var labels = [Int32](repeating: 0, count: cache.count)
-        labels.withUnsafeMutableBufferPointer {
-            cache.assembleBatch(Array(0..<cache.count), epoch: 0, augmentation: nil, normalization: config.data.normalization,
-                                images: input.data, labels: $0.baseAddress!)
-        }
-        let logits = try net.forward(input, training: false)
-        let probs = CrossEntropy.softmax(logits.data, batch: cache.count, classes: classes)
+        // The same batched evaluation pass as `ablate evaluate`, so many images never need one huge batch.
+        let probs = try ExternalEvaluation.predict(net, cache: cache, config: config).map(\.probabilities)
         return zip(cache.files, probs).map { file, p in
             let best = p.indices.max { p[$0] < p[$1] }!
             return ImagePrediction(file: file.path,
-                                   probabilities: Dictionary(uniqueKeysWithValues: zip(classNames, p.map(Double.init))),
+                                   probabilities: Dictionary(uniqueKeysWithValues: zip(classNames, p)),
                                    predicted: classNames[best])
         }
     }
