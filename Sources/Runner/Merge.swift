@@ -51,19 +51,45 @@ public enum RunMerge {
             && Set(x.runs.map(\.configHash)) == Set(y.runs.map(\.configHash))
     }
 
-    /// Merges `sources` into the store at `target` (created when missing) in one transaction.
+    /// The finished runs of `archive`, from any experiment, whose configuration (config hash) is a run of
+    /// `experiment`: each filed under `experiment` with its label there, as one source named
+    /// "`source` (experiment E, run N)". A configuration is a full description of a run (data, split, recipe, model,
+    /// seed) and training is bit-reproducible on one backend, so a run trained for one experiment answers the same
+    /// entry of another without training it again.
+    public static func reusable(_ archive: RunArchive, source: String,
+                                for experiment: Experiment) -> [(name: String, archive: RunArchive)] {
+        let labels = Dictionary(experiment.runs.map { ($0.configHash, $0.label) }, uniquingKeysWith: { a, _ in a })
+        let now = Date()
+        let definition = RunArchive.Experiment(name: experiment.name, fileText: experiment.fileText,
+                                               filePath: experiment.filePath, created: now, updated: now)
+        return archive.runs.compactMap { run -> (name: String, archive: RunArchive)? in
+            guard run.record.status == .finished, let label = labels[run.record.configHash] else { return nil }
+            var refiled = run
+            refiled.experimentName = experiment.name
+            refiled.record.label = label
+            return ("\(source) (experiment \(run.experimentName), run \(run.record.id))",
+                    RunArchive(experiments: [definition], runs: [refiled]))
+        }
+    }
+
+    /// Merges `sources` into the store at `target` (created when missing) in one transaction. With `reuseFor`,
+    /// only the finished runs that are configurations of that experiment are merged, filed under it (`reusable`).
     public static func merge(sources: [String], into target: String, includeUnfinished: Bool,
+                             reuseFor: Experiment? = nil,
                              afterEachRun: (() -> Void)? = nil) throws -> MergeSummary {
         let targetPath = URL(fileURLWithPath: target).standardizedFileURL.path
-        let archives = try sources.map { source -> (name: String, archive: RunArchive) in
+        let archives = try sources.flatMap { source -> [(name: String, archive: RunArchive)] in
             guard URL(fileURLWithPath: source).standardizedFileURL.path != targetPath else {
                 throw StoreError.invalidArchive(path: source, reason: "it is the target database itself")
             }
-            return (source, try load(source))
+            let archive = try load(source)
+            guard let reuseFor else { return [(source, archive)] }
+            return reusable(archive, source: source, for: reuseFor)
         }
         let store = try RunStore(path: target)
         defer { try? store.close() }
-        return try store.merge(archives, includeUnfinished: includeUnfinished, sameDefinition: sameDefinition,
+        return try store.merge(archives, includeUnfinished: includeUnfinished && reuseFor == nil,
+                               sameDefinition: sameDefinition,
                                afterEachRun: afterEachRun)
     }
 }

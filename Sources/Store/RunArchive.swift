@@ -13,6 +13,11 @@ public struct RunArchive: Sendable {
         public var filePath: String?
         public var created: Date
         public var updated: Date
+
+        public init(name: String, fileText: String, filePath: String?, created: Date, updated: Date) {
+            self.name = name; self.fileText = fileText; self.filePath = filePath
+            self.created = created; self.updated = updated
+        }
     }
 
     public struct StoredPrediction: Equatable, Sendable {
@@ -33,6 +38,10 @@ public struct RunArchive: Sendable {
 
     public var experiments: [Experiment]
     public var runs: [Run]
+
+    public init(experiments: [Experiment], runs: [Run]) {
+        self.experiments = experiments; self.runs = runs
+    }
 
     /// The value of `format` in an export document.
     public static let format = "ablate-export"

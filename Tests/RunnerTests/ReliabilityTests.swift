@@ -5,6 +5,55 @@ import XCTest
 
 /// Reliability with the real binary: a runs folder from another store, many processes on a new store.
 extension EndToEndTests {
+    /// Shards of one matrix run with their own `--db` and one `--runs-dir`; each store's first run is run 1. An
+    /// interrupted shard must still resume after another shard trained its own run 1 in the same runs folder.
+    func testShardsSharingOneRunsFolderKeepTheirCheckpoints() throws {
+        let file = try writeExperiment("shared", epochs: 8, matrix: "  seed: [1, 2]")
+        let log = dir.appendingPathComponent("shard0.log")
+        let p = try start(["run", file, "--shard", "0/2", "--db", "shard0.sqlite"], output: log)
+        try waitForEpochs("shard0.sqlite", atLeast: 1, process: p, log: log)
+        Darwin_kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0, "shard 0 finished before it could be interrupted")
+
+        let other = try run(["run", file, "--shard", "1/2", "--db", "shard1.sqlite"])
+        XCTAssertEqual(other.status, 0, other.output)
+        XCTAssertFalse(other.output.contains("belongs to another"), other.output)
+        let resumed = try run(["run", file, "--shard", "0/2", "--db", "shard0.sqlite"])
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming after epoch"), resumed.output)
+        XCTAssertFalse(resumed.output.contains("belongs to another"), resumed.output)
+
+        let folders = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("runs/shared").path)
+        XCTAssertEqual(folders.filter { $0.hasPrefix("run-1-") }.count, 2, "one folder per configuration: \(folders)")
+        let reference = try run(["run", file, "--db", "ref.sqlite", "--runs-dir", "runs-ref"])
+        XCTAssertEqual(reference.status, 0, reference.output)
+        let shards = try epochs("shard0.sqlite") + epochs("shard1.sqlite")
+        XCTAssertEqual(shards.map { $0.map(\.bitPattern) }, try epochs("ref.sqlite").map { $0.map(\.bitPattern) })
+    }
+
+    /// A run interrupted while run folders were named `run-<id>` resumes from that folder.
+    func testInterruptedRunResumesFromItsFolderWithoutTheHash() throws {
+        let file = try writeExperiment("legacy", epochs: 8, matrix: "  seed: [9]")
+        let log = dir.appendingPathComponent("legacy.log")
+        let p = try start(["run", file, "--db", "l.sqlite"], output: log)
+        try waitForEpochs("l.sqlite", atLeast: 1, process: p, log: log)
+        Darwin_kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertNotEqual(p.terminationStatus, 0, "the run finished before it could be interrupted")
+        let parent = dir.appendingPathComponent("runs/legacy")
+        let folder = try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: parent.path).first)
+        try FileManager.default.moveItem(at: parent.appendingPathComponent(folder), to: parent.appendingPathComponent("run-1"))
+
+        let again = try run(["run", file, "--db", "l.sqlite"])
+        XCTAssertEqual(again.status, 0, again.output)
+        XCTAssertTrue(again.output.contains("resuming after epoch"), again.output)
+        let store = try RunStore(path: dir.appendingPathComponent("l.sqlite").path, create: false)
+        XCTAssertEqual(try store.listRuns().first?.run.checkpointPath,
+                       parent.appendingPathComponent("run-1/checkpoint.safetensors").path)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: parent.path), ["run-1"])
+    }
+
     /// Deleting the database to start over leaves the runs folder: the new store's run 1 must not resume from the
     /// old store's run-1 checkpoint. The foreign checkpoint is moved aside with a message and the run starts fresh.
     func testForeignCheckpointIsSetAsideAndTheRunStartsFresh() throws {
@@ -13,7 +62,10 @@ extension EndToEndTests {
         XCTAssertEqual(first.status, 0, first.output)
         let expected = try epochs("old.sqlite")
         XCTAssertEqual(expected.count, 2)
-        let runDir = dir.appendingPathComponent("runs/foreign/run-1")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("runs/foreign").path)
+        XCTAssertEqual(folders.count, 1)
+        XCTAssertTrue(folders.first?.hasPrefix("run-1-") ?? false, "run-<id>-<config hash>: \(folders)")
+        let runDir = dir.appendingPathComponent("runs/foreign").appendingPathComponent(folders.first ?? "?")
         XCTAssertTrue(FileManager.default.fileExists(atPath: runDir.appendingPathComponent("checkpoint.safetensors").path))
 
         try FileManager.default.removeItem(at: dir.appendingPathComponent("old.sqlite"))
@@ -193,7 +245,7 @@ extension EndToEndTests {
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
         if output.isEmpty { throw XCTSkip("unshare -m is not allowed here") }
         XCTAssertEqual(p.terminationStatus, 1, output)
-        XCTAssertTrue(output.contains("cannot write '\(runs.path)/full/run-1/"), output)
+        XCTAssertTrue(output.contains("cannot write '\(runs.path)/full/run-1-"), output)
         XCTAssertTrue(output.contains("No space left on device"), output)
         XCTAssertFalse(output.contains("NSCocoaErrorDomain"), output)
     }

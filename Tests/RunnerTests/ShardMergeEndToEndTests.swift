@@ -45,6 +45,40 @@ extension EndToEndTests {
                        try Data(contentsOf: dir.appendingPathComponent("r2/epochs.csv")))
     }
 
+    /// `merge --reuse-for FILE` files another experiment's finished runs of the same configurations under FILE's
+    /// experiment; `ablate run FILE` then trains only the rest, and the reused runs are the runs it would have trained.
+    func testMergeReusesRunsOfTheSameConfigurationFromAnotherExperiment() throws {
+        let first = try writeExperiment("first", epochs: 2, matrix: "  seed: [1, 2]")
+        let second = try writeExperiment("second", epochs: 2, matrix: "  seed: [2, 3]")
+        XCTAssertEqual(try run(["run", first, "--db", "a.sqlite", "--runs-dir", "runs-a"]).status, 0)
+
+        let refused = try run(["merge", "a.sqlite", "--into", "b.sqlite", "--reuse-for", second, "--all"])
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.output.contains("--all does not go with --reuse-for"), refused.output)
+        let unrelated = try writeExperiment("unrelated", epochs: 3, matrix: "  seed: [2]")
+        let none = try run(["merge", "a.sqlite", "--into", "b.sqlite", "--reuse-for", unrelated])
+        XCTAssertEqual(none.status, 0, none.output)
+        XCTAssertTrue(none.output.contains("no finished run in a.sqlite is a configuration of unrelated"), none.output)
+
+        let reused = try run(["merge", "a.sqlite", "--into", "b.sqlite", "--reuse-for", second])
+        XCTAssertEqual(reused.status, 0, reused.output)
+        XCTAssertTrue(reused.output.contains("a.sqlite (experiment first, run 2): second seed=2"), reused.output)
+        XCTAssertTrue(reused.output.contains("1 added"), reused.output)
+        XCTAssertTrue(try run(["merge", "a.sqlite", "--into", "b.sqlite", "--reuse-for", second]).output
+            .contains("nothing changed"))
+        let rest = try run(["run", second, "--db", "b.sqlite", "--runs-dir", "runs-b"])
+        XCTAssertEqual(rest.status, 0, rest.output)
+        XCTAssertTrue(rest.output.contains("queued 1 new run(s)"), rest.output)
+        XCTAssertFalse(rest.output.contains("seed=2: starting"), rest.output)
+
+        let store = try RunStore(path: dir.appendingPathComponent("b.sqlite").path, create: false)
+        XCTAssertEqual(try store.listRuns().map { "\($0.experimentName) \($0.run.label) \($0.run.status)" }.sorted(),
+                       ["second seed=2 finished", "second seed=3 finished"])
+        XCTAssertEqual(try run(["run", second, "--db", "c.sqlite", "--runs-dir", "runs-c"]).status, 0)
+        func bits(_ db: String) throws -> [[UInt64]] { try epochs(db).map { $0.map(\.bitPattern) }.sorted { $0.lexicographicallyPrecedes($1) } }
+        XCTAssertEqual(try bits("b.sqlite"), try bits("c.sqlite"), "a reused run differs from the run it stands for")
+    }
+
     /// A merge killed inside its transaction leaves the target exactly as it was.
     func testMergeKilledMidwayLeavesTheTargetAsItWas() throws {
         let file = try writeExperiment("killmerge", epochs: 1, matrix: "  seed: [1, 2, 3, 4]")

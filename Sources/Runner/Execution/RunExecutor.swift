@@ -116,9 +116,27 @@ public final class RunExecutor {
         return summary
     }
 
-    /// Folder of one run's checkpoint and best weights: `<runs>/<experiment>/run-<id>/`.
-    public static func runDirectory(_ runsDirectory: String, experiment: String, runID: Int64) -> URL {
-        URL(fileURLWithPath: runsDirectory).appendingPathComponent(experiment).appendingPathComponent("run-\(runID)")
+    /// Folder of one run's checkpoint and best weights: `<runs>/<experiment>/run-<id>-<config hash, 12 digits>/`.
+    ///
+    /// The hash is in the name because run ids are per store: shards and sittings run with their own `--db` and
+    /// often one `--runs-dir`, and every store's first run is run 1. With the id alone, shard 1's run 1 would find
+    /// shard 0's run-1 checkpoint, set it aside as foreign and start over, and shard 0 would then lose its resume
+    /// point the same way. The id stays in the name for people looking for "run 3".
+    public static func runDirectory(_ runsDirectory: String, experiment: String, runID: Int64, configHash: String) -> URL {
+        URL(fileURLWithPath: runsDirectory).appendingPathComponent(experiment)
+            .appendingPathComponent("run-\(runID)-\(configHash.prefix(12))")
+    }
+
+    /// The folder a run had before the config hash was part of the name (`run-<id>`): a run whose checkpoint there
+    /// is its own (same store, run and configuration) goes on using it, so an interrupted run still resumes.
+    static func existingRunDirectory(_ runsDirectory: String, experiment: String, owner: CheckpointOwner) -> URL {
+        let current = runDirectory(runsDirectory, experiment: experiment, runID: owner.runID, configHash: owner.configHash)
+        let legacy = URL(fileURLWithPath: runsDirectory).appendingPathComponent(experiment)
+            .appendingPathComponent("run-\(owner.runID)")
+        let legacyCheckpoint = legacy.appendingPathComponent(RunFiles.checkpoint)
+        guard !FileManager.default.fileExists(atPath: current.appendingPathComponent(RunFiles.checkpoint).path),
+              let state = try? Checkpoint.readState(from: legacyCheckpoint), state.owner == owner else { return current }
+        return legacy
     }
 
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
@@ -144,11 +162,11 @@ public final class RunExecutor {
         let netConfig = config.model.spec(classes: classes)
         let seed = UInt64(max(0, config.seed))
         let net = try netConfig.build(seed: seed)
-        let dir = Self.runDirectory(options.runsDirectory, experiment: experiment.name, runID: claim.run.id)
+        let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
+        let dir = Self.existingRunDirectory(options.runsDirectory, experiment: experiment.name, owner: owner)
         try Self.createFolder(dir)
         let checkpoint = dir.appendingPathComponent(RunFiles.checkpoint)
         let best = dir.appendingPathComponent(RunFiles.bestWeights)
-        let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
         if let moved = try ForeignCheckpoints.setAsideIfForeign(
             checkpoint: checkpoint, best: best, owner: owner, configJSON: claim.run.configJSON,
             epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
