@@ -32,6 +32,39 @@ final class ResNetTests: XCTestCase {
             }
         }
     }
+
+    /// An evaluation without a training plan (`ablate evaluate`, `predict`) keeps no activations but computes the
+    /// same logits, bit for bit, as one that runs in the training plan; a training step after it is unaffected.
+    func testEvaluationWithoutATrainingPlanGivesTheSameLogits() throws {
+        for block in ResidualBlockKind.allCases {
+            for se in [nil, 4] as [Int?] {
+                let config = ResNetConfig(block: block, layers: [2, 1, 1, 1], width: 8, classes: 3, seReduction: se)
+                let (withPlan, without) = (try ResNet(config, seed: 5), try ResNet(config, seed: 5))
+                let x = Tensor([2, 33, 33, 3]), probe = Tensor([2, 33, 33, 3])
+                var rng = SeededGenerator(seed: 9)
+                for i in 0..<x.count { x[i] = Float(rng.normal()); probe[i] = Float(rng.normal()) }
+                for net in [withPlan, without] { try net.forward(x, training: true) }  // running statistics move
+                without.acts = nil
+                let expected = try withPlan.forward(probe, training: false).array
+                XCTAssertNil(withPlan.evaluation, "the test pass of a training run reuses its plan")
+                let got = try without.forward(probe, training: false).array
+                XCTAssertNotNil(without.evaluation)
+                XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(block) se=\(String(describing: se))")
+                XCTAssertLessThan(without.activationBytes, withPlan.activationBytes)
+
+                var grads: [[Float]] = []
+                for net in [withPlan, without] {
+                    net.store.zeroGrad()
+                    let logits = try net.forward(x, training: true)
+                    let d = Tensor(logits.shape)
+                    _ = CrossEntropy.forward(logits: logits.data, labels: [1, 2], classes: 3, dlogits: d.data)
+                    try net.backward(x, dLogits: d)
+                    grads.append(net.store.grads.array)
+                }
+                XCTAssertEqual(grads[0], grads[1], "\(block) se=\(String(describing: se))")
+            }
+        }
+    }
 }
 
 /// ResNet-50's and ResNet-18's convolutions at 224 / batch 32 run on optimised oneDNN kernels (never oneDNN's

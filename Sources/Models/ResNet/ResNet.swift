@@ -5,7 +5,8 @@
 // residual branch after its last BN, before the addition: `layerI.J.se.fc.0/2`).
 //
 // Memory plan: each block keeps its convolution outputs before BN (and its downsample's), and its output, which
-// is the next block's input; BN-ReLU outputs are recomputed in backward. Gradients flow through two buffers
+// is the next block's input; BN-ReLU outputs are recomputed in backward. An evaluation without a training plan
+// keeps none of it (`EvaluationBuffers`). Gradients flow through two buffers
 // sized for the largest block input or output: an identity block's input gradient is its masked output
 // gradient plus the branch's, added in place, so the shortcut costs no copy.
 import AblateCore
@@ -107,6 +108,32 @@ public final class ResNet {
         }
     }
 
+    /// What an evaluation forward needs when there is no training plan for its shape (`ablate evaluate`,
+    /// `predict`, a fresh network): the stem (BN-ReLU in place), the pooled map, and two maps the blocks write
+    /// in turn, each as large as the largest block output; the blocks' convolution outputs go to scratch
+    /// (`keep: false`). For ResNet-50 at 224 / batch 32 this is about a third of the training plan.
+    final class EvaluationBuffers {
+        let n: Int, h: Int, w: Int
+        let stem: Tensor, pooled: Tensor
+        let maps: [Tensor]
+        let features: Tensor, logits: Tensor
+
+        init(_ net: ResNet, n: Int, h: Int, w: Int) throws {
+            self.n = n; self.h = h; self.w = w
+            let sizes = try net.spatialSizes(h, w)
+            let c0 = net.config.width
+            stem = Tensor([n, sizes.stem.h, sizes.stem.w, c0])
+            pooled = Tensor([n, sizes.pool.h, sizes.pool.w, c0])
+            let largest = zip(net.blocks, sizes.blocks).map { n * $1.h * $1.w * $0.block.outChannels }.max()!
+            maps = [Tensor([largest]), Tensor([largest])]
+            features = Tensor([n, net.config.featureChannels])
+            logits = Tensor([n, net.config.classes])
+        }
+
+        var bytes: Int { ([stem, pooled, features, logits] + maps).reduce(0) { $0 + $1.count * 4 } }
+    }
+    var evaluation: EvaluationBuffers?
+
     func activations(n: Int, h: Int, w: Int) throws -> Activations {
         if let a = acts, a.n >= n, a.h == h, a.w == w { return a }
         acts = nil  // release the old buffers before sizing new ones
@@ -116,7 +143,8 @@ public final class ResNet {
     }
 
     public var activationBytes: Int {
-        (acts?.bytes ?? 0) + workspace.bytes + (acts == nil ? 0 : blocks.reduce(0) { $0 + $1.block.activationBytes })
+        (acts?.bytes ?? 0) + (evaluation?.bytes ?? 0) + workspace.bytes
+            + (acts == nil ? 0 : blocks.reduce(0) { $0 + $1.block.activationBytes })
     }
 
     // MARK: forward
@@ -124,6 +152,10 @@ public final class ResNet {
     @discardableResult
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         requireImageBatch(input)
+        // Evaluation reuses a training plan that fits (the test pass after each epoch); otherwise it needs none.
+        if !training, !(acts.map { $0.n >= input.n && $0.h == input.h && $0.w == input.w } ?? false) {
+            return try evaluationForward(input)
+        }
         let a = try activations(n: input.n, h: input.h, w: input.w)
         let ws = workspace, n = input.n
         a.lastBatch = training ? n : 0
@@ -135,7 +167,7 @@ public final class ResNet {
         prof("maxpool", .forward) { maxpool.forward(a.stemAct.map(batch: n), a.maps[0].map(batch: n)) }
 
         for (i, (_, block)) in blocks.enumerated() {
-            block.forward(a.maps[i].map(batch: n), a.maps[i + 1].map(batch: n), training: training, ws)
+            block.forward(a.maps[i].map(batch: n), a.maps[i + 1].map(batch: n), training: training, keep: true, ws)
         }
         // Head: global average pool → fc.
         prof("head", .forward) {
@@ -143,6 +175,34 @@ public final class ResNet {
             fc.forward(a.features.data, a.logits.data, batch: n)
         }
         return firstRows(a.logits, n)
+    }
+
+    /// The eval-mode forward without a training plan (see `EvaluationBuffers`); the same operations in the same
+    /// order as `forward`, so the logits are the same.
+    func evaluationForward(_ input: Tensor) throws -> Tensor {
+        let n = input.n, ws = workspace
+        if evaluation.map({ !($0.n >= n && $0.h == input.h && $0.w == input.w) }) ?? true {
+            evaluation = nil  // release the old buffers before sizing new ones
+            evaluation = try EvaluationBuffers(self, n: n, h: input.h, w: input.w)
+        }
+        let e = evaluation!
+        if let a = acts { a.lastBatch = 0 }  // backward needs a training forward after this one
+        let stem = e.stem.map(batch: n), pooled = e.pooled.map(batch: n)
+        prof("conv7x7 stem", .forward) { conv1.forward(input.map, stem, ws) }
+        prof("bn+relu", .forward) { bn1.forward(stem, stem, training: false, relu: true) }
+        prof("maxpool", .forward) { maxpool.forward(stem, pooled) }
+        var x = pooled
+        for (i, (_, block)) in blocks.enumerated() {
+            let (oh, ow) = block.outputSize(x.h, x.w)
+            let y = FeatureMap(e.maps[i % 2].data, n: n, h: oh, w: ow, c: block.outChannels, stride: block.outChannels)
+            block.forward(x, y, training: false, keep: false, ws)
+            x = y
+        }
+        prof("head", .forward) {
+            GlobalAvgPool.forward(x, e.features.data, ldy: config.featureChannels)
+            fc.forward(e.features.data, e.logits.data, batch: n)
+        }
+        return firstRows(e.logits, n)
     }
 
     // MARK: backward

@@ -15,8 +15,10 @@ protocol ResidualBlock: AnyObject {
     /// Sizes the stored activations for inputs of `n` images of `h×w`.
     func allocate(n: Int, h: Int, w: Int)
     var activationBytes: Int { get }
-    /// x [N, H, W, C_in] → y [N, OH, OW, C_out] (dense).
-    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace)
+    /// x [N, H, W, C_in] → y [N, OH, OW, C_out] (dense). With `keep` the convolution outputs go to the block's
+    /// own buffers (sized by `allocate`) for backward; without it (evaluation without a training plan) to
+    /// scratch shared by all blocks, and the block needs no `allocate`. Training always keeps.
+    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace)
     /// Backward of the last training forward on `x`: dy = ∂L/∂y (overwritten) → dx = ∂L/∂x (written). Without a
     /// downsample, dx must be dy's memory.
     func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace)
@@ -88,10 +90,12 @@ final class BasicBlock: ResidualBlock {
 
     var activationBytes: Int { (t1.count + t2.count) * 4 + join.activationBytes }
 
-    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
-        let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
+    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace) {
+        precondition(keep || !training, "a training forward keeps its activations")
+        let t1 = keep ? t1.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv1Output, like: y, c: outChannels)
+        let t2 = keep ? t2.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv2Output, like: y, c: outChannels)
         frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
-        join.forward(t2, x, y, training: training, ws)
+        join.forward(t2, x, y, training: training, keep: keep, ws)
         savedBatch = training ? x.n : 0
     }
 
@@ -142,15 +146,19 @@ final class BottleneckBlock: ResidualBlock {
 
     var activationBytes: Int { (t1.count + t2.count + t3.count) * 4 + join.activationBytes }
 
-    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
-        let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
+    func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace) {
+        precondition(keep || !training, "a training forward keeps its activations")
+        let planes = conv1.outChannels
+        let t1 = keep ? t1.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv1Output, like: x, c: planes)
+        let t2 = keep ? t2.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv2Output, like: y, c: planes)
+        let t3 = keep ? t3.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv3Output, like: y)
         frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
         // BN2-ReLU and conv3 in cache-sized row chunks: the activations never hit memory.
         prof("bn+relu+conv1x1", .forward) {
             bn2.prepare(t2, training: training)
             FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
         }
-        join.forward(t3, x, y, training: training, ws)
+        join.forward(t3, x, y, training: training, keep: keep, ws)
         savedBatch = training ? x.n : 0
     }
 

@@ -47,12 +47,13 @@ final class ResidualJoin {
 
     var activationBytes: Int { shortcut.count * 4 }
 
-    /// t [N, OH, OW, C] (the branch before its last BN), x [N, H, W, C_in] → y [N, OH, OW, C] (dense).
-    func forward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, _ ws: Workspace) {
+    /// t [N, OH, OW, C] (the branch before its last BN), x [N, H, W, C_in] → y [N, OH, OW, C] (dense). Without
+    /// `keep`, the downsample's output goes to scratch (see `ResidualBlock.forward`).
+    func forward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace) {
         prof("bn stats", .forward) { norm.prepare(t, training: training) }
         var residual = x, rscale: UnsafeMutablePointer<Float>? = nil, rshift: UnsafeMutablePointer<Float>? = nil
         if let d = downsample {
-            residual = shortcut.map(batch: t.n)
+            residual = keep ? shortcut.map(batch: t.n) : ws.map(ResNetScratch.unkeptShortcut, like: y)
             prof("downsample " + convName(d.conv), .forward) { d.conv.forward(x, residual, ws) }
             prof("bn stats", .forward) { d.norm.prepare(residual, training: training) }
             rscale = d.norm.scale; rshift = d.norm.shift
@@ -132,4 +133,7 @@ enum ResNetScratch: ScratchBuffer {
     case shortcutGradient
     /// ∂L/∂(the branch before its last BN) `[N, OH, OW, C]`, what `ResidualJoin.backward` returns.
     case branchGradient
+    /// An evaluation forward without a training plan: the convolution outputs a training forward keeps in the
+    /// block (conv1, conv2, the Bottleneck's conv3, the downsample's), one buffer each for all blocks.
+    case unkeptConv1Output, unkeptConv2Output, unkeptConv3Output, unkeptShortcut
 }
