@@ -2,6 +2,7 @@
 # ablate vs PyTorch on ResNet-50 and SE-ResNet-50 (issue 14), measured alternately in one sitting. Not CI.
 #
 #   bash benchmarks/resnet.sh [ROUNDS]     # default 3 rounds; appends a section to benchmarks/RESULTS.md
+#   ONLY=eval bash benchmarks/resnet.sh 3  # only the cases whose name contains ONLY (train, eval, se16, ...)
 #
 # PyTorch goes into a throwaway virtualenv outside the repository (/tmp/torchvenv2; the CPU wheel from
 # /opt/wheels when present), torchvision next to it without dependencies (its models are pure Python; when its
@@ -34,6 +35,7 @@ CASES=(
 for round in $(seq 1 "$ROUNDS"); do
   for c in "${CASES[@]}"; do
     read -r name mode model size batch steps <<<"$c"
+    [[ -z "${ONLY:-}" || "$name" == *"$ONLY"* ]] || continue
     echo "round $round: $name" >&2
     "$ABLATE" bench --model "$model" --mode "$mode" --size "$size" --batch "$batch" --steps "$steps" --warmup 2 \
       --threads $THREADS --json >>"$OUT/ablate-$name.jsonl"
@@ -42,14 +44,17 @@ for round in $(seq 1 "$ROUNDS"); do
       --batch "$batch" --steps "$steps" --threads $THREADS --channels-last >>"$OUT/torch-$name.jsonl"
   done
 done
-"$ABLATE" bench --model resnet50 --size 224 --batch 32 --steps 3 --warmup 1 --threads $THREADS --profile >"$OUT/profile.txt"
+PROFILE_MODE=$([[ "${ONLY:-}" == eval* ]] && echo eval || echo train)
+"$ABLATE" bench --model resnet50 --mode $PROFILE_MODE --size 224 --batch 32 --steps 3 --warmup 1 --threads $THREADS \
+  --profile >"$OUT/profile.txt"
 
-python3 - "$OUT" "$ROUNDS" <<'PY' | tee -a benchmarks/RESULTS.md
+python3 - "$OUT" "$ROUNDS" "$PROFILE_MODE" <<'PY' | tee -a benchmarks/RESULTS.md
 import datetime, json, os, statistics, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, profile_mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def load(path): return [json.loads(l) for l in open(path) if l.strip()]
-t0 = load(os.path.join(out, "torch-train-resnet50.jsonl"))[0]
-a0 = load(os.path.join(out, "ablate-train-resnet50.jsonl"))[0]
+first = sorted(f for f in os.listdir(out) if f.startswith("torch-"))[0][len("torch-"):]
+t0 = load(os.path.join(out, "torch-" + first))[0]
+a0 = load(os.path.join(out, "ablate-" + first))[0]
 print(f"\n# ResNet-50 and SE-ResNet-50: ablate vs PyTorch ({datetime.date.today()})\n")
 print(f"2 threads; ablate backend {a0.get('backend', '?')}; PyTorch {t0['torch']} (torchvision "
       f"{'imported' if t0['torchvision'] else 'definitions written out'}), channels_last, glibc malloc tuned; "
@@ -57,12 +62,13 @@ print(f"2 threads; ablate backend {a0.get('backend', '?')}; PyTorch {t0['torch']
 print("| case | PyTorch img/s | ablate img/s | ratio | PyTorch peak RSS | ablate peak RSS |")
 print("|---|---:|---:|---:|---:|---:|")
 for key in ["train-resnet50", "train-resnet50-se16", "eval-resnet50", "eval-resnet50-se16"]:
+    if not os.path.exists(os.path.join(out, f"ablate-{key}.jsonl")): continue
     a = load(os.path.join(out, f"ablate-{key}.jsonl")); t = load(os.path.join(out, f"torch-{key}.jsonl"))
     ai = statistics.median(r["images_per_second"] for r in a); ti = statistics.median(r["img_per_s"] for r in t)
     ar = max(r["peak_rss_bytes"] for r in a) / 1e9; tr = max(r["peak_rss_mib"] for r in t) * 2**20 / 1e9
     mode, model = key.split("-", 1)
     print(f"| {mode} {model}, 224, batch 32 | {ti:.2f} | {ai:.2f} | {ai / ti:.2f}× | {tr:.1f} GB | {ar:.1f} GB |")
-print("\n## ablate op profile (train resnet50, 224, batch 32)\n\n```")
+print(f"\n## ablate op profile ({profile_mode} resnet50, 224, batch 32)\n\n```")
 print(open(os.path.join(out, "profile.txt")).read().rstrip())
 print("```")
 PY

@@ -14,7 +14,10 @@ public enum FusedBottleneck {
 
     /// y = conv(relu(bn(x))). `bn` must have been prepared for `x` (`BatchNorm2D.prepare`).
     /// Shapes: x [N, H, W, C_in] (may be a channel prefix of a wider buffer) → y [N, H, W, C_out] (dense or a slice).
-    public static func forward(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace) {
+    /// `epilogue(r0, r1)` runs on the thread that computed rows [r0, r1) of y, right after them, while they are in
+    /// cache (every row exactly once, chunks in any order).
+    public static func forward(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ y: FeatureMap, _ ws: Workspace,
+                               epilogue: ((Int, Int) -> Void)? = nil) {
         precondition(conv.isPointwise && x.c == conv.inChannels && y.c == conv.outChannels && bn.channels == x.c)
         bn.requireSaved(training: false)
         let cin = x.c, cout = y.c
@@ -26,6 +29,7 @@ public enum FusedBottleneck {
             abl_scale_shift(x.base + r0 * x.stride, 0, r1 - r0, cin, x.stride, scale, shift, 1, act, cin)
             sgemm(m: r1 - r0, n: cout, k: cin, a: act, lda: cin, b: weight, ldb: cout,
                   c: y.base + r0 * y.stride, ldc: y.stride)
+            epilogue?(r0, r1)
         }
     }
 

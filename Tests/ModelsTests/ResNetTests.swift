@@ -4,6 +4,16 @@ import Engine
 import XCTest
 
 final class ResNetTests: XCTestCase {
+    /// Every parameter gradient of one training step on `x` (two images, labels 1 and 2 of three classes).
+    func gradients(_ net: ResNet, _ x: Tensor) throws -> [Float] {
+        net.store.zeroGrad()
+        let logits = try net.forward(x, training: true)
+        let d = Tensor(logits.shape)
+        _ = CrossEntropy.forward(logits: logits.data, labels: [1, 2], classes: 3, dlogits: d.data)
+        try net.backward(x, dLogits: d)
+        return net.store.grads.array
+    }
+
     /// Two training steps with lr 0 on the same batch must give the same gradients: backward may not depend on
     /// what the previous step left in scratch or gradient buffers.
     func testBackwardIsIndependentOfThePreviousStep() throws {
@@ -13,15 +23,7 @@ final class ResNetTests: XCTestCase {
                 let x = Tensor([2, 33, 33, 3])
                 var rng = SeededGenerator(seed: 9)
                 for i in 0..<x.count { x[i] = Float(rng.normal()) }
-                var grads: [[Float]] = []
-                for _ in 0..<2 {
-                    net.store.zeroGrad()
-                    let logits = try net.forward(x, training: true)
-                    let d = Tensor(logits.shape)
-                    _ = CrossEntropy.forward(logits: logits.data, labels: [1, 2], classes: 3, dlogits: d.data)
-                    try net.backward(x, dLogits: d)
-                    grads.append(net.store.grads.array)
-                }
+                let grads = try (0..<2).map { _ in try gradients(net, x) }
                 let worst = zip(grads[0], grads[1]).map { abs($0 - $1) }.max()!
                 XCTAssertEqual(worst, 0, "\(block) se=\(String(describing: se))")
                 for p in net.store.parameters {
@@ -31,6 +33,23 @@ final class ResNetTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Evaluation of a Bottleneck without SE runs the join on each chunk of conv3's output as it is computed:
+    /// the logits are those of the join run after the whole branch, bit for bit.
+    func testStreamedJoinGivesTheSameLogits() throws {
+        defer { ResidualJoin.streams = true }
+        let net = try ResNet(ResNetConfig(block: .bottleneck, layers: [2, 1, 1, 1], width: 8, classes: 3), seed: 3)
+        let x = Tensor([3, 40, 40, 3])
+        var rng = SeededGenerator(seed: 4)
+        for i in 0..<x.count { x[i] = Float(rng.normal()) }
+        try net.forward(x, training: true)  // running statistics away from their initial values
+        var logits: [[Float]] = []
+        for streams in [true, false] {
+            ResidualJoin.streams = streams
+            logits.append(try net.forward(x, training: false).array)
+        }
+        XCTAssertEqual(logits[0].map(\.bitPattern), logits[1].map(\.bitPattern))
     }
 
     /// An evaluation without a training plan (`ablate evaluate`, `predict`) keeps no activations but computes the
@@ -52,16 +71,7 @@ final class ResNetTests: XCTestCase {
                 XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(block) se=\(String(describing: se))")
                 XCTAssertLessThan(without.activationBytes, withPlan.activationBytes)
 
-                var grads: [[Float]] = []
-                for net in [withPlan, without] {
-                    net.store.zeroGrad()
-                    let logits = try net.forward(x, training: true)
-                    let d = Tensor(logits.shape)
-                    _ = CrossEntropy.forward(logits: logits.data, labels: [1, 2], classes: 3, dlogits: d.data)
-                    try net.backward(x, dLogits: d)
-                    grads.append(net.store.grads.array)
-                }
-                XCTAssertEqual(grads[0], grads[1], "\(block) se=\(String(describing: se))")
+                XCTAssertEqual(try gradients(withPlan, x), try gradients(without, x), "\(block) se=\(String(describing: se))")
             }
         }
     }

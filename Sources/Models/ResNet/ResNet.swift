@@ -111,7 +111,7 @@ public final class ResNet {
     /// What an evaluation forward needs when there is no training plan for its shape (`ablate evaluate`,
     /// `predict`, a fresh network): the stem (BN-ReLU in place), the pooled map, and two maps the blocks write
     /// in turn, each as large as the largest block output; the blocks' convolution outputs go to scratch
-    /// (`keep: false`). For ResNet-50 at 224 / batch 32 this is about a third of the training plan.
+    /// (`keep: false`). Peak memory of evaluation: benchmarks/RESULTS.md.
     final class EvaluationBuffers {
         let n: Int, h: Int, w: Int
         let stem: Tensor, pooled: Tensor

@@ -153,12 +153,20 @@ final class BottleneckBlock: ResidualBlock {
         let t2 = keep ? t2.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv2Output, like: y, c: planes)
         let t3 = keep ? t3.map(batch: x.n) : ws.map(ResNetScratch.unkeptConv3Output, like: y)
         frontForward(conv1, bn1, conv2, x, t1, t2, training: training, ws)
-        // BN2-ReLU and conv3 in cache-sized row chunks: the activations never hit memory.
-        prof("bn+relu+conv1x1", .forward) {
-            bn2.prepare(t2, training: training)
-            FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
+        // BN2-ReLU and conv3 in cache-sized row chunks: the activations never hit memory. In evaluation without
+        // SE the join runs on each chunk of t3 too, while it is in cache.
+        if let join = join.streamingForward(t3, x, y, training: training, keep: keep, ws) {
+            prof("bn+relu+conv1x1+add", .forward) {
+                bn2.prepare(t2, training: false)
+                FusedBottleneck.forward(bn2, conv3, t2, t3, ws, epilogue: join.run)
+            }
+        } else {
+            prof("bn+relu+conv1x1", .forward) {
+                bn2.prepare(t2, training: training)
+                FusedBottleneck.forward(bn2, conv3, t2, t3, ws)
+            }
+            join.forward(t3, x, y, training: training, keep: keep, ws)
         }
-        join.forward(t3, x, y, training: training, keep: keep, ws)
         savedBatch = training ? x.n : 0
     }
 

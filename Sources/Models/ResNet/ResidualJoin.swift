@@ -50,6 +50,43 @@ final class ResidualJoin {
     /// t [N, OH, OW, C] (the branch before its last BN), x [N, H, W, C_in] → y [N, OH, OW, C] (dense). Without
     /// `keep`, the downsample's output goes to scratch (see `ResidualBlock.forward`).
     func forward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace) {
+        let pass = prepareForward(t, x, y, training: training, keep: keep, ws)
+        prof("bn+se+add+relu", .forward) { parallelRows(t.rows, chunk: 512) { r0, r1 in pass.run(r0, r1) } }
+        savedBatch = training ? t.n : 0
+    }
+
+    /// Off only in the test that holds the streamed evaluation to the unstreamed one.
+    nonisolated(unsafe) static var streams = true
+
+    /// In evaluation without SE, BN uses running statistics and nothing needs the whole branch, so the join can
+    /// run on each chunk of t's rows as soon as it is computed, while it is still in cache: returns that pass
+    /// (the caller runs it on every row exactly once), or nil when the join must wait for the whole branch
+    /// (training: batch statistics; SE: the squeeze) and `forward` is the way.
+    func streamingForward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool,
+                          _ ws: Workspace) -> ForwardPass? {
+        guard !training, se == nil, Self.streams else { return nil }
+        savedBatch = 0
+        return prepareForward(t, x, y, training: false, keep: keep, ws)
+    }
+
+    /// `y = ReLU(source·scale + shift)·gate + residual·rscale + rshift)` for rows [r0, r1): the one pass over the
+    /// output (`abl_residual_relu`) with everything `prepareForward` set up.
+    struct ForwardPass {
+        let source: FeatureMap, scale: UnsafeMutablePointer<Float>?, shift: UnsafeMutablePointer<Float>?
+        let gate: UnsafeMutablePointer<Float>?
+        let residual: FeatureMap, rscale: UnsafeMutablePointer<Float>?, rshift: UnsafeMutablePointer<Float>?
+        let y: FeatureMap
+
+        func run(_ r0: Int, _ r1: Int) {
+            abl_residual_relu(source.base, source.stride, scale, shift, gate, source.h * source.w, residual.base,
+                              residual.stride, rscale, rshift, r0, r1, source.c, y.base, y.stride)
+        }
+    }
+
+    /// BN statistics, the downsample (its convolution and BN statistics) and SE's gate (which reads all of t);
+    /// what is left is the per-row pass.
+    private func prepareForward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool,
+                                _ ws: Workspace) -> ForwardPass {
         prof("bn stats", .forward) { norm.prepare(t, training: training) }
         var residual = x, rscale: UnsafeMutablePointer<Float>? = nil, rshift: UnsafeMutablePointer<Float>? = nil
         if let d = downsample {
@@ -58,25 +95,19 @@ final class ResidualJoin {
             prof("bn stats", .forward) { d.norm.prepare(residual, training: training) }
             rscale = d.norm.scale; rshift = d.norm.shift
         }
-        var source = t, scale: UnsafeMutablePointer<Float>? = norm.scale, shift: UnsafeMutablePointer<Float>? = norm.shift
+        guard let se else {
+            return ForwardPass(source: t, scale: norm.scale, shift: norm.shift, gate: nil, residual: residual,
+                               rscale: rscale, rshift: rshift, y: y)
+        }
+        // SE squeezes the normalised branch: write it once, then scale, add and ReLU in one pass.
+        let u = ws.map(ResNetScratch.normalizedBranch, like: t)
         var gate: UnsafeMutablePointer<Float>? = nil
-        if let se {
-            // SE squeezes the normalised branch: write it once, then scale, add and ReLU in one pass.
-            let u = ws.map(ResNetScratch.normalizedBranch, like: t)
-            prof("se", .forward) {
-                norm.apply(t, u, relu: false)
-                gate = se.excite(u)
-            }
-            source = u; scale = nil; shift = nil
+        prof("se", .forward) {
+            norm.apply(t, u, relu: false)
+            gate = se.excite(u)
         }
-        let (c, hw) = (t.c, t.h * t.w)
-        prof("bn+se+add+relu", .forward) {
-            parallelRows(t.rows, chunk: 512) { r0, r1 in
-                abl_residual_relu(source.base, source.stride, scale, shift, gate, hw, residual.base, residual.stride,
-                                  rscale, rshift, r0, r1, c, y.base, y.stride)
-            }
-        }
-        savedBatch = training ? t.n : 0
+        return ForwardPass(source: u, scale: nil, shift: nil, gate: gate, residual: residual, rscale: rscale,
+                           rshift: rshift, y: y)
     }
 
     /// Given y and dy = ∂L/∂y (overwritten with the masked gradient g), returns ∂L/∂t (in scratch) and, with a
