@@ -79,6 +79,19 @@ extension EndToEndTests {
         XCTAssertEqual(try bits("b.sqlite"), try bits("c.sqlite"), "a reused run differs from the run it stands for")
     }
 
+    /// The report lists configurations in the experiment file's matrix order, whatever order the runs reached the
+    /// store in (here the second configuration was trained first).
+    func testReportFollowsTheMatrixOrder() throws {
+        let file = try writeExperiment("ordered", epochs: 1, matrix: "  training.optimizer.lr: [0.05, 0.01]")
+        XCTAssertEqual(try run(["run", file, "--only", "training.optimizer.lr=0.01", "--db", "o.sqlite"]).status, 0)
+        XCTAssertEqual(try run(["run", file, "--db", "o.sqlite"]).status, 0)
+        let report = try run(["report", "--db", "o.sqlite", "--out", "r"])
+        XCTAssertEqual(report.status, 0, report.output)
+        let text = try String(contentsOf: dir.appendingPathComponent("r/README.md"), encoding: .utf8)
+        let first = try XCTUnwrap(text.range(of: "lr=0.05")), second = try XCTUnwrap(text.range(of: "lr=0.01"))
+        XCTAssertLessThan(first.lowerBound, second.lowerBound, text)
+    }
+
     /// A merge killed inside its transaction leaves the target exactly as it was.
     func testMergeKilledMidwayLeavesTheTargetAsItWas() throws {
         let file = try writeExperiment("killmerge", epochs: 1, matrix: "  seed: [1, 2, 3, 4]")

@@ -90,6 +90,17 @@ public struct StoreReport {
                                              groupKey: audit.groupKey, skippedFiles: audit.skippedFiles)
             }
         }
+        // Configurations in the experiment file's matrix order, not in the order runs reached this store (merged
+        // shards, reused runs); names the file no longer has go last.
+        if let parsed {
+            var rank: [String: Int] = [:]
+            for run in parsed.runs {
+                let name = Self.configurationName(label: run.label, model: run.config.model.name)
+                if rank[name] == nil { rank[name] = rank.count }
+            }
+            order = order.enumerated().sorted { (rank[$0.element] ?? Int.max, $0.offset) < (rank[$1.element] ?? Int.max, $1.offset) }
+                .map(\.element)
+        }
         let classCount = (labelsByClass.keys.max() ?? 1) + 1
         let classNames = (0..<max(2, classCount)).map { labelsByClass[$0] ?? "class \($0)" }
         var positive = classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
