@@ -74,7 +74,7 @@ final class ExperimentTests: XCTestCase {
     func testMonkeypoxExpandsToTwelveRuns() throws {
         let path = packageRoot.appendingPathComponent("experiments/monkeypox.yaml").path
         let e = try Experiment.load(file: path, options: .init(checkDataExists: false))
-        XCTAssertEqual(e.name, "monkeypox-se")
+        XCTAssertEqual(e.name, "monkeypox")
         XCTAssertEqual(e.runs.count, 12)
         XCTAssertEqual(Set(e.runs.map(\.configHash)).count, 12)
         XCTAssertEqual(e.axes.map(\.keyPath), ["seed", "model"])
@@ -95,7 +95,7 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(c.training.optimizer.lr, 0.001)
         XCTAssertEqual(c.training.epochs, 25)
         XCTAssertTrue(e.runs[0].dataDirectory.hasSuffix("/shared/data/monkeypox"), e.runs[0].dataDirectory)
-        XCTAssertTrue(e.fileText.contains("monkeypox-se"))
+        XCTAssertTrue(e.fileText.contains("name: monkeypox"))
         XCTAssertEqual(e.filePath, path)
     }
 
