@@ -14,6 +14,26 @@ final class StatisticsTests: XCTestCase {
         XCTAssertEqual(try Statistics.sampleStandardDeviation([1, 3]), 2.0.squareRoot(), accuracy: 1e-15)
     }
 
+    func testMedian() throws {
+        XCTAssertEqual(try Statistics.median(accuracies), 0.912)  // odd count: the middle of the sorted values
+        XCTAssertEqual(try Statistics.median([1, 10, 3, 2]), 2.5)  // even count: the mean of the middle two
+        XCTAssertThrowsError(try Statistics.median([]))
+        XCTAssertThrowsError(try Statistics.median([1, .nan]))
+    }
+
+    /// A run paused for ten minutes in one epoch: its s/epoch is the cost of an epoch, not the pause.
+    func testEpochCostIsTheMedianOverEpochs() throws {
+        let epochs = [50.0, 52, 650, 51].enumerated().map { i, s in
+            EpochMetrics(epoch: i + 1, trainLoss: 0.5, trainAccuracy: 0.8, testLoss: 0.6, testAccuracy: 0.7,
+                         learningRate: 0.001, seconds: s, imagesPerSecond: 1000 / s)
+        }
+        let run = ReportRun(configuration: "a", seed: 1, parameters: 1, multiplyAdds: 1, status: .finished,
+                            epochs: epochs, predictions: [])
+        let digest = RunDigest(run, targetAccuracy: 0.9)
+        XCTAssertEqual(digest.medianSecondsPerEpoch, 51.5)
+        XCTAssertEqual(try XCTUnwrap(digest.medianImagesPerSecond), (1000 / 51 + 1000 / 52) / 2, accuracy: 1e-12)
+    }
+
     func testTooLittleDataThrows() {
         XCTAssertThrowsError(try Statistics.mean([]))
         XCTAssertThrowsError(try Statistics.sampleStandardDeviation([0.9]))

@@ -11,8 +11,10 @@ struct RunDigest {
     let lastTestLoss: Double?
     /// First epoch whose test accuracy is ≥ the target; nil if never reached.
     let epochReachedTarget: Int?
-    let meanSecondsPerEpoch: Double?
-    let meanImagesPerSecond: Double?
+    /// Cost of one epoch: medians over the run's epochs, so the few epochs of a run that was paused (SIGSTOP,
+    /// a suspended machine) or shared the cores with another job do not stand for all of them.
+    let medianSecondsPerEpoch: Double?
+    let medianImagesPerSecond: Double?
 
     var isFinished: Bool { run.status == .finished }
 
@@ -25,8 +27,8 @@ struct RunDigest {
         lastTestAccuracy = run.epochs.last?.testAccuracyOrNaN
         lastTestLoss = run.epochs.last?.testLossOrNaN
         epochReachedTarget = run.epochs.first { $0.testAccuracyOrNaN >= targetAccuracy }?.epoch
-        meanSecondsPerEpoch = try? Statistics.mean(run.epochs.map(\.seconds))
-        meanImagesPerSecond = try? Statistics.mean(run.epochs.map(\.imagesPerSecond))
+        medianSecondsPerEpoch = try? Statistics.median(run.epochs.map(\.seconds))
+        medianImagesPerSecond = try? Statistics.median(run.epochs.map(\.imagesPerSecond))
     }
 }
 

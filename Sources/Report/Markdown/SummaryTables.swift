@@ -25,8 +25,8 @@ public enum ReportTables {
                 SummaryCell.meanStd(finished.compactMap(\.lastTestAccuracy)),
                 NumberFormat.fraction(reached.count, of: finished.count),
                 SummaryCell.mean(reached, digits: 1),
-                SummaryCell.mean(finished.compactMap(\.meanSecondsPerEpoch), digits: 1),
-                SummaryCell.mean(finished.compactMap(\.meanImagesPerSecond), digits: 1),
+                SummaryCell.mean(finished.compactMap(\.medianSecondsPerEpoch), digits: 1),
+                SummaryCell.mean(finished.compactMap(\.medianImagesPerSecond), digits: 1),
             ])
         }
         return table.render() + unfinishedNote(input)
@@ -50,8 +50,8 @@ public enum ReportTables {
                     digest.lastTestAccuracy.map { NumberFormat.fixed($0) } ?? "—",
                     digest.lastTestLoss.map { NumberFormat.fixed($0) } ?? "—",
                     digest.epochReachedTarget.map(String.init) ?? "not reached",
-                    digest.meanSecondsPerEpoch.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
-                    digest.meanImagesPerSecond.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
+                    digest.medianSecondsPerEpoch.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
+                    digest.medianImagesPerSecond.map { NumberFormat.fixed($0, digits: 1) } ?? "—",
                 ])
             }
         }

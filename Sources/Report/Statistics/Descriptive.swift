@@ -17,6 +17,14 @@ public enum Statistics {
         return values.reduce(0, +) / Double(values.count)
     }
 
+    /// Median: the middle value of the sorted values, or the mean of the two middle ones.
+    public static func median(_ values: [Double]) throws -> Double {
+        try requireFinite(values, what: "median")
+        guard !values.isEmpty else { throw ReportError.insufficientData(what: "median", needed: 1, got: 0) }
+        let sorted = values.sorted(), mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+
     /// Sample standard deviation s = √( Σ (xᵢ − x̄)² / (n − 1) ), Bessel-corrected.
     public static func sampleStandardDeviation(_ values: [Double]) throws -> Double {
         guard values.count >= 2 else {
