@@ -69,6 +69,8 @@ public struct ExternalAudit: Sendable, Equatable {
 /// Everything the report needs.
 public struct ReportInput: Sendable, Equatable {
     public var title: String
+    /// What the experiment is for, in the author's words (the experiment file's `description`), under the title.
+    public var description: String?
     public var runs: [ReportRun]
     /// Display order of configurations; configurations missing here follow in order of first appearance.
     public var configurationOrder: [String]

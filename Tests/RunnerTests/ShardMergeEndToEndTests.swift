@@ -80,14 +80,16 @@ extension EndToEndTests {
     }
 
     /// The report lists configurations in the experiment file's matrix order, whatever order the runs reached the
-    /// store in (here the second configuration was trained first).
+    /// store in (here the second configuration was trained first), and shows the file's description.
     func testReportFollowsTheMatrixOrder() throws {
-        let file = try writeExperiment("ordered", epochs: 1, matrix: "  training.optimizer.lr: [0.05, 0.01]")
+        let file = try writeExperiment("ordered", epochs: 1, matrix: "  training.optimizer.lr: [0.05, 0.01]\n"
+                                       + "description: Two learning rates, in this order.")
         XCTAssertEqual(try run(["run", file, "--only", "training.optimizer.lr=0.01", "--db", "o.sqlite"]).status, 0)
         XCTAssertEqual(try run(["run", file, "--db", "o.sqlite"]).status, 0)
         let report = try run(["report", "--db", "o.sqlite", "--out", "r"])
         XCTAssertEqual(report.status, 0, report.output)
         let text = try String(contentsOf: dir.appendingPathComponent("r/README.md"), encoding: .utf8)
+        XCTAssertTrue(text.contains("Two learning rates, in this order.\n\nGenerated at"), "the description under the title: \(text)")
         let first = try XCTUnwrap(text.range(of: "lr=0.05")), second = try XCTUnwrap(text.range(of: "lr=0.01"))
         XCTAssertLessThan(first.lowerBound, second.lowerBound, text)
     }

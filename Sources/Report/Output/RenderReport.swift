@@ -45,7 +45,8 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     let finished = input.runs.filter { $0.status == .finished }.count
     var parts: [String] = [
         "# \(input.title)\n",
-        "Generated at \(formatter.string(from: generatedAt)).\n",
+        (input.description.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" } ?? "")
+            + "Generated at \(formatter.string(from: generatedAt)).\n",
         "\(input.runs.count) runs, \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
             + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "

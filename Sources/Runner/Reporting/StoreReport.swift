@@ -117,6 +117,7 @@ public struct StoreReport {
                                 plannedSeedsPerConfiguration: seeds > 0 ? seeds : nil,
                                 targetAccuracy: target?.metric == "test_acc" ? target!.threshold : 0.89,
                                 classNames: classNames, positiveClass: positive)
+        input.description = parsed?.description
         input.dataSplits = splits.keys.sorted().map { splits[$0]! }
         // Without --baseline, each SE model is compared with its own backbone when the experiment has it (SE-ResNet-50
         // with ResNet-50, SE-DenseNet with DenseNet): the "does SE help this network?" pairs.
