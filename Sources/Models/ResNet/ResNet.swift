@@ -69,7 +69,7 @@ public final class ResNet {
     // MARK: activations
 
     /// What a training step keeps between forward and backward (besides each block's own), for one (N, H, W).
-    final class Activations {
+    final class Activations: BufferPlan {
         let n: Int, h: Int, w: Int
         let stemOut: Tensor, stemAct: Tensor, dStem: Tensor
         /// Block inputs: `inputs[0]` is the max pool's output, `inputs[i]` block i − 1's output; the last
@@ -112,7 +112,7 @@ public final class ResNet {
     /// `predict`, a fresh network): the stem (BN-ReLU in place), the pooled map, and two maps the blocks write
     /// in turn, each as large as the largest block output; the blocks' convolution outputs go to scratch
     /// (`keep: false`). Peak memory of evaluation: benchmarks/RESULTS.md.
-    final class EvaluationBuffers {
+    final class EvaluationBuffers: BufferPlan {
         let n: Int, h: Int, w: Int
         let stem: Tensor, pooled: Tensor
         let maps: [Tensor]
@@ -135,7 +135,7 @@ public final class ResNet {
     var evaluation: EvaluationBuffers?
 
     func activations(n: Int, h: Int, w: Int) throws -> Activations {
-        if let a = acts, a.n >= n, a.h == h, a.w == w { return a }
+        if let a = acts, a.covers(n: n, h: h, w: w) { return a }
         acts = nil  // release the old buffers before sizing new ones
         let a = try Activations(self, n: n, h: h, w: w)
         acts = a
@@ -153,7 +153,7 @@ public final class ResNet {
     public func forward(_ input: Tensor, training: Bool) throws -> Tensor {
         requireImageBatch(input)
         // Evaluation reuses a training plan that fits (the test pass after each epoch); otherwise it needs none.
-        if !training, !(acts.map { $0.n >= input.n && $0.h == input.h && $0.w == input.w } ?? false) {
+        if !training, !(acts?.covers(n: input.n, h: input.h, w: input.w) ?? false) {
             return try evaluationForward(input)
         }
         let a = try activations(n: input.n, h: input.h, w: input.w)
@@ -181,7 +181,7 @@ public final class ResNet {
     /// order as `forward`, so the logits are the same.
     func evaluationForward(_ input: Tensor) throws -> Tensor {
         let n = input.n, ws = workspace
-        if evaluation.map({ !($0.n >= n && $0.h == input.h && $0.w == input.w) }) ?? true {
+        if !(evaluation?.covers(n: n, h: input.h, w: input.w) ?? false) {
             evaluation = nil  // release the old buffers before sizing new ones
             evaluation = try EvaluationBuffers(self, n: n, h: input.h, w: input.w)
         }
@@ -235,6 +235,17 @@ public final class ResNet {
         prof("bn+relu", .backward) { bn1.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
         prof("conv7x7 stem", .backward) { conv1.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
+}
+
+/// Buffers sized for batches of up to `n` images of `h×w`.
+protocol BufferPlan {
+    var n: Int { get }
+    var h: Int { get }
+    var w: Int { get }
+}
+
+extension BufferPlan {
+    func covers(n: Int, h: Int, w: Int) -> Bool { self.n >= n && self.h == h && self.w == w }
 }
 
 extension ResNet: Network {
