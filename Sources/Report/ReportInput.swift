@@ -18,9 +18,12 @@ public struct ReportRun: Sendable, Equatable {
     public var predictions: [Prediction]
     /// Results on test sets outside the run's split (`ablate evaluate`).
     public var externalTests: [ExternalTestResult]
+    /// Which test images are copies of one original; nil when every image is its own case.
+    public var testGrouping: TestGrouping?
 
     public init(configuration: String, seed: Int, parameters: Int, multiplyAdds: Int, status: RunStatus,
-                epochs: [EpochMetrics], predictions: [Prediction] = [], externalTests: [ExternalTestResult] = []) {
+                epochs: [EpochMetrics], predictions: [Prediction] = [], externalTests: [ExternalTestResult] = [],
+                testGrouping: TestGrouping? = nil) {
         self.configuration = configuration
         self.seed = seed
         self.parameters = parameters
@@ -29,7 +32,26 @@ public struct ReportRun: Sendable, Equatable {
         self.epochs = epochs
         self.predictions = predictions
         self.externalTests = externalTests
+        self.testGrouping = testGrouping
     }
+}
+
+/// How a run's test images cluster into independent cases. Augmented copies of one photograph (or photographs of
+/// one patient) tend to be right or wrong together, so a test that counts images as independent cases overstates
+/// the evidence; the report pools each group's images into one case instead.
+public struct TestGrouping: Sendable, Equatable {
+    /// What one group is: the split's group key, e.g. "photo" or "patient".
+    public var unit: String
+    /// Test file → its group key; a file not listed is its own group.
+    public var groupOfFile: [String: String]
+
+    public init(unit: String, groupOfFile: [String: String]) {
+        self.unit = unit
+        self.groupOfFile = groupOfFile
+    }
+
+    /// "photos", "patients"; other rule names become "<name> groups".
+    public var pluralUnit: String { ["photo", "patient"].contains(unit) ? unit + "s" : unit + " groups" }
 }
 
 /// One run's weights scored on a labelled folder outside its split.
@@ -126,15 +148,27 @@ public struct DataSplitNote: Sendable, Equatable {
     public var testByteIdenticalInTrain: Int, testGroupSharedWithTrain: Int
     public var groupKey: String
     public var skippedFiles: Int
+    /// Distinct groups (`groupKey`) among the test files: how many independent cases the test set holds; nil
+    /// when unknown (no stored predictions).
+    public var testGroups: Int?
     public init(description: String, trainFiles: Int, testFiles: Int, testByteIdenticalInTrain: Int,
-                testGroupSharedWithTrain: Int, groupKey: String, skippedFiles: Int) {
+                testGroupSharedWithTrain: Int, groupKey: String, skippedFiles: Int, testGroups: Int? = nil) {
         self.description = description; self.trainFiles = trainFiles; self.testFiles = testFiles
         self.testByteIdenticalInTrain = testByteIdenticalInTrain; self.testGroupSharedWithTrain = testGroupSharedWithTrain
-        self.groupKey = groupKey; self.skippedFiles = skippedFiles
+        self.groupKey = groupKey; self.skippedFiles = skippedFiles; self.testGroups = testGroups
     }
 }
 
 extension ReportInput {
+    /// The grouping of the test images when every finished run with predictions has one, all of the same unit
+    /// (one split, one group key); nil otherwise, and then tests count images.
+    public var sharedTestGrouping: TestGrouping? {
+        let scored = runs.filter { $0.status == .finished && !$0.predictions.isEmpty }
+        guard let first = scored.first?.testGrouping,
+              scored.allSatisfy({ $0.testGrouping?.unit == first.unit }) else { return nil }
+        return first
+    }
+
     /// True when some configuration's mean best test accuracy over its finished seeds meets the target.
     public var reachesTarget: Bool {
         var best: [String: [Double]] = [:]

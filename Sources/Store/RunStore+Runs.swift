@@ -63,7 +63,8 @@ extension RunStore {
                         try RunRow.filter(key: id).updateAll(db, [
                             RunRow.Columns.status.set(to: RunStatus.queued.rawValue),
                             RunRow.Columns.errorMessage.set(to: nil), RunRow.Columns.endedAt.set(to: nil),
-                            RunRow.Columns.claimToken.set(to: nil), RunRow.Columns.queuedAt.set(to: now),
+                            RunRow.Columns.claimToken.set(to: nil), RunRow.Columns.leaseHolder.set(to: nil),
+                            RunRow.Columns.queuedAt.set(to: now),
                         ])
                         result.requeued.append(id)
                     } else {
@@ -98,9 +99,10 @@ extension RunStore {
 
     /// Atomically claims the next run to work on, or returns nil when there is none.
     ///
-    /// Candidates, in order: `running` runs whose heartbeat is older than `staleAfter` seconds (their process
-    /// died; they resume from their last checkpoint), then `queued` runs, oldest id first. One IMMEDIATE
-    /// transaction: no two processes ever claim the same run.
+    /// Candidates, in order: `running` runs whose process died — their heartbeat is older than `staleAfter`
+    /// seconds, or their `LeaseHolder` has certainly exited as seen from this process on `host` — which resume
+    /// from their last checkpoint, then `queued` runs, oldest id first. One IMMEDIATE transaction: no two processes
+    /// ever claim the same run. This process is recorded as the new holder (nothing where /proc is missing).
     /// `configHashes`: claim only these configurations (an `ablate run --only …` selection), leaving other
     /// queued runs to the processes that want them.
     public func claimNextRun(host: String, staleAfter: TimeInterval, experimentID: Int64? = nil,
@@ -114,6 +116,7 @@ extension RunStore {
         let now = clock()
         let cutoff = now.addingTimeInterval(-staleAfter)
         let token = UUID().uuidString
+        let me = LeaseHolder.current(host: host)
         return try write { db in
             // The claim stays hand-written SQL (its columns still come from `RunRow.Columns`): it is the store's
             // concurrency contract — which runs may be taken (queued, or running with a heartbeat older than the
@@ -126,6 +129,15 @@ extension RunStore {
             var claimable: SQL = """
                 (\(C.status) = \(queued) OR (\(C.status) = \(running) AND (\(C.heartbeat) IS NULL OR \(C.heartbeat) < \(cutoff))))
                 """
+            // Running runs with a fresh heartbeat whose holder has exited (see `LeaseHolder.isGone`): the test
+            // needs the process table, so it is made here, under the same write lock, and joins the SQL by id.
+            if let me {
+                let held: SQLRequest<RunRow> = "SELECT * FROM \(RunRow.self) WHERE \(C.status) = \(running) AND \(C.leaseHolder) IS NOT NULL"
+                let gone = try held.fetchAll(db).filter { row in
+                    LeaseHolder(host: row.host, recorded: row.leaseHolder)?.isGone(seenFrom: me) ?? false
+                }.compactMap(\.id)
+                if !gone.isEmpty { claimable = "(\(claimable) OR (\(C.status) = \(running) AND \(C.id) IN \(gone)))" }
+            }
             if let experimentID { claimable += " AND \(C.experimentID) = \(experimentID)" }
             if let configHashes {
                 guard !configHashes.isEmpty else { return nil }
@@ -140,7 +152,7 @@ extension RunStore {
                 UPDATE \(RunRow.self) SET \(C.status) = \(running), \(C.heartbeat) = \(now), \(C.host) = \(host),
                     \(C.gitCommit) = \(gitCommit), \(C.ablateVersion) = \(ablateVersion), \(C.threads) = \(threads),
                     \(C.startedAt) = COALESCE(\(C.startedAt), \(now)), \(C.endedAt) = NULL, \(C.errorMessage) = NULL,
-                    \(C.claimToken) = \(token), \(C.attempts) = \(C.attempts) + 1
+                    \(C.claimToken) = \(token), \(C.leaseHolder) = \(me?.recorded), \(C.attempts) = \(C.attempts) + 1
                 WHERE \(C.id) = \(id)
                 """)
             let run = try RunStore.fetchRun(db, id: id)
@@ -240,7 +252,7 @@ extension RunStore {
             try RunRow.filter(key: lease.runID).updateAll(db, [
                 RunRow.Columns.status.set(to: status.rawValue), RunRow.Columns.endedAt.set(to: now),
                 RunRow.Columns.heartbeat.set(to: now), RunRow.Columns.errorMessage.set(to: message),
-                RunRow.Columns.claimToken.set(to: nil),
+                RunRow.Columns.claimToken.set(to: nil), RunRow.Columns.leaseHolder.set(to: nil),
             ])
         }
     }

@@ -13,7 +13,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 3
+    public static let schemaVersion = 4
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -245,12 +245,13 @@ public final class RunStore: @unchecked Sendable {
         ("v1: experiments, runs, epochs, predictions", createVersion1),
         ("v2: store id", addStoreID),
         ("v3: external tests", addExternalTests),
+        ("v4: lease holder", addLeaseHolder),
     ]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         for m in migrations { migrator.registerMigration(m.identifier, migrate: m.apply) }
-        // Later versions: append "v3: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
+        // Later versions: append "v5: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
         return migrator
     }
 
@@ -364,6 +365,14 @@ public final class RunStore: @unchecked Sendable {
             );
             """)
         try db.execute(sql: "PRAGMA user_version = 3")
+    }
+
+    /// The process holding a running run's lease (`LeaseHolder`: boot id, pid namespace, pid; the host is in
+    /// `host`), so a process on the same machine can resume a run whose holder died without waiting for the
+    /// heartbeat to go stale. NULL when no process holds the run, or for leases taken by an older ablate.
+    static func addLeaseHolder(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE runs ADD COLUMN lease_holder TEXT")
+        try db.execute(sql: "PRAGMA user_version = 4")
     }
 
     /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together

@@ -74,13 +74,15 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     /// The token of the lease a process holds on the run (`RunLease.token`); nil when no process holds it.
     var claimToken: String?
     var attempts: Int
+    /// Who holds that lease (`LeaseHolder.recorded`); nil when nobody does or an older ablate took it.
+    var leaseHolder: String?
 
     enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, experimentID = "experiment_id", configJSON = "config_json", configHash = "config_hash", label, seed
         case status, epochsTotal = "epochs_total", queuedAt = "queued_at", heartbeat, host, gitCommit = "git_commit"
         case ablateVersion = "ablate_version", threads, startedAt = "started_at", endedAt = "ended_at"
         case errorMessage = "error_message", checkpointPath = "checkpoint_path", dataAuditJSON = "data_audit_json"
-        case claimToken = "claim_token", attempts
+        case claimToken = "claim_token", attempts, leaseHolder = "lease_holder"
     }
     typealias Columns = CodingKeys
 

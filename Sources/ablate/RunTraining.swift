@@ -54,7 +54,8 @@ func describeUnfinished(_ s: RunSummary, staleAfter: Double) -> String {
     case .running:
         let age = r.heartbeat.map { "heartbeat \(Int(Date().timeIntervalSince($0)))s ago" } ?? "no heartbeat yet"
         return "run \(r.id) \(r.label): running on \(r.host ?? "another host") (\(age), \(progress)); it is resumed "
-            + "here only after \(Int(staleAfter))s without a heartbeat (--stale-after)"
+            + "here once its process has exited (seen on the same machine) or after \(Int(staleAfter))s without a "
+            + "heartbeat (--stale-after)"
     case .failed:
         return "run \(r.id) \(r.label): failed (\(r.errorMessage ?? "no message")); queue it again with --retry-failed"
     case .queued, .interrupted:
@@ -97,7 +98,12 @@ final class ProgressDisplay {
     func handle(_ event: RunEvent) {
         switch event {
         case let .enqueued(result, total):
-            say("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store")
+            // "2 of 3 already in the store (1 finished, 1 running)": a running run is another process's, or a
+            // killed one's that is resumed when its holder is known to be gone or its heartbeat goes stale.
+            let byStatus = Dictionary(grouping: result.skipped, by: \.status).sorted { $0.key.rawValue < $1.key.rawValue }
+                .map { "\($0.value.count) \($0.key.rawValue)" }
+            say("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store"
+                + (byStatus.isEmpty ? "" : " (\(byStatus.joined(separator: ", ")))"))
         case let .dataPrepared(directory, synthesized, audit, skipped):
             if synthesized { say("synthesised data in \(directory)") }
             if !skipped.isEmpty {

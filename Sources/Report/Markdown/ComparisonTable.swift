@@ -15,20 +15,39 @@ extension ReportTables {
         return try comparison(input, pairs: checked.comparisonPairs)
     }
 
-    /// The same for explicit (candidate, baseline) pairs, e.g. each SE variant against its own backbone.
+    /// The same for explicit (candidate, baseline) pairs, e.g. each SE variant against its own backbone. When the
+    /// test images are copies of fewer originals (`ReportRun.testGrouping`), McNemar's test counts one case per
+    /// original, its copies pooled, and the note says how many independent cases the test set holds.
     public static func comparison(_ input: ReportInput, pairs: [ComparisonPair]) throws -> String {
         try input.validate()
-        let table = try pairedComparisonTable(input.groups(), pairs: pairs, deltaTitle: "Δ last-epoch test acc",
-                                              accuracy: { $0.lastTestAccuracy }, predictions: { $0.run.predictions })
+        let grouping = input.sharedTestGrouping
+        let table = try pairedComparisonTable(
+            input.groups(), pairs: pairs, deltaTitle: "Δ last-epoch test acc",
+            accuracy: { $0.lastTestAccuracy },
+            predictions: { digest in grouping == nil ? digest.run.predictions : digest.run.testGrouping.map { digest.run.predictions.pooled(by: $0) } },
+            mcnemarTitle: grouping.map { "McNemar per seed (per \($0.unit))" } ?? "McNemar per seed")
         let baselines = Set(pairs.map(\.baseline))
         let against = baselines.count == 1 ? baselines.first! : "its baseline"
-        let note = """
+        var note = """
 
             Δ = configuration − \(against), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
             with n paired seeds it has n − 1 degrees of freedom, so with few seeds only large, consistent differences \
-            reach significance. McNemar's exact test compares the two final models image by image for each seed.
-
+            reach significance.
             """
+        if let grouping, let sample = input.runs.first(where: { $0.status == .finished && $0.testGrouping != nil && !$0.predictions.isEmpty }) {
+            let cases = sample.predictions.pooled(by: grouping).count
+            note += """
+                 McNemar's exact test compares the two final models for each seed with one case per \(grouping.unit): \
+                the \(sample.predictions.count) test images are copies of \(cases) \(grouping.pluralUnit), and copies tend to be \
+                right or wrong together, so each \(grouping.unit)'s images are pooled (mean softmax) into one prediction; \
+                counting images as independent cases would overstate the evidence. Every seed is scored on the same \
+                \(cases) \(grouping.pluralUnit): the t-test shows how consistently the difference appears across training \
+                seeds, not how it would carry over to new \(grouping.pluralUnit).
+
+                """
+        } else {
+            note += " McNemar's exact test compares the two final models image by image for each seed.\n\n"
+        }
         return table + note
     }
 
@@ -38,12 +57,13 @@ extension ReportTables {
     /// more than one baseline the table names each row's.
     static func pairedComparisonTable(_ groups: [ConfigurationGroup], pairs: [ComparisonPair], deltaTitle: String,
                                       accuracy: (RunDigest) -> Double?,
-                                      predictions: (RunDigest) -> [Prediction]?) throws -> String {
+                                      predictions: (RunDigest) -> [Prediction]?,
+                                      mcnemarTitle: String = "McNemar per seed") throws -> String {
         let named = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let showBaseline = Set(pairs.map(\.baseline)).count > 1
         var table = MarkdownTable(columns: [.init("Configuration")] + (showBaseline ? [.init("Baseline")] : []) + [
             .init("Paired seeds", .right), .init(deltaTitle, .right),
-            .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init("McNemar per seed"), .init("Verdict"),
+            .init("95% CI of Δ", .right), .init("Paired t-test", .right), .init(mcnemarTitle), .init("Verdict"),
         ])
         func bySeed(_ group: ConfigurationGroup) -> [Int: Double] {
             var result: [Int: Double] = [:]

@@ -77,15 +77,17 @@ public enum ReportTables {
 extension ReportTables {
     /// One row per distinct split: sizes and how many test files have a byte-identical copy, or a file of the
     /// same group (same photograph / patient), in training. Non-zero counts mean the test accuracy is inflated.
+    /// "test groups" is how many distinct originals the test files come from: the number of independent cases.
     public static func dataSplits(_ input: ReportInput) -> String {
         var table = MarkdownTable(columns: [
             .init("split"), .init("train files", .right), .init("test files", .right),
             .init("test byte-identical to a train file", .right), .init("test sharing a group with train", .right),
-            .init("group key"), .init("skipped files", .right),
+            .init("group key"), .init("test groups", .right), .init("skipped files", .right),
         ])
         for s in input.dataSplits {
             try? table.addRow([s.description, "\(s.trainFiles)", "\(s.testFiles)", "\(s.testByteIdenticalInTrain)",
-                               "\(s.testGroupSharedWithTrain)", s.groupKey, "\(s.skippedFiles)"])
+                               "\(s.testGroupSharedWithTrain)", s.groupKey, s.testGroups.map { "\($0)" } ?? "—",
+                               "\(s.skippedFiles)"])
         }
         var text = table.render()
         if input.dataSplits.contains(where: { $0.testByteIdenticalInTrain > 0 || $0.testGroupSharedWithTrain > 0 }) {

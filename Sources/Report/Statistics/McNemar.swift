@@ -56,3 +56,20 @@ public enum McNemar {
         return McNemarResult(baselineOnlyCorrect: b, candidateOnlyCorrect: c, pValue: try exactPValue(b: b, c: c))
     }
 }
+
+extension Array where Element == Prediction {
+    /// One prediction per group of copies, for tests whose cases must be independent: the copies' softmax outputs
+    /// are averaged, and the pooled prediction is named by the group key (so McNemar pairs two runs by group).
+    /// Copies that carry different labels stay apart. Groups are sorted by key and copies summed in file order, so
+    /// the result, to the last bit, does not depend on the order of the input.
+    /// Every prediction has one probability per class (`ReportInput.validate` checks it).
+    public func pooled(by grouping: TestGrouping) -> [Prediction] {
+        let groups = Dictionary(grouping: self) { (grouping.groupOfFile[$0.file] ?? $0.file) + "#\($0.label)" }
+        return groups.keys.sorted().map { key in
+            let copies = groups[key]!.sorted { $0.file < $1.file }
+            var mean = [Double](repeating: 0, count: copies[0].probabilities.count)
+            for copy in copies { for i in mean.indices { mean[i] += copy.probabilities[i] } }
+            return Prediction(file: key, label: copies[0].label, probabilities: mean.map { $0 / Double(copies.count) })
+        }
+    }
+}

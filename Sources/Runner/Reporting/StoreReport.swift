@@ -62,6 +62,7 @@ public struct StoreReport {
         var runs: [ReportRun] = [], order: [String] = [], labelsByClass: [Int: String] = [:]
         var splits: [String: DataSplitNote] = [:]
         var sizeCache: [String: (Int, Int)] = [:]
+        var matchers: [GroupKeyRule: GroupKeyMatcher] = [:]
         for s in summaries {
             let config = try RunConfig.decode(json: s.run.configJSON)
             let configuration = Self.configurationName(label: s.run.label, model: config.model.name)
@@ -75,9 +76,11 @@ public struct StoreReport {
             if sizeCache[sizeKey] == nil { sizeCache[sizeKey] = try Self.modelSize(config, classes: classes) }
             let (params, macs) = sizeCache[sizeKey]!
             let epochs = try store.epochs(runID: s.run.id).map(\.metrics)
+            let grouping = try Self.testGrouping(of: predictions, config: config.data, matchers: &matchers)
             runs.append(ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
                                   status: s.run.status, epochs: epochs, predictions: predictions,
-                                  externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult)))
+                                  externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult),
+                                  testGrouping: grouping))
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
                 var desc = split.protocol.rawValue
@@ -87,7 +90,8 @@ public struct StoreReport {
                 splits[desc] = DataSplitNote(description: desc, trainFiles: audit.trainFiles, testFiles: audit.testFiles,
                                              testByteIdenticalInTrain: audit.testByteIdenticalInTrain,
                                              testGroupSharedWithTrain: audit.testGroupSharedWithTrain,
-                                             groupKey: audit.groupKey, skippedFiles: audit.skippedFiles)
+                                             groupKey: audit.groupKey, skippedFiles: audit.skippedFiles,
+                                             testGroups: grouping.map { Set($0.groupOfFile.values).count } ?? splits[desc]?.testGroups)
             }
         }
         // Configurations in the experiment file's matrix order, not in the order runs reached this store (merged
@@ -128,6 +132,20 @@ public struct StoreReport {
             if Set(input.comparisons.map(\.baseline)).count <= 1 { input.comparisons = [] }
         }
         self.input = input
+    }
+
+    /// Which of a run's test images are copies of one original, by its split's group key (the one its leakage
+    /// audit used: the split's `group`, else `photo`); nil when the key groups nothing (every image its own case)
+    /// or the split cannot be rebuilt from the stored configuration.
+    static func testGrouping(of predictions: [Prediction], config: DataConfig,
+                             matchers: inout [GroupKeyRule: GroupKeyMatcher]) throws -> TestGrouping? {
+        guard !predictions.isEmpty, let rule = try? config.datasetSplit().effectiveGroupKey else { return nil }
+        if matchers[rule] == nil { matchers[rule] = try rule.matcher() }
+        let matcher = matchers[rule]!
+        var groupOfFile: [String: String] = [:]
+        for p in predictions { groupOfFile[p.file] = matcher.key(forFileName: (p.file as NSString).lastPathComponent) }
+        guard Set(groupOfFile.values).count < groupOfFile.count else { return nil }
+        return TestGrouping(unit: rule.name, groupOfFile: groupOfFile)
     }
 
     /// `model=densenet121-se8 seed=2` → `densenet121-se8`; other axes stay as `key=value`.
