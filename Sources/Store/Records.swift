@@ -52,6 +52,15 @@ public struct RunRecord: Equatable, Sendable {
     public var dataAuditJSON: String?
     /// How many times the run was claimed (1 on the first start, more after resumes).
     public var attempts: Int
+    /// The process holding a `running` run (nil when none is recorded: not running, or claimed by an older ablate).
+    public var leaseHolder: LeaseHolder? = nil
+
+    /// True for a `running` run whose process has certainly exited, as seen from this process on `host`: the next
+    /// `ablate run` on this machine resumes it without waiting for its heartbeat to go stale.
+    public func holderHasExited(seenFrom host: String) -> Bool {
+        guard status == .running, let leaseHolder, let me = LeaseHolder.current(host: host) else { return false }
+        return leaseHolder.isGone(seenFrom: me)
+    }
 }
 
 /// Proof that this process holds a claimed run. Every write about the run checks it, so a process whose run was

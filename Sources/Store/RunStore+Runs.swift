@@ -131,11 +131,9 @@ extension RunStore {
                 """
             // Running runs with a fresh heartbeat whose holder has exited (see `LeaseHolder.isGone`): the test
             // needs the process table, so it is made here, under the same write lock, and joins the SQL by id.
-            if let me {
+            if me != nil {
                 let held: SQLRequest<RunRow> = "SELECT * FROM \(RunRow.self) WHERE \(C.status) = \(running) AND \(C.leaseHolder) IS NOT NULL"
-                let gone = try held.fetchAll(db).filter { row in
-                    LeaseHolder(host: row.host, recorded: row.leaseHolder)?.isGone(seenFrom: me) ?? false
-                }.compactMap(\.id)
+                let gone = try held.fetchAll(db).filter { RunRecord($0).holderHasExited(seenFrom: host) }.compactMap(\.id)
                 if !gone.isEmpty { claimable = "(\(claimable) OR (\(C.status) = \(running) AND \(C.id) IN \(gone)))" }
             }
             if let experimentID { claimable += " AND \(C.experimentID) = \(experimentID)" }

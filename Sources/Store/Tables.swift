@@ -209,7 +209,8 @@ extension RunRecord {
                   queuedAt: row.queuedAt, heartbeat: row.heartbeat, host: row.host, gitCommit: row.gitCommit,
                   ablateVersion: row.ablateVersion, threads: row.threads, startedAt: row.startedAt,
                   endedAt: row.endedAt, errorMessage: row.errorMessage, checkpointPath: row.checkpointPath,
-                  dataAuditJSON: row.dataAuditJSON, attempts: row.attempts)
+                  dataAuditJSON: row.dataAuditJSON, attempts: row.attempts,
+                  leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder))
     }
 }
 

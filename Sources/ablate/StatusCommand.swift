@@ -40,7 +40,9 @@ struct StatusCommand: ParsableCommand {
         let rows: [[String]] = runs.map { s in
             let r = s.run
             var status = r.status.rawValue
-            if r.status == .running, let beat = r.heartbeat {
+            if r.holderHasExited(seenFrom: Provenance.host) {
+                status += " (its process exited; the next `ablate run` resumes it)"
+            } else if r.status == .running, let beat = r.heartbeat {
                 status += " (\(Int(now.timeIntervalSince(beat)))s ago, \(r.host ?? "?"))"
             }
             return [String(r.id), s.experimentName, status, "\(s.epochsDone)/\(r.epochsTotal)",

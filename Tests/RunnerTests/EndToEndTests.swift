@@ -128,6 +128,8 @@ final class EndToEndTests: XCTestCase {
             Darwin_kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
             XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the run finished before it could be killed")
+            let status = try run(["status", "--db", "killed.sqlite"])
+            XCTAssertTrue(status.output.contains("running (its process exited; the next `ablate run` resumes it)"), status.output)
         }
         let resumed = try run(["run", file, "--db", "killed.sqlite", "--runs-dir", "runs-killed"])
         XCTAssertEqual(resumed.status, 0, resumed.output)
