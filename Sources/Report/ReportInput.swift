@@ -171,11 +171,7 @@ extension ReportInput {
 
     /// True when some configuration's mean best test accuracy over its finished seeds meets the target.
     public var reachesTarget: Bool {
-        var best: [String: [Double]] = [:]
-        for r in runs where r.status == .finished {
-            if let b = r.epochs.map(\.testAccuracyOrNaN).filter({ !$0.isNaN }).max() { best[r.configuration, default: []].append(b) }
-        }
-        return best.values.contains { v in !v.isEmpty && v.reduce(0, +) / Double(v.count) >= targetAccuracy }
+        groups().contains { ($0.meanBestTestAccuracy ?? -.infinity) >= targetAccuracy }
     }
 }
 

@@ -41,6 +41,13 @@ struct ConfigurationGroup {
 
     var finished: [RunDigest] { runs.filter(\.isFinished) }
     var unfinished: [RunDigest] { runs.filter { !$0.isFinished } }
+
+    /// Mean over finished seeds of the best-epoch test accuracy: what "the configuration reaches the target"
+    /// is judged on. nil before any seed finished.
+    var meanBestTestAccuracy: Double? {
+        let best = finished.compactMap(\.bestTestAccuracy)
+        return best.isEmpty ? nil : best.reduce(0, +) / Double(best.count)
+    }
 }
 
 extension ReportInput {

@@ -32,6 +32,37 @@ public enum ReportTables {
         return table.render() + unfinishedNote(input)
     }
 
+    /// The answer to "was the target reached?" in one plain paragraph, with the best results either way. A
+    /// configuration reaches the target when the mean over its finished seeds of the best-epoch test accuracy
+    /// does (`ReportInput.reachesTarget`); best epochs are picked on the test set, so the paragraph also gives the
+    /// last-epoch mean of the same configuration, which is not.
+    public static func targetStatement(_ input: ReportInput) throws -> String {
+        try input.validate()
+        let target = NumberFormat.fixed(input.targetAccuracy)
+        let scored = input.groups().filter { $0.meanBestTestAccuracy != nil }
+        guard let top = scored.max(by: { $0.meanBestTestAccuracy! < $1.meanBestTestAccuracy! }),
+              let bestRun = scored.flatMap(\.finished).filter({ $0.bestTestAccuracy != nil })
+                .max(by: { $0.bestTestAccuracy! < $1.bestTestAccuracy! }) else {
+            return "**Target (test accuracy ≥ \(target)):** no finished run yet.\n"
+        }
+        func described(_ group: ConfigurationGroup) -> String {
+            let best = group.finished.compactMap(\.bestTestAccuracy), last = group.finished.compactMap(\.lastTestAccuracy)
+            let runs = group.finished.filter { $0.epochReachedTarget != nil }.count
+            return "\(group.name) (best epoch \(SummaryCell.meanStd(best)) over \(best.count) seed\(best.count == 1 ? "" : "s"), "
+                + "last epoch \(SummaryCell.meanStd(last)); \(runs) of \(group.finished.count) runs reached it in some epoch)"
+        }
+        let reaching = scored.filter { $0.meanBestTestAccuracy! >= input.targetAccuracy }
+        let single = "the best single run is \(bestRun.run.configuration) seed \(bestRun.run.seed) with "
+            + "\(NumberFormat.fixed(bestRun.bestTestAccuracy!)) at epoch \(bestRun.bestEpoch!)"
+        let caveat = " Best-epoch accuracy is picked on the test set and so optimistic; the last-epoch accuracy is not."
+        if reaching.isEmpty {
+            return "**Target (test accuracy ≥ \(target)): not reached.** No configuration's mean best-epoch test "
+                + "accuracy reaches it. The closest is \(described(top)); \(single).\(caveat)\n"
+        }
+        return "**Target (test accuracy ≥ \(target)): reached** by " + reaching.map(described).joined(separator: "; ")
+            + "; \(single).\(caveat)\n"
+    }
+
     /// One row per run, finished or not, so nothing disappears from the report.
     public static func runs(_ input: ReportInput) throws -> String {
         try input.validate()

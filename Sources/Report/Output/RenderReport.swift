@@ -54,6 +54,7 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
             + "(wall clock of training and test pass; training throughput) are each run's median over its epochs.\n",
         "## Summary\n",
         try ReportTables.summary(input),
+        try ReportTables.targetStatement(input),
     ]
     if withFigures {
         parts.append("![Training curves: loss and accuracy per epoch, mean over seeds with ±1 std band](\(ReportFileName.trainingCurves))\n")
