@@ -58,7 +58,7 @@ public enum SplitProtocol: String, Codable, Sendable, CaseIterable, SettingValue
     /// Whole groups (`group`: same photograph or same patient) go to one side, the cut made per class on the
     /// groups' file counts: no leakage.
     case grouped
-    /// The split is given by folders: `path/train/<class>/…`, `path/test/<class>/…` (and optionally `val/`);
+    /// The split is given by folders: `path/train/<class>/…`, `path/test/<class>/…`;
     /// nothing is shuffled.
     case folders
 }
@@ -106,6 +106,8 @@ public struct SplitSettings: SettingsSection {
 
     /// `test_fraction` when the file leaves it out.
     public static let defaultTestFraction = 0.2
+    /// `seed` when the file leaves it out (also `ablate data audit --seed`'s default, so it audits the runs' split).
+    public static let defaultSeed = 0
     /// The sub-folders a `folders` split reads (the only names supported).
     public static let trainFolder = "train", testFolder = "test"
 
@@ -125,7 +127,7 @@ public struct SplitSettings: SettingsSection {
               when: Condition("grouped") { $0.protocol == .grouped }, example: "photo",
               "what makes files one group: photo (the name without its last `_NN`), patient (the name before its "
                 + "first `_`), or `{regex: '…'}` (its first capture group)"),
-        .init("seed", \.seed, .integer(min: 0), default: .value(0), when: shuffled, example: "0",
+        .init("seed", \.seed, .integer(min: 0), default: .value(defaultSeed), when: shuffled, example: "0",
               "split seed: the same split for every run unless it is a matrix axis"),
         .init("train_dir", \.trainDir, .text, default: .value(trainFolder), when: byFolders, example: trainFolder,
               "the training sub-folder (only `train` is supported; the key may spell it out)"),

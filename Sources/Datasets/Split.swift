@@ -10,7 +10,7 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
     /// For `grouped` (and for the audit's group check); nil means `photo`.
     public var groupKey: GroupKeyRule?
 
-    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = 0, groupKey: GroupKeyRule? = nil) {
+    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = UInt64(SplitSettings.defaultSeed), groupKey: GroupKeyRule? = nil) {
         self.strategy = strategy
         self.testFraction = testFraction
         self.seed = seed

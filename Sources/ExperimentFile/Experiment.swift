@@ -43,7 +43,8 @@ public struct Experiment: Sendable {
     public var filePath: String?
     /// The file's text, stored with the runs.
     public var fileText: String
-    public var target: Target?
+    /// `target:`, or `Target.course` when the file names none.
+    public var target: Target
     public var axes: [MatrixAxis]
     /// Runs in queue order, without duplicate configurations.
     public var runs: [ResolvedRun]
@@ -111,9 +112,9 @@ public struct Experiment: Sendable {
                        fix: "Use letters, digits, '.', '_' and '-' only, starting with a letter or digit")
         }
         let description = top.string("description", example: ExperimentSchema.description.example)
-        var target: Target?
+        var target = Target.course
         if let text = top.string("target", example: ExperimentSchema.target.example) {
-            target = parseTarget(text, top: top)
+            target = parseTarget(text, top: top) ?? target  // a bad target is reported; the file fails to load
         }
 
         // matrix
@@ -188,31 +189,28 @@ public struct Experiment: Sendable {
     // MARK: - pieces
 
     static func parseTarget(_ text: String, top: Section) -> Target? {
-        let ops = Target.Op.allCases.map(\.rawValue)
+        let fix = "Write `target: \(Target.grammar) NUMBER` with NUMBER a fraction or a percentage, e.g. "
+            + "`target: test_acc >= 0.89` or `target: test_acc >= 89%`"
         guard let m = text.firstMatch(of: #/^\s*([A-Za-z_]+)\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*(%?)\s*$/#) else {
-            top.report("target", "'\(text)' is not a target",
-                       fix: "Write `target: METRIC OP NUMBER`, e.g. `target: test_acc >= 0.89`, with OP one of "
-                           + ops.joined(separator: " ") + " and METRIC one of " + Target.metrics.joined(separator: ", "))
+            top.report("target", "'\(text)' is not a target", fix: fix)
             return nil
         }
-        let metric = String(m.1)
-        guard Target.metrics.contains(metric) else {
-            let suggestion = nearest(metric, in: Target.metrics).map { "Did you mean '\($0)'? " } ?? ""
-            top.report("target", "unknown metric '\(metric)'",
-                       fix: "\(suggestion)Use one of: \(Target.metrics.joined(separator: ", "))")
+        guard "\(m.1) \(m.2)" == Target.grammar else {
+            top.report("target", "'\(m.1) \(m.2)' cannot be a target: the report checks whether test accuracy reaches "
+                       + "at least a value, and nothing else", fix: fix)
             return nil
         }
         guard var threshold = Section.number(String(m.3)) else {
-            top.report("target", "'\(m.3)' is not a number", fix: "Write e.g. `target: test_acc >= 0.89`")
+            top.report("target", "'\(m.3)' is not a number", fix: fix)
             return nil
         }
         if !m.4.isEmpty { threshold /= 100 }
-        if metric.hasSuffix("_acc") && !(0...1).contains(threshold) {
+        guard (0...1).contains(threshold) else {
             top.report("target", "accuracy \(threshold) is outside [0, 1]",
                        fix: "Write accuracy as a fraction (0.89) or a percentage (89%)")
             return nil
         }
-        return Target(metric: metric, op: Target.Op(rawValue: String(m.2))!, threshold: threshold)
+        return Target(testAccuracy: threshold)
     }
 
     struct Axis {

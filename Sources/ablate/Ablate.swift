@@ -11,7 +11,7 @@ import Foundation
 struct Ablate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ablate",
-        abstract: "Train DenseNet-121 and its Squeeze-and-Excitation variants on the CPU and track ablations.",
+        abstract: "Train DenseNet and ResNet with and without Squeeze-and-Excitation on the CPU and track ablations.",
         subcommands: [
             ModelCommand.self,
             VerifyCommand.self,

@@ -14,7 +14,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Measured steps (after --warmup steps).") var steps = 5
     @Option(help: "Warm-up steps, not measured.") var warmup = 2
     @Option(parsing: .unconditional, help: "Threads, 1–1024 (default: all cores).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    var threads: Int?
     @Option(help: "train or eval.") var mode = "train"
     @Option(help: "onednn (default) or openblas, the im2col + OpenBLAS reference (also: ABLATE_BACKEND).")
     var backend = Backend.current.rawValue
@@ -38,7 +38,7 @@ struct BenchCommand: ParsableCommand {
         Backend.current = Backend(rawValue: backend)!
         Backend.winograd = winograd
         var options = BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
-                                       train: mode == "train", threads: threads)
+                                       train: mode == "train", threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         options.profile = profile
         let r = try Benchmark.run(options)
         if json {

@@ -9,7 +9,9 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write a markdown report (tables, statistics, PNG training curves, CSV) for an experiment in the run store.",
         discussion: """
-            The baseline is the first configuration without SE unless --baseline names one. --check-target exits \
+            Each SE configuration is compared with its own backbone without SE when the experiment has it \
+            (densenet121-se16 with densenet121, resnet50-se16 with resnet50); with one backbone, or with \
+            --baseline, every configuration is compared with that one. --check-target exits \
             with status 2 when no configuration's mean best test accuracy (over finished seeds) meets the \
             experiment's target.
             """)

@@ -76,7 +76,7 @@ struct RunCommand: ParsableCommand {
         let sizes = experiment.axes.map { String($0.values.count) }.joined(separator: " × ")
         print("experiment \(experiment.name) (\(file)): \(experiment.runs.count) runs"
               + (experiment.axes.isEmpty ? "" : " = \(axes) = \(sizes)")
-              + (experiment.target.map { ", target \($0)" } ?? ""))
+              + ", target \(experiment.target)")
         if !only.isEmpty { print("--only \(only.joined(separator: " ")): \(runs.count) runs") }
         if let shard { print("shard \(shard): \(runs.count) runs") }
         for w in experiment.warnings { print("warning: \(w)") }

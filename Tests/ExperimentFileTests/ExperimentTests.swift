@@ -78,7 +78,7 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(e.runs.count, 12)
         XCTAssertEqual(Set(e.runs.map(\.configHash)).count, 12)
         XCTAssertEqual(e.axes.map(\.keyPath), ["seed", "model"])
-        XCTAssertEqual(e.target, Target(metric: "test_acc", op: .ge, threshold: 0.89))
+        XCTAssertEqual(e.target, Target(testAccuracy: 0.89))
         // Last axis fastest: the four models with seed 1 first.
         XCTAssertEqual(e.runs.prefix(4).map(\.config.model.name),
                        ["densenet121", "densenet121-se8", "densenet121-se16", "densenet121-se32"])
@@ -332,11 +332,16 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(try parse(folders.replacingOccurrences(of: "DIRS", with: "train_dir: train, test_dir: test"))
                         .runs[0].config.data.split.trainDir, "train", "the defaults may be spelled out")
 
-        XCTAssertEqual(try parse(Self.minimal + "\ntarget: test_acc > 89%").target,
-                       Target(metric: "test_acc", op: .gt, threshold: 0.89))
-        XCTAssertEqual(try parse(Self.minimal + "\ntarget: test_loss <= 0.3").target?.isMet(by: 0.25), true)
-        expectIssue(Self.minimal + "\ntarget: test_accuracy >= 0.9", keyPath: "target",
-                    contains: ["unknown metric", "Did you mean 'test_acc'?"])
+        XCTAssertEqual(try parse(Self.minimal + "\ntarget: test_acc >= 91%").target, Target(testAccuracy: 0.91))
+        XCTAssertEqual(try parse(Self.minimal).target, .course, "no target: the course's 89%")
+        XCTAssertEqual(Target.course.isMet(byTestAccuracy: 0.89), true)
+        XCTAssertEqual(Target.course.isMet(byTestAccuracy: 0.8899), false)
+        // The report counts test accuracy reaching at least the value; any other goal would be checked wrongly.
+        for other in ["test_loss <= 0.3", "train_acc >= 0.9", "test_acc > 0.89", "test_accuracy >= 0.9"] {
+            expectIssue(Self.minimal + "\ntarget: \(other)", keyPath: "target",
+                        contains: ["cannot be a target", "`target: test_acc >= NUMBER`"])
+        }
+        expectIssue(Self.minimal + "\ntarget: test_acc >= 1.5", keyPath: "target", contains: ["outside [0, 1]"])
         expectIssue(Self.minimal + "\ntarget: good enough", keyPath: "target", contains: ["test_acc >= 0.89"])
     }
 

@@ -206,10 +206,7 @@ public final class RunExecutor {
         })
         try store.finish(claim.lease)
         let bestAccuracy = trainer.state.bestTestAccuracy
-        let reached = experiment.target.flatMap { target -> Bool? in
-            guard target.metric == "test_acc", let b = bestAccuracy else { return nil }
-            return target.isMet(by: b)
-        }
+        let reached = bestAccuracy.map(experiment.target.isMet(byTestAccuracy:))
         return (claim.run.label, bestAccuracy, reached)
     }
 }

@@ -34,7 +34,7 @@ public enum ReportSourceError: Error, CustomStringConvertible {
 public struct StoreReport {
     public let experimentName: String
     public let input: ReportInput
-    /// The experiment's target (nil when its file has none).
+    /// The experiment's target (nil when its stored file no longer parses; the report then checks `Target.course`).
     public let target: Target?
 
     /// Reads one experiment (by name, or the only one in the store) into a report input.
@@ -119,7 +119,7 @@ public struct StoreReport {
         var input = ReportInput(title: "ablate report: \(record.name)", runs: runs, configurationOrder: order,
                                 baseline: order.count > 1 ? chosenBaseline : nil,
                                 plannedSeedsPerConfiguration: seeds > 0 ? seeds : nil,
-                                targetAccuracy: target?.metric == "test_acc" ? target!.threshold : 0.89,
+                                targetAccuracy: (target ?? .course).testAccuracy,
                                 classNames: classNames, positiveClass: positive)
         input.description = parsed?.description
         input.dataSplits = splits.keys.sorted().map { splits[$0]! }
