@@ -339,6 +339,8 @@ public struct TrainingConfig: SettingsSection {
     public var schedule = ScheduleSettings()
     /// Worker threads; nil = all cores.
     public var threads: Int?
+    /// The most worker threads a run (or a command's --threads, or a Slurm task's CPUs) may ask for.
+    public static let maxThreads = 1024
     /// Evaluate on the test set every N epochs (and always after the last one).
     public var evalEvery = 1
 
@@ -352,7 +354,7 @@ public struct TrainingConfig: SettingsSection {
               default: .described("adam"), example: "adam", "the optimiser"),
         .init("schedule", \.schedule, .section(ScheduleSettings.self, shorthand: "name"),
               default: .described("constant"), example: "cosine", "the learning-rate schedule over the epochs"),
-        .init("threads", \.threads, .integer(min: 1, max: 1024), default: .described("all cores"), example: "2",
+        .init("threads", \.threads, .integer(min: 1, max: maxThreads), default: .described("all cores"), example: "2",
               "worker threads (`--threads` replaces it)"),
         .init("eval_every", \.evalEvery,
               .integer(min: 1, max: 1, why: " (ablate evaluates the test split after every epoch)"),

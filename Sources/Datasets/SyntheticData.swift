@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// What `SyntheticData.write` produced.
@@ -26,7 +27,7 @@ public enum SyntheticData {
         for (c, name) in classNames.enumerated() {
             let folder = root + "/" + name
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                throw DatasetError.invalidConfiguration("cannot create \(folder): \(error.localizedDescription)")
+                throw DatasetError.invalidConfiguration("cannot create \(folder): \(ErrorText.obstacle(creatingFolder: folder) ?? ErrorText.reason(error))")
             }
             for i in 0..<perClass {
                 var rng = SplitMix64(seed: seed, streams: UInt64(c), UInt64(i))

@@ -3,6 +3,7 @@
 // place. Writers take a lock on the parent folder, so of several processes asked for the same missing folder one
 // generates it and the others wait and reuse it. A folder carrying a manifest is checked against it before use:
 // a folder that lost files, or was made with other settings, is refused instead of trained on.
+import AblateCore
 import Foundation
 
 /// What a synthetic folder claims to hold (`.ablate-synthetic.json` inside it).
@@ -41,7 +42,7 @@ extension SyntheticData {
         let name = (root as NSString).lastPathComponent
         do { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) } catch {
             throw DatasetError.invalidConfiguration("cannot create the folder \(parent) for synthetic data: "
-                                                    + "\(error.localizedDescription)")
+                                                    + "\(ErrorText.reason(error))")
         }
         return try withLock(on: parent) {
             // Another process may have finished it while this one waited for the lock.

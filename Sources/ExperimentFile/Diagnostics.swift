@@ -52,7 +52,8 @@ public enum ExperimentError: Error, Equatable, CustomStringConvertible, Sendable
         case let .invalid(file, issues):
             let noun = issues.count == 1 ? "problem" : "problems"
             return "\(file): \(issues.count) \(noun):\n"
-                + issues.map { file.hasPrefix("--") ? "  \($0)" : "  \(file):\($0)" }.joined(separator: "\n")
+                + issues.map { file.hasPrefix("--") ? "  \($0)" : "  \(file):\($0.location == nil ? " " : "")\($0)" }
+                    .joined(separator: "\n")
         }
     }
 

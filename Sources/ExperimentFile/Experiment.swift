@@ -78,10 +78,11 @@ public struct Experiment: Sendable {
         } catch {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: file, isDirectory: &isDir)
-            let reason = exists ? (isDir.boolValue ? "it is a folder; give the experiment's .yaml file"
-                                                   : "it is not readable UTF-8 text")
-                : "no such file (paths are relative to the current directory \(FileManager.default.currentDirectoryPath))"
-            throw ExperimentError.unreadable(file: file, reason: reason)
+            let reason = !exists ? nil : isDir.boolValue ? "it is a folder; give the experiment's .yaml file"
+                : access(file, R_OK) != 0 ? "permission denied (this user may not read it)"
+                : "it is not readable UTF-8 text"
+            throw ExperimentError.unreadable(file: file, reason: reason ?? "no such file (paths are relative to the "
+                                             + "current directory \(FileManager.default.currentDirectoryPath))")
         }
         var experiment = try parse(text: text, file: file, options: options)
         experiment.filePath = file

@@ -1,6 +1,7 @@
 // Reading PyTorch golden files (`../shared/reference/*.json`): tensors are {"shape": [...], "data": [...]} in
 // PyTorch layouts (NCHW activations, OIHW conv weights, [out, in] linear weights).
 import Engine
+import AblateCore
 import Foundation
 
 public enum ReferenceError: Error, CustomStringConvertible {
@@ -24,7 +25,7 @@ public struct ReferenceDocument {
         self.path = path
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw ReferenceError.unreadable(path, (error as NSError).localizedDescription)
+            throw ReferenceError.unreadable(path, ErrorText.reason(error))
         }
         guard let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ReferenceError.format(path, "not a JSON object")

@@ -103,6 +103,11 @@ public struct ReportInput: Sendable, Equatable {
     public var comparisons: [ComparisonPair] = []
     /// Seeds planned per configuration (the n in "k/n finished"); nil means "the runs present".
     public var plannedSeedsPerConfiguration: Int?
+    /// Runs the experiment plans in all (nil when unknown): a report of a matrix still computing says "3 of 12".
+    public var plannedRuns: Int?
+    /// Configurations the experiment plans that have no run here yet, in matrix order: listed, so a partial report
+    /// cannot be read as the whole matrix.
+    public var notYetRun: [String] = []
     /// Test accuracy a run must reach to count as "reaching the target".
     public var targetAccuracy: Double
     /// Class names by index; the positive class for binary metrics is `classNames[positiveClass]`.

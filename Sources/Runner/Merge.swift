@@ -83,13 +83,24 @@ public enum RunMerge {
                 throw StoreError.invalidArchive(path: source, reason: "it is the target database itself")
             }
             let archive = try load(source)
+            try archive.validate(source: source)
             guard let reuseFor else { return [(source, archive)] }
             return reusable(archive, source: source, for: reuseFor)
         }
+        let existed = FileManager.default.fileExists(atPath: target)
         let store = try RunStore(path: target)
-        defer { try? store.close() }
-        return try store.merge(archives, includeUnfinished: includeUnfinished && reuseFor == nil,
-                               sameDefinition: sameDefinition,
-                               afterEachRun: afterEachRun)
+        do {
+            let summary = try store.merge(archives, includeUnfinished: includeUnfinished && reuseFor == nil,
+                                          sameDefinition: sameDefinition, afterEachRun: afterEachRun)
+            try store.close()
+            return summary
+        } catch {
+            try? store.close()
+            // A store this merge created and could not fill is removed: "Nothing was merged" leaves nothing behind.
+            if !existed {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) }
+            }
+            throw error
+        }
     }
 }

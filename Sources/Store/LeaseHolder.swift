@@ -8,12 +8,17 @@ import Foundation
 /// across machines, but on the same machine it leaves a run untouched for those minutes: a restarted
 /// `ablate run` skipped it and trained the rest, and the matrix looked done while one run sat half-trained.
 ///
-/// A process id means something only on its machine, within its process-id namespace, until the next boot. So
-/// the holder is recorded as host + boot id + pid namespace + pid, and judged gone only when that is certain:
-/// - same host, same boot, same namespace, and no process with that pid exists (`kill(pid, 0)` fails with
-///   ESRCH); a pid that was reused by another process looks alive, so the heartbeat rule still decides, or
-/// - same host name but another boot: the machine restarted since, and every process of the old boot died.
-/// Anything else (another host, or facts that cannot be read, e.g. without /proc) is left to the heartbeat rule.
+/// A process id means something only on its machine, within its process-id namespace, until the next boot, and
+/// the kernel reuses it once the process has exited. So the holder is recorded as host + boot id + pid namespace +
+/// pid + the process's start time, and judged by the process table only when its answer is certain:
+/// - gone: same host, boot and namespace, and no process has that pid (`kill(pid, 0)` fails with ESRCH) or the
+///   one that has it started at another time (the pid was reused); or same host name but another boot (the
+///   machine restarted since, and every process of the old boot died). Its run is resumed at once.
+/// - alive: same host, boot and namespace, and the process with that pid started when the holder did. It keeps
+///   its run whatever its heartbeat says: it may be paused (SIGSTOP, to free the cores for a benchmark) or busy in
+///   one long step, and a second process taking the run would only make the first fail with a lost lease.
+/// Anything else (another host, or facts that cannot be read, e.g. without /proc, or a holder recorded without its
+/// start time) is left to the heartbeat rule.
 public struct LeaseHolder: Equatable, Sendable {
     public var host: String
     /// `/proc/sys/kernel/random/boot_id`: changes at every boot.
@@ -21,9 +26,13 @@ public struct LeaseHolder: Equatable, Sendable {
     /// `/proc/self/ns/pid`, e.g. `pid:[4026531836]`: containers on one kernel have their own pid numbering.
     public var pidNamespace: String
     public var pid: Int32
+    /// When the process started, in clock ticks after boot (`/proc/<pid>/stat`, field 22): with the pid it names
+    /// one process for the whole boot. nil for holders recorded before it was kept.
+    public var startTime: UInt64?
 
-    public init(host: String, bootID: String, pidNamespace: String, pid: Int32) {
+    public init(host: String, bootID: String, pidNamespace: String, pid: Int32, startTime: UInt64?) {
         self.host = host; self.bootID = bootID; self.pidNamespace = pidNamespace; self.pid = pid
+        self.startTime = startTime
     }
 
     /// This process on `host`, or nil where the boot id or pid namespace cannot be read.
@@ -32,7 +41,23 @@ public struct LeaseHolder: Equatable, Sendable {
                 .trimmingCharacters(in: .whitespacesAndNewlines), !boot.isEmpty,
               let namespace = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/pid"),
               !namespace.isEmpty else { return nil }
-        return LeaseHolder(host: host, bootID: boot, pidNamespace: namespace, pid: getpid())
+        let pid = getpid()
+        return LeaseHolder(host: host, bootID: boot, pidNamespace: namespace, pid: pid, startTime: startTime(of: pid))
+    }
+
+    /// The start time of the process with `pid` in this namespace, nil when there is none or /proc cannot say.
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let endOfName = stat.lastIndex(of: ")") else { return nil }
+        // "pid (name) state ppid …": the name may hold spaces and parentheses, so count from after its last ")",
+        // where field 3 (state) comes first and field 22 (starttime) is the 20th.
+        let fields = stat[stat.index(after: endOfName)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// Same machine, boot and pid namespace: the process table here can speak for the holder.
+    private func sharesProcessTable(with observer: LeaseHolder) -> Bool {
+        host == observer.host && bootID == observer.bootID && pidNamespace == observer.pidNamespace
     }
 
     /// True when this holder has certainly exited, judged from `observer` (the current process); false when it
@@ -40,18 +65,29 @@ public struct LeaseHolder: Equatable, Sendable {
     public func isGone(seenFrom observer: LeaseHolder) -> Bool {
         guard host == observer.host else { return false }
         if bootID != observer.bootID { return true }
-        guard pidNamespace == observer.pidNamespace else { return false }
-        if pid == observer.pid { return false }
-        return kill(pid, 0) == -1 && errno == ESRCH
+        guard sharesProcessTable(with: observer) else { return false }
+        if kill(pid, 0) == -1 && errno == ESRCH { return true }
+        // The pid is taken: by the holder, or by a later process that reused it.
+        guard let startTime, let current = Self.startTime(of: pid) else { return false }
+        return current != startTime
     }
 
-    /// The column form, `<boot id> <pid namespace> <pid>` (the host has its own column).
-    var recorded: String { "\(bootID) \(pidNamespace) \(pid)" }
+    /// True when this holder certainly still runs, judged from `observer`: see the type's comment.
+    public func isAlive(seenFrom observer: LeaseHolder) -> Bool {
+        guard sharesProcessTable(with: observer), let startTime else { return false }
+        return Self.startTime(of: pid) == startTime
+    }
+
+    /// The column form, `<boot id> <pid namespace> <pid> <start time>` (the host has its own column; holders
+    /// recorded before the start time was kept have three fields).
+    var recorded: String { "\(bootID) \(pidNamespace) \(pid)" + (startTime.map { " \($0)" } ?? "") }
 
     /// Parses `recorded`; nil for anything else (e.g. a row written before holders were recorded).
     init?(host: String?, recorded: String?) {
-        guard let host, let parts = recorded?.split(separator: " ").map(String.init), parts.count == 3,
+        guard let host, let parts = recorded?.split(separator: " ").map(String.init), (3...4).contains(parts.count),
               let pid = Int32(parts[2]) else { return nil }
-        self.init(host: host, bootID: parts[0], pidNamespace: parts[1], pid: pid)
+        let startTime = parts.count == 4 ? UInt64(parts[3]) : nil
+        guard parts.count == 3 || startTime != nil else { return nil }
+        self.init(host: host, bootID: parts[0], pidNamespace: parts[1], pid: pid, startTime: startTime)
     }
 }

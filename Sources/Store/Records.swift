@@ -61,6 +61,13 @@ public struct RunRecord: Equatable, Sendable {
         guard status == .running, let leaseHolder, let me = LeaseHolder.current(host: host) else { return false }
         return leaseHolder.isGone(seenFrom: me)
     }
+
+    /// True for a `running` run whose process certainly still runs on this machine (`LeaseHolder.isAlive`): no
+    /// other process takes it, however old its heartbeat.
+    public func holderIsAlive(seenFrom host: String) -> Bool {
+        guard status == .running, let leaseHolder, let me = LeaseHolder.current(host: host) else { return false }
+        return leaseHolder.isAlive(seenFrom: me)
+    }
 }
 
 /// Proof that this process holds a claimed run. Every write about the run checks it, so a process whose run was

@@ -73,3 +73,37 @@ extension RunStore {
             runs: runs)
     }
 }
+
+extension RunArchive {
+    /// Checks what `merge` copies as it is: each run's configuration decodes and its config hash is the hash of
+    /// that configuration, and the stored JSON texts (data audit, external tests' audits) parse. An edited or
+    /// damaged export would otherwise file a run under a configuration it is not (so `ablate run` trains it again)
+    /// or leave text in the store that `report` and `export` fail on later, far from its cause.
+    public func validate(source: String) throws {
+        for run in runs {
+            let record = run.record
+            func refuse(_ problem: String) -> StoreError {
+                .invalidArchive(path: source, reason: "its run \(record.id) ('\(record.label)') \(problem); export "
+                                + "the run again from the store that trained it")
+            }
+            let canonical: String
+            do {
+                canonical = try JSONValue.parse(record.configJSON).canonical
+                _ = try RunConfig.decode(json: record.configJSON)
+            } catch {
+                throw refuse("has a configuration that does not decode (\(error))")
+            }
+            let hash = SHA256.hex(canonical)
+            guard hash == record.configHash else {
+                throw refuse("has the config hash \(record.configHash.prefix(12)), but its configuration hashes to "
+                             + "\(hash.prefix(12))")
+            }
+            if let audit = record.dataAuditJSON, (try? JSONValue.parse(audit)) == nil {
+                throw refuse("has a data audit that is not JSON")
+            }
+            if let test = run.externalTests.first(where: { (try? JSONValue.parse($0.auditJSON)) == nil }) {
+                throw refuse("has an external test '\(test.name)' whose audit is not JSON")
+            }
+        }
+    }
+}

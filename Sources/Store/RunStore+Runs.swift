@@ -33,6 +33,16 @@ extension RunStore {
         }
     }
 
+    /// The experiment named `name`, or `StoreError.unknownExperiment` listing the ones there are.
+    @discardableResult
+    public func experiment(named name: String) throws -> ExperimentRecord {
+        let all = try experiments()
+        guard let found = all.first(where: { $0.name == name }) else {
+            throw StoreError.unknownExperiment(path: path, name: name, known: all.map(\.name))
+        }
+        return found
+    }
+
     // MARK: - Queue
 
     /// Queues runs, deduplicated by config hash within the experiment, in the order given.
@@ -100,7 +110,8 @@ extension RunStore {
     /// Atomically claims the next run to work on, or returns nil when there is none.
     ///
     /// Candidates, in order: `running` runs whose process died — their heartbeat is older than `staleAfter`
-    /// seconds, or their `LeaseHolder` has certainly exited as seen from this process on `host` — which resume
+    /// seconds, or their `LeaseHolder` has certainly exited as seen from this process on `host`, and their holder
+    /// is not certainly alive on this machine (a paused process keeps its run) — which resume
     /// from their last checkpoint, then `queued` runs, oldest id first. One IMMEDIATE transaction: no two processes
     /// ever claim the same run. This process is recorded as the new holder (nothing where /proc is missing).
     /// `configHashes`: claim only these configurations (an `ablate run --only …` selection), leaving other
@@ -129,12 +140,16 @@ extension RunStore {
             var claimable: SQL = """
                 (\(C.status) = \(queued) OR (\(C.status) = \(running) AND (\(C.heartbeat) IS NULL OR \(C.heartbeat) < \(cutoff))))
                 """
-            // Running runs with a fresh heartbeat whose holder has exited (see `LeaseHolder.isGone`): the test
-            // needs the process table, so it is made here, under the same write lock, and joins the SQL by id.
+            // Running runs with a fresh heartbeat whose holder has exited are free, and those whose holder is alive
+            // on this machine are not, whatever their heartbeat (see `LeaseHolder`): the tests need the process
+            // table, so they are made here, under the same write lock, and join the SQL by id.
             if me != nil {
                 let held: SQLRequest<RunRow> = "SELECT * FROM \(RunRow.self) WHERE \(C.status) = \(running) AND \(C.leaseHolder) IS NOT NULL"
-                let gone = try held.fetchAll(db).filter { RunRecord($0).holderHasExited(seenFrom: host) }.compactMap(\.id)
+                let holders = try held.fetchAll(db).map(RunRecord.init)
+                let gone = holders.filter { $0.holderHasExited(seenFrom: host) }.map(\.id)
+                let alive = holders.filter { $0.holderIsAlive(seenFrom: host) }.map(\.id)
                 if !gone.isEmpty { claimable = "(\(claimable) OR (\(C.status) = \(running) AND \(C.id) IN \(gone)))" }
+                if !alive.isEmpty { claimable = "(\(claimable) AND \(C.id) NOT IN \(alive))" }
             }
             if let experimentID { claimable += " AND \(C.experimentID) = \(experimentID)" }
             if let configHashes {

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 import GRDB
 
@@ -125,6 +126,19 @@ public final class RunStore: @unchecked Sendable {
         }
     }
 
+    /// Opens an existing store for a command that only reads it (`status`, `export`, `report`, `predict`):
+    /// writable when it can be (a store of an older ablate is brought up to date first, as every command does),
+    /// else read-only, so a store the user may not write (another user's, a read-only copy) can still be read.
+    public static func forReading(_ path: String) throws -> RunStore {
+        do {
+            return try RunStore(path: path, create: false)
+        } catch let writable as StoreError {
+            guard case .notWritable = writable else { throw writable }
+            // When it cannot be read either, why it cannot be written is the more useful message.
+            do { return try RunStore(readingOnly: path) } catch { throw writable }
+        }
+    }
+
     /// Two processes creating the same new store race to apply the first migration: the loser's transaction
     /// rolls back ("table … already exists") or reads the schema mid-change. Trying again finds it applied.
     static func retryingRaces(_ body: () throws -> Void) throws {
@@ -178,6 +192,12 @@ public final class RunStore: @unchecked Sendable {
         } catch let error as DatabaseError where error.resultCode == .SQLITE_CORRUPT {
             throw StoreError.corrupt(path: path, details: shortReason(error))
         } catch {
+            let folder = (path as NSString).deletingLastPathComponent
+            if access(folder, W_OK) != 0 {
+                throw StoreError.notWritable(path: path, reason: "SQLite cannot read it (\(shortReason(error))): the "
+                    + "folder \(folder) is not writable, and SQLite needs to create the store's -shm file there even "
+                    + "to read it; copy the store to a writable folder")
+            }
             throw StoreError.notAnAblateDatabase(path: path, reason:
                 "SQLite cannot read it (\(shortReason(error))); it may be corrupt")
         }
@@ -223,13 +243,21 @@ public final class RunStore: @unchecked Sendable {
 
     static func shortReason(_ error: Error) -> String {
         if let db = error as? DatabaseError {
-            return db.message ?? "\(db.resultCode)"
+            let message = db.message ?? "\(db.resultCode)"
+            // A table or column of the schema is missing: the file was changed after ablate wrote it.
+            if message.hasPrefix("no such table") || message.hasPrefix("no such column") { return message + alteredAdvice }
+            return message
         }
-        if let ns = error as NSError?, let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError {
-            return underlying.localizedDescription
+        if error is RowDecodingError {
+            return "a stored row lacks what ablate wrote into it (" + String("\(error)".prefix(200)) + ")" + alteredAdvice
         }
-        return (error as NSError).localizedDescription
+        let domain = (error as NSError).domain
+        return domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain ? ErrorText.reason(error) : "\(error)"
     }
+
+    /// What to do about a store whose tables are not the ones ablate created.
+    static let alteredAdvice = "; the store was changed by another program: restore a copy of it, or build a new one "
+        + "from exported runs (`ablate merge runs.json --into NEW.sqlite`)"
 
     // MARK: - Schema
 
@@ -367,7 +395,8 @@ public final class RunStore: @unchecked Sendable {
         try db.execute(sql: "PRAGMA user_version = 3")
     }
 
-    /// The process holding a running run's lease (`LeaseHolder`: boot id, pid namespace, pid; the host is in
+    /// The process holding a running run's lease (`LeaseHolder`: boot id, pid namespace, pid and, where an
+    /// ablate that keeps it wrote the row, start time; the host is in
     /// `host`), so a process on the same machine can resume a run whose holder died without waiting for the
     /// heartbeat to go stale. NULL when no process holds the run, or for leases taken by an older ablate.
     static func addLeaseHolder(_ db: Database) throws {

@@ -15,6 +15,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case newerSchema(path: String, found: Int, supported: Int)
     /// No run with this id.
     case unknownRun(id: Int64)
+    /// No experiment of this name in the store at `path`; `known` are the ones it has.
+    case unknownExperiment(path: String, name: String, known: [String])
     /// The run is no longer held by this lease: another process reclaimed it (stale heartbeat), or it ended.
     case leaseLost(runID: Int64, status: RunStatus)
     /// Bad argument to an API call (e.g. negative staleAfter).
@@ -29,12 +31,12 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .notWritable(path, reason):
-            return "cannot write the run store at \(path): \(reason). Choose a writable location with --db PATH."
+            return "cannot write the run store at \(path): \(reason). Choose a writable location (--db PATH; --into PATH for merge)."
         case let .missing(path):
             return "no run store at \(path). Start runs with `ablate run FILE` first, or point to one with --db PATH."
         case let .notAnAblateDatabase(path, reason):
             return "\(path) is not an ablate run store: \(reason). Nothing was changed; "
-                + "move the file away or choose another location with --db PATH."
+                + "move the file away or choose another location (--db PATH; --into PATH for merge)."
         case let .corrupt(path, details):
             return "\(path) is damaged (SQLite's quick_check: \(details)). Nothing was written to it. Recover what "
                 + "SQLite can still read into a new file: `sqlite3 \(path) \".recover\" | sqlite3 \(path).recovered`, "
@@ -50,6 +52,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
                 + "another process reclaimed it after a stale heartbeat, or it already ended. Stop working on it."
         case let .invalidArgument(message):
             return message
+        case let .unknownExperiment(path, name, known):
+            return "no experiment named '\(name)' in \(path); "
+                + (known.isEmpty ? "it holds none yet (run `ablate run FILE --db \(path)` first)"
+                   : "it has: \(known.joined(separator: ", "))")
         case let .database(path, message):
             return "run store \(path): \(message)"
         case let .invalidArchive(path, reason):

@@ -33,6 +33,17 @@ struct Ablate: ParsableCommand {
         // Line-buffered standard output: under `nohup ablate run … > run.log`, every line reaches the log file
         // when it is printed instead of when a 4 KiB block fills (which, for an overnight run, is at exit).
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: CommandFailure.readable(error))
+        }
+        // `print` drops write errors: a full disk under `ablate export > runs.json` would otherwise exit 0 with
+        // half a document.
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            exit(withError: CommandFailure("could not write all output to standard output ("
+                                           + String(cString: strerror(errno)) + ")"))
+        }
     }
 }

@@ -27,7 +27,8 @@ struct ExportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try RunStore(path: db, create: false)
+        let store = try RunStore.forReading(db)
+        if let experiment { try store.experiment(named: experiment) }
         let text: String
         switch format {
         case .csv:
@@ -36,11 +37,7 @@ struct ExportCommand: ParsableCommand {
         case .json: text = try store.exportJSON(experiment: experiment)
         }
         if let output {
-            do {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
-            } catch {
-                throw CommandFailure("cannot write \(output): \(error.localizedDescription)")
-            }
+            try OutputFile.write(text, to: output)
         } else {
             print(text, terminator: "")
         }

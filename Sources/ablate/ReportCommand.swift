@@ -27,7 +27,7 @@ struct ReportCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: db) else {
             throw CommandFailure("no run store at \(db): run `ablate run FILE --db \(db)` first, or pass --db PATH")
         }
-        let store = try RunStore(path: db, create: false)
+        let store = try RunStore.forReading(db)
         let source = try StoreReport(store: store, databasePath: db, experiment: experiment, baseline: baseline, positiveClass: positive)
         let dir = URL(fileURLWithPath: out ?? "reports/\(source.experimentName)")
         let written = try renderReport(source.input, outDir: dir)
@@ -59,7 +59,7 @@ struct PredictCommand: ParsableCommand {
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else { throw CommandFailure("no run store at \(db)") }
-        let results = try Predictor.predict(store: try RunStore(path: db, create: false), runID: runID, images: images,
+        let results = try Predictor.predict(store: try RunStore.forReading(db), runID: runID, images: images,
                                             maxPixels: maxPixels)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -35,7 +35,7 @@ struct RunCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads for training, 1–1024 (default: training.threads of the file, else all cores).")
     var threads: Int?
     @Option(parsing: .unconditional,
-            help: "Seconds (> 0) without a heartbeat after which a running run counts as killed and is resumed.")
+            help: "Seconds (≥ 60) without a heartbeat after which a running run of another machine counts as killed and is resumed.")
     var staleAfter: Double = 600
     @Flag(help: "Queue failed runs again.") var retryFailed = false
 
@@ -55,7 +55,7 @@ struct RunCommand: ParsableCommand {
         // What the run store already knows (only if it exists: a dry run creates nothing).
         var known: [String: RunSummary] = [:]
         if FileManager.default.fileExists(atPath: db) {
-            let store = try RunStore(path: db, create: false)
+            let store = try RunStore.forReading(db)
             for s in try store.listRuns(experiment: experiment.name) { known[s.run.configHash] = s }
         }
         if json {

@@ -6,8 +6,9 @@ import Runner
 import Store
 import Training
 
-/// The signal that asked the run to stop (SIGINT, SIGTERM, or SIGUSR1 from Slurm ahead of a time limit); the
-/// runner polls it at batch boundaries.
+/// The signal that asked the run to stop (SIGINT, SIGTERM, SIGUSR1 from Slurm ahead of a time limit, or SIGPIPE
+/// when the reader of the output went away, as in `ablate run … | head`); the runner polls it at batch boundaries,
+/// so the run is checkpointed and marked interrupted instead of being killed mid-write.
 nonisolated(unsafe) private var stopSignal: Int32 = 0
 
 /// Trains `runs` with the progress display, prints the summary and returns it with the signal that stopped it
@@ -17,6 +18,7 @@ func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options:
     signal(SIGINT) { stopSignal = $0 }
     signal(SIGTERM) { stopSignal = $0 }
     signal(SIGUSR1) { stopSignal = $0 }
+    signal(SIGPIPE) { stopSignal = $0 }
     let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
     let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
     let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)

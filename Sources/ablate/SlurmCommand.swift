@@ -36,8 +36,14 @@ struct SlurmCommand: ParsableCommand {
     @Flag(help: "Submit only the tasks whose runs are not finished (implies --submit).") var missing = false
 
     func validate() throws {
-        if let c = cpusPerTask, c < 1 { throw ValidationError("--cpus-per-task must be at least 1, got \(c)") }
-        if let k = maxParallel, k < 1 { throw ValidationError("--max-parallel must be at least 1, got \(k)") }
+        let problems = SlurmOptions(partition: partition, time: time, cpusPerTask: cpusPerTask ?? 1, memory: mem,
+                                    maxParallel: maxParallel, account: account, extraSbatch: extraSbatchWords).problems
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "\n")) }
+    }
+
+    /// --extra-sbatch split into its options (on spaces and tabs; a line break stays in a word and is refused).
+    var extraSbatchWords: [String] {
+        extraSbatch.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) } ?? []
     }
 
     func run() throws {
@@ -61,16 +67,14 @@ struct SlurmCommand: ParsableCommand {
         let options = SlurmOptions(partition: partition, time: time,
                                    cpusPerTask: cpusPerTask ?? runs.compactMap(\.config.training.threads).max() ?? 2,
                                    memory: mem, maxParallel: maxParallel, account: account,
-                                   extraSbatch: extraSbatch.map { $0.split(separator: " ").map(String.init) } ?? [])
+                                   extraSbatch: extraSbatchWords)
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         try plan.write(to: folder)
         let arrayPath = (folder as NSString).appendingPathComponent("array.sbatch")
         let mergePath = (folder as NSString).appendingPathComponent("merge.sbatch")
         for (path, text) in [(arrayPath, plan.arrayScript(folder: folder, executable: executable, options: options)),
                              (mergePath, plan.mergeScript(folder: folder, executable: executable, options: options))] {
-            do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw CommandFailure("cannot write \(path): \(error.localizedDescription)")
-            }
+            try OutputFile.write(text, to: path)
         }
         print("plan \(SlurmPlan.planPath(folder)): \(plan.tasks.count) tasks of experiment \(plan.experiment)")
         print("wrote \(arrayPath) and \(mergePath)")
@@ -110,7 +114,7 @@ struct TaskCommand: ParsableCommand {
     @Option(help: "Threads (default: SLURM_CPUS_PER_TASK, else training.threads of the file).") var threads: Int?
 
     func validate() throws {
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1, got \(t)") }
+        try OptionChecks.threads(threads, otherwise: "SLURM_CPUS_PER_TASK, else the file's training.threads")
         if let i = index, i < 0 { throw ValidationError("--index must be 0 or more, got \(i)") }
     }
 
@@ -121,7 +125,14 @@ struct TaskCommand: ParsableCommand {
         let task = try clusterTaskIndex(explicit: index)
         let run = try plan.run(forTask: task, in: folder)
         let experiment = try plan.frozenExperiment()
-        let slurmThreads = environment["SLURM_CPUS_PER_TASK"].flatMap(Int.init).flatMap { $0 >= 1 ? $0 : nil }
+        var slurmThreads: Int?
+        if let text = environment["SLURM_CPUS_PER_TASK"] {
+            slurmThreads = Int(text).flatMap { (1...OptionChecks.maxThreads).contains($0) ? $0 : nil }
+            if slurmThreads == nil {
+                FileHandle.standardError.write(Data(("warning: SLURM_CPUS_PER_TASK='\(text)' is not a whole number "
+                    + "from 1 to \(OptionChecks.maxThreads); using the file's training.threads\n").utf8))
+            }
+        }
         let jobID = environment["SLURM_JOB_ID"]
         if let jobID {
             let shown = environment["SLURM_ARRAY_JOB_ID"].map { "\($0)_\(task)" } ?? jobID

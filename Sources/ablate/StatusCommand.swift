@@ -18,7 +18,8 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         if let dir { return try showTasks(dir) }
-        let store = try RunStore(path: db, create: false)
+        let store = try RunStore.forReading(db)
+        if let experiment { try store.experiment(named: experiment) }
         let runs = try store.listRuns(experiment: experiment)
         let etas = try ETA.secondsLeft(runs, in: store)
         if json {

@@ -177,8 +177,9 @@ final class CLITests: XCTestCase {
             (["run", demo, "--dry-run", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
             (["run", demo, "--dry-run", "--threads=-1"], "--threads must be between 1 and 1024, got -1"),
             (["run", demo, "--dry-run", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
-            (["run", demo, "--dry-run", "--stale-after", "-5"], "--stale-after must be a number of seconds greater than 0"),
-            (["run", demo, "--dry-run", "--stale-after", "0"], "--stale-after must be a number of seconds greater than 0"),
+            (["run", demo, "--dry-run", "--stale-after", "-5"], "--stale-after must be a number of seconds of at least 60"),
+            (["run", demo, "--dry-run", "--stale-after", "0"], "--stale-after must be a number of seconds of at least 60"),
+            (["run", demo, "--dry-run", "--stale-after", "0.001"], "--stale-after must be a number of seconds of at least 60"),
             (["verify", "x.json", "--threads", "-1"], "--threads must be between 1 and 1024, got -1"),
             (["verify", "x.json", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
             (["bench", "--threads", "-2"], "--threads must be between 1 and 1024, got -2"),
@@ -189,7 +190,7 @@ final class CLITests: XCTestCase {
             XCTAssertNotEqual(r.status, 0, args.joined(separator: " "))
             XCTAssertTrue(r.err.contains(expected), "\(args.joined(separator: " ")): \(r.err)")
         }
-        let ok = try ablate(["run", demo, "--dry-run", "--threads", "2", "--stale-after", "30"])
+        let ok = try ablate(["run", demo, "--dry-run", "--threads", "2", "--stale-after", "60"])
         XCTAssertEqual(ok.status, 0, ok.err)
     }
 

@@ -110,4 +110,34 @@ extension EndToEndTests {
         let store = try RunStore(path: dir.appendingPathComponent("b.sqlite").path, create: false)
         XCTAssertTrue(try store.externalTests(runID: 1).isEmpty)
     }
+
+    /// `evaluate` and `predict` score only a run's own weights: run 2's files copied over run 1's folder are
+    /// refused (and nothing is stored), as `ablate run` refuses to resume from them.
+    func testEvaluateAndPredictRefuseWeightsOfAnotherRun() throws {
+        let file = try writeExperiment("external-foreign", epochs: 1, matrix: "  seed: [1, 2]")
+        XCTAssertEqual(try run(["run", file, "--db", "f.sqlite"]).status, 0)
+        XCTAssertEqual(try run(["data", "synth", "--out", "ext", "--per-class", "3", "--size", "32", "--seed", "5"]).status, 0)
+        let store = try RunStore(path: dir.appendingPathComponent("f.sqlite").path, create: false)
+        let folders = try [1, 2].map { id in
+            URL(fileURLWithPath: try XCTUnwrap(store.run(id: id).checkpointPath)).deletingLastPathComponent()
+        }
+        let image = try XCTUnwrap(FileManager.default.enumerator(atPath: dir.appendingPathComponent("ext/class0").path)?
+            .compactMap { $0 as? String }.first { !$0.hasPrefix(".") })
+        XCTAssertEqual(try run(["predict", "--run", "1", "--db", "f.sqlite", "ext/class0/\(image)"]).status, 0,
+                       "its own weights are scored")
+        for name in ["checkpoint.safetensors", "best.safetensors"] {
+            let own = folders[0].appendingPathComponent(name)
+            try FileManager.default.removeItem(at: own)
+            try FileManager.default.copyItem(at: folders[1].appendingPathComponent(name), to: own)
+        }
+        for args in [["evaluate", "ext", "--run", "1", "--db", "f.sqlite"],
+                     ["predict", "--run", "1", "--db", "f.sqlite", "ext/class0/\(image)"]] {
+            let refused = try run(args)
+            XCTAssertNotEqual(refused.status, 0, args.joined(separator: " "))
+            XCTAssertTrue(refused.output.contains("are not this run's") && refused.output.contains("another run of this store"),
+                          refused.output)
+        }
+        XCTAssertTrue(try store.externalTests(runID: 1).isEmpty)
+        XCTAssertEqual(try run(["evaluate", "ext", "--run", "2", "--db", "f.sqlite"]).status, 0, "run 2's own are fine")
+    }
 }

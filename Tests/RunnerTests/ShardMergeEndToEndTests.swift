@@ -156,6 +156,38 @@ extension EndToEndTests {
             XCTAssertNotNil(stamp.firstMatch(in: line, range: NSRange(line.startIndex..., in: line)), "no timestamp: \(line)")
         }
     }
+
+    /// `ablate run … | head -2`: when the reader of the output goes away the run stops as on Ctrl-C (checkpoint
+    /// kept, marked interrupted, resumable) instead of dying on SIGPIPE with the run left `running`.
+    func testRunWhoseReaderGoesAwayStopsCleanly() throws {
+        let file = try writeExperiment("piped", epochs: 40, matrix: "  seed: [1]")
+        let p = Process()
+        p.executableURL = Self.ablate
+        p.arguments = ["run", file, "--db", "pipe.sqlite"]
+        p.currentDirectoryURL = dir
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = FileHandle.nullDevice
+        let received = ReceivedText()
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            received.append(String(decoding: handle.availableData, as: UTF8.self))
+        }
+        try p.run()
+        defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && p.isRunning && !received.text.contains("epoch 1/40") { usleep(20_000) }
+        XCTAssertTrue(received.text.contains("epoch 1/40"), received.text)
+        pipe.fileHandleForReading.readabilityHandler = nil
+        try pipe.fileHandleForReading.close()
+        try pipe.fileHandleForWriting.close()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit, "not killed by SIGPIPE")
+        XCTAssertEqual(p.terminationStatus, 130)
+        let store = try RunStore(path: dir.appendingPathComponent("pipe.sqlite").path, create: false)
+        let run = try store.run(id: 1)
+        XCTAssertEqual(run.status, .interrupted)
+        XCTAssertGreaterThanOrEqual(try store.epochs(runID: 1).count, 1)
+    }
 }
 
 /// Text gathered from a pipe's reader thread.

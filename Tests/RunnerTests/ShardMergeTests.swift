@@ -1,6 +1,7 @@
 import AblateCore
 import ExperimentFile
 import Foundation
+import Report
 import Store
 import XCTest
 @testable import Runner
@@ -232,5 +233,68 @@ final class ShardMergeTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains(source), "\(source): \(error)")
             }
         }
+    }
+
+    /// An export whose runs were edited or damaged is refused before anything is merged: a configuration that
+    /// does not decode, a config hash that is not its configuration's (the run would be filed under another
+    /// configuration and trained again), a data audit that is not JSON. A store this merge created is removed.
+    func testEditedExportsAreRefusedAndNothingIsLeftBehind() throws {
+        let e = try experiment()
+        let source = try makeStore("a.sqlite", e, runs: [1, 2])
+        let store = try RunStore(readingOnly: source)
+        let exported = try store.exportJSON()
+        try store.close()
+        let existing = try makeStore("existing.sqlite", e, runs: [3])
+        let before = try content(existing)
+
+        func edited(_ change: (inout [String: Any]) -> Void) throws -> String {
+            var document = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(exported.utf8)) as? [String: Any])
+            var runs = try XCTUnwrap(document["runs"] as? [[String: Any]])
+            change(&runs[1])
+            document["runs"] = runs
+            let file = path("edited-\(UUID().uuidString).json")
+            try JSONSerialization.data(withJSONObject: document).write(to: URL(fileURLWithPath: file))
+            return file
+        }
+        let cases: [(String, (inout [String: Any]) -> Void)] = [
+            ("has the config hash 000000000000, but its configuration hashes to", { $0["config_hash"] = String(repeating: "0", count: 64) }),
+            ("has a configuration that does not decode", { $0["config_json"] = "{" }),
+            ("has a configuration that does not decode", { $0["config_json"] = "{\"x\":1}" }),
+            ("has a data audit that is not JSON", { $0["data_audit_json"] = "{\"a\":" }),
+        ]
+        for (expected, change) in cases {
+            let file = try edited(change)
+            for target in [existing, path("new.sqlite")] {
+                XCTAssertThrowsError(try RunMerge.merge(sources: [file], into: target, includeUnfinished: true)) { error in
+                    XCTAssertTrue("\(error)".contains(expected) && "\(error)".contains("its run 2"), "\(error)")
+                }
+            }
+            XCTAssertEqual(try content(existing), before, "the existing target is as it was")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: path("new.sqlite")), "no store is left behind")
+        }
+        // The untouched export merges.
+        let clean = try edited { _ in }
+        XCTAssertEqual(try RunMerge.merge(sources: [clean], into: path("new.sqlite"), includeUnfinished: true)
+                        .entries.filter { $0.action == .added }.count, 2)
+    }
+
+    /// A report of a matrix still computing says how much of the plan it holds: "2 runs of 12 planned", seeds
+    /// finished out of the planned three, and the configurations without any run yet, by name.
+    func testReportOfAPartialMatrixNamesWhatIsMissing() throws {
+        let e = try experiment()
+        let db = try makeStore("partial.sqlite", e, runs: [1, 2, 5])
+        let store = try RunStore(readingOnly: db)
+        defer { try? store.close() }
+        let input = try StoreReport(store: store, databasePath: db, experiment: "m").input
+        XCTAssertEqual(input.plannedRuns, 12)
+        XCTAssertEqual(input.plannedSeedsPerConfiguration, 3)
+        XCTAssertEqual(input.notYetRun, ["densenet121-se16", "densenet121-se32"])
+        let summary = try ReportTables.summary(input)
+        XCTAssertTrue(summary.contains("without any run here yet: densenet121-se16, densenet121-se32 (3 seeds each)"), summary)
+        XCTAssertTrue(summary.contains("2/3") && summary.contains("1/3"), "seeds finished of the planned three: \(summary)")
+        let out = dir.appendingPathComponent("report")
+        try renderReport(input, outDir: out)
+        XCTAssertTrue(try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
+            .contains("3 runs of 12 planned, 3 finished"))
     }
 }

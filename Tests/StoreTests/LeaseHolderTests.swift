@@ -1,5 +1,6 @@
 // A run whose process died is resumed at once by a process on the same machine, without waiting for its heartbeat
-// to go stale; a live holder, or one on another machine, keeps its run.
+// to go stale; a live holder on the same machine keeps its run whatever its heartbeat says; another machine's
+// holder is judged by its heartbeat.
 import AblateCore
 import Foundation
 import GRDB
@@ -22,9 +23,17 @@ extension StoreTests {
         dead.pid = try exitedPID()
         XCTAssertTrue(dead.isGone(seenFrom: me), "same machine, boot and namespace, no such process")
         XCTAssertFalse(me.isGone(seenFrom: me), "this process is alive")
+        XCTAssertNotNil(me.startTime)
         var parent = me
         parent.pid = getppid()
+        parent.startTime = LeaseHolder.startTime(of: parent.pid)
         XCTAssertFalse(parent.isGone(seenFrom: me), "another live process")
+        var reused = parent
+        reused.startTime = parent.startTime! + 1
+        XCTAssertTrue(reused.isGone(seenFrom: me), "its pid now names a process that started at another time")
+        var unknownStart = parent
+        unknownStart.startTime = nil
+        XCTAssertFalse(unknownStart.isGone(seenFrom: me), "a live pid without a start time may be the holder")
         var elsewhere = dead
         elsewhere.host = "node2"
         XCTAssertFalse(elsewhere.isGone(seenFrom: me), "another machine's pid says nothing here")
@@ -34,7 +43,20 @@ extension StoreTests {
         var earlierBoot = parent
         earlierBoot.bootID = "00000000-0000-0000-0000-000000000000"
         XCTAssertTrue(earlierBoot.isGone(seenFrom: me), "a process of an earlier boot of this machine has exited")
+        // Alive only when the process table says so for certain.
+        XCTAssertTrue(me.isAlive(seenFrom: me))
+        XCTAssertTrue(parent.isAlive(seenFrom: me))
+        XCTAssertFalse(dead.isAlive(seenFrom: me))
+        XCTAssertFalse(reused.isAlive(seenFrom: me))
+        XCTAssertFalse(unknownStart.isAlive(seenFrom: me), "no start time: the heartbeat decides")
+        var parentElsewhere = parent
+        parentElsewhere.host = "node2"
+        XCTAssertFalse(parentElsewhere.isAlive(seenFrom: me), "another machine's pid says nothing here")
+
         XCTAssertEqual(LeaseHolder(host: "node1", recorded: me.recorded), me)
+        XCTAssertEqual(LeaseHolder(host: "node1", recorded: unknownStart.recorded), unknownStart,
+                       "rows written without a start time still parse")
+        XCTAssertNil(LeaseHolder(host: "node1", recorded: me.recorded + " x"))
         XCTAssertNil(LeaseHolder(host: "node1", recorded: "not a holder"))
         XCTAssertNil(LeaseHolder(host: nil, recorded: me.recorded))
     }
@@ -56,6 +78,7 @@ extension StoreTests {
         var exited = me, alive = me
         exited.pid = try exitedPID()
         alive.pid = getppid()
+        alive.startTime = LeaseHolder.startTime(of: alive.pid)
         let raw = try DatabaseQueue(path: path)
         try raw.write { db in
             try db.execute(sql: "UPDATE runs SET lease_holder = ? WHERE id = ?", arguments: [exited.recorded, claims[0].run.id])
@@ -69,6 +92,14 @@ extension StoreTests {
         XCTAssertTrue(resumed.isResume)
         XCTAssertEqual(resumed.run.attempts, 2)
         XCTAssertNil(try store.claimNextRun(host: host, staleAfter: 600), "a live holder and another machine's keep theirs")
+        // An hour later without a heartbeat (the live holder paused with SIGSTOP, say): the other machine's run is
+        // stale and taken, the live holder on this machine keeps its run.
+        let later = Date().addingTimeInterval(3600)
+        store.clock = { later }
+        let stale = try XCTUnwrap(store.claimNextRun(host: host, staleAfter: 600))
+        XCTAssertEqual(stale.run.id, claims[2].run.id)
+        XCTAssertNil(try store.claimNextRun(host: host, staleAfter: 600), "a live holder keeps its run")
+        try store.finish(stale.lease)
         // Its former holder, if it came back, could not write.
         XCTAssertThrowsError(try store.heartbeat(claims[0].lease))
         // Ending a run releases it: no holder is left recorded.

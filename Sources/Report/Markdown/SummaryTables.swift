@@ -89,13 +89,17 @@ public enum ReportTables {
         return table.render()
     }
 
-    /// "Not averaged: SE r=8 seed 3 (failed after 4 epochs); …" or "" when every run finished.
+    /// The runs that are not finished and the planned configurations without runs, or "" when there are none.
     static func unfinishedNote(_ input: ReportInput) -> String {
         let lines = input.groups().flatMap(\.unfinished).map { digest in
             "- \(digest.run.configuration) seed \(digest.run.seed): \(digest.run.status.rawValue) after \(digest.run.epochs.count) epoch\(digest.run.epochs.count == 1 ? "" : "s")"
         }
-        guard !lines.isEmpty else { return "" }
-        return "\nNot finished, so not averaged into the table above:\n\n" + lines.joined(separator: "\n") + "\n"
+        var note = lines.isEmpty ? "" : "\nNot finished, so not averaged into the table above:\n\n" + lines.joined(separator: "\n") + "\n"
+        if !input.notYetRun.isEmpty {
+            note += "\nPlanned by the experiment but without any run here yet: " + input.notYetRun.joined(separator: ", ")
+                + (input.plannedSeedsPerConfiguration.map { " (\($0) seed\($0 == 1 ? "" : "s") each)" } ?? "") + ".\n"
+        }
+        return note
     }
 
     /// One size for the configuration, or "a – b" if its runs disagree (a bug worth seeing, not hiding).

@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// Files `renderReport` wrote, for the caller to print or link.
@@ -22,7 +23,8 @@ public func renderReport(_ input: ReportInput, outDir: URL, generatedAt: Date = 
     do {
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
     } catch {
-        throw ReportError.io(path: outDir.path, reason: "cannot create directory: \(error.localizedDescription)")
+        throw ReportError.io(path: outDir.path, reason: "cannot create the folder: "
+            + (ErrorText.obstacle(creatingFolder: outDir.path) ?? ErrorText.reason(error)))
     }
     let hasFinished = input.runs.contains { $0.status == .finished && !$0.epochs.isEmpty }
     var figures: [FigureFile] = []
@@ -47,7 +49,8 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         "# \(input.title)\n",
         (input.description.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" } ?? "")
             + "Generated at \(formatter.string(from: generatedAt)).\n",
-        "\(input.runs.count) runs, \(finished) finished; accuracies are fractions of the test set; "
+        "\(input.runs.count) runs" + (input.plannedRuns.map { " of \($0) planned" } ?? "")
+            + ", \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
             + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "
             + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch. s/epoch and img/s "
@@ -94,6 +97,6 @@ private func write(_ text: String, to url: URL) throws {
     do {
         try text.write(to: url, atomically: true, encoding: .utf8)
     } catch {
-        throw ReportError.io(path: url.path, reason: "cannot write: \(error.localizedDescription)")
+        throw ReportError.io(path: url.path, reason: "cannot write: \(ErrorText.reason(error))")
     }
 }

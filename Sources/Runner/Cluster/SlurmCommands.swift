@@ -1,4 +1,5 @@
 // The Slurm commands ablate runs: submitting (`ablate slurm --submit`) and requeueing a task (`ablate task`).
+import AblateCore
 import Foundation
 
 public enum Slurm {
@@ -11,7 +12,7 @@ public enum Slurm {
         p.standardOutput = out
         p.standardError = err
         do { try p.run() } catch {
-            throw ClusterError.sbatch("cannot start sbatch (\(error.localizedDescription)): submit from a Slurm login node")
+            throw ClusterError.sbatch("cannot start sbatch (\(ErrorText.reason(error))): submit from a Slurm login node")
         }
         let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
@@ -33,7 +34,7 @@ public enum Slurm {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["scontrol", "requeue", jobID]
         do { try p.run() } catch {
-            throw ClusterError.sbatch("cannot requeue job \(jobID) (scontrol: \(error.localizedDescription)); "
+            throw ClusterError.sbatch("cannot requeue job \(jobID) (scontrol: \(ErrorText.reason(error))); "
                 + "resubmit the unfinished tasks with `ablate slurm FILE --missing`")
         }
         p.waitUntilExit()

@@ -1,4 +1,5 @@
 import ExperimentFile
+import AblateCore
 import Foundation
 import Store
 
@@ -155,7 +156,8 @@ public enum ClusterError: Error, CustomStringConvertible {
 
     static func writing(_ path: String, _ body: () throws -> Void) throws {
         do { try body() } catch {
-            throw ClusterError.write(path: path, reason: (error as NSError).localizedDescription)
+            throw ClusterError.write(path: path, reason: ErrorText.obstacle(creatingFolder: (path as NSString).deletingLastPathComponent)
+                                                  ?? ErrorText.reason(error))
         }
     }
 }

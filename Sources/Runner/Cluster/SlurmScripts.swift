@@ -1,3 +1,4 @@
+import AblateCore
 import Foundation
 
 /// The `#SBATCH` settings a user chooses for a plan's job array.
@@ -21,6 +22,42 @@ public struct SlurmOptions: Equatable, Sendable {
         self.maxParallel = maxParallel; self.account = account; self.extraSbatch = extraSbatch
         self.signalLeadSeconds = signalLeadSeconds
     }
+
+    /// What is wrong with these settings, one line each (empty when nothing is). Each value becomes the text of
+    /// an `#SBATCH` line of a shell script: a newline in it would end the directives there (sbatch stops reading
+    /// them at the first command, so the later ones would be dropped without a word) or run as a command, so values
+    /// are single words of the characters Slurm's own names, times and sizes use, and times and sizes have sbatch's
+    /// forms. Slurm may still reject a partition or account that does not exist; that error comes from sbatch.
+    public var problems: [String] {
+        var found: [String] = []
+        let word = #/[A-Za-z0-9_.,:+=@%\/-]+/#
+        for (option, value) in [("--partition", partition), ("--account", account)] {
+            if let value, value.wholeMatch(of: word) == nil {
+                found.append("\(option) must be one word of letters, digits and _ . , : + = @ % / -, got '\(value)'")
+            }
+        }
+        // sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes,
+        // days-hours:minutes:seconds.
+        if let time, time.wholeMatch(of: #/(\d+(:\d{1,2}){0,2})|(\d+-\d{1,2}(:\d{1,2}){0,2})/#) == nil {
+            found.append("--time must be in a form sbatch accepts (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS), "
+                         + "got '\(time)'")
+        }
+        if let memory, memory.wholeMatch(of: #/\d+[KMGTkmgt]?/#) == nil {
+            found.append("--mem must be a size such as 8G, 512M or 16000 (megabytes), got '\(memory)'")
+        }
+        if !(1...Self.maxCPUsPerTask).contains(cpusPerTask) {
+            found.append("--cpus-per-task must be between 1 and \(Self.maxCPUsPerTask) (it is also each task's thread "
+                         + "count), got \(cpusPerTask)")
+        }
+        if let k = maxParallel, k < 1 { found.append("--max-parallel must be at least 1, got \(k)") }
+        for option in extraSbatch where option.contains(where: { $0.isNewline || $0.asciiValue.map { $0 < 32 } == true }) {
+            found.append("--extra-sbatch must not hold line breaks or control characters, got '\(option)'")
+        }
+        return found
+    }
+
+    /// The most threads a task can use: `training.threads`' limit.
+    public static let maxCPUsPerTask = TrainingConfig.maxThreads
 }
 
 extension SlurmPlan {

@@ -112,7 +112,7 @@ public enum ExternalEvaluation {
             let positive = try positiveIndex(request.positiveClass, classNames: classNames)
 
             for kind in request.weights {
-                let (net, epoch) = try loadWeights(run, config: config, classes: classNames.count, kind: kind)
+                let (net, epoch) = try loadWeights(run, store: store, config: config, classes: classNames.count, kind: kind)
                 Threads.set(request.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
                 progress("run \(id) \(run.label): \(kind.rawValue) weights (epoch \(epoch)) on \(cache.count) images")
                 let predictions = try predict(net, cache: cache, config: config)
@@ -128,17 +128,18 @@ public enum ExternalEvaluation {
     }
 
     /// The run's model with its last-epoch (checkpoint) or best-epoch weights, and the epoch they come from.
-    static func loadWeights(_ run: Store.RunRecord, config: RunConfig, classes: Int,
+    static func loadWeights(_ run: Store.RunRecord, store: RunStore, config: RunConfig, classes: Int,
                             kind: PredictionKind) throws -> (any Network, Int) {
         guard let checkpoint = run.checkpointPath else {
             throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: "(no checkpoint recorded)")
         }
+        guard FileManager.default.fileExists(atPath: checkpoint) else {
+            throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: checkpoint)
+        }
+        try ForeignCheckpoints.requireOwned(checkpoint: checkpoint, run: run, store: store)
         let net = try config.model.spec(classes: config.model.classes ?? classes).build(seed: 0)
         switch kind {
         case .last:
-            guard FileManager.default.fileExists(atPath: checkpoint) else {
-                throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: checkpoint)
-            }
             return (net, try Checkpoint.loadWeights(net, from: URL(fileURLWithPath: checkpoint)).epochsDone)
         case .best:
             let best = RunFiles.bestWeights(besideCheckpoint: checkpoint)

@@ -22,23 +22,9 @@ enum ForeignCheckpoints {
                                   epochsRecorded: () throws -> Int, now: Date = Date()) throws -> SetAsideCheckpoint? {
         guard FileManager.default.fileExists(atPath: checkpoint.path) else { return nil }
         // An unreadable checkpoint is left where it is: the trainer refuses it with the file's own error.
-        guard let state = try? Checkpoint.readState(from: checkpoint) else { return nil }
-        let reason: String
-        switch state.owner {
-        case .some(let found) where found == owner:
-            return nil
-        case .some(let found) where found.storeID != owner.storeID:
-            reason = "it belongs to another run store (\(found)); this run is \(owner)"
-        case .some(let found):
-            reason = "it belongs to another run of this store (\(found)); this run is \(owner)"
-        case .none:
-            // Written before checkpoints named their owner: still this run's only if the configuration matches
-            // and this store already recorded every epoch the checkpoint claims to have finished.
-            let recorded = try epochsRecorded()
-            if state.configJSON == configJSON && recorded >= state.epochsDone { return nil }
-            reason = "it names no run store, and this store has \(recorded) of its \(state.epochsDone) epoch(s) "
-                + (state.configJSON == configJSON ? "recorded" : "recorded and a different configuration")
-        }
+        guard let state = try? Checkpoint.readState(from: checkpoint),
+              let reason = try foreignReason(state, owner: owner, configJSON: configJSON,
+                                             epochsRecorded: epochsRecorded) else { return nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
@@ -50,6 +36,47 @@ enum ForeignCheckpoints {
             try move(best, to: URL(fileURLWithPath: best.path + suffix))
         }
         return SetAsideCheckpoint(path: checkpoint.path, movedTo: moved.path, reason: reason)
+    }
+
+    /// Why a checkpoint with `state` is not the run `owner`'s, in words; nil when it is.
+    static func foreignReason(_ state: CheckpointState, owner: CheckpointOwner, configJSON: String,
+                              epochsRecorded: () throws -> Int) throws -> String? {
+        switch state.owner {
+        case .some(let found) where found == owner:
+            return nil
+        case .some(let found) where found.storeID != owner.storeID:
+            return "it belongs to another run store (\(found)); this run is \(owner)"
+        case .some(let found):
+            return "it belongs to another run of this store (\(found)); this run is \(owner)"
+        case .none:
+            // Written before checkpoints named their owner: still this run's only if the configuration matches
+            // and this store already recorded every epoch the checkpoint claims to have finished.
+            let recorded = try epochsRecorded()
+            if state.configJSON == configJSON && recorded >= state.epochsDone { return nil }
+            return "it names no run store, and this store has \(recorded) of its \(state.epochsDone) epoch(s) "
+                + (state.configJSON == configJSON ? "recorded" : "recorded and a different configuration")
+        }
+    }
+
+    /// Refuses to score with weights that are not `run`'s: `ablate evaluate` and `ablate predict` read the files
+    /// in the folder the store recorded, and a folder that was copied over, or belongs to another store that
+    /// used the same runs folder, would otherwise be scored and stored as this run's. The best weights are
+    /// written by the run that writes the checkpoint beside them, so the checkpoint answers for both.
+    static func requireOwned(checkpoint: String, run: RunRecord, store: RunStore) throws {
+        let url = URL(fileURLWithPath: checkpoint)
+        let state: CheckpointState
+        do { state = try Checkpoint.readState(from: url) } catch {
+            throw RunnerError.io("run \(run.id) (\(run.label)): cannot tell whose weights are in "
+                + "\(url.deletingLastPathComponent().path): its checkpoint cannot be read (\(error)); score runs on "
+                + "the machine and runs folder that trained them")
+        }
+        let owner = CheckpointOwner(storeID: try store.storeID(), runID: run.id, configHash: run.configHash)
+        if let reason = try foreignReason(state, owner: owner, configJSON: run.configJSON,
+                                          epochsRecorded: { try store.epochs(runID: run.id).count }) {
+            throw RunnerError.io("run \(run.id) (\(run.label)): the weights in \(url.deletingLastPathComponent().path) "
+                + "are not this run's: \(reason). They were copied there or another store trained in the same runs "
+                + "folder; use the store that trained them (its --db) or train this run again")
+        }
     }
 
     static func move(_ from: URL, to: URL) throws {

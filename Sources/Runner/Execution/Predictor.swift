@@ -15,13 +15,16 @@ public struct ImagePrediction: Sendable, Codable {
 }
 
 public enum PredictError: Error, CustomStringConvertible {
-    case noWeights(runID: Int64, path: String)
+    /// `path` nil: the store recorded no checkpoint for the run.
+    case noWeights(runID: Int64, path: String?)
     case unreadable([SkippedFile])
 
     public var description: String {
         switch self {
         case let .noWeights(id, path):
-            return "run \(id) has no best weights at \(path): it has not finished an epoch yet (see `ablate status`)"
+            return "run \(id) has no best weights" + (path.map { " at \($0)" } ?? " (no checkpoint recorded)")
+                + ": it has not finished an epoch yet (see `ablate status`), or it was merged from another machine, "
+                + "whose runs folder holds its weights"
         case .unreadable(let files):
             return "cannot read: " + files.map { "\($0.path) (\($0.reason))" }.joined(separator: "; ")
         }
@@ -34,10 +37,13 @@ public enum Predictor {
         let run = try store.run(id: runID)
         let config = try RunConfig.decode(json: run.configJSON)
         guard let checkpoint = run.checkpointPath else {
-            throw PredictError.noWeights(runID: runID, path: "(no checkpoint recorded)")
+            throw PredictError.noWeights(runID: runID, path: nil)
         }
         let best = RunFiles.bestWeights(besideCheckpoint: checkpoint)
-        guard FileManager.default.fileExists(atPath: best.path) else { throw PredictError.noWeights(runID: runID, path: best.path) }
+        guard FileManager.default.fileExists(atPath: best.path), FileManager.default.fileExists(atPath: checkpoint) else {
+            throw PredictError.noWeights(runID: runID, path: best.path)
+        }
+        try ForeignCheckpoints.requireOwned(checkpoint: checkpoint, run: run, store: store)
         // Class names: the class folders of the images the run was evaluated on.
         var names: [Int: String] = [:]
         for p in try store.predictions(runID: runID, kind: .best) where names[p.prediction.label] == nil {

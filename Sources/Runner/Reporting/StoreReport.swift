@@ -11,19 +11,20 @@ import Store
 
 public enum ReportSourceError: Error, CustomStringConvertible {
     case noExperiments(String)
-    case unknownExperiment(name: String, known: [String])
     case ambiguous([String])
     case empty(String)
     case unknownClass(name: String, experiment: String, known: [String])
+    case unknownBaseline(name: String, experiment: String, known: [String])
 
     public var description: String {
         switch self {
         case .noExperiments(let db): return "\(db) holds no experiments yet: run `ablate run FILE --db \(db)` first"
-        case let .unknownExperiment(name, known):
-            return "no experiment named '\(name)' in the store; it has: \(known.joined(separator: ", "))"
         case .ambiguous(let names):
             return "the store holds several experiments (\(names.joined(separator: ", "))): choose one with --experiment NAME"
         case .empty(let name): return "experiment '\(name)' has no runs: nothing to report"
+        case let .unknownBaseline(name, experiment, known):
+            return "--baseline \(name): experiment '\(experiment)' has no configuration of that name; its "
+                + "configurations are \(known.joined(separator: ", ")) (choose one of them, or leave --baseline out)"
         case let .unknownClass(name, experiment, known):
             return "--positive \(name): experiment '\(experiment)' has no class of that name; its classes are "
                 + "\(known.joined(separator: ", ")) (choose one of them, or leave --positive out)"
@@ -44,10 +45,7 @@ public struct StoreReport {
         guard !experiments.isEmpty else { throw ReportSourceError.noExperiments(databasePath) }
         let record: ExperimentRecord
         if let name {
-            guard let r = experiments.first(where: { $0.name == name }) else {
-                throw ReportSourceError.unknownExperiment(name: name, known: experiments.map(\.name))
-            }
-            record = r
+            record = try store.experiment(named: name)
         } else {
             guard experiments.count == 1 else { throw ReportSourceError.ambiguous(experiments.map(\.name)) }
             record = experiments[0]
@@ -114,14 +112,26 @@ public struct StoreReport {
             }
             positive = index
         }
+        if let baseline, !order.contains(baseline) {
+            throw ReportSourceError.unknownBaseline(name: baseline, experiment: record.name, known: order)
+        }
         let chosenBaseline = baseline ?? order.first { !$0.contains("-se") && !$0.contains("se_reduction") } ?? order.first
-        let seeds = Set(summaries.compactMap(\.run.seed)).count
+        // The plan: seeds per configuration and configurations of the experiment file (when its stored text still
+        // parses), else what the store holds.
+        var plannedPerConfiguration: [String: Int] = [:]
+        for run in parsed?.runs ?? [] {
+            plannedPerConfiguration[Self.configurationName(label: run.label, model: run.config.model.name), default: 0] += 1
+        }
+        let seeds = plannedPerConfiguration.values.max() ?? Set(summaries.compactMap(\.run.seed)).count
         var input = ReportInput(title: "ablate report: \(record.name)", runs: runs, configurationOrder: order,
                                 baseline: order.count > 1 ? chosenBaseline : nil,
                                 plannedSeedsPerConfiguration: seeds > 0 ? seeds : nil,
                                 targetAccuracy: (target ?? .course).testAccuracy,
                                 classNames: classNames, positiveClass: positive)
         input.description = parsed?.description
+        input.plannedRuns = parsed?.runs.count
+        input.notYetRun = (parsed?.runs ?? []).map { Self.configurationName(label: $0.label, model: $0.config.model.name) }
+            .reduce(into: [String]()) { names, name in if !order.contains(name) && !names.contains(name) { names.append(name) } }
         input.dataSplits = splits.keys.sorted().map { splits[$0]! }
         // Without --baseline, each SE model is compared with its own backbone when the experiment has it (SE-ResNet-50
         // with ResNet-50, SE-DenseNet with DenseNet): the "does SE help this network?" pairs.
