@@ -200,14 +200,7 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(missing.status, 0)
         XCTAssertTrue(missing.err.contains("no run store"), missing.err)
 
-        let store = try RunStore(path: db)
-        let e = try Experiment.load(file: packageRoot.appendingPathComponent("experiments/demo.yaml").path,
-                                    options: .init(baseDirectory: dir.path))
-        _ = try e.enqueue(into: store)
-        let c = try XCTUnwrap(store.claimNextRun(host: "cli-test", staleAfter: 60))
-        try store.recordEpoch(c.lease, EpochMetrics(epoch: 1, trainLoss: 0.6, trainAccuracy: 0.7, testLoss: 0.5,
-                                                    testAccuracy: 0.75, learningRate: 0.05, seconds: 3, imagesPerSecond: 40))
-        try store.close()
+        XCTAssertEqual(try demoStore("runs/ablate.sqlite"), db)
 
         let table = try ablate(["status", "--db", db])
         XCTAssertEqual(table.status, 0, table.err)

@@ -121,12 +121,13 @@ extension EndToEndTests {
         XCTAssertEqual(try epochs("t.sqlite").count, 4)
     }
 
-    /// With standard output a pipe, each line arrives when it is printed, with a timestamp.
-    func testLogLinesReachAPipeWhileTheRunGoesOn() throws {
-        let file = try writeExperiment("logged", epochs: 40, matrix: "  seed: [1]")
+    /// A 40-epoch `ablate run` of the experiment `name` with its standard output a pipe, read as it comes, and
+    /// whether its first epoch line arrived while it was still running (waited for up to a minute).
+    func startPipedRun(_ name: String, db: String) throws -> (process: Process, pipe: Pipe, received: ReceivedText, sawEpoch: Bool) {
+        let file = try writeExperiment(name, epochs: 40, matrix: "  seed: [1]")
         let p = Process()
         p.executableURL = Self.ablate
-        p.arguments = ["run", file, "--db", "log.sqlite"]
+        p.arguments = ["run", file, "--db", db]
         p.currentDirectoryURL = dir
         let pipe = Pipe()
         p.standardOutput = pipe
@@ -136,15 +137,20 @@ extension EndToEndTests {
             received.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try p.run()
-        defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         let deadline = Date().addingTimeInterval(60)
         var sawEpoch = false
         while Date() < deadline && p.isRunning && !sawEpoch {
             sawEpoch = received.text.contains("epoch 1/40")
             usleep(20_000)
         }
+        return (p, pipe, received, sawEpoch && p.isRunning)
+    }
+
+    /// With standard output a pipe, each line arrives when it is printed, with a timestamp.
+    func testLogLinesReachAPipeWhileTheRunGoesOn() throws {
+        let (p, pipe, received, sawEpoch) = try startPipedRun("logged", db: "log.sqlite")
+        defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         XCTAssertTrue(sawEpoch, "no epoch line reached the pipe while the run was going: \(received.text)")
-        XCTAssertTrue(p.isRunning, "the run ended before its first line arrived")
         Darwin_kill(p.processIdentifier, SIGINT)
         p.waitUntilExit()
         pipe.fileHandleForReading.readabilityHandler = nil
@@ -160,23 +166,9 @@ extension EndToEndTests {
     /// `ablate run … | head -2`: when the reader of the output goes away the run stops as on Ctrl-C (checkpoint
     /// kept, marked interrupted, resumable) instead of dying on SIGPIPE with the run left `running`.
     func testRunWhoseReaderGoesAwayStopsCleanly() throws {
-        let file = try writeExperiment("piped", epochs: 40, matrix: "  seed: [1]")
-        let p = Process()
-        p.executableURL = Self.ablate
-        p.arguments = ["run", file, "--db", "pipe.sqlite"]
-        p.currentDirectoryURL = dir
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = FileHandle.nullDevice
-        let received = ReceivedText()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            received.append(String(decoding: handle.availableData, as: UTF8.self))
-        }
-        try p.run()
+        let (p, pipe, received, sawEpoch) = try startPipedRun("piped", db: "pipe.sqlite")
         defer { if p.isRunning { Darwin_kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline && p.isRunning && !received.text.contains("epoch 1/40") { usleep(20_000) }
-        XCTAssertTrue(received.text.contains("epoch 1/40"), received.text)
+        XCTAssertTrue(sawEpoch, received.text)
         pipe.fileHandleForReading.readabilityHandler = nil
         try pipe.fileHandleForReading.close()
         try pipe.fileHandleForWriting.close()
@@ -184,8 +176,7 @@ extension EndToEndTests {
         XCTAssertEqual(p.terminationReason, .exit, "not killed by SIGPIPE")
         XCTAssertEqual(p.terminationStatus, 130)
         let store = try RunStore(path: dir.appendingPathComponent("pipe.sqlite").path, create: false)
-        let run = try store.run(id: 1)
-        XCTAssertEqual(run.status, .interrupted)
+        XCTAssertEqual(try store.run(id: 1).status, .interrupted)
         XCTAssertGreaterThanOrEqual(try store.epochs(runID: 1).count, 1)
     }
 }
