@@ -125,7 +125,8 @@ public enum ImageDecoder {
 
     static func checkPixelLimit(width: Int, height: Int, maxPixels: Int, original: (Int, Int)) throws {
         guard width * height > maxPixels else { return }
-        func megapixels(_ n: Int) -> String { String(format: "%.1f MP", Double(n) / 1e6) }
+        // Pixels as people say them: "52.4 MP", or the count itself below a tenth of a megapixel.
+        func megapixels(_ n: Int) -> String { n < 100_000 ? "\(n) pixels" : String(format: "%.1f MP", Double(n) / 1e6) }
         throw DecodeProblem(reason: "is \(original.0)×\(original.1) pixels (\(megapixels(width * height)) to decode), "
             + "over the \(megapixels(maxPixels)) limit; shrink the image or raise the limit: `data: {max_pixels: N}` "
             + "in an experiment file, --max-pixels N for `ablate predict` and `ablate data`")

@@ -9,10 +9,10 @@ struct BenchCommand: ParsableCommand {
         abstract: "Time training or evaluation steps of a model on random input (median of the measured steps).")
 
     @Option(help: "Model name, e.g. densenet121, densenet121-se16-layer or resnet50-se16.") var model = "densenet121"
-    @Option(help: "Input size S (images are S×S).") var size = 224
-    @Option(help: "Batch size.") var batch = 32
-    @Option(help: "Measured steps (after --warmup steps).") var steps = 5
-    @Option(help: "Warm-up steps, not measured.") var warmup = 2
+    @Option(parsing: .unconditional, help: "Input size S (images are S×S).") var size = 224
+    @Option(parsing: .unconditional, help: "Batch size.") var batch = 32
+    @Option(parsing: .unconditional, help: "Measured steps (after --warmup steps).") var steps = 5
+    @Option(parsing: .unconditional, help: "Warm-up steps, not measured.") var warmup = 2
     @Option(parsing: .unconditional, help: "Threads, 1–1024 (default: all cores).")
     var threads: Int?
     @Option(help: "train or eval.") var mode = "train"
@@ -29,8 +29,9 @@ struct BenchCommand: ParsableCommand {
         }
         guard mode == "train" || mode == "eval" else { throw ValidationError("--mode must be train or eval, got '\(mode)'") }
         try OptionChecks.threads(threads)
-        guard batch >= 1, steps >= 1, warmup >= 0, size >= 32 else {
-            throw ValidationError("--batch and --steps must be ≥ 1, --warmup ≥ 0 and --size ≥ 32")
+        for (option, value, least) in [("--batch", batch, 1), ("--steps", steps, 1), ("--warmup", warmup, 0),
+                                       ("--size", size, 32)] where value < least {
+            throw ValidationError("\(option) must be at least \(least), got \(value)")
         }
     }
 

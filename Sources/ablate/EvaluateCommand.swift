@@ -22,7 +22,8 @@ struct EvaluateCommand: ParsableCommand {
 
     @Argument(help: "Labelled folder: one sub-folder of images per class.") var directory: String
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
-    @Option(name: .customLong("run"), help: "Run id to score (repeatable; see `ablate status`).") var runIDs: [Int64] = []
+    @Option(name: .customLong("run"), parsing: .unconditionalSingleValue, help: "Run id to score (repeatable; see `ablate status`).")
+    var runIDs: [Int64] = []
     @Option(help: "Score every finished run of this experiment.") var experiment: String?
     @Option(help: "Name the results are stored and reported under (default: the folder's name).") var name: String?
     @Option(help: "last, best or both (default).") var weights: Weights = .both
@@ -34,6 +35,7 @@ struct EvaluateCommand: ParsableCommand {
         guard runIDs.isEmpty != (experiment == nil) else {
             throw ValidationError("give either --run ID (one or more) or --experiment NAME")
         }
+        try runIDs.forEach(OptionChecks.runID)
         try OptionChecks.threads(threads, otherwise: "the run's training.threads, else every core")
         if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
             throw ValidationError("--name must not be empty")
@@ -49,7 +51,7 @@ struct EvaluateCommand: ParsableCommand {
             throw CommandFailure("\(directory) is not a folder: give a folder with one sub-folder of images per class")
         }
         let store = try RunStore(path: db, create: false)
-        var ids = runIDs
+        var ids = runIDs.reduce(into: [Int64]()) { kept, id in if !kept.contains(id) { kept.append(id) } }  // `--run 1 --run 1` once
         if let experiment {
             let runs = try store.listRuns(experiment: experiment)
             guard !runs.isEmpty else {

@@ -16,6 +16,13 @@ enum OptionChecks {
         }
     }
 
+    /// Run ids start at 1 (`ablate status` lists them).
+    static func runID(_ value: Int64) throws {
+        guard value >= 1 else {
+            throw ValidationError("--run must be a run id (1 or more, see `ablate status`), got \(value)")
+        }
+    }
+
     /// The shortest --stale-after: a training process writes its heartbeat every 10 s between batches, but
     /// one batch, a test pass or the first decode of a dataset can hold it up for tens of seconds, and a run of
     /// another machine whose heartbeat is merely late would be taken from a live process.

@@ -47,13 +47,14 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict", abstract: "Class probabilities for images from a run's best weights.")
 
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
-    @Option(name: .customLong("run"), help: "Run id (see `ablate status`).") var runID: Int64
+    @Option(name: .customLong("run"), parsing: .unconditional, help: "Run id (see `ablate status`).") var runID: Int64
     @Argument(help: "Image files (JPEG or PNG).") var images: [String]
     @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling; default: the run's data.max_pixels, else 50 MP).")
     var maxPixels: Int?
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
+        try OptionChecks.runID(runID)
         if let maxPixels, maxPixels < 1 { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
     }
 

@@ -25,7 +25,7 @@ struct RunCommand: ParsableCommand {
     var dryRun = false
     @Option(name: .customLong("only"), help: ArgumentHelp("Keep runs whose setting KEY equals VALUE.", valueName: "KEY=VALUE"))
     var only: [String] = []
-    @Option(help: ArgumentHelp("Run only shard I of N: the entries numbered I+1, I+1+N, … by --dry-run (0 ≤ I < N).",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Run only shard I of N: the entries numbered I+1, I+1+N, … by --dry-run (0 ≤ I < N).",
                                valueName: "I/N"))
     var shard: String?
     @Option(help: "Data folder, replacing data.path of the file.") var data: String?

@@ -105,7 +105,9 @@ final class ProgressDisplay {
             let byStatus = Dictionary(grouping: result.skipped, by: \.status).sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.value.count) \($0.key.rawValue)" }
             say("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store"
-                + (byStatus.isEmpty ? "" : " (\(byStatus.joined(separator: ", ")))"))
+                + (byStatus.isEmpty ? "" : " (\(byStatus.joined(separator: ", ")))")
+                + (result.skipped.contains { $0.status == .running }
+                   ? "; a running run whose process has exited is resumed by this one" : ""))
         case let .dataPrepared(directory, synthesized, audit, skipped):
             if synthesized { say("synthesised data in \(directory)") }
             if !skipped.isEmpty {

@@ -134,7 +134,10 @@ final class BadInputTests: XCTestCase {
         Self.setPNGSize(&png, width: 12000, height: 9000)
         let folder = try TemporaryFolder()
         let path = try folder.write(png, to: "huge.png")
-        assertDatasetError(try ImageDecoder.decodeFile(path), contains: [path, "12000×9000", "limit", "--max-pixels"])
+        assertDatasetError(try ImageDecoder.decodeFile(path), contains: [path, "12000×9000", "108.0 MP to decode",
+                                                                         "over the 50.0 MP limit", "--max-pixels"])
+        // A tiny limit is said in pixels, not as "0.0 MP".
+        assertDatasetError(try ImageDecoder.decodeFile(path, maxPixels: 10), contains: ["over the 10 pixels limit"])
     }
 
     func testUnreadableFile() throws {

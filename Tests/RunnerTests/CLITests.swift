@@ -184,6 +184,11 @@ final class CLITests: XCTestCase {
             (["verify", "x.json", "--threads", "0"], "--threads must be between 1 and 1024, got 0"),
             (["bench", "--threads", "-2"], "--threads must be between 1 and 1024, got -2"),
             (["bench", "--threads", "2000"], "--threads must be between 1 and 1024, got 2000"),
+            (["bench", "--size", "8", "--model", "nope"], "--size must be at least 32, got 8"),
+            (["bench", "--warmup", "-1"], "--warmup must be at least 0, got -1"),
+            (["evaluate", "x", "--run", "-1"], "--run must be a run id (1 or more, see `ablate status`), got -1"),
+            (["predict", "--run", "0", "a.jpg"], "--run must be a run id (1 or more, see `ablate status`), got 0"),
+            (["run", demo, "--dry-run", "--shard", "-1/2"], "shard -1 does not exist among 2"),
         ]
         for (args, expected) in cases {
             let r = try ablate(args)
