@@ -27,7 +27,7 @@ public struct LeaseHolder: Equatable, Sendable {
     public var pidNamespace: String
     public var pid: Int32
     /// When the process started, in clock ticks after boot (`/proc/<pid>/stat`, field 22): with the pid it names
-    /// one process for the whole boot. nil for holders recorded before it was kept.
+    /// one process for the whole boot. nil when the row does not hold it (written by an ablate that did not record it).
     public var startTime: UInt64?
 
     public init(host: String, bootID: String, pidNamespace: String, pid: Int32, startTime: UInt64?) {
@@ -78,8 +78,8 @@ public struct LeaseHolder: Equatable, Sendable {
         return Self.startTime(of: pid) == startTime
     }
 
-    /// The column form, `<boot id> <pid namespace> <pid> <start time>` (the host has its own column; holders
-    /// recorded before the start time was kept have three fields).
+    /// The column form, `<boot id> <pid namespace> <pid> <start time>` (the host has its own column; rows
+    /// written by an ablate that did not record the start time have three fields).
     var recorded: String { "\(bootID) \(pidNamespace) \(pid)" + (startTime.map { " \($0)" } ?? "") }
 
     /// Parses `recorded`; nil for anything else (e.g. a row written before holders were recorded).

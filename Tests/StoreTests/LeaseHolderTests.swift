@@ -55,7 +55,7 @@ extension StoreTests {
 
         XCTAssertEqual(LeaseHolder(host: "node1", recorded: me.recorded), me)
         XCTAssertEqual(LeaseHolder(host: "node1", recorded: unknownStart.recorded), unknownStart,
-                       "rows written without a start time still parse")
+                       "three-field rows (no start time) parse")
         XCTAssertNil(LeaseHolder(host: "node1", recorded: me.recorded + " x"))
         XCTAssertNil(LeaseHolder(host: "node1", recorded: "not a holder"))
         XCTAssertNil(LeaseHolder(host: nil, recorded: me.recorded))
