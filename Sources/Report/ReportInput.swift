@@ -103,6 +103,9 @@ public struct ReportInput: Sendable, Equatable {
     public var comparisons: [ComparisonPair] = []
     /// Seeds planned per configuration (the n in "k/n finished"); nil means "the runs present".
     public var plannedSeedsPerConfiguration: Int?
+    /// Things the reader must know before trusting the numbers (e.g. the experiment's definition could not be
+    /// read), shown under the description.
+    public var warnings: [String] = []
     /// Runs the experiment plans in all (nil when unknown): a report of a matrix still computing says "3 of 12".
     public var plannedRuns: Int?
     /// Configurations the experiment plans that have no run here yet, in matrix order: listed, so a partial report

@@ -44,7 +44,8 @@ public enum RunMerge {
     /// that do not parse must be identical.
     public static func sameDefinition(_ a: String, _ b: String) -> Bool {
         if a == b { return true }
-        let options = Experiment.LoadOptions(checkDataExists: false)
+        var options = Experiment.LoadOptions(checkDataExists: false)
+        options.storedText = true
         guard let x = try? Experiment.parse(text: a, options: options),
               let y = try? Experiment.parse(text: b, options: options) else { return false }
         return x.name == y.name && x.target == y.target
@@ -89,18 +90,21 @@ public enum RunMerge {
         }
         let existed = FileManager.default.fileExists(atPath: target)
         let store = try RunStore(path: target)
+        let summary: MergeSummary
         do {
-            let summary = try store.merge(archives, includeUnfinished: includeUnfinished && reuseFor == nil,
-                                          sameDefinition: sameDefinition, afterEachRun: afterEachRun)
-            try store.close()
-            return summary
+            summary = try store.merge(archives, includeUnfinished: includeUnfinished && reuseFor == nil,
+                                      sameDefinition: sameDefinition, afterEachRun: afterEachRun)
         } catch {
+            // A store this merge created and could not fill is removed ("Nothing was merged" leaves nothing behind),
+            // unless another process has filled it meanwhile.
+            let empty = (try? store.experiments().isEmpty) ?? false
             try? store.close()
-            // A store this merge created and could not fill is removed: "Nothing was merged" leaves nothing behind.
-            if !existed {
+            if !existed && empty {
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: target + suffix) }
             }
             throw error
         }
+        try? store.close()
+        return summary
     }
 }

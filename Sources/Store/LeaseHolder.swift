@@ -11,12 +11,13 @@ import Foundation
 /// A process id means something only on its machine, within its process-id namespace, until the next boot, and
 /// the kernel reuses it once the process has exited. So the holder is recorded as host + boot id + pid namespace +
 /// pid + the process's start time, and judged by the process table only when its answer is certain:
-/// - gone: same host, boot and namespace, and no process has that pid (`kill(pid, 0)` fails with ESRCH) or the
-///   one that has it started at another time (the pid was reused); or same host name but another boot (the
+/// - gone: same host, boot and namespace, and no process has that pid (`kill(pid, 0)` fails with ESRCH), or the
+///   one that has it started at another time (the pid was reused) or is a zombie; or same host name but another boot (the
 ///   machine restarted since, and every process of the old boot died). Its run is resumed at once.
-/// - alive: same host, boot and namespace, and the process with that pid started when the holder did. It keeps
-///   its run whatever its heartbeat says: it may be paused (SIGSTOP, to free the cores for a benchmark) or busy in
-///   one long step, and a second process taking the run would only make the first fail with a lost lease.
+/// - alive: same host, boot and namespace, and the process with that pid started when the holder did and is not a
+///   zombie (killed, not yet reaped by its parent). It keeps its run whatever its heartbeat says: it may be paused
+///   (SIGSTOP, to free the cores for a benchmark) or busy in one long step, and a second process taking the run
+///   would only make the first fail with a lost lease. A holder that hangs must be killed by hand.
 /// Anything else (another host, or facts that cannot be read, e.g. without /proc, or a holder recorded without its
 /// start time) is left to the heartbeat rule.
 public struct LeaseHolder: Equatable, Sendable {
@@ -45,15 +46,21 @@ public struct LeaseHolder: Equatable, Sendable {
         return LeaseHolder(host: host, bootID: boot, pidNamespace: namespace, pid: pid, startTime: startTime(of: pid))
     }
 
-    /// The start time of the process with `pid` in this namespace, nil when there is none or /proc cannot say.
-    public static func startTime(of pid: Int32) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let endOfName = stat.lastIndex(of: ")") else { return nil }
-        // "pid (name) state ppid …": the name may hold spaces and parentheses, so count from after its last ")",
-        // where field 3 (state) comes first and field 22 (starttime) is the 20th.
-        let fields = stat[stat.index(after: endOfName)...].split(separator: " ")
-        return fields.count > 19 ? UInt64(fields[19]) : nil
+    /// The process with `pid` in this namespace as `/proc/<pid>/stat` describes it: its start time, and whether it
+    /// has exited and waits only to be reaped (state Z or X). nil when there is none or /proc cannot say.
+    public static func process(_ pid: Int32) -> (startTime: UInt64, exited: Bool)? {
+        guard let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
+              let endOfName = stat.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        // "pid (name) state ppid …": the name may hold spaces, parentheses and bytes that are not UTF-8, so count
+        // from after its last ")", where field 3 (state) comes first and field 22 (starttime) is the 20th.
+        let fields = stat[stat.index(after: endOfName)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19, let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+        let state = String(decoding: fields[0], as: UTF8.self)
+        return (start, state == "Z" || state == "X")
     }
+
+    /// The start time of the process with `pid` in this namespace, nil when there is none or /proc cannot say.
+    public static func startTime(of pid: Int32) -> UInt64? { process(pid)?.startTime }
 
     /// Same machine, boot and pid namespace: the process table here can speak for the holder.
     private func sharesProcessTable(with observer: LeaseHolder) -> Bool {
@@ -67,15 +74,15 @@ public struct LeaseHolder: Equatable, Sendable {
         if bootID != observer.bootID { return true }
         guard sharesProcessTable(with: observer) else { return false }
         if kill(pid, 0) == -1 && errno == ESRCH { return true }
-        // The pid is taken: by the holder, or by a later process that reused it.
-        guard let startTime, let current = Self.startTime(of: pid) else { return false }
-        return current != startTime
+        // The pid is taken: by the holder (perhaps exited, not yet reaped), or by a later process that reused it.
+        guard let startTime, let current = Self.process(pid) else { return false }
+        return current.startTime != startTime || current.exited
     }
 
     /// True when this holder certainly still runs, judged from `observer`: see the type's comment.
     public func isAlive(seenFrom observer: LeaseHolder) -> Bool {
-        guard sharesProcessTable(with: observer), let startTime else { return false }
-        return Self.startTime(of: pid) == startTime
+        guard sharesProcessTable(with: observer), let startTime, let current = Self.process(pid) else { return false }
+        return current.startTime == startTime && !current.exited
     }
 
     /// The column form, `<boot id> <pid namespace> <pid> <start time>` (the host has its own column; rows

@@ -135,7 +135,16 @@ public final class RunStore: @unchecked Sendable {
         } catch let writable as StoreError {
             guard case .notWritable = writable else { throw writable }
             // When it cannot be read either, why it cannot be written is the more useful message.
-            do { return try RunStore(readingOnly: path) } catch { throw writable }
+            guard let store = try? RunStore(readingOnly: path) else { throw writable }
+            // A store of an older ablate is read through the current schema only after its migrations, which write.
+            let version = (try? store.dbQueue.read { db in try Int.fetchOne(db, sql: "PRAGMA user_version") }) ?? nil
+            if let version, version < schemaVersion {
+                try? store.close()
+                throw StoreError.notWritable(path: store.path, reason: "it was written by an older ablate (schema "
+                    + "\(version); this one reads \(schemaVersion)) and must be brought up to date first, which needs "
+                    + "write access: copy it to a writable place and run the command on the copy")
+            }
+            return store
         }
     }
 

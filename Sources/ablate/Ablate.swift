@@ -41,9 +41,10 @@ struct Ablate: ParsableCommand {
         }
         // `print` drops write errors: a full disk under `ablate export > runs.json` would otherwise exit 0 with
         // half a document.
+        // (The reason is not known here: `errno` has changed many times since the write that failed.)
         if fflush(stdout) != 0 || ferror(stdout) != 0 {
-            exit(withError: CommandFailure("could not write all output to standard output ("
-                                           + String(cString: strerror(errno)) + ")"))
+            exit(withError: CommandFailure("could not write all output to standard output (a full disk, or a reader "
+                                           + "that went away?); what was written is incomplete"))
         }
     }
 }

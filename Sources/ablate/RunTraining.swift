@@ -107,7 +107,8 @@ final class ProgressDisplay {
             say("queued \(result.inserted.count) new run(s), \(result.requeued.count) to resume; \(result.skipped.count) of \(total) already in the store"
                 + (byStatus.isEmpty ? "" : " (\(byStatus.joined(separator: ", ")))")
                 + (result.skipped.contains { $0.status == .running }
-                   ? "; a running run whose process has exited is resumed by this one" : ""))
+                   ? "; a running run is resumed here once its process has exited (seen on this machine) or its "
+                     + "heartbeat is older than --stale-after" : ""))
         case let .dataPrepared(directory, synthesized, audit, skipped):
             if synthesized { say("synthesised data in \(directory)") }
             if !skipped.isEmpty {

@@ -68,6 +68,9 @@ struct SlurmCommand: ParsableCommand {
                                    cpusPerTask: cpusPerTask ?? runs.compactMap(\.config.training.threads).max() ?? 2,
                                    memory: mem, maxParallel: maxParallel, account: account,
                                    extraSbatch: extraSbatchWords)
+        let pathProblems = SlurmOptions.pathProblems([("the plan folder (--dir)", folder),
+                                                      ("the current directory", plan.baseDirectory)])
+        guard pathProblems.isEmpty else { throw CommandFailure(pathProblems.joined(separator: "\n")) }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         try plan.write(to: folder)
         let arrayPath = (folder as NSString).appendingPathComponent("array.sbatch")

@@ -134,10 +134,15 @@ extension EndToEndTests {
                      ["predict", "--run", "1", "--db", "f.sqlite", "ext/class0/\(image)"]] {
             let refused = try run(args)
             XCTAssertNotEqual(refused.status, 0, args.joined(separator: " "))
-            XCTAssertTrue(refused.output.contains("are not this run's") && refused.output.contains("another run of this store"),
+            XCTAssertTrue(refused.output.contains("are not this run's") && refused.output.contains("the weights of another configuration"),
                           refused.output)
         }
         XCTAssertTrue(try store.externalTests(runID: 1).isEmpty)
         XCTAssertEqual(try run(["evaluate", "ext", "--run", "2", "--db", "f.sqlite"]).status, 0, "run 2's own are fine")
+        // A store merged from this one records the same folders under its own store id and run ids: its run 2 is
+        // the same configuration with the same epochs, so its weights are scored there too.
+        XCTAssertEqual(try run(["merge", "f.sqlite", "--into", "merged.sqlite"]).status, 0)
+        let merged = try run(["evaluate", "ext", "--run", "2", "--db", "merged.sqlite"])
+        XCTAssertEqual(merged.status, 0, merged.output)
     }
 }

@@ -122,7 +122,7 @@ extension EndToEndTests {
     }
 
     /// A 40-epoch `ablate run` of the experiment `name` with its standard output a pipe, read as it comes, and
-    /// whether its first epoch line arrived while it was still running (waited for up to a minute).
+    /// whether its first epoch line arrived while it was still running (waited for up to three minutes).
     func startPipedRun(_ name: String, db: String) throws -> (process: Process, pipe: Pipe, received: ReceivedText, sawEpoch: Bool) {
         let file = try writeExperiment(name, epochs: 40, matrix: "  seed: [1]")
         let p = Process()
@@ -137,7 +137,7 @@ extension EndToEndTests {
             received.append(String(decoding: handle.availableData, as: UTF8.self))
         }
         try p.run()
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(180)  // generous: the machine may be busy with other tests
         var sawEpoch = false
         while Date() < deadline && p.isRunning && !sawEpoch {
             sawEpoch = received.text.contains("epoch 1/40")
@@ -172,7 +172,10 @@ extension EndToEndTests {
         pipe.fileHandleForReading.readabilityHandler = nil
         try pipe.fileHandleForReading.close()
         try pipe.fileHandleForWriting.close()
-        p.waitUntilExit()
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning && Date() < deadline { usleep(50_000) }
+        XCTAssertFalse(p.isRunning, "the run went on without a reader")
+        guard !p.isRunning else { return }
         XCTAssertEqual(p.terminationReason, .exit, "not killed by SIGPIPE")
         XCTAssertEqual(p.terminationStatus, 130)
         let store = try RunStore(path: dir.appendingPathComponent("pipe.sqlite").path, create: false)

@@ -29,7 +29,7 @@ extension StoreTests {
         parent.startTime = LeaseHolder.startTime(of: parent.pid)
         XCTAssertFalse(parent.isGone(seenFrom: me), "another live process")
         var reused = parent
-        reused.startTime = parent.startTime! + 1
+        reused.startTime = try XCTUnwrap(parent.startTime, "the parent is in this pid namespace") + 1
         XCTAssertTrue(reused.isGone(seenFrom: me), "its pid now names a process that started at another time")
         var unknownStart = parent
         unknownStart.startTime = nil
@@ -59,6 +59,27 @@ extension StoreTests {
         XCTAssertNil(LeaseHolder(host: "node1", recorded: me.recorded + " x"))
         XCTAssertNil(LeaseHolder(host: "node1", recorded: "not a holder"))
         XCTAssertNil(LeaseHolder(host: nil, recorded: me.recorded))
+    }
+
+    /// A holder killed but not yet reaped by its parent (a zombie) still has its pid and start time; it has
+    /// exited all the same, so it is gone and not alive.
+    func testZombieHolderIsGone() throws {
+        let me = try XCTUnwrap(LeaseHolder.current(host: "node1"), "this test needs Linux /proc")
+        var child: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        XCTAssertEqual(posix_spawn(&child, "/bin/true", nil, nil, argv, nil), 0)
+        defer { var status: Int32 = 0; waitpid(child, &status, 0) }
+        let deadline = Date().addingTimeInterval(10)
+        while LeaseHolder.process(child)?.exited != true && Date() < deadline { usleep(10_000) }
+        let zombie = try XCTUnwrap(LeaseHolder.process(child), "the unreaped child is still in /proc")
+        XCTAssertTrue(zombie.exited)
+        var holder = me
+        holder.pid = child
+        holder.startTime = zombie.startTime
+        XCTAssertEqual(kill(child, 0), 0, "kill(pid, 0) still succeeds for a zombie")
+        XCTAssertTrue(holder.isGone(seenFrom: me))
+        XCTAssertFalse(holder.isAlive(seenFrom: me))
     }
 
     func testRunOfAnExitedHolderIsResumedAtOnce() throws {

@@ -48,6 +48,7 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     var parts: [String] = [
         "# \(input.title)\n",
         (input.description.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" } ?? "")
+            + input.warnings.map { "> **Warning:** \($0)\n\n" }.joined()
             + "Generated at \(formatter.string(from: generatedAt)).\n",
         "\(input.runs.count) runs" + (input.plannedRuns.map { " of \($0) planned" } ?? "")
             + ", \(finished) finished; accuracies are fractions of the test set; "

@@ -37,13 +37,14 @@ public struct SlurmOptions: Equatable, Sendable {
             }
         }
         // sbatch --time: minutes, minutes:seconds, hours:minutes:seconds, days-hours, days-hours:minutes,
-        // days-hours:minutes:seconds.
-        if let time, time.wholeMatch(of: #/(\d+(:\d{1,2}){0,2})|(\d+-\d{1,2}(:\d{1,2}){0,2})/#) == nil {
-            found.append("--time must be in a form sbatch accepts (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS), "
-                         + "got '\(time)'")
+        // days-hours:minutes:seconds, or no limit (UNLIMITED, INFINITE, -1).
+        if let time, time.wholeMatch(of: #/(\d+(:\d{1,2}){0,2})|(\d+-\d{1,2}(:\d{1,2}){0,2})|(?i:unlimited|infinite)|-1/#) == nil {
+            found.append("--time must be in a form sbatch accepts (MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS or "
+                         + "UNLIMITED), got '\(time)'")
         }
-        if let memory, memory.wholeMatch(of: #/\d+[KMGTkmgt]?/#) == nil {
-            found.append("--mem must be a size such as 8G, 512M or 16000 (megabytes), got '\(memory)'")
+        // sbatch --mem: a whole number with an optional unit K, M, G or T, itself optionally followed by B.
+        if let memory, memory.wholeMatch(of: #/\d+([KMGTkmgt][Bb]?)?/#) == nil {
+            found.append("--mem must be a size such as 8G, 512MB or 16000 (megabytes), got '\(memory)'")
         }
         if !(1...Self.maxCPUsPerTask).contains(cpusPerTask) {
             found.append("--cpus-per-task must be between 1 and \(Self.maxCPUsPerTask) (it is also each task's thread "
@@ -54,6 +55,17 @@ public struct SlurmOptions: Equatable, Sendable {
             found.append("--extra-sbatch must not hold line breaks or control characters, got '\(option)'")
         }
         return found
+    }
+
+    /// What is wrong with the folders the scripts' `#SBATCH --output=…` and `--chdir=…` lines name: one
+    /// `#SBATCH` value ends at a space, and a line break would start a new line of the script, so paths holding
+    /// either (or another control character) are refused with the option that names them.
+    public static func pathProblems(_ paths: [(what: String, path: String)]) -> [String] {
+        paths.compactMap { what, path in
+            path.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 32 } == true })
+                ? "\(what) '\(path)' holds a space or a control character, which an #SBATCH line cannot hold; use a "
+                    + "path without them" : nil
+        }
     }
 
     /// The most threads a task can use: `training.threads`' limit.

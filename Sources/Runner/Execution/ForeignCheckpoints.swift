@@ -59,9 +59,11 @@ enum ForeignCheckpoints {
     }
 
     /// Refuses to score with weights that are not `run`'s: `ablate evaluate` and `ablate predict` read the files
-    /// in the folder the store recorded, and a folder that was copied over, or belongs to another store that
-    /// used the same runs folder, would otherwise be scored and stored as this run's. The best weights are
-    /// written by the run that writes the checkpoint beside them, so the checkpoint answers for both.
+    /// in the folder the store recorded, and files of another configuration copied there would otherwise be scored
+    /// and stored as this run's. Scoring asks less than resuming does: weights of the same configuration with as
+    /// many epochs as the store recorded are the run's result, whichever store trained them (a run merged from a
+    /// shard still points at the shard's folder, whose checkpoint names the shard's store and run id). The best
+    /// weights are written by the run that writes the checkpoint beside them, so the checkpoint answers for both.
     static func requireOwned(checkpoint: String, run: RunRecord, store: RunStore) throws {
         let url = URL(fileURLWithPath: checkpoint)
         let state: CheckpointState
@@ -70,13 +72,25 @@ enum ForeignCheckpoints {
                 + "\(url.deletingLastPathComponent().path): its checkpoint cannot be read (\(error)); score runs on "
                 + "the machine and runs folder that trained them")
         }
-        let owner = CheckpointOwner(storeID: try store.storeID(), runID: run.id, configHash: run.configHash)
-        if let reason = try foreignReason(state, owner: owner, configJSON: run.configJSON,
-                                          epochsRecorded: { try store.epochs(runID: run.id).count }) {
-            throw RunnerError.io("run \(run.id) (\(run.label)): the weights in \(url.deletingLastPathComponent().path) "
-                + "are not this run's: \(reason). They were copied there or another store trained in the same runs "
-                + "folder; use the store that trained them (its --db) or train this run again")
+        let recorded = try store.epochs(runID: run.id).count
+        let reason: String
+        switch state.owner {
+        case .some(let found) where found.configHash == run.configHash && state.epochsDone == recorded:
+            return
+        case .some(let found) where found.configHash != run.configHash:
+            reason = "they are the weights of another configuration (\(found)); this run's config hash is "
+                + "\(run.configHash.prefix(12))"
+        case .some:
+            reason = "they hold \(state.epochsDone) epoch(s) and this run recorded \(recorded)"
+        case .none:
+            let owner = CheckpointOwner(storeID: try store.storeID(), runID: run.id, configHash: run.configHash)
+            guard let why = try foreignReason(state, owner: owner, configJSON: run.configJSON,
+                                              epochsRecorded: { recorded }) else { return }
+            reason = why
         }
+        throw RunnerError.io("run \(run.id) (\(run.label)): the weights in \(url.deletingLastPathComponent().path) "
+            + "are not this run's: \(reason). Score the run with the store and runs folder that trained it, or "
+            + "train it again")
     }
 
     static func move(_ from: URL, to: URL) throws {

@@ -51,8 +51,17 @@ public struct StoreReport {
             record = experiments[0]
         }
         experimentName = record.name
-        let parsed = try? Experiment.parse(text: record.fileText, file: record.filePath ?? record.name,
-                                           options: .init(checkDataExists: false))
+        var options = Experiment.LoadOptions(checkDataExists: false)
+        options.storedText = true
+        let parsed: Experiment?
+        var unreadable: String?
+        do {
+            parsed = try Experiment.parse(text: record.fileText, file: record.filePath ?? record.name, options: options)
+        } catch {
+            parsed = nil
+            unreadable = "The experiment file kept with these runs no longer reads (\("\(error)".replacingOccurrences(of: "\n", with: " "))); this report checks "
+                + "the course's target (test accuracy ≥ \(Target.course.testAccuracy)) and counts only the runs present."
+        }
         target = parsed?.target
         let summaries = try store.listRuns(experiment: record.name)
         guard !summaries.isEmpty else { throw ReportSourceError.empty(record.name) }
@@ -129,6 +138,7 @@ public struct StoreReport {
                                 targetAccuracy: (target ?? .course).testAccuracy,
                                 classNames: classNames, positiveClass: positive)
         input.description = parsed?.description
+        input.warnings = unreadable.map { [$0] } ?? []
         input.plannedRuns = parsed?.runs.count
         input.notYetRun = (parsed?.runs ?? []).map { Self.configurationName(label: $0.label, model: $0.config.model.name) }
             .reduce(into: [String]()) { names, name in if !order.contains(name) && !names.contains(name) { names.append(name) } }
