@@ -1,6 +1,6 @@
 // Files a command writes where the user points it (`export -o`, `slurm`'s scripts).
-import Foundation
 import AblateCore
+import Foundation
 
 enum OutputFile {
     /// Writes `text` to `path`. A regular file is replaced atomically (a temporary file beside it, then a rename),
@@ -12,13 +12,7 @@ enum OutputFile {
     static func write(_ text: String, to path: String) throws {
         let given = URL(fileURLWithPath: path).standardizedFileURL.path
         if ["/dev/stdout", "/dev/stderr"].contains(given) || given.hasPrefix("/dev/fd/") || given.hasPrefix("/proc/") {
-            let fd = open(given, O_WRONLY | O_APPEND)
-            guard fd >= 0 else { throw CommandFailure("cannot write \(path): " + String(cString: strerror(errno))) }
-            let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-            do { try handle.write(contentsOf: Data(text.utf8)) } catch {
-                throw CommandFailure("cannot write \(path): " + ErrorText.reason(error))
-            }
-            return
+            return try writeInPlace(text, to: given, flags: O_WRONLY | O_APPEND, shownAs: path)
         }
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         var info = stat()
@@ -29,14 +23,7 @@ enum OutputFile {
             case S_IFREG:
                 break
             default:
-                guard let handle = FileHandle(forWritingAtPath: target) else {
-                    throw CommandFailure("cannot write \(path): " + String(cString: strerror(errno)))
-                }
-                defer { try? handle.close() }
-                do { try handle.write(contentsOf: Data(text.utf8)) } catch {
-                    throw CommandFailure("cannot write \(path): " + ErrorText.reason(error))
-                }
-                return
+                return try writeInPlace(text, to: target, flags: O_WRONLY, shownAs: path)
             }
         }
         let folder = (target as NSString).deletingLastPathComponent
@@ -47,6 +34,16 @@ enum OutputFile {
             }
         }
         do { try text.write(toFile: target, atomically: true, encoding: .utf8) } catch {
+            throw CommandFailure("cannot write \(path): " + ErrorText.reason(error))
+        }
+    }
+
+    /// Opens `file` with `flags` and writes `text` into it, without creating or renaming anything.
+    private static func writeInPlace(_ text: String, to file: String, flags: Int32, shownAs path: String) throws {
+        let fd = open(file, flags)
+        guard fd >= 0 else { throw CommandFailure("cannot write \(path): " + String(cString: strerror(errno))) }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do { try handle.write(contentsOf: Data(text.utf8)) } catch {
             throw CommandFailure("cannot write \(path): " + ErrorText.reason(error))
         }
     }
