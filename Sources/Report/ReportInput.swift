@@ -38,7 +38,7 @@ public struct ReportRun: Sendable, Equatable {
 
 /// How a run's test images cluster into independent cases. Augmented copies of one photograph (or photographs of
 /// one patient) tend to be right or wrong together, so a test that counts images as independent cases overstates
-/// the evidence; the report pools each group's images into one case instead.
+/// the evidence; the report's McNemar test takes each group's images as one cluster instead.
 public struct TestGrouping: Sendable, Equatable {
     /// What one group is: the split's group key, e.g. "photo" or "patient".
     public var unit: String
@@ -49,6 +49,9 @@ public struct TestGrouping: Sendable, Equatable {
         self.unit = unit
         self.groupOfFile = groupOfFile
     }
+
+    /// The group key of a test file; a file not in the map is its own group.
+    public func group(of file: String) -> String { groupOfFile[file] ?? file }
 
     /// "photos", "patients"; other rule names become "<name> groups".
     public var pluralUnit: String { ["photo", "patient"].contains(unit) ? unit + "s" : unit + " groups" }
@@ -168,12 +171,12 @@ public struct DataSplitNote: Sendable, Equatable {
 }
 
 extension ReportInput {
-    /// The grouping of the test images when every finished run with predictions has one, all of the same unit
-    /// (one split, one group key); nil otherwise, and then tests count images.
+    /// The grouping of the test images when every finished run with predictions has the same one (one split, one
+    /// group key); nil otherwise, and then tests count images.
     public var sharedTestGrouping: TestGrouping? {
         let scored = runs.filter { $0.status == .finished && !$0.predictions.isEmpty }
         guard let first = scored.first?.testGrouping,
-              scored.allSatisfy({ $0.testGrouping?.unit == first.unit }) else { return nil }
+              scored.allSatisfy({ $0.testGrouping == first }) else { return nil }
         return first
     }
 

@@ -1,35 +1,13 @@
-// Test sets made of augmented copies: McNemar's test counts one case per original photograph, not per image.
+// Test sets made of augmented copies: McNemar's test takes each original photograph's copies as one cluster.
 import AblateCore
 import Foundation
 @testable import Report
 import XCTest
 
 final class GroupedTestSetTests: XCTestCase {
-    func testPoolingAveragesEachGroupsCopies() {
-        let predictions = [
-            Prediction(file: "t/M/M01_01_00.jpg", label: 0, probabilities: [0.9, 0.1]),
-            Prediction(file: "t/M/M01_01_01.jpg", label: 0, probabilities: [0.3, 0.7]),
-            Prediction(file: "t/M/M01_01_02.jpg", label: 0, probabilities: [0.6, 0.4]),
-            Prediction(file: "t/O/NM02_01_00.jpg", label: 1, probabilities: [0.2, 0.8]),
-            Prediction(file: "t/O/NM02_01_01.jpg", label: 1, probabilities: [0.4, 0.6]),
-            Prediction(file: "t/O/loose.jpg", label: 1, probabilities: [0.7, 0.3]),
-        ]
-        let grouping = TestGrouping(unit: "photo", groupOfFile: [
-            "t/M/M01_01_00.jpg": "M01_01", "t/M/M01_01_01.jpg": "M01_01", "t/M/M01_01_02.jpg": "M01_01",
-            "t/O/NM02_01_00.jpg": "NM02_01", "t/O/NM02_01_01.jpg": "NM02_01",
-        ])
-        let pooled = predictions.pooled(by: grouping)
-        XCTAssertEqual(pooled.map(\.file), ["M01_01#0", "NM02_01#1", "t/O/loose.jpg#1"])
-        XCTAssertEqual(pooled.map(\.label), [0, 1, 1])
-        XCTAssertEqual(pooled[0].probabilities[0], 0.6, accuracy: 1e-12)   // (0.9 + 0.3 + 0.6) / 3
-        XCTAssertEqual(pooled[1].probabilities[1], 0.7, accuracy: 1e-12)   // (0.8 + 0.6) / 2
-        XCTAssertEqual(pooled[2].probabilities, [0.7, 0.3], "a file outside the map is its own case")
-        XCTAssertEqual(Array(predictions.reversed()).pooled(by: grouping), pooled, "order of the input does not matter")
-    }
-
     /// 10 photographs × 20 copies. Both seeds: the candidate is wrong on every copy of two photographs the
-    /// baseline gets right. Image by image that is 40 discordant images against 0 (p ≈ 2e-12); per photograph it
-    /// is 2 against 0, p = 0.5 — the evidence the test set really holds.
+    /// baseline gets right. Image by image that is 40 discordant images against 0 (p ≈ 2e-12); clustered by
+    /// photograph it is two clusters of −20, p = 0.5 — the evidence the test set really holds.
     func testMcNemarCountsOneCasePerPhotographWhenImagesAreCopies() throws {
         var files: [String] = [], groupOfFile: [String: String] = [:], labels: [Int] = []
         for photo in 0..<10 {
@@ -62,7 +40,7 @@ final class GroupedTestSetTests: XCTestCase {
         }
         let grouped = try ReportTables.comparison(input(grouped: true), baseline: "base")
         let header = markdownCells(grouped.components(separatedBy: "\n")[0])
-        XCTAssertEqual(header[5], "McNemar per seed (per photo)")
+        XCTAssertEqual(header[5], "McNemar per seed (clustered by photo)")
         let row = markdownCells(grouped.components(separatedBy: "\n").first { $0.hasPrefix("| se ") }!)
         XCTAssertEqual(row[5], "seed 1: p = 0.500; seed 2: p = 0.500")
         XCTAssertTrue(grouped.contains("the 200 test images are copies of 10 photos"), grouped)

@@ -43,6 +43,9 @@ final class MarkdownTests: XCTestCase {
         XCTAssertEqual(NumberFormat.pValue(0.0312), "p = 0.031")
         XCTAssertEqual(NumberFormat.pValue(0.0004), "p < 0.001")
         XCTAssertEqual(NumberFormat.pValue(0.001), "p = 0.001")
+        XCTAssertEqual(NumberFormat.pValue(0.0496), "p = 0.0496", "not 0.050 beside a significant verdict")
+        XCTAssertEqual(NumberFormat.pValue(0.0504), "p = 0.0504")
+        XCTAssertEqual(NumberFormat.pValue(0.0514), "p = 0.051")
         XCTAssertEqual(NumberFormat.fixed(-0.0001), "0.000")
         XCTAssertEqual(NumberFormat.signed(0.0123), "+0.012")
         XCTAssertEqual(NumberFormat.signed(-0.0123), "-0.012")
@@ -143,12 +146,19 @@ final class MarkdownTests: XCTestCase {
             input.runs.filter { $0.configuration == config }.sorted { $0.seed < $1.seed }.map { $0.epochs.last!.testAccuracy! }
         }
         let expected = try Statistics.pairedTTest(candidate: last("SE-DenseNet-121 r=16"), baseline: last("DenseNet-121"))
-        let row = markdownCells(comparison.components(separatedBy: "\n").first { $0.hasPrefix("| SE-DenseNet-121 r=16 ") }!)
+        let other = try Statistics.pairedTTest(candidate: last("SE-DenseNet-121 r=8"), baseline: last("DenseNet-121"))
+        let lines = comparison.components(separatedBy: "\n")
+        XCTAssertEqual(markdownCells(lines[0])[5], "Holm-adjusted", "two comparisons are one family")
+        let row = markdownCells(lines.first { $0.hasPrefix("| SE-DenseNet-121 r=16 ") }!)
         XCTAssertEqual(row[1], "3")
         XCTAssertEqual(row[2], NumberFormat.signed(expected.meanDifference))
-        XCTAssertEqual(row[4], NumberFormat.pValue(expected.pValue))
-        XCTAssertEqual(row[6], expected.pValue >= 0.05 ? "not significant" : (expected.meanDifference > 0 ? "higher than baseline" : "lower than baseline"))
-        XCTAssertEqual(row[5].components(separatedBy: "; ").count, 3, "one McNemar p per seed: \(row[5])")
+        XCTAssertEqual(row[4], NumberFormat.pValue(expected.pValue!))
+        // Holm with m = 2: the smaller p doubled, the larger one max(itself, the smaller doubled), capped at 1.
+        let (p, q) = (expected.pValue!, other.pValue!)
+        let adjusted = p <= q ? min(1, 2 * p) : max(min(1, 2 * q), p)
+        XCTAssertEqual(row[5], NumberFormat.pValue(adjusted))
+        XCTAssertEqual(row[7], adjusted >= 0.05 ? "not significant" : (expected.meanDifference > 0 ? "higher than baseline" : "lower than baseline"))
+        XCTAssertEqual(row[6].components(separatedBy: "; ").count, 3, "one McNemar p per seed: \(row[6])")
         XCTAssertFalse(comparison.contains("| DenseNet-121 "), "baseline is not compared with itself")
         XCTAssertThrowsError(try ReportTables.comparison(input, baseline: "ResNet-50"))
 
@@ -161,13 +171,16 @@ final class MarkdownTests: XCTestCase {
     }
 
     func testVerdictWording() {
-        func result(_ d: Double, _ p: Double) -> PairedTTestResult {
+        func result(_ d: Double, _ p: Double?) -> PairedTTestResult {
             PairedTTestResult(count: 3, meanDifference: d, standardDeviation: 0.01, tStatistic: 0, pValue: p,
                               confidenceInterval: ConfidenceInterval(lower: 0, upper: 0, level: 0.95))
         }
-        XCTAssertEqual(ReportTables.verdict(result(0.02, 0.05)), "not significant")
-        XCTAssertEqual(ReportTables.verdict(result(0.02, 0.049)), "higher than baseline")
-        XCTAssertEqual(ReportTables.verdict(result(-0.02, 0.01)), "lower than baseline")
+        XCTAssertEqual(ReportTables.verdict(result(0.02, 0.05), adjustedP: nil), "not significant")
+        XCTAssertEqual(ReportTables.verdict(result(0.02, 0.049), adjustedP: nil), "higher than baseline")
+        XCTAssertEqual(ReportTables.verdict(result(-0.02, 0.01), adjustedP: nil), "lower than baseline")
+        XCTAssertEqual(ReportTables.verdict(result(-0.02, 0.01), adjustedP: 0.06), "not significant", "Holm decides")
+        XCTAssertEqual(ReportTables.verdict(result(0.02, nil), adjustedP: nil), "same Δ in every seed: t-test undefined")
+        XCTAssertEqual(ReportTables.verdict(nil, adjustedP: nil), "too few paired seeds (need 2)")
     }
 
     func testClassificationAndConfusionTables() throws {

@@ -99,22 +99,45 @@ final class StatisticsTests: XCTestCase {
         //   = (-0.00314729712490679, 0.017147297124906802)
         let r = try Statistics.pairedTTest(candidate: candidate, baseline: baseline)
         XCTAssertEqual(r.tStatistic, 2.1953751686551297, accuracy: 1e-9)
-        XCTAssertEqual(r.pValue, 0.11567104751683623, accuracy: 1e-10)
+        XCTAssertEqual(r.pValue!, 0.11567104751683623, accuracy: 1e-10)
         XCTAssertEqual(r.meanDifference, 0.007, accuracy: 1e-12)
-        XCTAssertEqual(r.confidenceInterval.lower, -0.00314729712490679, accuracy: 1e-10)
-        XCTAssertEqual(r.confidenceInterval.upper, 0.017147297124906802, accuracy: 1e-10)
+        XCTAssertEqual(r.confidenceInterval!.lower, -0.00314729712490679, accuracy: 1e-10)
+        XCTAssertEqual(r.confidenceInterval!.upper, 0.017147297124906802, accuracy: 1e-10)
 
         // Same numbers keyed by seed, shuffled, with an unpaired seed on each side that must be ignored.
         let bySeed = try Statistics.pairedBySeed(
             candidate: [3: 0.897, 1: 0.902, 4: 0.921, 2: 0.915, 9: 0.5],
             baseline: [2: 0.903, 4: 0.910, 1: 0.895, 3: 0.899, 7: 0.1])
         XCTAssertEqual(bySeed.seeds, [1, 2, 3, 4])
-        XCTAssertEqual(bySeed.test.pValue, 0.11567104751683623, accuracy: 1e-10)
+        XCTAssertEqual(bySeed.test.pValue!, 0.11567104751683623, accuracy: 1e-10)
     }
 
     func testPairedTTestWithConstantDifferences() throws {
         XCTAssertEqual(try Statistics.pairedTTest(candidate: [0.9, 0.8], baseline: [0.9, 0.8]).pValue, 1)
-        XCTAssertEqual(try Statistics.pairedTTest(candidate: [0.95, 0.85], baseline: [0.9, 0.8]).pValue, 0)
+        // A constant shift has no spread to test against: no p-value, no interval (not p = 0).
+        let shift = try Statistics.pairedTTest(candidate: [0.95, 0.85], baseline: [0.9, 0.8])
+        XCTAssertNil(shift.pValue)
+        XCTAssertNil(shift.confidenceInterval)
+        XCTAssertEqual(shift.meanDifference, 0.05, accuracy: 1e-12)
+        // Accuracies of equal counts on 434 images: equal differences up to rounding are still equal.
+        let counts = try Statistics.pairedTTest(candidate: [400.0 / 434, 391.0 / 434, 377.0 / 434],
+                                                baseline: [395.0 / 434, 386.0 / 434, 372.0 / 434])
+        XCTAssertNil(counts.pValue, "sd \(counts.standardDeviation)")
+        let none = try Statistics.pairedTTest(candidate: [400.0 / 434, 0.1 + 0.2], baseline: [400.0 / 434, 0.3])
+        XCTAssertEqual(none.pValue, 1)
+        XCTAssertEqual(none.confidenceInterval, ConfidenceInterval(lower: 0, upper: 0, level: 0.95))
+    }
+
+    func testHolmAdjustment() {
+        // statsmodels.stats.multitest.multipletests([0.0409, 0.0187, 0.0458, 0.923, 0.180], method="holm")[1]
+        //   = [0.1636, 0.0935, 0.1636, 0.923, 0.36]
+        let adjusted = Statistics.holmAdjusted([0.0409, 0.0187, 0.0458, 0.923, 0.180])
+        for (value, expected) in zip(adjusted, [0.1636, 0.0935, 0.1636, 0.923, 0.36]) {
+            XCTAssertEqual(value, expected, accuracy: 1e-12)
+        }
+        XCTAssertEqual(Statistics.holmAdjusted([0.03]), [0.03], "one test is its own family")
+        XCTAssertEqual(Statistics.holmAdjusted([0.6, 0.4]), [0.8, 0.8], "capped by monotonicity, not above 1")
+        XCTAssertEqual(Statistics.holmAdjusted([]), [])
     }
 
     func testMcNemarExact() throws {
@@ -128,6 +151,41 @@ final class StatisticsTests: XCTestCase {
             XCTAssertEqual(try McNemar.exactPValue(b: c, c: b), expected, accuracy: 1e-9, "symmetric b=\(c) c=\(b)")
         }
         XCTAssertThrowsError(try McNemar.exactPValue(b: -1, c: 3))
+    }
+
+    func testClusteredMcNemarIsExactOverSignFlips() throws {
+        // One image per cluster: McNemar's exact test.
+        for (b, c) in [(3, 10), (0, 5), (7, 7), (1, 0), (40, 60)] {
+            let differences = Array(repeating: -1, count: b) + Array(repeating: 1, count: c) + [0, 0]
+            XCTAssertEqual(McNemar.clusteredExactPValue(differences: differences), try McNemar.exactPValue(b: b, c: c),
+                           accuracy: 1e-12, "b=\(b) c=\(c)")
+        }
+        // By hand over the 8 sign patterns of (3, 1, 2): sums ±6, ±4, ±2, 0, 0; |S| ≥ |3 − 1 + 2| = 4 in 4 of 8.
+        XCTAssertEqual(McNemar.clusteredExactPValue(differences: [3, -1, 2]), 0.5)
+        // (5, 1, 1, 1): only the all-plus and all-minus patterns reach |S| = 8: 2 of 16.
+        XCTAssertEqual(McNemar.clusteredExactPValue(differences: [5, 1, 1, 1]), 0.125)
+        XCTAssertEqual(McNemar.clusteredExactPValue(differences: [0, 0]), 1)
+        XCTAssertEqual(McNemar.clusteredExactPValue(differences: []), 1)
+    }
+
+    func testClusteredMcNemarFromPredictions() throws {
+        func prediction(_ file: String, right: Bool) -> Prediction {
+            Prediction(file: file, label: 0, probabilities: right ? [0.8, 0.2] : [0.3, 0.7])
+        }
+        // Photo A: 3 copies the candidate alone gets right; photo B: 1 copy only the baseline gets right;
+        // photo C: 2 copies the candidate alone gets right; photo D: both right. d = (3, −1, 2) → p = 0.5;
+        // image by image it would be b = 1, c = 5, p = 0.21875.
+        let files = ["A1", "A2", "A3", "B1", "B2", "C1", "C2", "D1"]
+        let baselineRight: Set = ["B1", "B2", "D1"], candidateRight: Set = ["A1", "A2", "A3", "B2", "C1", "C2", "D1"]
+        let baseline = files.map { prediction($0, right: baselineRight.contains($0)) }
+        let candidate = files.reversed().map { prediction($0, right: candidateRight.contains($0)) }
+        let clustered = try McNemar.test(candidate: candidate, baseline: baseline, clusterOf: { String($0.prefix(1)) })
+        XCTAssertEqual(clustered.baselineOnlyCorrect, 1)
+        XCTAssertEqual(clustered.candidateOnlyCorrect, 5)
+        XCTAssertEqual(clustered.pValue, 0.5)
+        XCTAssertEqual(try McNemar.test(candidate: candidate, baseline: baseline).pValue, 0.21875, accuracy: 1e-12)
+        // A file named twice on one side is an error, not a double count.
+        XCTAssertThrowsError(try McNemar.test(candidate: Array(candidate.dropLast()) + [candidate[0]], baseline: baseline))
     }
 
     func testMcNemarFromPredictionsPairsByFile() throws {

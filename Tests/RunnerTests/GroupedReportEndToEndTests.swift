@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// A test set of augmented copies, end to end: the report counts the originals the test set holds and runs
-/// McNemar's test on one case per original, not per image.
+/// McNemar's test clustered by original, not image by image.
 extension EndToEndTests {
     func testReportOnAGroupedSplitCountsOriginalsNotCopies() throws {
         // 2 classes × 6 patients × 4 copies, named like the monkeypox set (`<patient>_<photo>_<copy>.jpg`).
@@ -51,7 +51,7 @@ extension EndToEndTests {
         let testGroups = try XCTUnwrap(Int(row[header.firstIndex(of: "test groups")!]))
         XCTAssertEqual(testFiles, testGroups * 4, "each held-out patient brings its 4 copies: \(row)")
         XCTAssertEqual(row[header.firstIndex(of: "group key")!], "patient")
-        XCTAssertTrue(readme.contains("| McNemar per seed (per patient) "), readme)
+        XCTAssertTrue(readme.contains("| McNemar per seed (clustered by patient) "), readme)
         XCTAssertTrue(readme.contains("the \(testFiles) test images are copies of \(testGroups) patients"), readme)
     }
 }

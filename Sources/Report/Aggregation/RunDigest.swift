@@ -82,6 +82,14 @@ enum SummaryCell {
         }
     }
 
+    /// `meanStd` of the defined values; when some are undefined (a metric with a zero denominator) and more than one
+    /// remains, says how many are averaged: "0.912 ± 0.008 (n=2)" (one value already says "(n=1)").
+    static func meanStdOfDefined(_ values: [Double?], digits: Int = 3) -> String {
+        let defined = values.compactMap { $0 }
+        let text = meanStd(defined, digits: digits)
+        return defined.count < values.count && defined.count > 1 ? "\(text) (n=\(defined.count))" : text
+    }
+
     /// "[0.901, 0.923]"; fewer than two values: "n/a (n=1)".
     static func confidenceInterval(_ values: [Double], digits: Int = 3) -> String {
         guard values.count >= 2, let ci = try? Statistics.meanConfidenceInterval(values) else { return "n/a (n=\(values.count))" }

@@ -12,12 +12,7 @@ extension ReportTables {
         for group in input.groups() {
             let metrics = try group.finished.filter { !$0.run.predictions.isEmpty }
                 .map { try ClassificationMetrics.binary(predictions: $0.run.predictions, positiveClass: input.positiveClass) }
-            func cell(_ values: [Double?]) -> String {
-                let defined = values.compactMap { $0 }
-                let text = SummaryCell.meanStd(defined)
-                // Undefined metrics (zero denominators) are left out; say how many remain.
-                return defined.count < values.count && defined.count > 1 ? "\(text) (n=\(defined.count))" : text
-            }
+            let cell = { (values: [Double?]) in SummaryCell.meanStdOfDefined(values) }
             try table.addRow([
                 group.name, "\(metrics.count)", cell(metrics.map(\.sensitivity)), cell(metrics.map(\.specificity)),
                 cell(metrics.map(\.precision)), cell(metrics.map(\.f1)), cell(metrics.map(\.accuracy)),

@@ -37,9 +37,9 @@ extension ReportTables {
                     try table.addRow([
                         group.name, "\(weights.rawValue) (epoch \(epochs))", "\(rows.count)",
                         SummaryCell.meanStd(rows.map(\.accuracy)),
-                        SummaryCell.meanStd(metrics.compactMap(\.sensitivity)),
-                        SummaryCell.meanStd(metrics.compactMap(\.specificity)),
-                        SummaryCell.meanStd(metrics.compactMap(\.rocAUC)),
+                        SummaryCell.meanStdOfDefined(metrics.map(\.sensitivity)),
+                        SummaryCell.meanStdOfDefined(metrics.map(\.specificity)),
+                        SummaryCell.meanStdOfDefined(metrics.map(\.rocAUC)),
                     ])
                 }
             }

@@ -27,9 +27,12 @@ public enum NumberFormat {
         return "[\(format(ci.lower)), \(format(ci.upper))]"
     }
 
-    /// "p = 0.031", "p < 0.001".
+    /// "p = 0.031", "p < 0.001"; a fourth decimal where three would round onto the significance level
+    /// ("p = 0.0496", not a "p = 0.050" beside a significant verdict).
     public static func pValue(_ p: Double) -> String {
-        p < 0.001 ? "p < 0.001" : "p = \(fixed(p, digits: 3))"
+        if p < 0.001 { return "p < 0.001" }
+        let text = fixed(p, digits: 3)
+        return "p = " + (text == fixed(ReportTables.significanceLevel, digits: 3) ? fixed(p, digits: 4) : text)
     }
 
     /// Counts with a magnitude suffix: 7978856 → "7.98 M", 2865000000 → "2.87 G", 950 → "950".

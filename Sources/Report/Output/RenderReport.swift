@@ -54,7 +54,8 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
             + ", \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
             + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "
-            + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch. s/epoch and img/s "
+            + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch. Mean epoch reached is "
+            + "the mean first epoch at the target over the runs that reached it. s/epoch and img/s "
             + "(wall clock of training and test pass; training throughput) are each run's median over its epochs.\n",
         "## Summary\n",
         try ReportTables.summary(input),

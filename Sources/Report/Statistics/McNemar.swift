@@ -1,7 +1,8 @@
 import AblateCore
 import Foundation
 
-/// McNemar's exact test on two classifiers' predictions for the same test images.
+/// McNemar's exact test on two classifiers' predictions for the same test images, optionally with the images in
+/// clusters (copies of one photograph, images of one patient) whose errors go together.
 public struct McNemarResult: Sendable, Equatable {
     /// Images the baseline got right and the candidate got wrong.
     public var baselineOnlyCorrect: Int
@@ -30,18 +31,52 @@ public enum McNemar {
         return min(1, 2 * exp(logSum))
     }
 
-    /// Pairs predictions by file name and tests whether the two runs' error rates differ.
+    /// Exact two-sided p-value of the clustered McNemar test. Cluster k contributes dₖ = cₖ − bₖ (images only the
+    /// candidate got right minus images only the baseline got right). Under H₀ (the two models are equally good)
+    /// each cluster's dₖ is as likely to be +dₖ as −dₖ, whatever the correlation inside the cluster, so
+    ///   p = P(|Σ εₖ dₖ| ≥ |Σ dₖ|)   over the 2^K equally likely signs εₖ = ±1,
+    /// computed exactly by convolving the K two-point distributions over the integer sums. With one image per
+    /// cluster every dₖ is 0 or ±1 and this is `exactPValue(b:c:)`; Durkalski et al. (2003) give its
+    /// large-sample χ² form, (Σ dₖ)² / Σ dₖ².
+    public static func clusteredExactPValue(differences: [Int]) -> Double {
+        let nonzero = differences.filter { $0 != 0 }.map(abs).sorted()   // sorted: the same bits whatever the order
+        let observed = abs(differences.reduce(0, +))
+        let total = nonzero.reduce(0, +)
+        if total == 0 { return 1 }
+        // probability[s + total] = P(Σ εₖ dₖ = s) over the clusters folded in so far.
+        var probability = [Double](repeating: 0, count: 2 * total + 1)
+        probability[total] = 1
+        var reach = 0
+        for d in nonzero {
+            var next = [Double](repeating: 0, count: probability.count)
+            for s in -reach...reach where probability[s + total] != 0 {
+                next[s + d + total] += 0.5 * probability[s + total]
+                next[s - d + total] += 0.5 * probability[s + total]
+            }
+            probability = next
+            reach += d
+        }
+        var p = 0.0
+        for s in -total...total where abs(s) >= observed { p += probability[s + total] }
+        return min(1, p)
+    }
+
+    /// Pairs predictions by file name and tests whether the two runs' error rates differ. `clusterOf` names each
+    /// file's cluster (nil: every image is its own case, McNemar's exact test); images of one cluster are counted
+    /// as one case whose discordant images may go together (`clusteredExactPValue`).
     /// Throws when the two runs were not evaluated on the same files.
-    public static func test(candidate: [Prediction], baseline: [Prediction]) throws -> McNemarResult {
+    public static func test(candidate: [Prediction], baseline: [Prediction],
+                            clusterOf: ((String) -> String)? = nil) throws -> McNemarResult {
         guard candidate.count == baseline.count else {
             throw ReportError.lengthMismatch(what: "McNemar predictions", left: candidate.count, right: baseline.count)
         }
         var baselineByFile: [String: Prediction] = [:]
         for p in baseline { baselineByFile[p.file] = p }
-        guard baselineByFile.count == baseline.count else {
-            throw ReportError.invalidValue(what: "McNemar predictions", value: "duplicate file names in baseline")
+        guard baselineByFile.count == baseline.count, Set(candidate.map(\.file)).count == candidate.count else {
+            throw ReportError.invalidValue(what: "McNemar predictions", value: "duplicate file names")
         }
         var b = 0, c = 0
+        var differenceOfCluster: [String: Int] = [:]
         for p in candidate {
             guard let q = baselineByFile[p.file] else {
                 throw ReportError.invalidValue(what: "McNemar predictions", value: "file \(p.file) missing from baseline")
@@ -50,26 +85,12 @@ public enum McNemar {
                 throw ReportError.invalidValue(what: "McNemar predictions", value: "file \(p.file) has different labels")
             }
             let candidateRight = p.predicted == p.label, baselineRight = q.predicted == q.label
-            if baselineRight && !candidateRight { b += 1 }
-            if candidateRight && !baselineRight { c += 1 }
+            guard candidateRight != baselineRight else { continue }
+            if baselineRight { b += 1 } else { c += 1 }
+            differenceOfCluster[clusterOf?(p.file) ?? p.file, default: 0] += candidateRight ? 1 : -1
         }
-        return McNemarResult(baselineOnlyCorrect: b, candidateOnlyCorrect: c, pValue: try exactPValue(b: b, c: c))
-    }
-}
-
-extension Array where Element == Prediction {
-    /// One prediction per group of copies, for tests whose cases must be independent: the copies' softmax outputs
-    /// are averaged, and the pooled prediction is named by the group key (so McNemar pairs two runs by group).
-    /// Copies that carry different labels stay apart. Groups are sorted by key and copies summed in file order, so
-    /// the result, to the last bit, does not depend on the order of the input.
-    /// Every prediction has one probability per class (`ReportInput.validate` checks it).
-    public func pooled(by grouping: TestGrouping) -> [Prediction] {
-        let groups = Dictionary(grouping: self) { (grouping.groupOfFile[$0.file] ?? $0.file) + "#\($0.label)" }
-        return groups.keys.sorted().map { key in
-            let copies = groups[key]!.sorted { $0.file < $1.file }
-            var mean = [Double](repeating: 0, count: copies[0].probabilities.count)
-            for copy in copies { for i in mean.indices { mean[i] += copy.probabilities[i] } }
-            return Prediction(file: key, label: copies[0].label, probabilities: mean.map { $0 / Double(copies.count) })
-        }
+        let p = clusterOf == nil ? try exactPValue(b: b, c: c)
+            : clusteredExactPValue(differences: Array(differenceOfCluster.values))
+        return McNemarResult(baselineOnlyCorrect: b, candidateOnlyCorrect: c, pValue: p)
     }
 }

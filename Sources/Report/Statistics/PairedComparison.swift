@@ -10,10 +10,10 @@ public struct PairedTTestResult: Sendable, Equatable {
     public var standardDeviation: Double
     /// t = d̄ / (s_d / √n) with n − 1 degrees of freedom (±∞ when s_d = 0 and d̄ ≠ 0).
     public var tStatistic: Double
-    /// Two-sided p-value P(|T_{n−1}| ≥ |t|).
-    public var pValue: Double
-    /// d̄ ± t_{0.975, n−1} · s_d / √n.
-    public var confidenceInterval: ConfidenceInterval
+    /// Two-sided p-value P(|T_{n−1}| ≥ |t|); nil when the test is undefined (see `pairedTTest`).
+    public var pValue: Double?
+    /// d̄ ± t_{0.975, n−1} · s_d / √n; nil when the test is undefined.
+    public var confidenceInterval: ConfidenceInterval?
 }
 
 /// A paired-by-seed comparison of one configuration against the baseline.
@@ -25,8 +25,11 @@ public struct SeedPairedDifference: Sendable, Equatable {
 
 extension Statistics {
     /// Paired two-sided t-test of `candidate` against `baseline` (same order, same length ≥ 2).
-    /// When all differences are equal (s_d = 0) the t statistic is undefined; we report p = 1 if they are all
-    /// zero (no difference at all) and p = 0 otherwise (a constant non-zero shift), with a zero-width interval.
+    /// When all differences are equal (s_d = 0, up to rounding: accuracies of equal counts subtract to 1e-17, not 0)
+    /// the t statistic is undefined: a sample without spread says nothing about the spread of the population, and
+    /// with two or three seeds whose accuracies move in steps of 1/(test images) equal differences are common.
+    /// Then p = 1 with the interval [0, 0] when every difference is zero (no difference at all), and p and the
+    /// interval are nil otherwise (a constant shift that the t-test cannot judge).
     public static func pairedTTest(candidate: [Double], baseline: [Double], level: Double = 0.95) throws -> PairedTTestResult {
         guard candidate.count == baseline.count else {
             throw ReportError.lengthMismatch(what: "paired t-test", left: candidate.count, right: baseline.count)
@@ -38,11 +41,13 @@ extension Statistics {
         let n = Double(differences.count)
         let meanDifference = try mean(differences)
         let sd = try sampleStandardDeviation(differences)
-        if sd == 0 {
-            let t: Double = meanDifference == 0 ? 0 : (meanDifference > 0 ? .infinity : -.infinity)
-            return PairedTTestResult(count: differences.count, meanDifference: meanDifference, standardDeviation: 0,
-                                     tStatistic: t, pValue: meanDifference == 0 ? 1 : 0,
-                                     confidenceInterval: ConfidenceInterval(lower: meanDifference, upper: meanDifference, level: level))
+        let rounding = 1e-12 * (candidate + baseline).map(abs).max()!
+        if sd <= rounding {
+            let none = abs(meanDifference) <= rounding
+            let t: Double = none ? 0 : (meanDifference > 0 ? .infinity : -.infinity)
+            return PairedTTestResult(count: differences.count, meanDifference: none ? 0 : meanDifference, standardDeviation: 0,
+                                     tStatistic: t, pValue: none ? 1 : nil,
+                                     confidenceInterval: none ? ConfidenceInterval(lower: 0, upper: 0, level: level) : nil)
         }
         let t = meanDifference / (sd / n.squareRoot())
         let p = try StudentT.twoSidedPValue(t, degreesOfFreedom: n - 1)
