@@ -128,7 +128,7 @@ let package = Package(
         // MARK: tests
         .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
         .testTarget(name: "ExperimentFileTests", dependencies: ["AblateCore", "ExperimentFile"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "EngineTests", dependencies: ["AblateCore", "Engine"]),
         .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training"]),
         .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -7,6 +7,7 @@
 // path for it instead.
 #include "abl_dnnl.h"
 #include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,3 +266,12 @@ int abl_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha
 }
 
 void abl_set_openmp_threads(int threads) { omp_set_num_threads(threads); }
+
+const char *abl_dnnl_version(void) {
+    static char text[32];
+    if (!text[0]) {
+        const dnnl_version_t *v = dnnl_version();
+        snprintf(text, sizeof text, "%d.%d.%d", v->major, v->minor, v->patch);
+    }
+    return text;
+}

@@ -68,3 +68,16 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// The numeric libraries this process runs on, as a run records them (`Machine`).
+public enum Libraries {
+    /// The loaded oneDNN's version, e.g. "2.6.3".
+    public static var oneDNN: String { String(cString: abl_dnnl_version()) }
+
+    /// OpenBLAS's version and the kernel set it chose for this processor, e.g. "0.3.21 Zen".
+    public static var openBLAS: String {
+        let config = String(cString: openblas_get_config())        // "OpenBLAS 0.3.21 DYNAMIC_ARCH … Zen MAX_THREADS=64"
+        let version = config.split(separator: " ").dropFirst().first.map(String.init) ?? config
+        return "\(version) \(String(cString: openblas_get_corename()))"
+    }
+}

@@ -20,10 +20,12 @@ public struct ReportRun: Sendable, Equatable {
     public var externalTests: [ExternalTestResult]
     /// Which test images are copies of one original; nil when every image is its own case.
     public var testGrouping: TestGrouping?
+    /// The machines the run trained on, in order; empty when not recorded.
+    public var machines: [Machine]
 
     public init(configuration: String, seed: Int, parameters: Int, multiplyAdds: Int, status: RunStatus,
                 epochs: [EpochMetrics], predictions: [Prediction] = [], externalTests: [ExternalTestResult] = [],
-                testGrouping: TestGrouping? = nil) {
+                testGrouping: TestGrouping? = nil, machines: [Machine] = []) {
         self.configuration = configuration
         self.seed = seed
         self.parameters = parameters
@@ -33,6 +35,7 @@ public struct ReportRun: Sendable, Equatable {
         self.predictions = predictions
         self.externalTests = externalTests
         self.testGrouping = testGrouping
+        self.machines = machines
     }
 }
 

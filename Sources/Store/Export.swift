@@ -72,6 +72,7 @@ extension RunStore {
             "git_commit": str(r.gitCommit),
             "ablate_version": str(r.ablateVersion),
             "threads": int(r.threads),
+            "machines": r.hardwareJSON.map(JSONValue.raw) ?? .null,
             "attempts": .int(r.attempts),
             "queued_at": str(iso(r.queuedAt)),
             "started_at": str(r.startedAt.map(iso)),

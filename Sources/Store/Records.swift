@@ -54,6 +54,16 @@ public struct RunRecord: Equatable, Sendable {
     public var attempts: Int
     /// The process holding a `running` run (nil when none is recorded: not running, or claimed by an older ablate).
     public var leaseHolder: LeaseHolder? = nil
+    /// The machines the run trained on, in order, as stored (`Machine.encode`); nil for runs of an ablate that did
+    /// not record them. `machines` reads it.
+    public var hardwareJSON: String? = nil
+
+    /// The machines the run trained on, in order; empty for runs of an ablate that did not record them.
+    public func machines() throws -> [Machine] {
+        do { return try Machine.decode(hardwareJSON) } catch {
+            throw StoreError.invalidArgument("run \(id) (\(label)): \(error)")
+        }
+    }
 
     /// True for a `running` run whose process has certainly exited, as seen from this process on `host`: the next
     /// `ablate run` on this machine resumes it without waiting for its heartbeat to go stale.

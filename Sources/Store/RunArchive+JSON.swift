@@ -90,7 +90,8 @@ extension RunArchive {
                 heartbeat: try date(r.heartbeat, "heartbeat"), host: r.host, gitCommit: r.git_commit,
                 ablateVersion: r.ablate_version, threads: r.threads, startedAt: try date(r.started_at, "started_at"),
                 endedAt: try date(r.ended_at, "ended_at"), errorMessage: r.error_message,
-                checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts)
+                checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts,
+                hardwareJSON: r.machines.map(Machine.encode))
             let epochs = try r.epochs.map { e in
                 EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
                     epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_acc, testLoss: e.test_loss,
@@ -230,6 +231,7 @@ private struct ExportDocument: Decodable {
         var git_commit: String?
         var ablate_version: String?
         var threads: Int?
+        var machines: [Machine]?
         var attempts: Int
         var queued_at: String?
         var started_at: String?

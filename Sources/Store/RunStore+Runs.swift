@@ -231,11 +231,16 @@ extension RunStore {
         }
     }
 
-    /// Records the thread count the run trains with (its setting, known once its configuration is read).
-    public func setThreads(_ lease: RunLease, _ threads: Int) throws {
+    /// Records the machine this process trains the run on (and its threads): appended to the run's machines
+    /// unless it is the last one already (a resume on the same machine).
+    public func recordMachine(_ lease: RunLease, _ machine: Machine) throws {
         try write { db in
-            try checkLease(db, lease)
-            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.threads.set(to: threads))
+            let run = try checkLease(db, lease)
+            let machines = Machine.appending(machine, to: try run.machines())
+            try RunRow.filter(key: lease.runID).updateAll(db, [
+                RunRow.Columns.threads.set(to: machine.threads),
+                RunRow.Columns.hardwareJSON.set(to: Machine.encode(machines)),
+            ])
         }
     }
 

@@ -14,7 +14,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 4
+    public static let schemaVersion = 5
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -283,12 +283,13 @@ public final class RunStore: @unchecked Sendable {
         ("v2: store id", addStoreID),
         ("v3: external tests", addExternalTests),
         ("v4: lease holder", addLeaseHolder),
+        ("v5: hardware", addHardware),
     ]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         for m in migrations { migrator.registerMigration(m.identifier, migrate: m.apply) }
-        // Later versions: append "v5: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
+        // Later versions: append "v6: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
         return migrator
     }
 
@@ -411,6 +412,13 @@ public final class RunStore: @unchecked Sendable {
     static func addLeaseHolder(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE runs ADD COLUMN lease_holder TEXT")
         try db.execute(sql: "PRAGMA user_version = 4")
+    }
+
+    /// The machines a run trained on (processor, ISA, CPUs, threads, memory, oneDNN/OpenBLAS versions, backend):
+    /// a JSON array, one entry per machine in the order the run trained on them. NULL for runs of older stores.
+    static func addHardware(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE runs ADD COLUMN hardware_json TEXT")
+        try db.execute(sql: "PRAGMA user_version = 5")
     }
 
     /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together

@@ -76,13 +76,15 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var attempts: Int
     /// Who holds that lease (`LeaseHolder.recorded`); nil when nobody does or an older ablate took it.
     var leaseHolder: String?
+    /// The machines the run trained on, in order (`Machine.encode`); nil in stores from before they were recorded.
+    var hardwareJSON: String? = nil
 
     enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, experimentID = "experiment_id", configJSON = "config_json", configHash = "config_hash", label, seed
         case status, epochsTotal = "epochs_total", queuedAt = "queued_at", heartbeat, host, gitCommit = "git_commit"
         case ablateVersion = "ablate_version", threads, startedAt = "started_at", endedAt = "ended_at"
         case errorMessage = "error_message", checkpointPath = "checkpoint_path", dataAuditJSON = "data_audit_json"
-        case claimToken = "claim_token", attempts, leaseHolder = "lease_holder"
+        case claimToken = "claim_token", attempts, leaseHolder = "lease_holder", hardwareJSON = "hardware_json"
     }
     typealias Columns = CodingKeys
 
@@ -210,7 +212,7 @@ extension RunRecord {
                   ablateVersion: row.ablateVersion, threads: row.threads, startedAt: row.startedAt,
                   endedAt: row.endedAt, errorMessage: row.errorMessage, checkpointPath: row.checkpointPath,
                   dataAuditJSON: row.dataAuditJSON, attempts: row.attempts,
-                  leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder))
+                  leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder), hardwareJSON: row.hardwareJSON)
     }
 }
 
@@ -224,7 +226,7 @@ extension RunRow {
                   heartbeat: r.heartbeat, host: r.host, gitCommit: r.gitCommit, ablateVersion: r.ablateVersion,
                   threads: r.threads, startedAt: r.startedAt, endedAt: r.endedAt, errorMessage: r.errorMessage,
                   checkpointPath: r.checkpointPath, dataAuditJSON: r.dataAuditJSON, claimToken: nil,
-                  attempts: r.attempts)
+                  attempts: r.attempts, hardwareJSON: r.hardwareJSON)
     }
 }
 

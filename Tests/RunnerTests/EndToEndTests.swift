@@ -144,6 +144,23 @@ final class EndToEndTests: XCTestCase {
         // Each run names the backend it ran on (numbers are bit-reproducible on that backend).
         XCTAssertEqual(try store.listRuns().first?.run.ablateVersion,
                        Backend.winogradAvailable ? "0.1.0 (onednn+winograd)" : "0.1.0 (onednn)")
+        // …and the machine: one entry although the run was started several times on it (kill -9, resume).
+        let machines = try XCTUnwrap(store.listRuns().first?.run.machines())
+        XCTAssertEqual(machines.count, 1, "\(machines)")
+        XCTAssertEqual(machines.first?.isa, ProcessorInfo.isa)
+        XCTAssertEqual(machines.first?.cpu, ProcessorInfo.modelName)
+        XCTAssertEqual(machines.first?.backend, Backend.description)
+        XCTAssertEqual(machines.first?.onednn?.hasPrefix(Libraries.oneDNN), true)
+        XCTAssertEqual(machines.first?.openblas?.first?.isNumber, true, "\(String(describing: machines.first?.openblas))")
+        let status = try run(["status", "--db", "killed.sqlite", "--json"])
+        XCTAssertEqual(status.status, 0, status.output)
+        let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])
+        let listed = try XCTUnwrap((doc["runs"] as? [[String: Any]])?.first?["machines"] as? [[String: Any]])
+        XCTAssertEqual(listed.count, 1)
+        for key in ["cpu", "isa", "logical_cpus", "threads", "memory_gib", "onednn", "openblas", "backend"] {
+            XCTAssertNotNil(listed.first?[key], "status --json names \(key): \(listed)")
+        }
+        XCTAssertEqual(listed.first?["threads"] as? Int, 1, "the experiment trains with one thread")
     }
 
     /// SIGINT stops at a batch boundary, keeps the checkpoint, marks the run interrupted, says how to resume and

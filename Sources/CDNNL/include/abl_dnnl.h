@@ -37,6 +37,9 @@ int abl_conv_backward_weights(abl_conv *conv, const float *x, const float *dy, f
 int abl_dnnl_sgemm(int trans_a, int trans_b, long m, long n, long k, float alpha, const float *a, long lda,
                    const float *b, long ldb, float beta, float *c, long ldc);
 
+/// The loaded oneDNN's version, e.g. "2.6.3" (a static string).
+const char *abl_dnnl_version(void);
+
 /// Threads for oneDNN (and every OpenMP region that does not name its own count).
 void abl_set_openmp_threads(int threads);
 #endif

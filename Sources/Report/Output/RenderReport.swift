@@ -92,6 +92,8 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     parts.append("## Runs\n")
     parts.append(try ReportTables.runs(input))
     parts.append("Per-epoch data of every run: [\(ReportFileName.epochsCSV)](\(ReportFileName.epochsCSV)).\n")
+    parts.append("## Compute\n")
+    parts.append(try ReportTables.compute(input))
     return parts.joined(separator: "\n")
 }
 

@@ -1,10 +1,21 @@
-// What a run records about where it ran: the host, the project's git commit and ablate's version with its backend.
+// What a run records about where it ran: the host, the machine (processor, ISA, libraries), the project's git
+// commit and ablate's version with its backend.
+import AblateCore
 import Engine
 import Foundation
 
 public enum Provenance {
     /// This machine's name, as the store records it with each run.
     public static var host: String { ProcessInfo.processInfo.hostName }
+
+    /// This machine as a run that trains here with `threads` threads records it.
+    public static func machine(threads: Int) -> Machine {
+        Machine(cpu: ProcessorInfo.modelName, isa: ProcessorInfo.isa,
+                logicalCPUs: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
+                memoryGiB: ProcessorInfo.memoryGiB,
+                onednn: Libraries.oneDNN + (OneDNNISACap.value.map { ", max ISA \($0)" } ?? ""),
+                openblas: Libraries.openBLAS, backend: Backend.description)
+    }
 
     /// The git commit (12 hex digits) checked out in `directory` (default: the current one), nil outside a git
     /// checkout or without git.

@@ -145,7 +145,7 @@ public final class RunExecutor {
         // Each run sets the pool itself: a run without a setting must not inherit the previous run's count.
         let threads = options.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
         Threads.set(threads)
-        try store.setThreads(claim.lease, threads)
+        try store.recordMachine(claim.lease, Provenance.machine(threads: threads))
         // The folder the experiment file resolved (`~`, relative paths, `--data`): resolved once, when it was read.
         let directory = selected.first { $0.configHash == claim.run.configHash }?.dataDirectory
             ?? Experiment.resolve(config.data.path, against: FileManager.default.currentDirectoryPath)

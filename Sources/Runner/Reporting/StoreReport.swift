@@ -87,7 +87,7 @@ public struct StoreReport {
             runs.append(ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
                                   status: s.run.status, epochs: epochs, predictions: predictions,
                                   externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult),
-                                  testGrouping: grouping))
+                                  testGrouping: grouping, machines: try s.run.machines()))
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
                 var desc = split.protocol.rawValue
