@@ -147,6 +147,7 @@ public final class BatchNorm2D {
         requireSaved(training: true)
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
+        GradientTermRecorder.active?.batchNorm(self, x, dy, relu: relu, dyBlock: dyBlock)
         let coeff = Tensor([3, c])
         let a = coeff.data, b = coeff.data + c, k = coeff.data + 2 * c
         let gw = weight.grad, gb = bias.grad, gamma = weight.value

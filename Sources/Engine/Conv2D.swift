@@ -73,6 +73,7 @@ public struct Conv2D {
             precondition(dx.n == x.n && dx.h == x.h && dx.w == x.w && dx.c == x.c,
                          "conv input gradient \(dx.n)×\(dx.h)×\(dx.w)×\(dx.c), expected \(x.n)×\(x.h)×\(x.w)×\(x.c)")
         }
+        GradientTermRecorder.active?.convolution(self, x, dy, inputBlock: inputBlock)
         if isPointwise {
             // dW[Cin×Cout] += xᵀ · dy ; dx[rows×Cin] = dy · Wᵀ
             sgemm(transA: true, m: inChannels, n: outChannels, k: x.rows, a: x.base, lda: x.stride,

@@ -38,6 +38,9 @@ public enum FusedBottleneck {
         precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && x.rows == dy.rows)
         bn.requireSaved(training: true)
         let cin = x.c, cout = dy.c
+        GradientTermRecorder.active?.pointwise(conv, activations: { r, c in
+            max(0, x.base[r * x.stride + c] * bn.scale[c] + bn.shift[c])
+        }, rows: x.rows, dy)
         let cols = ThreadColumns(ws, .bottleneckActivations, rows: x.rows, chunk: chunkRows(cin), width: cin)
         let partials = ThreadPartials(ws, .bottleneckWeightPartials, threads: cols.threads, count: cin * cout)
         let (scale, shift) = (bn.scale, bn.shift)

@@ -22,6 +22,7 @@ public struct Linear {
 
     /// dW += dyᵀ·x, db += Σ dy, and dx = dy·W when `dx` is given.
     public func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, batch n: Int) {
+        GradientTermRecorder.active?.linear(self, x, dy, batch: n)
         sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures,
               b: x, ldb: inFeatures, beta: 1, c: weight.grad, ldc: inFeatures)
         for i in 0..<n { for o in 0..<outFeatures { bias.grad[o] += dy[i * outFeatures + o] } }

@@ -31,14 +31,7 @@ extension Verifier {
         // they are checked against Adam's step bound from their starting values (see `AdamVerification`).
         let refGrads = try ts("grads")
         var adamMasks: [String: (before: [Float], mask: [Bool])] = [:]
-        if case let .adam(_, _, _, _, weightDecay) = optimizer.config {
-            for p in net.store.parameters {
-                guard let g = refGrads[p.name], g.values.count == p.torchValues.count else { continue }
-                let before = p.torchValues
-                adamMasks[p.name] = (before, AdamVerification.roundingLevelMask(gradient: g, before: before,
-                                                                                  weightDecay: weightDecay))
-            }
-        }
+        let startValues = Dictionary(uniqueKeysWithValues: net.store.parameters.map { ($0.name, $0.torchValues) })
         // Parameters after a step: the update is computed from gradients, which are held to the gradient
         // tolerance, so the update's share of the parameter is held to that tolerance too (relative to the
         // reference's update, `stepFrom` → `ref`) on top of the value tolerance for the rest.
@@ -72,8 +65,20 @@ extension Verifier {
 
         add("eval_logits", try net.forward(input, training: false).array, try t("eval_logits"))
 
-        // Step 1.
-        let (loss1, logits1, inputGrad) = try trainStep(net, optimizer, input, labels, lr: optimizer.config.learningRate, wantInputGrad: true)
+        // Step 1, recording the size of the sums behind every gradient element (`GradientTermRecorder`).
+        let terms = GradientTermRecorder()
+        let (loss1, logits1, inputGrad) = try terms.recording {
+            try trainStep(net, optimizer, input, labels, lr: optimizer.config.learningRate, wantInputGrad: true)
+        }
+        if case let .adam(_, _, _, _, weightDecay) = optimizer.config {
+            for p in net.store.parameters {
+                guard let g = refGrads[p.name], let before = startValues[p.name], g.values.count == before.count,
+                      let magnitudes = terms.torchMagnitudes(p) else { continue }
+                adamMasks[p.name] = (before, AdamVerification.roundingLevelMask(
+                    gradient: g, termMagnitudes: magnitudes, termCount: terms.termCounts[p.name] ?? 1, before: before,
+                    weightDecay: weightDecay))
+            }
+        }
         add("train_logits", logits1, try t("train_logits"))
         add("loss", [loss1], try scalar("loss"))
         params("grad", refGrads, gradient: true)

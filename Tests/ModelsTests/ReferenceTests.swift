@@ -173,7 +173,56 @@ final class ReferenceTests: XCTestCase {
         XCTAssertTrue(check([1.0 + 1.5e-3, 2.0, 3.0], steps: 2).passed)
         XCTAssertFalse(check([1.0, 2.0 + 1e-3, 3.0]).passed, "other elements keep the usual tolerance")
         XCTAssertEqual(AdamVerification.roundingLevelMask(gradient: TorchTensor(shape: [3], values: [0, 1e-9, 2e-3]),
+                                                          termMagnitudes: [0, 1e-3, 2e-3], termCount: 100,
                                                           before: [0, 0, 0], weightDecay: 0), [true, true, false])
+    }
+
+    /// The rounding-level rule is per element, from the size of each element's own sum. Two BatchNorm-bias
+    /// gradients of 6e-8 and 7e-8 in a tensor whose largest is 0.035 (1.7e-6 and 2.1e-6 of it: above a fixed
+    /// 1e-6 of the maximum) that cancel from terms summing to 0.05 in absolute value over 64 rows are noise:
+    /// their sign is not determined. A gradient of 1e-8 that is the exact sum of tiny terms is not: it is
+    /// compared. Weight decay's term counts in the sum.
+    func testRoundingLevelIsTheRoundingErrorOfEachElementsOwnSum() {
+        let gradient = TorchTensor(shape: [4], values: [6e-8, 7e-8, 0.035, 1e-8])
+        let mask = AdamVerification.roundingLevelMask(gradient: gradient, termMagnitudes: [0.05, 0.05, 0.05, 1e-8],
+                                                      termCount: 64, before: [0, 0, 0, 0], weightDecay: 0)
+        XCTAssertEqual(mask, [true, true, false, false])
+        // With weight decay the optimiser sees ∇ + wd·p: a cancelling ∇ beside a decay term of 1e-4 is no longer noise.
+        let decayed = AdamVerification.roundingLevelMask(gradient: gradient, termMagnitudes: [0.05, 0.05, 0.05, 1e-8],
+                                                         termCount: 64, before: [1, 0, 0, 0], weightDecay: 1e-4)
+        XCTAssertEqual(decayed, [false, true, false, false])
+    }
+
+    /// A wrong gradient still fails on an Adam file: one reference gradient element moved by 1% of its tensor's
+    /// largest makes the gradient check fail, and a parameter after the step moved by 2 lr makes the after-step
+    /// check fail. (A rounding-level element is held to Adam's step bound from its own start, whatever the
+    /// reference's value: `testAdamRuleStillFails` shows that bound failing.)
+    func testAWrongGradientOrStepFailsOnAnAdamFile() throws {
+        let path = try Shared.reference("small_densenet_adam_tiny_spatial.json")
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        func verify(_ edit: (inout [String: Any]) -> Void) throws -> [Check] {
+            var root = original
+            edit(&root)
+            let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("adam-\(UUID()).json")
+            try JSONSerialization.data(withJSONObject: root).write(to: tmp)
+            defer { try? FileManager.default.removeItem(at: tmp) }
+            return try Verifier.verify(path: tmp.path).filter { !$0.passed }
+        }
+        func edited(_ root: inout [String: Any], _ group: String, _ name: String, _ index: Int, by delta: Double) {
+            var tensors = root[group] as! [String: Any]
+            var tensor = tensors[name] as! [String: Any]
+            var data = tensor["data"] as! [Double]
+            data[index] += delta
+            tensor["data"] = data; tensors[name] = tensor; root[group] = tensors
+        }
+        let bias = "features.norm0.bias"
+        let grads = ((original["grads"] as! [String: Any])[bias] as! [String: Any])["data"] as! [Double]
+        let largest = grads.map(abs).max()!
+        let real = grads.indices.max { abs(grads[$0]) < abs(grads[$1]) }!
+        XCTAssertEqual(try verify { edited(&$0, "grads", bias, real, by: 0.01 * largest) }.map(\.quantity), ["grad"])
+        let lr = ((original["optimizer"] as! [String: Any])["lr"] as! Double)
+        let failed = try verify { edited(&$0, "after_step_params", bias, real, by: 2 * lr) }
+        XCTAssertTrue(failed.contains { $0.item == bias && $0.quantity == "after_step" }, "\(failed.map { "\($0.item) \($0.quantity)" })")
     }
 
     /// The checker itself must be able to fail: perturb one logit of a golden file and expect a failure.
