@@ -183,10 +183,6 @@ extension ReportInput {
         return first
     }
 
-    /// True when some configuration's mean best test accuracy over its finished seeds meets the target.
-    public var reachesTarget: Bool {
-        groups().contains { ($0.meanBestTestAccuracy ?? -.infinity) >= targetAccuracy }
-    }
 }
 
 extension EpochMetrics {

@@ -11,9 +11,14 @@ struct ReportCommand: ParsableCommand {
         discussion: """
             Each SE configuration is compared with its own backbone without SE when the experiment has it \
             (densenet121-se16 with densenet121, resnet50-se16 with resnet50); with one backbone, or with \
-            --baseline, every configuration is compared with that one. --check-target exits \
-            with status 2 when no configuration's mean best test accuracy (over finished seeds) meets the \
-            experiment's target.
+            --baseline, every configuration is compared with that one.
+
+            --check-target answers whether the experiment's target test accuracy is reached, judged per \
+            configuration on its last-epoch test accuracy (mean over finished seeds) and the 95% interval of \
+            that accuracy from a cluster bootstrap over the test set's groups (photos, patients, or images): \
+            exit 0 when some configuration's whole interval is at or above the target (reached), 3 when none \
+            is but some interval contains the target (undetermined), 2 when every interval is below it \
+            (not reached).
             """)
 
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
@@ -21,7 +26,8 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Output folder (default: reports/<experiment>).") var out: String?
     @Option(help: "Configuration to compare the others against.") var baseline: String?
     @Option(help: "Positive class for sensitivity/specificity/F1/ROC-AUC (default: Monkeypox if present).") var positive: String?
-    @Flag(help: "Exit with status 2 when the target is not reached.") var checkTarget = false
+    @Flag(help: "Exit 0 when the target is reached, 3 when undetermined, 2 when not reached (see above).")
+    var checkTarget = false
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: db) else {
@@ -35,9 +41,13 @@ struct ReportCommand: ParsableCommand {
         for f in written.figures { print("wrote \(f.url.path) (\(f.pixelWidth)×\(f.pixelHeight))") }
         print("wrote \(written.csv.path)")
         if checkTarget {
-            let reached = source.input.reachesTarget
-            print(reached ? "target \(source.input.targetAccuracy) reached" : "target \(source.input.targetAccuracy) NOT reached")
-            if !reached { throw ExitCode(2) }
+            let verdict = source.input.targetVerdict
+            print("target \(source.input.targetAccuracy): \(verdict.rawValue)")
+            switch verdict {
+            case .reached: break
+            case .undetermined: throw ExitCode(3)
+            case .notReached: throw ExitCode(2)
+            }
         }
     }
 }

@@ -40,16 +40,17 @@ final class GroupedTestSetTests: XCTestCase {
         }
         let grouped = try ReportTables.comparison(input(grouped: true), baseline: "base")
         let header = markdownCells(grouped.components(separatedBy: "\n")[0])
-        XCTAssertEqual(header[5], "McNemar per seed (clustered by photo)")
+        XCTAssertEqual(header[6], "McNemar per seed (clustered by photo)")
+        XCTAssertEqual(header[4], "95% interval of Δ (paired bootstrap over 10 photos)")
         let row = markdownCells(grouped.components(separatedBy: "\n").first { $0.hasPrefix("| se ") }!)
-        XCTAssertEqual(row[5], "seed 1: p = 0.500; seed 2: p = 0.500")
+        XCTAssertEqual(row[6], "seed 1: p = 0.500; seed 2: p = 0.500")
         XCTAssertTrue(grouped.contains("the 200 test images are copies of 10 photos"), grouped)
 
         let imageLevel = try ReportTables.comparison(input(grouped: false), baseline: "base")
         let imageRow = markdownCells(imageLevel.components(separatedBy: "\n").first { $0.hasPrefix("| se ") }!)
-        XCTAssertEqual(imageRow[5], "seed 1: p < 0.001; seed 2: p < 0.001")
+        XCTAssertEqual(imageRow[6], "seed 1: p < 0.001; seed 2: p < 0.001")
         XCTAssertTrue(imageLevel.contains("image by image"))
-        XCTAssertEqual(markdownCells(imageLevel.components(separatedBy: "\n")[0])[5], "McNemar per seed")
+        XCTAssertEqual(markdownCells(imageLevel.components(separatedBy: "\n")[0])[6], "McNemar per seed")
 
         // A grouping on only some runs cannot be applied to a pair: the tests count images.
         var mixed = input(grouped: true)

@@ -39,7 +39,7 @@ final class RenderReportTests: XCTestCase {
         let rendered = try renderReport(input, outDir: directory, generatedAt: date)
 
         let readme = try String(contentsOf: rendered.readme, encoding: .utf8)
-        XCTAssertEqual(assertTablesWellFormed(readme), 1 + 1 + 2 + 3 + 1 + 1, "summary, comparison, metrics and per run, 3 confusion, runs, compute")
+        XCTAssertEqual(assertTablesWellFormed(readme), 1 + 1 + 1 + 2 + 3 + 1 + 1, "summary, comparison, per group, metrics and per run, 3 confusion, runs, compute")
         for name in [ReportFileName.trainingCurves, ReportFileName.finalAccuracy, ReportFileName.epochsCSV] {
             XCTAssertTrue(readme.contains("(\(name))"), "README links \(name)")
         }

@@ -17,28 +17,41 @@ final class TargetStatementTests: XCTestCase {
         ReportInput(title: "t", runs: runs, targetAccuracy: 0.89, classNames: ["a", "b"], positiveClass: 0)
     }
 
-    func testNotReachedNamesTheClosestConfigurationAndTheBestRun() throws {
-        let runs = [run("base", seed: 1, [0.80, 0.87, 0.86]), run("base", seed: 2, [0.85, 0.84, 0.85]),
-                    run("se", seed: 1, [0.70, 0.90, 0.82]), run("se", seed: 2, [0.60, 0.70, 0.75])]
-        let text = try ReportTables.targetStatement(input(runs))
-        XCTAssertFalse(input(runs).reachesTarget)
-        // base: best 0.87, 0.85 → mean 0.860; se: 0.90, 0.75 → 0.825; best single run: se seed 1, 0.900 at epoch 2.
-        XCTAssertTrue(text.hasPrefix("**Target (test accuracy ≥ 0.890): not reached.**"), text)
-        XCTAssertTrue(text.contains("The closest is base (best epoch 0.860 ± 0.014 over 2 seeds, last epoch 0.855 ± 0.007; 0 of 2 runs reached it in some epoch)"), text)
-        XCTAssertTrue(text.contains("the best single run is se seed 1 with 0.900 at epoch 2"), text)
+    /// Runs with last-epoch predictions on 100 images, `right` of them right.
+    func scored(_ name: String, seed: Int, _ accuracies: [Double], right: Int) -> ReportRun {
+        var r = run(name, seed: seed, accuracies)
+        r.predictions = (0..<100).map { i in
+            Prediction(file: "img\(i).png", label: i % 2, probabilities: (i < right) == (i % 2 == 0) ? [0.8, 0.2] : [0.2, 0.8])
+        }
+        return r
     }
 
-    func testReachedListsEveryConfigurationThatReachesIt() throws {
-        let runs = [run("base", seed: 1, [0.91, 0.90]), run("base", seed: 2, [0.88, 0.89]),
-                    run("se", seed: 1, [0.95, 0.93]), run("se", seed: 2, [0.80, 0.99], status: .failed)]
+    func testThreeStatesFromTheLastEpochInterval() throws {
+        // base: 80/100 right ([0.72, 0.87] or so: below 0.89 → not reached); mid: 89/100 (interval contains 0.89);
+        // top: 99/100 (whole interval above 0.89 → reached).
+        let runs = [scored("base", seed: 1, [0.85, 0.80], right: 80), scored("base", seed: 2, [0.86, 0.80], right: 80),
+                    scored("mid", seed: 1, [0.95, 0.89], right: 89), scored("top", seed: 1, [0.97, 0.99], right: 99)]
         let text = try ReportTables.targetStatement(input(runs))
-        XCTAssertTrue(input(runs).reachesTarget)
-        XCTAssertTrue(text.hasPrefix("**Target (test accuracy ≥ 0.890): reached** by base (best epoch 0.900 ± 0.014 over 2 seeds, "
-                                     + "last epoch 0.895 ± 0.007; 2 of 2 runs reached it in some epoch); se (best epoch 0.950"), text)
-        XCTAssertTrue(text.contains("over 1 seed,"), "the failed run is not counted: \(text)")
-        XCTAssertTrue(text.contains("the best single run is se seed 1 with 0.950 at epoch 1"), text)
+        XCTAssertEqual(input(runs).targetVerdict, .reached)
+        XCTAssertTrue(text.hasPrefix("**Target (test accuracy ≥ 0.890): reached.**"), text)
+        XCTAssertTrue(text.contains("reached by top (0.990 ["), text)
+        XCTAssertTrue(text.contains("undetermined for mid (0.890 ["), text)
+        XCTAssertTrue(text.contains("not reached by base (0.800 ["), text)
+        XCTAssertTrue(text.contains("over the test set's 100 images"), text)
+        XCTAssertTrue(text.contains("picked on the test set and so optimistic: top seed 1 with 0.990 at epoch 2"), text)
+        XCTAssertEqual(input(Array(runs.prefix(3))).targetVerdict, .undetermined)
+        XCTAssertEqual(input(Array(runs.prefix(2))).targetVerdict, .notReached)
         let readme = try reportMarkdown(input(runs), generatedAt: Date(timeIntervalSince1970: 0), withFigures: false)
         XCTAssertTrue(readme.contains(text), "the statement is in the report, under the summary")
+        XCTAssertTrue(readme.contains("Chance level: always answering a scores 50/100 = 0.500"), readme)
+    }
+
+    /// Old stores without predictions: the accuracy is still reported, the verdict is undetermined and says why.
+    func testWithoutPredictionsTheVerdictIsUndetermined() throws {
+        let runs = [run("base", seed: 1, [0.91, 0.95]), run("base", seed: 2, [0.88, 0.93])]
+        let text = try ReportTables.targetStatement(input(runs))
+        XCTAssertTrue(text.hasPrefix("**Target (test accuracy ≥ 0.890): undetermined.**"), text)
+        XCTAssertTrue(text.contains("no stored predictions to resample"), text)
     }
 
     func testNothingFinishedYet() throws {

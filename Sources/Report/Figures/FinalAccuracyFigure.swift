@@ -28,7 +28,8 @@ extension Figures {
         let figure = try Canvas(width: Int(width.rounded(.up)), height: Int(height.rounded(.up)), scale: scale)
         figure.fillBackground(.white)
 
-        var low = min(allValues.min()!, input.targetAccuracy), high = max(allValues.max()!, input.targetAccuracy)
+        var low = min(allValues.min()!, input.targetAccuracy, input.chanceAccuracy ?? 1)
+        var high = max(allValues.max()!, input.targetAccuracy)
         for ci in intervals.compactMap({ $0 }) { low = min(low, ci.lower); high = max(high, ci.upper) }
         let pad = 0.03 * (high - low)  // headroom so no dot or target line sits on the frame
         let axes = PlotAxes(left: left, top: top, width: plotWidth, height: plotHeight,
@@ -38,6 +39,8 @@ extension Figures {
                        xTickLabel: { _ in "" })
         let targetY = axes.point(0, input.targetAccuracy).y
         figure.line(Point(x: left, y: targetY), Point(x: left + plotWidth, y: targetY), color: .text, width: 1.1, dash: targetDash)
+        let chance = input.chanceAccuracy.flatMap { $0 >= axes.y.lower && $0 <= axes.y.upper ? $0 : nil }
+        if let chance { drawChanceLine(chance, axes: axes, left: left, width: plotWidth, on: figure) }
 
         for (c, column) in columns.enumerated() {
             let center = axes.point(Double(c) + 0.5, 0).x
@@ -75,6 +78,7 @@ extension Figures {
         .init(swatch: .dot(.neutral), label: "one seed"),
         .init(swatch: .meanWithInterval(.neutral), label: "mean with t-based 95% CI (needs ≥ 2 seeds)"),
         .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
+        .init(swatch: .line(.neutral, dash: chanceDash, width: 1.3), label: "chance (majority class)"),
     ]
 
     /// Deterministic jitter in [−1, 1] from the seed: the fractional part of seed × golden ratio spreads
@@ -85,12 +89,25 @@ extension Figures {
         return 2 * (f < 0 ? f + 1 : f) - 1
     }
 
-    /// Greedy word wrap so long configuration names fit under their column.
+    /// Greedy word wrap so long configuration names fit under their column; a single word wider than the
+    /// column (densenet121-se16-transition) is broken after its hyphens instead of running into the next label.
     static func wrap(_ text: String, width: Double, size: Double, canvas: Canvas) -> [String] {
         var lines: [String] = []
         var current = ""
+        var words: [String] = []
         for word in text.split(separator: " ").map(String.init) {
-            let candidate = current.isEmpty ? word : current + " " + word
+            guard canvas.textWidth(word, size: size) > width, word.contains("-") else { words.append(word); continue }
+            let parts = word.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+            var piece = ""
+            for (i, part) in parts.enumerated() {
+                let next = piece + part + (i < parts.count - 1 ? "-" : "")
+                if !piece.isEmpty && canvas.textWidth(next, size: size) > width { words.append(piece); piece = "" }
+                piece += part + (i < parts.count - 1 ? "-" : "")
+            }
+            if !piece.isEmpty { words.append(piece) }
+        }
+        for word in words {
+            let candidate = current.isEmpty ? word : current + (current.hasSuffix("-") ? "" : " ") + word
             if !current.isEmpty && canvas.textWidth(candidate, size: size) > width {
                 lines.append(current)
                 current = word

@@ -5,6 +5,7 @@ struct Legend {
         case band(Color, alpha: Double)
         case dot(Color)
         case meanWithInterval(Color)
+        case lineWithMarker(Color, MarkerShape)
     }
     struct Item {
         let swatch: Swatch
@@ -49,6 +50,9 @@ struct Legend {
                     canvas.fillRectangle(x: x, y: y - 5, width: swatchWidth, height: 10, color: color, alpha: alpha)
                 case let .dot(color):
                     canvas.circle(Point(x: x + swatchWidth / 2, y: y), radius: 3.5, fill: color, outline: .white)
+                case let .lineWithMarker(color, shape):
+                    canvas.line(Point(x: x, y: y), Point(x: x + swatchWidth, y: y), color: color, width: 3)
+                    shape.draw(at: Point(x: x + swatchWidth / 2, y: y), radius: 3.6, fill: color, on: canvas)
                 case let .meanWithInterval(color):
                     canvas.line(Point(x: x + swatchWidth / 2, y: y - 7), Point(x: x + swatchWidth / 2, y: y + 7), color: color, width: 1.4)
                     canvas.diamond(Point(x: x + swatchWidth / 2, y: y), radius: 4.5, fill: .white, outline: color)

@@ -12,8 +12,11 @@ public enum Figures {
     public static let scale = 2.0
 
     /// Loss and accuracy against epoch, side by side, in the style of the SE paper's training curves:
-    /// one colour per configuration, training dashed and test solid, the mean over finished seeds as the line
-    /// and ±1 sample std as a translucent band, and the target accuracy as a labelled horizontal line.
+    /// one colour (and marker shape) per configuration, training dashed and test solid, the mean over finished
+    /// seeds as the line and ±1 sample std as a translucent band, the target accuracy and the test set's chance
+    /// level as labelled horizontal lines. A loss that explodes in one run (a test loss of 61 beside losses
+    /// below 2) would flatten every other curve: the loss axis stops at 3 × the 90th percentile of the plotted
+    /// means, and points above it are marked at the top edge with their value.
     @discardableResult
     public static func trainingCurves(_ input: ReportInput, to url: URL) throws -> FigureFile {
         try input.validate()
@@ -23,7 +26,7 @@ public enum Figures {
         let width = 1040.0, panelWidth = 400.0, panelHeight = 300.0, top = 40.0
         let lefts = [78.0, 78.0 + panelWidth + 100]
         let legendTop = top + panelHeight + 58
-        let legendItems = curveLegend(curves, target: input.targetAccuracy)
+        let legendItems = curveLegend(curves, target: input.targetAccuracy, chance: input.chanceAccuracy != nil)
         // Measure on a scratch canvas: the figure's height depends on how many legend rows there are.
         let rows = Legend.rows(legendItems.items, maxWidth: width - 2 * lefts[0], canvas: try Canvas(width: 10, height: 10),
                                breakBefore: [legendItems.keyStart])
@@ -44,10 +47,13 @@ public enum Figures {
             ("Loss", "cross-entropy loss", lossBands, [\.trainLoss, \.testLoss], nil),
             ("Accuracy", "top-1 accuracy", accuracyBands, [\.trainAccuracy, \.testAccuracy], input.targetAccuracy),
         ]
+        let chance = input.chanceAccuracy
         for (panel, left) in zip(panels, lefts) {
             var low = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 - $1 } }.min() ?? 0
             var high = panel.bands.flatMap { b in zip(b.mean, b.std).map { $0 + $1 } }.max() ?? 1
-            if let target = panel.target { low = min(low, target); high = max(high, target) }
+            if let target = panel.target { low = min(low, target, chance ?? 1); high = max(high, target) }
+            let cap = panel.target == nil ? lossAxisCap(panel.bands) : nil
+            if let cap { high = min(high, cap) }
             // 3% headroom so no point or target line sits on the frame.
             let pad = 0.03 * (high - low)
             low = max(low - pad, 0)
@@ -67,18 +73,35 @@ public enum Figures {
             if let target = panel.target {
                 let y = axes.point(1, target).y
                 canvas.line(Point(x: left, y: y), Point(x: left + panelWidth, y: y), color: .text, width: 1.1, dash: targetDash)
+                if let chance { drawChanceLine(chance, axes: axes, left: left, width: panelWidth, on: canvas) }
             }
             for c in curves {
-                let color = Palette.color(c.colorIndex)
+                let color = Palette.color(c.colorIndex), shape = MarkerShape.forConfiguration(c.colorIndex)
                 let train = c[keyPath: panel.keyPaths[0]], test = c[keyPath: panel.keyPaths[1]]
                 canvas.polyline(points(train, axes), color: color, width: 1.6, dash: trainDash)
                 canvas.polyline(points(test, axes), color: color, width: 2.2)
-                // Markers help read a few epochs; on long runs they would only blur the lines.
-                guard lastEpoch <= maxEpochsWithMarkers else { continue }
-                for p in points(test, axes) { canvas.circle(p, radius: 2.6, fill: color, outline: .white, outlineWidth: 0.8) }
+                // Markers on the test line: every epoch of a short run; on long runs every few epochs, staggered
+                // by configuration so the shapes of lines running together do not sit on top of each other.
+                let every = lastEpoch <= maxEpochsWithMarkers ? 1 : max(2, lastEpoch / 8)
+                for (epoch, p) in zip(test.epochs, points(test, axes)) where (epoch + c.colorIndex) % every == 0 {
+                    shape.draw(at: p, radius: 2.8, fill: color, on: canvas)
+                }
             }
             canvas.resetClip()
             if let target = panel.target { drawTargetLabel(target, y: axes.point(1, target).y, left: left, on: canvas) }
+            if let cap {
+                for c in curves {
+                    for band in panel.keyPaths.map({ c[keyPath: $0] }) {
+                        for (epoch, value) in zip(band.epochs, band.mean) where value > axes.y.upper {
+                            let x = axes.point(Double(epoch), 0).x
+                            MarkerShape.triangleUp.draw(at: Point(x: x, y: top + 6), radius: 3.5,
+                                                        fill: Palette.color(c.colorIndex), on: canvas)
+                            canvas.text(NumberFormat.fixed(value, digits: 1), at: Point(x: x + 6, y: top + 6), size: 9.5,
+                                        horizontal: .left, vertical: .middle)
+                        }
+                    }
+                }
+            }
         }
         Legend.draw(rows, left: lefts[0], top: legendTop, on: canvas)
         try canvas.writePNG(to: url)
@@ -86,6 +109,25 @@ public enum Figures {
     }
 
     static let trainDash: [Double] = [6, 4]
+    static let chanceDash: [Double] = [1, 2.5]
+
+    /// The loss axis's top: 3 × the 90th percentile of every plotted mean, or nil when nothing lies above it.
+    static func lossAxisCap(_ bands: [CurveBand]) -> Double? {
+        let values = bands.flatMap(\.mean).filter(\.isFinite).sorted()
+        guard let largest = values.last, values.count >= 4 else { return nil }
+        let cap = 3 * values[Int(0.9 * Double(values.count - 1))]
+        return largest > cap ? cap : nil
+    }
+
+    /// The chance level as a grey dotted line with its label at the right end, above the line.
+    static func drawChanceLine(_ chance: Double, axes: PlotAxes, left: Double, width: Double, on canvas: Canvas) {
+        let y = axes.point(0, chance).y
+        canvas.line(Point(x: left, y: y), Point(x: left + width, y: y), color: .neutral, width: 1.3, dash: chanceDash)
+        let label = "chance \(NumberFormat.fixed(chance, digits: 3))"
+        let w = canvas.textWidth(label, size: 10.5)
+        canvas.fillRectangle(x: left + width - w - 10, y: y - 16, width: w + 6, height: 13, color: .white, alpha: 0.85)
+        canvas.text(label, at: Point(x: left + width - w - 7, y: y - 5), size: 10.5, color: .neutral)
+    }
     static let maxEpochsWithMarkers = 25
 
     /// "target 0.850" just above the target line at the plot's left end, where accuracy curves are still low
@@ -111,9 +153,9 @@ public enum Figures {
     }
 
     /// Configuration colours first, then (on a new row) the key to line styles, band and target.
-    static func curveLegend(_ curves: [ConfigurationCurves], target: Double) -> (items: [Legend.Item], keyStart: Int) {
+    static func curveLegend(_ curves: [ConfigurationCurves], target: Double, chance: Bool) -> (items: [Legend.Item], keyStart: Int) {
         let configurations = curves.map { c in
-            Legend.Item(swatch: .line(Palette.color(c.colorIndex), dash: [], width: 3),
+            Legend.Item(swatch: .lineWithMarker(Palette.color(c.colorIndex), MarkerShape.forConfiguration(c.colorIndex)),
                         label: "\(c.name) (\(c.seedCount) seed\(c.seedCount == 1 ? "" : "s"))")
         }
         let key: [Legend.Item] = [
@@ -121,7 +163,7 @@ public enum Figures {
             .init(swatch: .line(.neutral, dash: [], width: 2.2), label: "test (solid)"),
             .init(swatch: .band(.neutral, alpha: 0.25), label: "±1 std over seeds"),
             .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
-        ]
+        ] + (chance ? [.init(swatch: .line(.neutral, dash: chanceDash, width: 1.3), label: "chance (majority class)")] : [])
         return (configurations + key, configurations.count)
     }
 }

@@ -1,9 +1,11 @@
 extension ReportTables {
     /// Positive-vs-rest metrics (e.g. Monkeypox vs everything else) of each finished run's final model:
-    /// one row per configuration, mean ± std over its runs with predictions.
+    /// one row per configuration, mean ± std over its runs with predictions, and for sensitivity, specificity and
+    /// ROC-AUC the 95% cluster-bootstrap interval of that mean over the test set's groups.
     public static func classificationMetrics(_ input: ReportInput) throws -> String {
         try input.validate()
         let positive = input.classNames[input.positiveClass]
+        let uncertainty = TestSetUncertainty(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Runs", .right), .init("Sensitivity", .right), .init("Specificity", .right),
             .init("Precision", .right), .init("F1", .right), .init("Accuracy (\(positive) vs rest)", .right),
@@ -13,14 +15,22 @@ extension ReportTables {
             let metrics = try group.finished.filter { !$0.run.predictions.isEmpty }
                 .map { try ClassificationMetrics.binary(predictions: $0.run.predictions, positiveClass: input.positiveClass) }
             let cell = { (values: [Double?]) in SummaryCell.meanStdOfDefined(values) }
+            let runs = group.finished.map(\.run)
+            func resampled(_ values: [Double?], _ metric: ResampledMetric) -> String {
+                let interval = uncertainty.estimate(runs, metric)?.interval
+                return cell(values) + (interval.map { " " + NumberFormat.interval($0) } ?? "")
+            }
             try table.addRow([
-                group.name, "\(metrics.count)", cell(metrics.map(\.sensitivity)), cell(metrics.map(\.specificity)),
+                group.name, "\(metrics.count)", resampled(metrics.map(\.sensitivity), .sensitivity),
+                resampled(metrics.map(\.specificity), .specificity),
                 cell(metrics.map(\.precision)), cell(metrics.map(\.f1)), cell(metrics.map(\.accuracy)),
-                cell(metrics.map(\.rocAUC)),
+                resampled(metrics.map(\.rocAUC), .rocAUC),
             ])
         }
         return "Positive class: **\(positive)**. Sensitivity = TP/(TP+FN), specificity = TN/(TN+FP), "
-            + "precision = TP/(TP+FP); ROC-AUC ranks the softmax probability of \(positive) (ties count ½).\n\n"
+            + "precision = TP/(TP+FP); ROC-AUC ranks the softmax probability of \(positive) (ties count ½; 0.5 is "
+            + "chance). Mean ± std over seeds; in brackets the 95% interval of the mean from a cluster bootstrap over "
+            + "the test set's \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit).\n\n"
             + table.render()
     }
 

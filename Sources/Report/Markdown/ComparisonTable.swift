@@ -21,19 +21,27 @@ extension ReportTables {
     public static func comparison(_ input: ReportInput, pairs: [ComparisonPair]) throws -> String {
         try input.validate()
         let grouping = input.sharedTestGrouping
+        let uncertainty = TestSetUncertainty(input)
         let table = try pairedComparisonTable(
             input.groups(), pairs: pairs, deltaTitle: "Δ last-epoch test acc",
             accuracy: { $0.lastTestAccuracy }, predictions: { $0.run.predictions },
             clusterOf: grouping.map { grouping in { grouping.group(of: $0) } },
-            mcnemarTitle: grouping.map { "McNemar per seed (clustered by \($0.unit))" } ?? "McNemar per seed")
+            mcnemarTitle: grouping.map { "McNemar per seed (clustered by \($0.unit))" } ?? "McNemar per seed",
+            bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
+                        delta: { uncertainty.difference(candidate: $0, baseline: $1, .accuracy) }))
         let baselines = Set(pairs.map(\.baseline))
         let against = baselines.count == 1 ? baselines.first! : "its baseline"
         var note = """
 
-            Δ = configuration − \(against), paired by seed. The verdict uses the paired t-test at α = \(NumberFormat.fixed(significanceLevel, digits: 2)); \
-            with n paired seeds it has n − 1 degrees of freedom, so with few seeds only large, consistent differences \
-            reach significance. With more than one comparison in the table the verdicts use Holm-adjusted p-values, \
-            so that the chance of any false verdict among the rows stays at α.
+            Δ = configuration − \(against), paired by seed. Two kinds of uncertainty: the 95% CI of Δ and the paired \
+            t-test are over training seeds (how consistently the difference appears when the models are trained \
+            again, on this one test set); the paired bootstrap interval resamples the test set's \
+            \(uncertainty.pluralUnit) (the same drawn \(uncertainty.pluralUnit) for both configurations), so it says how much Δ \
+            depends on which cases happen to be in the test set. The verdict uses the paired t-test at \
+            α = \(NumberFormat.fixed(significanceLevel, digits: 2)); with n paired seeds it has n − 1 degrees of freedom, so with few seeds only large, \
+            consistent differences reach significance. The verdict names its family: with more than one comparison \
+            in the table the verdicts use Holm-adjusted p-values over all of them, so that the chance of any false \
+            verdict among the rows stays at α; a report with fewer comparisons may call the same runs significant.
             """
         if let grouping, let sample = input.runs.first(where: { $0.status == .finished && $0.testGrouping != nil && !$0.predictions.isEmpty }) {
             let cases = Set(sample.predictions.map { grouping.group(of: $0.file) }).count
@@ -63,7 +71,8 @@ extension ReportTables {
                                       accuracy: (RunDigest) -> Double?,
                                       predictions: (RunDigest) -> [Prediction]?,
                                       clusterOf: ((String) -> String)? = nil,
-                                      mcnemarTitle: String = "McNemar per seed") throws -> String {
+                                      mcnemarTitle: String = "McNemar per seed",
+                                      bootstrap: (title: String, delta: ([ReportRun], [ReportRun]) -> Estimate?)? = nil) throws -> String {
         let named = Dictionary(groups.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let showBaseline = Set(pairs.map(\.baseline)).count > 1
         func bySeed(_ group: ConfigurationGroup) -> [Int: Double] {
@@ -71,7 +80,8 @@ extension ReportTables {
             for digest in group.finished { if let a = accuracy(digest) { result[digest.run.seed] = a } }
             return result
         }
-        struct Row { var lead: [String]; var seeds: [Int]; var delta: String; var mcnemar: String; var test: PairedTTestResult? }
+        struct Row { var lead: [String]; var seeds: [Int]; var delta: String; var mcnemar: String; var test: PairedTTestResult?
+                     var resampled: String }
         var rows: [Row] = []
         for pair in pairs {
             guard let group = named[pair.candidate], let base = named[pair.baseline] else { continue }
@@ -82,14 +92,19 @@ extension ReportTables {
             let test = seeds.count < 2 ? nil : try Statistics.pairedBySeed(candidate: candidate, baseline: baseAccuracy).test
             let delta = test.map { NumberFormat.signed($0.meanDifference) }
                 ?? seeds.first.map { NumberFormat.signed(candidate[$0]! - baseAccuracy[$0]!) } ?? "—"
+            let resampled = bootstrap.map { b -> String in
+                let runs = { (g: ConfigurationGroup) in g.finished.filter { seeds.contains($0.run.seed) }.map(\.run) }
+                return b.delta(runs(group), runs(base))?.interval.map { NumberFormat.interval($0, signed: true) } ?? "n/a"
+            }
             rows.append(Row(lead: [group.name] + (showBaseline ? [base.name] : []), seeds: seeds, delta: delta,
-                            mcnemar: mcnemar, test: test))
+                            mcnemar: mcnemar, test: test, resampled: resampled ?? ""))
         }
         let tested = rows.indices.filter { rows[$0].test?.pValue != nil }
         let holm = Dictionary(uniqueKeysWithValues: zip(tested, Statistics.holmAdjusted(tested.map { rows[$0].test!.pValue! })))
         let showHolm = tested.count > 1
         var table = MarkdownTable(columns: [.init("Configuration")] + (showBaseline ? [.init("Baseline")] : []) + [
-            .init("Paired seeds", .right), .init(deltaTitle, .right), .init("95% CI of Δ", .right),
+            .init("Paired seeds", .right), .init(deltaTitle, .right), .init("95% CI of Δ (seeds)", .right)]
+            + (bootstrap.map { [.init($0.title, .right)] } ?? []) + [
             .init("Paired t-test", .right)] + (showHolm ? [.init("Holm-adjusted", .right)] : []) + [
             .init(mcnemarTitle), .init("Verdict"),
         ])
@@ -97,8 +112,10 @@ extension ReportTables {
             let ci = row.test?.confidenceInterval.map { NumberFormat.interval($0, signed: true) } ?? "n/a"
             let p = row.test?.pValue.map(NumberFormat.pValue) ?? "n/a"
             let adjusted = holm[index].map(NumberFormat.pValue) ?? "n/a"
-            try table.addRow(row.lead + ["\(row.seeds.count)", row.delta, ci, p] + (showHolm ? [adjusted] : [])
-                + [row.mcnemar, verdict(row.test, adjustedP: holm[index])])
+            let family = tested.count > 1 ? " (Holm over \(tested.count) comparisons)" : " (1 comparison)"
+            try table.addRow(row.lead + ["\(row.seeds.count)", row.delta, ci] + (bootstrap == nil ? [] : [row.resampled])
+                + [p] + (showHolm ? [adjusted] : [])
+                + [row.mcnemar, verdict(row.test, adjustedP: holm[index]) + (row.test?.pValue == nil ? "" : family)])
         }
         return table.render()
     }

@@ -27,6 +27,12 @@ public enum NumberFormat {
         return "[\(format(ci.lower)), \(format(ci.upper))]"
     }
 
+    /// "[0.877, 0.933]" for a bootstrap interval.
+    public static func interval(_ range: ClosedRange<Double>, digits: Int = 3, signed showSign: Bool = false) -> String {
+        interval(ConfidenceInterval(lower: range.lowerBound, upper: range.upperBound, level: ClusterBootstrap.level),
+                 digits: digits, signed: showSign)
+    }
+
     /// "p = 0.031", "p < 0.001"; a fourth decimal where three would round onto the significance level
     /// ("p = 0.0496", not a "p = 0.050" beside a significant verdict).
     public static func pValue(_ p: Double) -> String {

@@ -1,74 +1,105 @@
 /// Markdown sections of the report. Each function validates its input and returns a table plus any notes;
 /// only finished runs enter means, intervals and tests, and the notes list the others by name.
 public enum ReportTables {
-    /// One row per configuration: size, seeds finished k/n, best and last-epoch test accuracy, target, speed.
+    /// One row per configuration: size, seeds finished k/n, last-epoch test accuracy over seeds and its 95%
+    /// interval over the test set's groups, the target verdict, the best epoch's accuracy (picked on the test set,
+    /// so optimistic), when the target was first reached, speed; then the chance level of the test set.
     public static func summary(_ input: ReportInput) throws -> String {
         try input.validate()
+        let uncertainty = TestSetUncertainty(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Params", .right), .init("Mult-adds", .right), .init("Seeds finished", .right),
-            .init("Best test acc (mean ± std)", .right), .init("Best test acc 95% CI", .right),
-            .init("Last-epoch test acc (mean ± std)", .right),
-            .init("Reached \(NumberFormat.fixed(input.targetAccuracy, digits: 3))", .right), .init("Mean epoch reached", .right),
+            .init("Last-epoch test acc (mean ± std over seeds)", .right),
+            .init("95% interval (bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))", .right),
+            .init("Target ≥ \(NumberFormat.fixed(input.targetAccuracy, digits: 3))"),
+            .init("Best-epoch test acc (picked on test: optimistic)", .right),
+            .init("First epoch ≥ target (mean)", .right),
             .init("s/epoch", .right), .init("img/s", .right),
         ])
-        for group in input.groups() {
+        for (group, judged) in zip(input.groups(), input.targetJudgements(uncertainty)) {
             let finished = group.finished
-            let best = finished.compactMap(\.bestTestAccuracy)
             let reached = finished.compactMap(\.epochReachedTarget).map(Double.init)
             try table.addRow([
                 group.name,
                 sizeCell(group.runs.map(\.run.parameters)),
                 sizeCell(group.runs.map(\.run.multiplyAdds)),
                 NumberFormat.fraction(finished.count, of: group.plannedSeeds),
-                SummaryCell.meanStd(best),
-                SummaryCell.confidenceInterval(best),
                 SummaryCell.meanStd(finished.compactMap(\.lastTestAccuracy)),
-                NumberFormat.fraction(reached.count, of: finished.count),
-                SummaryCell.mean(reached, digits: 1),
+                judged.estimate?.interval.map { NumberFormat.interval($0) } ?? "n/a (no predictions)",
+                judged.verdict.rawValue,
+                SummaryCell.meanStd(finished.compactMap(\.bestTestAccuracy)),
+                reached.isEmpty ? "never" : SummaryCell.mean(reached, digits: 1) + " (\(reached.count)/\(finished.count))",
                 SummaryCell.mean(finished.compactMap(\.medianSecondsPerEpoch), digits: 1),
                 SummaryCell.mean(finished.compactMap(\.medianImagesPerSecond), digits: 1),
             ])
         }
-        return table.render() + unfinishedNote(input)
+        return table.render() + chanceNote(input) + unfinishedNote(input)
     }
 
-    /// The answer to "was the target reached?" in one plain paragraph, with the best results either way. A
-    /// configuration reaches the target when the mean over its finished seeds of the best-epoch test accuracy
-    /// does (`ReportInput.reachesTarget`); best epochs are picked on the test set, so the paragraph also gives the
-    /// last-epoch mean of the same configuration, which is not.
+    /// "Chance: always answering Others scores 238/434 = 0.548 on this test set." — the accuracy of the majority
+    /// class of each distinct test set among the finished runs' predictions; "" without predictions.
+    static func chanceNote(_ input: ReportInput) -> String {
+        let levels = input.chanceLevels
+        guard !levels.isEmpty else { return "" }
+        let parts = levels.map { c in
+            "always answering \(input.classNames[c.majorityClass]) scores \(c.majorityCount)/\(c.images) = "
+                + NumberFormat.fixed(Double(c.majorityCount) / Double(c.images))
+        }
+        let what = levels.count == 1 ? "on this test set" : "on the \(levels.count) test sets of these runs, in order of first use"
+        return "\nChance level: " + parts.joined(separator: "; ") + " \(what) (the dotted line in the accuracy "
+            + "figures); a ROC-AUC of 0.5 is chance for the ranking.\n"
+    }
+
+    /// The answer to "was the target reached?" in one plain paragraph: each configuration's last-epoch test
+    /// accuracy and its 95% interval over the test set's groups against the target — reached (the whole interval
+    /// at or above it), not reached (the whole interval below), undetermined (the interval contains it) — and the
+    /// best single run, picked on the test set and so optimistic.
     public static func targetStatement(_ input: ReportInput) throws -> String {
         try input.validate()
         let target = NumberFormat.fixed(input.targetAccuracy)
-        let scored = input.groups().filter { $0.meanBestTestAccuracy != nil }
-        guard let top = scored.max(by: { $0.meanBestTestAccuracy! < $1.meanBestTestAccuracy! }),
-              let bestRun = scored.flatMap(\.finished).filter({ $0.bestTestAccuracy != nil })
-                .max(by: { $0.bestTestAccuracy! < $1.bestTestAccuracy! }) else {
-            return "**Target (test accuracy ≥ \(target)):** no finished run yet.\n"
+        let uncertainty = TestSetUncertainty(input)
+        let judged = zip(input.groups(), input.targetJudgements(uncertainty)).filter { !$0.0.finished.isEmpty }
+        guard !judged.isEmpty else { return "**Target (test accuracy ≥ \(target)):** no finished run yet.\n" }
+        let overall = TargetVerdict.overall(judged.map(\.1.verdict))
+        func described(_ item: (ConfigurationGroup, TargetJudgement)) -> String {
+            let seeds = item.0.finished.compactMap(\.lastTestAccuracy).count
+            guard let estimate = item.1.estimate else {
+                return "\(item.0.name) (\(SummaryCell.meanStd(item.0.finished.compactMap(\.lastTestAccuracy))) over "
+                    + "\(seeds) seed\(seeds == 1 ? "" : "s"), no stored predictions to resample)"
+            }
+            return "\(item.0.name) (\(NumberFormat.fixed(estimate.value)) "
+                + (estimate.interval.map { NumberFormat.interval($0) } ?? "[no interval]")
+                + " over \(seeds) seed\(seeds == 1 ? "" : "s"))"
         }
-        func described(_ group: ConfigurationGroup) -> String {
-            let best = group.finished.compactMap(\.bestTestAccuracy), last = group.finished.compactMap(\.lastTestAccuracy)
-            let runs = group.finished.filter { $0.epochReachedTarget != nil }.count
-            return "\(group.name) (best epoch \(SummaryCell.meanStd(best)) over \(best.count) seed\(best.count == 1 ? "" : "s"), "
-                + "last epoch \(SummaryCell.meanStd(last)); \(runs) of \(group.finished.count) runs reached it in some epoch)"
+        var clauses: [String] = []
+        for verdict in [TargetVerdict.reached, .undetermined, .notReached] {
+            let members = judged.filter { $0.1.verdict == verdict }
+            guard !members.isEmpty else { continue }
+            let lead = verdict == .reached ? "reached by" : verdict == .undetermined ? "undetermined for" : "not reached by"
+            clauses.append(lead + " " + members.map(described).joined(separator: ", "))
         }
-        let reaching = scored.filter { $0.meanBestTestAccuracy! >= input.targetAccuracy }
-        let single = "the best single run is \(bestRun.run.configuration) seed \(bestRun.run.seed) with "
-            + "\(NumberFormat.fixed(bestRun.bestTestAccuracy!)) at epoch \(bestRun.bestEpoch!)"
-        let caveat = " Best-epoch accuracy is picked on the test set and so optimistic; the last-epoch accuracy is not."
-        if reaching.isEmpty {
-            return "**Target (test accuracy ≥ \(target)): not reached.** No configuration's mean best-epoch test "
-                + "accuracy reaches it. The closest is \(described(top)); \(single).\(caveat)\n"
+        var text = "**Target (test accuracy ≥ \(target)): \(overall.rawValue).** Judged per configuration on the "
+            + "last-epoch test accuracy, mean over seeds, with its 95% interval from a cluster bootstrap over the test "
+            + "set's \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit): " + clauses.joined(separator: "; ") + ". "
+            + "Reached means the whole interval is at or above the target, not reached that it is below, undetermined "
+            + "that it contains the target."
+        let scored = judged.flatMap(\.0.finished).filter { $0.bestTestAccuracy != nil }
+        if let bestRun = scored.max(by: { $0.bestTestAccuracy! < $1.bestTestAccuracy! }) {
+            text += " The best single epoch of any run, picked on the test set and so optimistic: "
+                + "\(bestRun.run.configuration) seed \(bestRun.run.seed) with \(NumberFormat.fixed(bestRun.bestTestAccuracy!)) "
+                + "at epoch \(bestRun.bestEpoch!)."
         }
-        return "**Target (test accuracy ≥ \(target)): reached** by " + reaching.map(described).joined(separator: "; ")
-            + "; \(single).\(caveat)\n"
+        return text + "\n"
     }
 
     /// One row per run, finished or not, so nothing disappears from the report.
     public static func runs(_ input: ReportInput) throws -> String {
         try input.validate()
+        let uncertainty = TestSetUncertainty(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Seed", .right), .init("Status"), .init("Epochs", .right),
-            .init("Best test acc (epoch)", .right), .init("Last-epoch test acc", .right), .init("Last-epoch test loss", .right),
+            .init("Best test acc (epoch)", .right), .init("Last-epoch test acc", .right),
+            .init("95% interval (bootstrap)", .right), .init("Last-epoch test loss", .right),
             .init("Reached target at epoch", .right), .init("s/epoch", .right), .init("img/s", .right),
         ])
         for group in input.groups() {
@@ -79,6 +110,8 @@ public enum ReportTables {
                     digest.isFinished ? "finished" : "\(digest.run.status.rawValue) (not averaged)",
                     "\(digest.run.epochs.count)", best,
                     digest.lastTestAccuracy.map { NumberFormat.fixed($0) } ?? "—",
+                    (digest.isFinished ? uncertainty.estimate([digest.run], .accuracy)?.interval : nil)
+                        .map { NumberFormat.interval($0) } ?? "—",
                     digest.lastTestLoss.map { NumberFormat.fixed($0) } ?? "—",
                     digest.epochReachedTarget.map(String.init) ?? "not reached",
                     digest.medianSecondsPerEpoch.map { NumberFormat.fixed($0, digits: 1) } ?? "—",

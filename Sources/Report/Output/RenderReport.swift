@@ -53,10 +53,12 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         "\(input.runs.count) runs" + (input.plannedRuns.map { " of \($0) planned" } ?? "")
             + ", \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
-            + "t-based 95% confidence intervals are over finished seeds only. Best test accuracy is the maximum over "
-            + "epochs, chosen on the test set and so optimistic; comparisons use the last epoch. Mean epoch reached is "
-            + "the mean first epoch at the target over the runs that reached it. s/epoch and img/s "
-            + "(wall clock of training and test pass; training throughput) are each run's median over its epochs.\n",
+            + "t-based 95% confidence intervals are over finished seeds only; 95% intervals marked bootstrap come "
+            + "from resampling the test set's groups (see docs/reading-a-verdict.md). The headline is the last "
+            + "epoch's test accuracy; best test accuracy is the maximum over epochs, chosen on the test set and so "
+            + "optimistic. First epoch ≥ target is the mean first epoch at the target over the runs that reached it. "
+            + "s/epoch and img/s (wall clock of training and test pass; training throughput) are each run's median "
+            + "over its epochs.\n",
         "## Summary\n",
         try ReportTables.summary(input),
         try ReportTables.targetStatement(input),
@@ -83,6 +85,11 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         parts.append("## External test\n")
         parts.append("Finished runs scored by `ablate evaluate` on labelled folders outside their split.\n")
         parts.append(external)
+    }
+    let perGroup = try ReportTables.perGroupAccuracy(input)
+    if !perGroup.isEmpty {
+        parts.append("## Which test cases decide\n")
+        parts.append(perGroup)
     }
     parts.append("## Classification metrics\n")
     parts.append(try ReportTables.classificationMetrics(input))

@@ -1,0 +1,164 @@
+// The report's cluster-bootstrap intervals (see `ClusterBootstrap`): one set of draws over the test groups of the
+// whole report, each run's metrics resampled once and cached, configurations as the mean over their seeds of the
+// same resample, differences paired on the same draws.
+import AblateCore
+
+/// A metric the bootstrap resamples.
+public enum ResampledMetric: CaseIterable, Sendable {
+    case accuracy, sensitivity, specificity, rocAUC
+
+    func value(_ outcomes: GroupedOutcomes, _ w: [Int32]) -> Double {
+        switch self {
+        case .accuracy: return outcomes.accuracy(w)
+        case .sensitivity: return outcomes.sensitivity(w)
+        case .specificity: return outcomes.specificity(w)
+        case .rocAUC: return outcomes.rocAUC(w)
+        }
+    }
+}
+
+/// An estimate with its 95% cluster-bootstrap interval (nil when too few resamples define it).
+public struct Estimate: Sendable, Equatable {
+    public var value: Double
+    public var interval: ClosedRange<Double>?
+}
+
+final class TestSetUncertainty {
+    let positiveClass: Int
+    /// The groups the draws are over, sorted, and their unit for the text ("photos", "patients", "images").
+    let groupKeys: [String]
+    let pluralUnit: String
+    let draws: [[Int32]]
+    private let index: [String: Int]
+    private var cache: [String: [ResampledMetric: (sample: Double, resampled: [Double])]] = [:]
+
+    /// Groups of every finished run's test predictions in `input` (its `testGrouping`, else one group per image).
+    init(_ input: ReportInput) {
+        positiveClass = input.positiveClass
+        var keys = Set<String>()
+        for run in input.runs where run.status == .finished {
+            for p in run.predictions { keys.insert(run.testGrouping?.group(of: p.file) ?? p.file) }
+        }
+        groupKeys = keys.sorted()
+        index = Dictionary(uniqueKeysWithValues: groupKeys.enumerated().map { ($1, $0) })
+        pluralUnit = input.sharedTestGrouping?.pluralUnit ?? "images"
+        draws = ClusterBootstrap.draws(groups: groupKeys.count)
+    }
+
+    /// The sample value and every resample's value of `metric` for one run; nil without predictions.
+    func resampled(_ run: ReportRun, _ metric: ResampledMetric) -> (sample: Double, resampled: [Double])? {
+        guard !run.predictions.isEmpty else { return nil }
+        let key = "\(run.configuration)\u{1}\(run.seed)"
+        if let hit = cache[key]?[metric] { return hit }
+        let outcomes = GroupedOutcomes(run.predictions, positiveClass: positiveClass, groups: groupKeys.count) {
+            self.index[run.testGrouping?.group(of: $0) ?? $0]!
+        }
+        let result = (metric.value(outcomes, GroupedOutcomes.sample(groups: groupKeys.count)),
+                      draws.map { metric.value(outcomes, $0) })
+        cache[key, default: [:]][metric] = result
+        return result
+    }
+
+    /// Mean over `runs` of the metric, with the interval of that mean over the shared draws; nil when no run has
+    /// predictions.
+    func estimate(_ runs: [ReportRun], _ metric: ResampledMetric) -> Estimate? {
+        let values = runs.compactMap { resampled($0, metric) }
+        guard !values.isEmpty else { return nil }
+        let mean = values.map(\.sample).reduce(0, +) / Double(values.count)
+        let resampledMeans = draws.indices.map { b in values.map { $0.resampled[b] }.reduce(0, +) / Double(values.count) }
+        return Estimate(value: mean, interval: ClusterBootstrap.percentileInterval(resampledMeans))
+    }
+
+    /// Δ = mean(candidate) − mean(baseline) over the given runs (the seeds both finished), resampled paired: both
+    /// on the same drawn groups.
+    func difference(candidate: [ReportRun], baseline: [ReportRun], _ metric: ResampledMetric) -> Estimate? {
+        let c = candidate.compactMap { resampled($0, metric) }, b = baseline.compactMap { resampled($0, metric) }
+        guard !c.isEmpty, !b.isEmpty else { return nil }
+        func mean(_ v: [(sample: Double, resampled: [Double])], _ i: Int?) -> Double {
+            v.map { value in i.map { value.resampled[$0] } ?? value.sample }.reduce(0, +) / Double(v.count)
+        }
+        let deltas = draws.indices.map { mean(c, $0) - mean(b, $0) }
+        return Estimate(value: mean(c, nil) - mean(b, nil), interval: ClusterBootstrap.percentileInterval(deltas))
+    }
+}
+
+/// Whether a configuration reaches the target accuracy, judged on the interval of its test accuracy.
+public enum TargetVerdict: String, Sendable, Equatable {
+    /// The whole 95% interval is at or above the target.
+    case reached
+    /// The whole interval is below it.
+    case notReached = "not reached"
+    /// The interval contains the target (or there is no interval: no stored predictions).
+    case undetermined
+
+    /// reached when lower ≥ target, not reached when upper < target, else undetermined.
+    public init(_ estimate: Estimate?, target: Double) {
+        guard let interval = estimate?.interval else { self = .undetermined; return }
+        if interval.lowerBound >= target { self = .reached } else if interval.upperBound < target {
+            self = .notReached
+        } else { self = .undetermined }
+    }
+
+    /// The experiment's answer from its configurations': reached when one is, else undetermined when one is,
+    /// else not reached (also when there is no configuration to judge).
+    public static func overall(_ verdicts: [TargetVerdict]) -> TargetVerdict {
+        if verdicts.contains(.reached) { return .reached }
+        return verdicts.contains(.undetermined) ? .undetermined : .notReached
+    }
+}
+
+/// One configuration's target check: its last-epoch accuracy estimate (nil without predictions) and verdict.
+struct TargetJudgement {
+    var estimate: Estimate?
+    var verdict: TargetVerdict
+}
+
+/// The majority class of one test set: what always answering it scores.
+struct ChanceLevel: Equatable {
+    var majorityClass: Int
+    var majorityCount: Int
+    var images: Int
+}
+
+extension ReportInput {
+    /// Per configuration (in `groups()` order), its finished runs' last-epoch accuracy and target verdict.
+    func targetJudgements(_ uncertainty: TestSetUncertainty) -> [TargetJudgement] {
+        groups().map { group in
+            let estimate = uncertainty.estimate(group.finished.map(\.run), .accuracy)
+            return TargetJudgement(estimate: estimate, verdict: TargetVerdict(estimate, target: targetAccuracy))
+        }
+    }
+
+    /// The experiment's target verdict (`ablate report --check-target`): reached when some configuration's whole
+    /// interval is at or above the target, undetermined when none is but some interval contains it, else not
+    /// reached.
+    public var targetVerdict: TargetVerdict {
+        let judged = zip(groups(), targetJudgements(TestSetUncertainty(self))).filter { !$0.0.finished.isEmpty }
+        return TargetVerdict.overall(judged.map(\.1.verdict))
+    }
+
+    /// The chance level of each distinct test set (its files and labels) among finished runs with predictions,
+    /// in order of first appearance; ties between classes go to the lower class index.
+    var chanceLevels: [ChanceLevel] {
+        var seen: [[String]] = [], levels: [ChanceLevel] = []
+        for run in runs where run.status == .finished && !run.predictions.isEmpty {
+            let files = run.predictions.map(\.file).sorted()
+            guard !seen.contains(files) else { continue }
+            seen.append(files)
+            var counts = [Int](repeating: 0, count: max(classNames.count, (run.predictions.map(\.label).max() ?? 0) + 1))
+            for p in run.predictions { counts[p.label] += 1 }
+            let majority = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) }!
+            levels.append(ChanceLevel(majorityClass: majority, majorityCount: counts[majority], images: run.predictions.count))
+        }
+        return levels
+    }
+}
+
+extension ReportInput {
+    /// The chance level the figures draw: the majority-class accuracy of the runs' test set, when they share one.
+    var chanceAccuracy: Double? {
+        let levels = chanceLevels
+        guard levels.count == 1, let level = levels.first else { return nil }
+        return Double(level.majorityCount) / Double(level.images)
+    }
+}
