@@ -72,9 +72,13 @@ public struct ExternalTestResult: Sendable, Equatable {
     public var predictions: [Prediction]
     /// How much of the folder the run saw in training.
     public var audit: ExternalAudit
+    /// Which of its images are copies of one original (by the run's group key); nil: every image its own case.
+    public var grouping: TestGrouping?
 
-    public init(name: String, weights: PredictionKind, epoch: Int, predictions: [Prediction], audit: ExternalAudit) {
+    public init(name: String, weights: PredictionKind, epoch: Int, predictions: [Prediction], audit: ExternalAudit,
+                grouping: TestGrouping? = nil) {
         self.name = name; self.weights = weights; self.epoch = epoch; self.predictions = predictions; self.audit = audit
+        self.grouping = grouping
     }
 
     /// Fraction of images whose arg-max class is the label.

@@ -27,6 +27,13 @@ final class ExternalTestTableTests: XCTestCase {
         XCTAssertTrue(text.contains("1.000 ± 0.000"), text)
         XCTAssertTrue(text.contains("Δ accuracy on clinic (last-epoch weights)"), text)
         XCTAssertTrue(text.contains("+0.333"), text)
+        // The set's own bootstrap: 2 images. SE r=16 gets both right in every seed: a zero-width interval at 1;
+        // DenseNet-121 gets image a right always and b in one seed of three: resamples of {a, a} score 1, of {b, b}
+        // 1/3, so its interval runs from 1/3 to 1.
+        XCTAssertTrue(text.contains("95% interval (bootstrap over 2 images)"), text)
+        XCTAssertTrue(text.contains("[0.333, 1.000]"), text)
+        XCTAssertTrue(text.contains("[1.000, 1.000]"), text)
+        XCTAssertTrue(text.contains("95% interval of Δ (paired bootstrap over 2 images)"), text)
         XCTAssertFalse(text.contains("SE-DenseNet-121 r=8"), "a configuration without results is left out:\n\(text)")
         XCTAssertFalse(text.contains("Not an external test"), text)
 

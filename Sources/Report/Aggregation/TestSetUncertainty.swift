@@ -33,15 +33,21 @@ final class TestSetUncertainty {
     private var cache: [String: [ResampledMetric: (sample: Double, resampled: [Double])]] = [:]
 
     /// Groups of every finished run's test predictions in `input` (its `testGrouping`, else one group per image).
-    init(_ input: ReportInput) {
-        positiveClass = input.positiveClass
+    convenience init(_ input: ReportInput) {
+        self.init(runs: input.runs.filter { $0.status == .finished }, positiveClass: input.positiveClass,
+                  pluralUnit: input.sharedTestGrouping?.pluralUnit ?? "images")
+    }
+
+    /// Groups of `runs`' predictions (each run's `testGrouping`, else one group per image).
+    init(runs: [ReportRun], positiveClass: Int, pluralUnit: String) {
+        self.positiveClass = positiveClass
         var keys = Set<String>()
-        for run in input.runs where run.status == .finished {
+        for run in runs {
             for p in run.predictions { keys.insert(run.testGrouping?.group(of: p.file) ?? p.file) }
         }
         groupKeys = keys.sorted()
         index = Dictionary(uniqueKeysWithValues: groupKeys.enumerated().map { ($1, $0) })
-        pluralUnit = input.sharedTestGrouping?.pluralUnit ?? "images"
+        self.pluralUnit = pluralUnit
         draws = ClusterBootstrap.draws(groups: groupKeys.count)
     }
 

@@ -20,9 +20,22 @@ extension ReportTables {
             }
             let results = groups.flatMap(\.finished).flatMap { d in d.run.externalTests.filter { $0.name == name } }
             parts.append("### \(name)\n\n" + auditSentence(results.map(\.audit)))
+            // The set's own cluster bootstrap: its runs' predictions as runs of their own, grouped by the runs' key.
+            func asRun(_ digest: RunDigest, _ weights: PredictionKind) -> ReportRun? {
+                guard let r = result(digest, weights) else { return nil }
+                var run = digest.run
+                run.configuration += "\u{1}\(weights.rawValue)"
+                run.predictions = r.predictions; run.testGrouping = r.grouping
+                return run
+            }
+            let units = Set(results.map { $0.grouping?.pluralUnit ?? "images" })
+            let uncertainty = TestSetUncertainty(
+                runs: groups.flatMap(\.finished).flatMap { d in [asRun(d, .last), asRun(d, .best)].compactMap { $0 } },
+                positiveClass: input.positiveClass, pluralUnit: units.count == 1 ? units.first! : "images or groups")
 
             var table = MarkdownTable(columns: [
                 .init("Configuration"), .init("Weights"), .init("Runs", .right), .init("Accuracy (mean ± std)", .right),
+                .init("95% interval (bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))", .right),
                 .init("Sensitivity", .right), .init("Specificity", .right), .init("ROC-AUC", .right),
             ])
             for group in groups {
@@ -34,24 +47,37 @@ extension ReportTables {
                         try ClassificationMetrics.binary(predictions: $0.predictions, positiveClass: input.positiveClass)
                     }
                     let epochs = Set(rows.map(\.epoch)).sorted().map(String.init).joined(separator: ", ")
+                    let runs = group.finished.compactMap { asRun($0, weights) }
+                    func interval(_ metric: ResampledMetric) -> String {
+                        uncertainty.estimate(runs, metric)?.interval.map { " " + NumberFormat.interval($0) } ?? ""
+                    }
                     try table.addRow([
                         group.name, "\(weights.rawValue) (epoch \(epochs))", "\(rows.count)",
                         SummaryCell.meanStd(rows.map(\.accuracy)),
-                        SummaryCell.meanStdOfDefined(metrics.map(\.sensitivity)),
-                        SummaryCell.meanStdOfDefined(metrics.map(\.specificity)),
-                        SummaryCell.meanStdOfDefined(metrics.map(\.rocAUC)),
+                        uncertainty.estimate(runs, .accuracy)?.interval.map { NumberFormat.interval($0) } ?? "n/a",
+                        SummaryCell.meanStdOfDefined(metrics.map(\.sensitivity)) + interval(.sensitivity),
+                        SummaryCell.meanStdOfDefined(metrics.map(\.specificity)) + interval(.specificity),
+                        SummaryCell.meanStdOfDefined(metrics.map(\.rocAUC)) + interval(.rocAUC),
                     ])
                 }
             }
             parts.append("Positive class: **\(positive)**. Last-epoch weights are the model the test-split comparison "
-                + "uses; best-epoch weights were chosen on the test split, not on this set.\n\n" + table.render())
+                + "uses; best-epoch weights were chosen on the test split, not on this set. Brackets: 95% interval of "
+                + "the mean from a cluster bootstrap over this set's \(uncertainty.pluralUnit).\n\n" + table.render())
             // Compared: the pairs of the main comparison whose two configurations were both scored on this set.
             let scored = Set(groups.filter { g in g.finished.contains { result($0, .last) != nil } }.map(\.name))
             let pairs = input.comparisonPairs.filter { scored.contains($0.candidate) && scored.contains($0.baseline) }
             if !pairs.isEmpty {
                 let comparison = try pairedComparisonTable(
                     groups, pairs: pairs, deltaTitle: "Δ accuracy on \(name) (last-epoch weights)",
-                    accuracy: { result($0, .last)?.accuracy }, predictions: { result($0, .last)?.predictions })
+                    accuracy: { result($0, .last)?.accuracy }, predictions: { result($0, .last)?.predictions },
+                    bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
+                                delta: { candidate, baseline in
+                                    let lift = { (runs: [ReportRun]) in runs.compactMap { run in
+                                        groups.flatMap(\.finished).first { $0.run == run }.flatMap { asRun($0, .last) }
+                                    } }
+                                    return uncertainty.difference(candidate: lift(candidate), baseline: lift(baseline), .accuracy)
+                                }))
                 parts.append("Paired by seed, as in the comparison above:\n\n" + comparison)
             }
         }

@@ -86,7 +86,12 @@ public struct StoreReport {
             let grouping = try Self.testGrouping(of: predictions, config: config.data, matchers: &matchers)
             runs.append(ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
                                   status: s.run.status, epochs: epochs, predictions: predictions,
-                                  externalTests: try store.externalTests(runID: s.run.id).map(Self.externalResult),
+                                  externalTests: try store.externalTests(runID: s.run.id).map {
+                                      var result = try Self.externalResult($0)
+                                      result.grouping = try Self.testGrouping(of: result.predictions, config: config.data,
+                                                                              matchers: &matchers)
+                                      return result
+                                  },
                                   testGrouping: grouping, machines: try s.run.machines()))
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
