@@ -9,18 +9,30 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
     public var seed: UInt64
     /// For `grouped` (and for the audit's group check); nil means `photo`.
     public var groupKey: GroupKeyRule?
+    /// Fraction of all files held out of training for validation, drawn like the test part from what the test
+    /// part leaves (whole groups when grouped; never a test file); nil: no validation part.
+    public var validationFraction: Double?
+    /// Grouped k-fold cross-validation (`strategy` grouped): the groups are dealt to `folds` folds
+    /// (`GroupFolds`) and fold `fold` is the test part; `testFraction` is then unused.
+    public var folds: Int?
+    public var fold: Int?
 
-    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = UInt64(SplitSettings.defaultSeed), groupKey: GroupKeyRule? = nil) {
+    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = UInt64(SplitSettings.defaultSeed),
+                groupKey: GroupKeyRule? = nil, validationFraction: Double? = nil, folds: Int? = nil, fold: Int? = nil) {
         self.strategy = strategy
         self.testFraction = testFraction
         self.seed = seed
         self.groupKey = groupKey
+        self.validationFraction = validationFraction
+        self.folds = folds
+        self.fold = fold
     }
 
     enum CodingKeys: String, CodingKey {
-        case strategy, seed
+        case strategy, seed, folds, fold
         case testFraction = "test_fraction"
         case groupKey = "group_key"
+        case validationFraction = "validation_fraction"
     }
 
     /// The folder layout this strategy reads.
@@ -35,34 +47,64 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
     public let config: SplitConfig
     public let train: [Int]
     public let test: [Int]
-    /// Only the `folders` strategy fills this (from `val/`).
+    /// The validation part: `folders`' `val/`, or `validationFraction` of the files drawn from what the test part
+    /// leaves; empty without either.
     public let validation: [Int]
 
-    /// Splits `files` (e.g. `ImageFolderIndex.files` or `ImageCache.files`) as `config` says; deterministic.
+    /// Splits `files` (e.g. `ImageFolderIndex.files` or `ImageCache.files`) as `config` says; deterministic. The
+    /// test part is drawn first from the seed, exactly as without a validation part, so adding validation leaves
+    /// the test set unchanged.
     public init(files: [ImageFile], config: SplitConfig) throws {
-        guard config.strategy == .folders || (config.testFraction > 0 && config.testFraction < 1) else {
+        guard config.strategy == .folders || config.folds != nil || (config.testFraction > 0 && config.testFraction < 1) else {
             throw DatasetError.invalidConfiguration(
                 "test fraction \(config.testFraction) must be between 0 and 1 (exclusive), e.g. 0.2")
+        }
+        if let v = config.validationFraction, !(v > 0 && v < 1 && (config.folds != nil || v + config.testFraction < 1)) {
+            throw DatasetError.invalidConfiguration("validation fraction \(v) must be above 0 and leave files for "
+                + "training beside the test fraction \(config.testFraction), e.g. 0.1")
         }
         self.config = config
         var rng = SplitMix64(seed: config.seed)
         var test: [Int] = [], validation: [Int] = []
-        switch config.strategy {
-        case .random:
-            test = DatasetSplit.cut(Array(files.indices), testFraction: config.testFraction, rng: &rng)
-        case .stratified:
-            for members in DatasetSplit.byClass(files) {
-                test += DatasetSplit.cut(members, testFraction: config.testFraction, rng: &rng)
+        let all = Array(files.indices)
+        if let folds = config.folds {
+            guard config.strategy == .grouped else {
+                throw DatasetError.invalidConfiguration("k-fold cross-validation deals whole groups to folds: it needs the grouped protocol")
             }
-        case .grouped:
-            test = try DatasetSplit.groupedTest(files, config: config, rng: &rng)
-        case .folders:
+            guard folds >= 2, let fold = config.fold, (0..<folds).contains(fold) else {
+                throw DatasetError.invalidConfiguration("k-fold needs folds ≥ 2 and a fold in 0..<folds (got folds \(folds), "
+                    + "fold \(config.fold.map(String.init) ?? "none"))")
+            }
+            let groups = try FileGroups(files, indices: all, rule: config.effectiveGroupKey)
+            guard groups.keys.count >= folds else {
+                throw DatasetError.invalidConfiguration("\(folds) folds need at least \(folds) groups; the files form "
+                    + "\(groups.keys.count) by \(config.effectiveGroupKey.name)")
+            }
+            let assignment = GroupFolds.assign(classCounts: groups.classCounts, folds: folds, seed: config.seed)
+            for (g, f) in assignment.enumerated() where f == fold { test += groups.members[g] }
+            if let v = config.validationFraction {
+                let held = Set(test)
+                // The validation part of this fold's training folds, as a fraction of them.
+                validation = try DatasetSplit.draw(.grouped, from: all.filter { !held.contains($0) }, fraction: v,
+                                                   files: files, rule: config.effectiveGroupKey, rng: &rng)
+            }
+        } else if config.strategy == .folders {
             guard files.allSatisfy({ $0.partition != nil }) else {
                 throw DatasetError.invalidConfiguration(
                     "the 'folders' split needs files scanned with the split-folder layout (train/ and test/ folders)")
             }
             test = files.indices.filter { files[$0].partition == .test }
             validation = files.indices.filter { files[$0].partition == .val }
+        } else {
+            test = try DatasetSplit.draw(config.strategy, from: all, fraction: config.testFraction, files: files,
+                                         rule: config.effectiveGroupKey, rng: &rng)
+            if let v = config.validationFraction {
+                let held = Set(test)
+                // A fraction of all files, taken from the rest: scaled to the rest's size.
+                validation = try DatasetSplit.draw(config.strategy, from: all.filter { !held.contains($0) },
+                                                   fraction: v / (1 - config.testFraction), files: files,
+                                                   rule: config.effectiveGroupKey, rng: &rng)
+            }
         }
         let held = Set(test).union(validation)
         self.test = test.sorted()
@@ -86,38 +128,44 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         return Array(order[trainCount...])
     }
 
-    static func byClass(_ files: [ImageFile]) -> [[Int]] {
+    /// The held-out part of `indices` (`fraction` of them) as `strategy` draws it: a shuffled cut, a cut per
+    /// class, or whole groups per class.
+    static func draw(_ strategy: SplitProtocol, from indices: [Int], fraction: Double, files: [ImageFile],
+                     rule: GroupKeyRule, rng: inout SplitMix64) throws -> [Int] {
+        switch strategy {
+        case .random: return cut(indices, testFraction: fraction, rng: &rng)
+        case .stratified: return byClass(files, indices).flatMap { cut($0, testFraction: fraction, rng: &rng) }
+        case .grouped: return try grouped(files, indices, fraction: fraction, rule: rule, rng: &rng)
+        case .folders: return []
+        }
+    }
+
+    static func byClass(_ files: [ImageFile], _ indices: [Int]) -> [[Int]] {
         let classes = (files.map(\.label).max() ?? -1) + 1
         var members = [[Int]](repeating: [], count: classes)
-        for (i, file) in files.enumerated() { members[file.label].append(i) }
+        for i in indices { members[files[i].label].append(i) }
         return members
     }
 
-    /// Per class (the class of each group's first file), shuffle the groups and move them to test until the class
-    /// has at least its share of test files.
-    static func groupedTest(_ files: [ImageFile], config: SplitConfig, rng: inout SplitMix64) throws -> [Int] {
-        let matcher = try config.effectiveGroupKey.matcher()
-        var groups: [String: [Int]] = [:]
-        var groupOrder: [String] = []
-        for (i, file) in files.enumerated() {
-            let key = matcher.key(forFileName: file.fileName)
-            if groups[key] == nil { groupOrder.append(key) }
-            groups[key, default: []].append(i)
-        }
-        var groupsByClass = [[String]](repeating: [], count: (files.map(\.label).max() ?? -1) + 1)
-        for key in groupOrder { groupsByClass[files[groups[key]![0]].label].append(key) }
-        var test: [Int] = []
+    /// Per class (the class of each group's first file), shuffle the groups and move them to the held-out part
+    /// until the class has at least its share of files.
+    static func grouped(_ files: [ImageFile], _ indices: [Int], fraction: Double, rule: GroupKeyRule,
+                        rng: inout SplitMix64) throws -> [Int] {
+        let groups = try FileGroups(files, indices: indices, rule: rule)
+        var groupsByClass = [[Int]](repeating: [], count: (files.map(\.label).max() ?? -1) + 1)
+        for g in groups.keys.indices { groupsByClass[files[groups.members[g][0]].label].append(g) }
+        var held: [Int] = []
         for var keys in groupsByClass {
             rng.shuffle(&keys)
-            let classFiles = keys.reduce(0) { $0 + groups[$1]!.count }
-            let wanted = Int((Double(classFiles) * config.testFraction).rounded())
+            let classFiles = keys.reduce(0) { $0 + groups.members[$1].count }
+            let wanted = Int((Double(classFiles) * fraction).rounded())
             var taken = 0
             // Never take every group: training needs each class too.
-            for key in keys.dropLast() where taken < wanted {
-                test += groups[key]!
-                taken += groups[key]!.count
+            for g in keys.dropLast() where taken < wanted {
+                held += groups.members[g]
+                taken += groups.members[g].count
             }
         }
-        return test
+        return held
     }
 }
