@@ -8,6 +8,8 @@
 //   Engine          → CKernels, CDNNL (oneDNN), CBLAS (OpenBLAS): tensors, kernels, layers, optimisers, weights
 //   Models          → AblateCore, Engine: the networks        Training → AblateCore, Engine, Models
 //   Datasets        → AblateCore, TurboJPEG, libpng           Store    → AblateCore, GRDB
+//   Checkpoints     → AblateCore, Engine, Models, ZIPFoundation: pretrained weights (torch.save zip and legacy
+//                   files through a restricted unpickler, safetensors) loaded into a network, with a load report
 //   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
 //   ablate          → Runner and the modules whose values it prints, ArgumentParser
 // Only the `ablate` executable talks to the terminal.
@@ -79,6 +81,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // PyTorch ≥ 1.6 checkpoints are zip archives (entries stored uncompressed); links zlib (zlib1g-dev).
+        .package(url: "https://github.com/weichsel/ZIPFoundation", exact: "0.9.20"),
     ],
     targets: [
         // MARK: C libraries
@@ -98,6 +102,9 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
         .target(name: "Models", dependencies: ["AblateCore", "Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["AblateCore", "Engine", "Models"], swiftSettings: hotSwift),
+        // Pretrained weights (`--init-from`): torch.save files (zip and legacy), safetensors, and the load report.
+        .target(name: "Checkpoints", dependencies: ["AblateCore", "Engine", "Models",
+                                                    .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
 
         // MARK: report (statistics, markdown tables, Cairo figures)
         .target(name: "Report", dependencies: ["AblateCore", "CCairo"]),
@@ -117,7 +124,7 @@ let package = Package(
         .executableTarget(name: "ablate", dependencies: [
             "AblateCore",
             "ExperimentFile",
-            "Engine", "Models", "Training",
+            "Engine", "Models", "Training", "Checkpoints",
             "Report",
             "Store",
             "Runner",
@@ -129,7 +136,8 @@ let package = Package(
         .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
         .testTarget(name: "ExperimentFileTests", dependencies: ["AblateCore", "ExperimentFile"]),
         .testTarget(name: "EngineTests", dependencies: ["AblateCore", "Engine"]),
-        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training"]),
+        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training", "Checkpoints",
+                                                   .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "RunnerTests", dependencies: ["AblateCore", "ExperimentFile", "Runner", "Store", "Datasets",

@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4) in plain Swift: CryptoKit is not available on Linux and the config hash must not depend on
-// a platform library. Small inputs only (configuration JSON), so clarity beats speed here.
+// a platform library. It hashes configuration JSON and pretrained weight files (tens of megabytes), so blocks are
+// read in place through pointers rather than copied.
 
 public enum SHA256 {
     static let k: [UInt32] = [
@@ -15,41 +16,62 @@ public enum SHA256 {
 
     /// The 32-byte digest of `bytes`.
     public static func digest<S: Sequence>(_ bytes: S) -> [UInt8] where S.Element == UInt8 {
-        var message = Array(bytes)
-        let bitLength = UInt64(message.count) &* 8
-        message.append(0x80)
-        while message.count % 64 != 56 { message.append(0) }
-        for i in (0..<8).reversed() { message.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        let message = Array(bytes)
+        return message.withUnsafeBytes { digest(buffer: $0) }
+    }
 
+    /// The 32-byte digest of `buffer`. Whole 64-byte blocks are read in place (weight files are hashed too, tens
+    /// of megabytes); only the last one or two blocks, with the padding, are copied.
+    ///
+    /// Padding: the message, a 0x80 byte, zeros up to 56 mod 64, then the bit length as a big-endian UInt64.
+    public static func digest(buffer: UnsafeRawBufferPointer) -> [UInt8] {
         var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                            0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-        var w = [UInt32](repeating: 0, count: 64)
-        for chunk in stride(from: 0, to: message.count, by: 64) {
-            for t in 0..<16 {
-                let j = chunk + t * 4
-                w[t] = UInt32(message[j]) << 24 | UInt32(message[j + 1]) << 16
-                    | UInt32(message[j + 2]) << 8 | UInt32(message[j + 3])
+        let whole = buffer.count / 64 * 64
+        var tail = Array(buffer[whole...])
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        let bitLength = UInt64(buffer.count) &* 8
+        for i in (0..<8).reversed() { tail.append(UInt8(truncatingIfNeeded: bitLength >> (UInt64(i) * 8))) }
+        h.withUnsafeMutableBufferPointer { state in
+            k.withUnsafeBufferPointer { k in
+                withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+                    for block in stride(from: 0, to: whole, by: 64) {
+                        compress(UnsafeRawBufferPointer(rebasing: buffer[block..<(block + 64)]), state, k, w)
+                    }
+                    tail.withUnsafeBytes { t in
+                        for block in stride(from: 0, to: t.count, by: 64) {
+                            compress(UnsafeRawBufferPointer(rebasing: t[block..<(block + 64)]), state, k, w)
+                        }
+                    }
+                }
             }
-            for t in 16..<64 {
-                let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
-                let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
-                w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-            }
-            var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-            for t in 0..<64 {
-                let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-                let ch = (e & f) ^ (~e & g)
-                let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
-                let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-                let maj = (a & b) ^ (a & c) ^ (b & c)
-                let t2 = s0 &+ maj
-                hh = g; g = f; f = e; e = d &+ t1
-                d = c; c = b; b = a; a = t1 &+ t2
-            }
-            h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
-            h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
         }
         return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * UInt32($0))) } }
+    }
+
+    /// One 64-byte block into the state `h` (FIPS 180-4 §6.2.2), `w` the 64-word message schedule.
+    static func compress(_ block: UnsafeRawBufferPointer, _ h: UnsafeMutableBufferPointer<UInt32>,
+                         _ k: UnsafeBufferPointer<UInt32>, _ w: UnsafeMutableBufferPointer<UInt32>) {
+        for t in 0..<16 { w[t] = UInt32(bigEndian: block.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self)) }
+        for t in 16..<64 {
+            let s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3)
+            let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
+            w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
+        }
+        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
+        for t in 0..<64 {
+            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
+            let ch = (e & f) ^ (~e & g)
+            let t1 = hh &+ s1 &+ ch &+ k[t] &+ w[t]
+            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
+            let maj = (a & b) ^ (a & c) ^ (b & c)
+            let t2 = s0 &+ maj
+            hh = g; g = f; f = e; e = d &+ t1
+            d = c; c = b; b = a; a = t1 &+ t2
+        }
+        h[0] = h[0] &+ a; h[1] = h[1] &+ b; h[2] = h[2] &+ c; h[3] = h[3] &+ d
+        h[4] = h[4] &+ e; h[5] = h[5] &+ f; h[6] = h[6] &+ g; h[7] = h[7] &+ hh
     }
 
     /// Lower-case hex digest of the UTF-8 bytes of `string`.
@@ -59,9 +81,14 @@ public enum SHA256 {
 
     /// Lower-case hex digest of `bytes`.
     public static func hex(bytes: [UInt8]) -> String {
+        hex(digest: bytes.withUnsafeBytes { digest(buffer: $0) })
+    }
+
+    /// Lower-case hex of a digest.
+    static func hex(digest: [UInt8]) -> String {
         let digits = Array("0123456789abcdef")
         var out = ""
-        for byte in digest(bytes) {
+        for byte in digest {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 15)])
         }

@@ -1,6 +1,7 @@
 // The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header mapping each name
 // to {dtype, shape, data_offsets}, then the raw little-endian tensor bytes. F32 for parameters and buffers, I64
 // for BatchNorm's `num_batches_tracked`, so `torch.load`-free round trips with `safetensors.torch` just work.
+// Reading also accepts F16 and BF16 (half-precision pretrained weights), widened to Float.
 import Foundation
 
 public enum SafetensorsError: Error, CustomStringConvertible {
@@ -15,7 +16,7 @@ public enum SafetensorsError: Error, CustomStringConvertible {
         case let .unwritable(path, reason): return "cannot write '\(path)': \(reason)"
         case let .malformed(path, reason): return "'\(path)' is not a valid safetensors file: \(reason)"
         case let .unsupportedDType(path, name, dtype):
-            return "'\(path)': tensor '\(name)' has dtype \(dtype); ablate reads F32 (and I64 counters) — convert with tensor.float()"
+            return "'\(path)': tensor '\(name)' has dtype \(dtype); ablate reads F32, F16 and BF16 (and I64 counters) — convert with tensor.float()"
         }
     }
 }
@@ -50,13 +51,18 @@ public enum Safetensors {
         try AtomicFile.write(out, to: url)
     }
 
-    /// Reads F32 tensors and I64 scalars (returned as floats in `tensors` too, for `num_batches_tracked`).
+    /// Reads F32 tensors (F16 and BF16 widened to Float) and I64 scalars (returned as floats in `tensors` too,
+    /// for `num_batches_tracked`).
     public static func read(_ url: URL) throws -> (tensors: [String: TorchTensor], metadata: [String: String]) {
-        let path = url.path
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw SafetensorsError.unreadable(path: path, reason: (error as NSError).localizedDescription)
+            throw SafetensorsError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
         }
+        return try read(data: data, path: url.path)
+    }
+
+    /// The same from a file's bytes already in memory; `path` names it in errors.
+    public static func read(data: Data, path: String) throws -> (tensors: [String: TorchTensor], metadata: [String: String]) {
         guard data.count >= 8 else { throw SafetensorsError.malformed(path: path, reason: "file is \(data.count) bytes, shorter than the 8-byte header length") }
         let len = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard len <= UInt64(data.count - 8) else { throw SafetensorsError.malformed(path: path, reason: "header length \(len) exceeds the file size") }
@@ -90,6 +96,15 @@ public enum Safetensors {
                     (0..<count).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) }
                 }
                 tensors[name] = TorchTensor(shape: shape, values: ints.map { Float($0) })
+            case "F16", "BF16":
+                guard end - start == count * 2 else { throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' has \(end - start) bytes for shape \(shape)") }
+                let values = data.subdata(in: start..<end).withUnsafeBytes { raw in
+                    (0..<count).map { i -> Float in
+                        let bits = UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                        return dtype == "F16" ? Float(float16Bits: bits) : Float(bfloat16Bits: bits)
+                    }
+                }
+                tensors[name] = TorchTensor(shape: shape, values: values)
             default:
                 throw SafetensorsError.unsupportedDType(path: path, name: name, dtype: dtype)
             }

@@ -8,6 +8,9 @@ public protocol Network: AnyObject {
     /// Generator of the training-time randomness inside the network (dropout masks); part of a checkpoint.
     var rng: SeededGenerator { get set }
     var classes: Int { get }
+    /// The state_dict prefix of the classifier, the layer whose shape follows `classes` (`classifier`, `fc`):
+    /// pretrained weights for another number of classes leave it freshly initialised.
+    var headName: String { get }
     /// A name a user could type back (`densenet121-se16-layer`, `resnet50-se16`), or a description.
     var displayName: String { get }
     /// Bytes of activations and scratch currently held.
@@ -35,6 +38,7 @@ extension Network {
 
 extension DenseNet: Network {
     public var classes: Int { config.classes }
+    public var headName: String { "classifier" }
     public var displayName: String { config.displayName }
 }
 

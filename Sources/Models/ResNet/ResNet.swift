@@ -250,5 +250,6 @@ extension BufferPlan {
 
 extension ResNet: Network {
     public var classes: Int { config.classes }
+    public var headName: String { "fc" }
     public var displayName: String { config.displayName }
 }
