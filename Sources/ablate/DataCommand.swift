@@ -30,6 +30,8 @@ extension DataCommand {
         var size = 224
         @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling), as data.max_pixels of a run.")
         var maxPixels = ImageDecoder.defaultMaxPixels
+        @Flag(help: "Also list the closest cross-split pairs found by appearance (pHash, thumbnails, rotation-invariant rings).")
+        var nearDuplicates = false
         @Flag(help: "Print the audit as JSON.") var json = false
 
         func validate() throws {
@@ -58,7 +60,25 @@ extension DataCommand {
             print("leakage    \(audit.testByteIdenticalInTrain) test files byte-identical to a training file")
             print("           \(audit.testGroupSharedWithTrain) test files share a '\(audit.groupKey)' group with "
                   + "training files (\(audit.groupsOnBothSides) groups on both sides)")
+            if let near = audit.nearDuplicates {
+                for c in near.comparisons {
+                    print("near-dups  \(c.sentence) (\(c.flaggedByHash) by pHash alone)")
+                }
+                if near.hashOnly { print("           too many pairs for the correlations: pHash only") }
+                if nearDuplicates { printNearDuplicates(near) }
+            }
             print("skipped    \(audit.skippedFiles) files")
+        }
+
+        func printNearDuplicates(_ near: NearDuplicateAudit) {
+            print("           near-duplicate when \(near.thresholds.summary)")
+            for c in near.comparisons {
+                print("           closest \(c.queries) → \(c.references) pairs (bits differing, correlation, what flagged it):")
+                for p in c.closest {
+                    print("             \(p.query) ~ \(p.reference): \(p.hamming) bits, "
+                          + String(format: "%.3f", p.similarity) + ", \(p.signal)")
+                }
+            }
         }
     }
 
