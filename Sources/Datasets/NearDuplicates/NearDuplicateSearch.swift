@@ -114,8 +114,11 @@ public enum NearDuplicateSearch {
             nd_scores(q.hashes, q.thumbnails, Int32(q.hashes.count), Int32(t), q.polar, Int32(q.polar.count),
                       hashes, thumbnails, polar, Int32(count), &hamming, &thumb, &ring)
             return candidates.map { j in
-                PairScores(hamming: Int(hamming[j]), thumbnail: thumb[j], polar: ring[j],
-                           content: q.contentCorrelation(signatures[j]))
+                // Black fill dominates the outer rings of a shifted copy: two shifted images of different scenes
+                // correlate there. The content signal covers black-bordered images instead.
+                let bordered = !q.content.isEmpty || !signatures[j].content.isEmpty
+                return PairScores(hamming: Int(hamming[j]), thumbnail: thumb[j], polar: bordered ? -1 : ring[j],
+                                  content: q.contentCorrelation(signatures[j]))
             }
         }
     }
