@@ -7,7 +7,8 @@
 //   ExperimentFile  → AblateCore, Yams: the experiment-file language (YAML, validation, matrix); no engine
 //   Engine          → CKernels, CDNNL (oneDNN), CBLAS (OpenBLAS): tensors, kernels, layers, optimisers, weights
 //   Models          → AblateCore, Engine: the networks        Training → AblateCore, Engine, Models
-//   Datasets        → AblateCore, TurboJPEG, libpng           Store    → AblateCore, GRDB
+//   Datasets        → AblateCore, TurboJPEG, libpng, CNearDuplicate (the near-duplicate audit's pair loops)
+//   Store           → AblateCore, GRDB
 //   Checkpoints     → AblateCore, Engine, Models, ZIPFoundation: pretrained weights (torch.save zip and legacy
 //                   files through a restricted unpickler, safetensors) loaded into a network, with a load report
 //   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
@@ -94,6 +95,8 @@ let package = Package(
         .target(name: "CDNNL", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl")]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(kernelFlags)]),
+        // The near-duplicate audit's pair loops (optimised in debug builds too, which the tests use).
+        .target(name: "CNearDuplicate", cSettings: [.unsafeFlags(["-O3"] + vectorFlags)]),
 
         // MARK: shared value types (no dependencies)
         .target(name: "AblateCore"),
@@ -118,7 +121,7 @@ let package = Package(
                                                "Training", "Report"]),
 
         // MARK: data pipeline (stands beside the engine)
-        .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG"], swiftSettings: hotSwift),
+        .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG", "CNearDuplicate"], swiftSettings: hotSwift),
 
         // MARK: command line
         .executableTarget(name: "ablate", dependencies: [

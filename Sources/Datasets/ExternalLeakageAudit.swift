@@ -16,6 +16,9 @@ public struct ExternalLeakageAudit: Codable, Equatable, Sendable {
     public let testPatientSharedWithTrain: Int
     /// Files that could not be read for the byte comparison.
     public let skippedFiles: Int
+    /// The folder's images against the training images by appearance (no names); nil in records written before
+    /// the audit had it.
+    public var nearDuplicates: NearDuplicateComparison?
 
     enum CodingKeys: String, CodingKey {
         case trainFiles = "train_files"
@@ -24,6 +27,7 @@ public struct ExternalLeakageAudit: Codable, Equatable, Sendable {
         case testPhotoSharedWithTrain = "test_photo_shared_with_train"
         case testPatientSharedWithTrain = "test_patient_shared_with_train"
         case skippedFiles = "skipped_files"
+        case nearDuplicates = "near_duplicates"
     }
 
     public init(trainFiles: Int, testFiles: Int, testByteIdenticalInTrain: Int, testPhotoSharedWithTrain: Int,
@@ -67,8 +71,18 @@ public struct ExternalLeakageAudit: Codable, Equatable, Sendable {
                   skippedFiles: skipped)
     }
 
-    /// True when some test file is a copy of a training file or comes from a training photograph or patient.
+    /// True when some test file is a copy of a training file, comes from a training photograph or patient, or looks
+    /// like a training image.
     public var leaks: Bool {
         testByteIdenticalInTrain > 0 || testPhotoSharedWithTrain > 0 || testPatientSharedWithTrain > 0
+            || (nearDuplicates?.flagged ?? 0) > 0
+    }
+
+    /// Adds the appearance comparison of the decoded external images (`test`) with a run's training images.
+    public mutating func compareAppearance(test: ImageCache, train: ImageCache, trainIndices: [Int]) {
+        let external = NearDuplicateAudit.signatures(test), trained = NearDuplicateAudit.signatures(train)
+        nearDuplicates = NearDuplicateComparison(
+            queryName: "external", queries: (external, test.files.map(\.path)),
+            referenceName: "train", references: (trainIndices.map { trained[$0] }, trainIndices.map { train.files[$0].path }))
     }
 }

@@ -17,6 +17,8 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
     /// Files left out: unusable entries found while scanning plus files the audit could not read.
     public let skippedFiles: Int
     public let skipped: [SkippedFile]
+    /// Near-duplicates found by appearance (no names); nil in records written before the audit had it.
+    public var nearDuplicates: NearDuplicateAudit?
 
     enum CodingKeys: String, CodingKey {
         case split
@@ -28,6 +30,7 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
         case groupsOnBothSides = "groups_on_both_sides"
         case skippedFiles = "skipped_files"
         case skipped
+        case nearDuplicates = "near_duplicates"
     }
 
     /// Audits `split` of `files`: hashes every file's contents (in parallel), confirms equal hashes byte by byte, and

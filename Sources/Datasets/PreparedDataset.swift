@@ -17,7 +17,9 @@ public struct PreparedDataset: Sendable {
         index = try ImageFolder.scan(root, layout: config.layout)
         cache = try ImageCache(index: index, options: options)
         split = try cache.split(config)
-        audit = try LeakageAudit(files: cache.files, split: split, alreadySkipped: cache.skipped)
+        var audit = try LeakageAudit(files: cache.files, split: split, alreadySkipped: cache.skipped)
+        audit.nearDuplicates = NearDuplicateAudit(cache: cache, split: split)
+        self.audit = audit
     }
 
     public var classNames: [String] { cache.classNames }

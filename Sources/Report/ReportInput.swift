@@ -91,11 +91,14 @@ public struct ExternalTestResult: Sendable, Equatable {
 public struct ExternalAudit: Sendable, Equatable {
     public var trainFiles: Int, testFiles: Int
     public var byteIdentical: Int, samePhotograph: Int, samePatient: Int
-    public init(trainFiles: Int, testFiles: Int, byteIdentical: Int, samePhotograph: Int, samePatient: Int) {
+    /// Images with a near-duplicate among the training files by appearance; nil for results stored before that audit.
+    public var nearDuplicate: Int?
+    public init(trainFiles: Int, testFiles: Int, byteIdentical: Int, samePhotograph: Int, samePatient: Int,
+                nearDuplicate: Int? = nil) {
         self.trainFiles = trainFiles; self.testFiles = testFiles; self.byteIdentical = byteIdentical
-        self.samePhotograph = samePhotograph; self.samePatient = samePatient
+        self.samePhotograph = samePhotograph; self.samePatient = samePatient; self.nearDuplicate = nearDuplicate
     }
-    public var leaks: Bool { byteIdentical > 0 || samePhotograph > 0 || samePatient > 0 }
+    public var leaks: Bool { byteIdentical > 0 || samePhotograph > 0 || samePatient > 0 || (nearDuplicate ?? 0) > 0 }
 }
 
 /// Everything the report needs.
@@ -169,11 +172,17 @@ public struct DataSplitNote: Sendable, Equatable {
     /// Distinct groups (`groupKey`) among the test files: how many independent cases the test set holds; nil
     /// when unknown (no stored predictions).
     public var testGroups: Int?
+    /// Test files with a near-duplicate in training by appearance; nil for runs stored before that audit.
+    public var testNearDuplicateInTrain: Int?
+    /// The audit's thresholds in words, for the note under the table.
+    public var nearDuplicateRule: String?
     public init(description: String, trainFiles: Int, testFiles: Int, testByteIdenticalInTrain: Int,
-                testGroupSharedWithTrain: Int, groupKey: String, skippedFiles: Int, testGroups: Int? = nil) {
+                testGroupSharedWithTrain: Int, groupKey: String, skippedFiles: Int, testGroups: Int? = nil,
+                testNearDuplicateInTrain: Int? = nil, nearDuplicateRule: String? = nil) {
         self.description = description; self.trainFiles = trainFiles; self.testFiles = testFiles
         self.testByteIdenticalInTrain = testByteIdenticalInTrain; self.testGroupSharedWithTrain = testGroupSharedWithTrain
         self.groupKey = groupKey; self.skippedFiles = skippedFiles; self.testGroups = testGroups
+        self.testNearDuplicateInTrain = testNearDuplicateInTrain; self.nearDuplicateRule = nearDuplicateRule
     }
 }
 

@@ -30,6 +30,8 @@ extension DataCommand {
         var size = 224
         @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling), as data.max_pixels of a run.")
         var maxPixels = ImageDecoder.defaultMaxPixels
+        @Flag(help: "Also list the closest cross-split pairs found by appearance (pHash, thumbnails, rotation-invariant rings).")
+        var nearDuplicates = false
         @Flag(help: "Print the audit as JSON.") var json = false
 
         func validate() throws {
@@ -58,7 +60,25 @@ extension DataCommand {
             print("leakage    \(audit.testByteIdenticalInTrain) test files byte-identical to a training file")
             print("           \(audit.testGroupSharedWithTrain) test files share a '\(audit.groupKey)' group with "
                   + "training files (\(audit.groupsOnBothSides) groups on both sides)")
+            if let near = audit.nearDuplicates {
+                for c in near.comparisons {
+                    print("near-dups  \(c.sentence) (\(c.flaggedByHash) by pHash alone)")
+                }
+                if near.hashOnly { print("           too many pairs for the correlations: pHash only") }
+                if nearDuplicates { printNearDuplicates(near) }
+            }
             print("skipped    \(audit.skippedFiles) files")
+        }
+
+        func printNearDuplicates(_ near: NearDuplicateAudit) {
+            print("           near-duplicate when \(near.thresholds.summary)")
+            for c in near.comparisons {
+                print("           closest \(c.queries) → \(c.references) pairs (bits differing, correlation, what flagged it):")
+                for p in c.closest {
+                    print("             \(p.query) ~ \(p.reference): \(p.hamming) bits, "
+                          + String(format: "%.3f", p.similarity) + ", \(p.signal)")
+                }
+            }
         }
     }
 
@@ -100,9 +120,23 @@ extension DataCommand {
         @Flag(help: "Decode JPEGs at full size (no TurboJPEG DCT downscaling before the resize).") var noDctScaling = false
         @Flag(help: "Assemble batches without augmentation.") var noAugment = false
         @Flag(help: "Fail on broken images instead of skipping them.") var strict = false
+        @Option(help: "Instead: time the near-duplicate hash comparison on this many generated hashes (e.g. 100000).")
+        var hashes: Int?
+        @Flag(help: "With --hashes: also time the all-pairs scan (quadratic).") var scan = false
         @Flag(help: "Print the result as JSON.") var json = false
 
         func run() throws {
+            if let hashes {
+                guard hashes >= 10 else { throw ValidationError("--hashes must be at least 10, got \(hashes)") }
+                let result = HashBenchmark.run(count: hashes, scan: scan)
+                if json { return try printJSON(result) }
+                print("hashes     \(hashes) references × \(hashes) queries of 8 orientations, Hamming ≤ \(result.radius)")
+                if let seconds = result.scanSeconds { print(String(format: "scan       %.3f s (all pairs, bit counts)", seconds)) }
+                print(String(format: "index      %.3f s to build, %.3f s to query (multi-index hashing)",
+                             result.indexBuildSeconds, result.indexQuerySeconds))
+                print("planted    \(result.plantedFound) of \(result.planted) planted copies found")
+                return
+            }
             let options = ImageLoadOptions(size: size, centerCrop: centerCrop, maxPixels: maxPixels,
                                            jpegDCTScaling: !noDctScaling, strict: strict)
             let result = try DataBenchmark.run(root: directory, options: options, batchSize: batch, epochs: epochs,

@@ -80,7 +80,9 @@ struct EvaluateCommand: ParsableCommand {
                 let a = r.audit
                 print("  audit against its \(a.trainFiles) training files: \(a.testByteIdenticalInTrain) byte-identical, "
                       + "\(a.testPhotoSharedWithTrain) from a training photograph, \(a.testPatientSharedWithTrain) from a "
-                      + "training patient" + (a.leaks ? " — NOT an external test for this run" : ""))
+                      + "training patient"
+                      + (a.nearDuplicates.map { ", \($0.flagged) with a near-duplicate by appearance" } ?? "")
+                      + (a.leaks ? " — NOT an external test for this run" : ""))
                 if !r.skipped.isEmpty {
                     print("  left out \(r.skipped.count) unreadable file(s): "
                           + r.skipped.prefix(3).map { "\($0.path) (\($0.reason))" }.joined(separator: "; "))

@@ -116,7 +116,8 @@ final class ProgressDisplay {
                 let more = skipped.count > 5 ? "; …" : ""
                 say("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
             }
-            say("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)")
+            say("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)"
+                + (audit.nearDuplicates?.testAgainstTrain.map { "; \($0.sentence)" } ?? ""))
         case let .checkpointSetAside(id, label, moved):
             say("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
                 + "weights) to \(moved.movedTo); starting this run from scratch")

@@ -93,10 +93,12 @@ extension ReportTables {
         }
         var text = "\(range(audits.map(\.testFiles))) images. Against each run's training files: "
             + "\(range(audits.map(\.byteIdentical))) byte-identical, \(range(audits.map(\.samePhotograph))) from a "
-            + "training photograph, \(range(audits.map(\.samePatient))) from a training patient (by file name).\n"
+            + "training photograph, \(range(audits.map(\.samePatient))) from a training patient (by file name)"
+        let near = audits.compactMap(\.nearDuplicate)
+        text += near.isEmpty ? ".\n" : "; \(range(near)) with a near-duplicate among them by appearance.\n"
         if audits.contains(where: \.leaks) {
             text += "\n**Not an external test:** some runs trained on copies of these images, their photographs or "
-                + "their patients, so accuracy here is inflated for them.\n"
+                + "their patients, or on images that look the same, so accuracy here is inflated for them.\n"
         }
         return text
     }

@@ -150,16 +150,21 @@ extension ReportTables {
         var table = MarkdownTable(columns: [
             .init("split"), .init("train files", .right), .init("test files", .right),
             .init("test byte-identical to a train file", .right), .init("test sharing a group with train", .right),
+            .init("test with a near-duplicate in train", .right),
             .init("group key"), .init("test groups", .right), .init("skipped files", .right),
         ])
         for s in input.dataSplits {
             try? table.addRow([s.description, "\(s.trainFiles)", "\(s.testFiles)", "\(s.testByteIdenticalInTrain)",
-                               "\(s.testGroupSharedWithTrain)", s.groupKey, s.testGroups.map { "\($0)" } ?? "—",
-                               "\(s.skippedFiles)"])
+                               "\(s.testGroupSharedWithTrain)", s.testNearDuplicateInTrain.map { "\($0)" } ?? "—",
+                               s.groupKey, s.testGroups.map { "\($0)" } ?? "—", "\(s.skippedFiles)"])
         }
         var text = table.render()
-        if input.dataSplits.contains(where: { $0.testByteIdenticalInTrain > 0 || $0.testGroupSharedWithTrain > 0 }) {
+        if input.dataSplits.contains(where: { $0.testByteIdenticalInTrain > 0 || $0.testGroupSharedWithTrain > 0
+                                              || ($0.testNearDuplicateInTrain ?? 0) > 0 }) {
             text += "\nThe test set shares images (or copies of the same photograph) with the training set: accuracy on this split measures memorisation as much as recognition. Compare with a `grouped` split.\n"
+        }
+        if let rule = input.dataSplits.lazy.compactMap(\.nearDuplicateRule).first {
+            text += "\nNear-duplicates are found by appearance, not names: \(rule). \"—\": runs stored before this audit.\n"
         }
         return text
     }

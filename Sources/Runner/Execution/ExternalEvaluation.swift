@@ -105,10 +105,12 @@ public enum ExternalEvaluation {
             let relabelled = folder.files.map {
                 ImageFile(path: $0.path, label: classNames.firstIndex(of: folder.classNames[$0.label])!)
             }
-            let audit = try ExternalLeakageAudit(test: relabelled, train: dataset.split.train.map { dataset.cache.files[$0] })
+            var audit = try ExternalLeakageAudit(test: relabelled, train: dataset.split.train.map { dataset.cache.files[$0] })
             let cache = try ImageCache(files: relabelled, classNames: classNames, options: config.data.loadOptions,
                                        alreadySkipped: folder.skipped, minimumClasses: 0)
             guard cache.count > 0 else { throw ExternalEvaluationError.noImages(directory: directory, skipped: cache.skipped) }
+            // Names prove nothing about a folder from elsewhere: compare how the images look too.
+            audit.compareAppearance(test: cache, train: dataset.cache, trainIndices: dataset.split.train)
             let positive = try positiveIndex(request.positiveClass, classNames: classNames)
 
             for kind in request.weights {

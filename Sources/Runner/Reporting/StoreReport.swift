@@ -103,7 +103,11 @@ public struct StoreReport {
                                              testByteIdenticalInTrain: audit.testByteIdenticalInTrain,
                                              testGroupSharedWithTrain: audit.testGroupSharedWithTrain,
                                              groupKey: audit.groupKey, skippedFiles: audit.skippedFiles,
-                                             testGroups: grouping.map { Set($0.groupOfFile.values).count } ?? splits[desc]?.testGroups)
+                                             testGroups: grouping.map { Set($0.groupOfFile.values).count } ?? splits[desc]?.testGroups,
+                                             testNearDuplicateInTrain: audit.nearDuplicates?.testAgainstTrain?.flagged
+                                                 ?? splits[desc]?.testNearDuplicateInTrain,
+                                             nearDuplicateRule: audit.nearDuplicates?.thresholds.summary
+                                                 ?? splits[desc]?.nearDuplicateRule)
             }
         }
         // Configurations in the experiment file's matrix order, not in the order runs reached this store (merged
@@ -191,7 +195,8 @@ public struct StoreReport {
             predictions: t.predictions,
             audit: ExternalAudit(trainFiles: audit.trainFiles, testFiles: audit.testFiles,
                                  byteIdentical: audit.testByteIdenticalInTrain, samePhotograph: audit.testPhotoSharedWithTrain,
-                                 samePatient: audit.testPatientSharedWithTrain))
+                                 samePatient: audit.testPatientSharedWithTrain,
+                                 nearDuplicate: audit.nearDuplicates?.flagged))
     }
 
     static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {

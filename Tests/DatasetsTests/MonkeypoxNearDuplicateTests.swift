@@ -1,0 +1,88 @@
+import Foundation
+import XCTest
+@testable import Datasets
+
+/// The near-duplicate audit measured on the monkeypox data, where the file names give the truth
+/// (`M01_02_07.jpg`: patient M01, photo M01_02). docs/near-duplicates.md reports these numbers.
+final class MonkeypoxNearDuplicateTests: XCTestCase {
+    /// Per test image of a split: is a same-photo training copy flagged, is a different-patient one flagged.
+    struct Outcome {
+        var testImages = 0, withPhotoInTrain = 0, found = 0, differentPatient = 0, differentPatientApartFromAlias = 0
+        var byKind: [String: (total: Int, found: Int)] = [:]
+    }
+
+    // NM68_01 and NM110_01 are the same photograph filed under two patients (the audit finds it; see the docs):
+    // counted as different patients by name, and apart.
+    static let aliases: Set<String> = ["NM68_01", "NM110_01"]
+
+    /// Scores of every test image against every training image.
+    static func scores(split: DatasetSplit, signatures: [AppearanceSignature]) -> [[PairScores]] {
+        let references = NearDuplicateSearch.References(split.train.map { signatures[$0] })
+        return split.test.map { references.scores(signatures[$0], candidates: Array(split.train.indices)) }
+    }
+
+    static func outcome(files: [ImageFile], split: DatasetSplit, scores: [[PairScores]],
+                        thresholds: NearDuplicateThresholds) -> Outcome {
+        func parts(_ f: ImageFile) -> (patient: String, photo: String, kind: String) {
+            let stem = String(f.fileName.split(separator: ".")[0]), p = stem.split(separator: "_")
+            return (String(p[0]), "\(p[0])_\(p[1])", String(p[2]))
+        }
+        let trainPhotos = Set(split.train.map { parts(files[$0]).photo })
+        var o = Outcome()
+        for (n, i) in split.test.enumerated() {
+            let q = parts(files[i])
+            o.testImages += 1
+            let matched = scores[n].indices.filter { scores[n][$0].isNearDuplicate(thresholds) }
+                .map { parts(files[split.train[$0]]) }
+            if trainPhotos.contains(q.photo) {
+                o.withPhotoInTrain += 1
+                let hit = matched.contains { $0.photo == q.photo }
+                if hit { o.found += 1 }
+                o.byKind[q.kind, default: (0, 0)].total += 1
+                if hit { o.byKind[q.kind]!.found += 1 }
+            }
+            let others = matched.filter { $0.patient != q.patient }
+            if !others.isEmpty { o.differentPatient += 1 }
+            if others.contains(where: { !(Self.aliases.contains($0.photo) && Self.aliases.contains(q.photo)) }) {
+                o.differentPatientApartFromAlias += 1
+            }
+        }
+        return o
+    }
+
+    func testRandomSplitCopiesAreFoundAndOtherPatientsAreNot() throws {
+        let index = try ImageFolder.scan(try Fixtures.monkeypox())
+        let cache = try ImageCache(index: index, options: ImageLoadOptions(size: 224, strict: true))
+        let start = Date()
+        let signatures = NearDuplicateAudit.signatures(cache)
+        print("signatures: \(String(format: "%.2f", Date().timeIntervalSince(start))) s for \(cache.count) images")
+        var report = ""
+        for seed: UInt64 in [1, 2, 3] {
+            let split = try DatasetSplit(files: cache.files, config: SplitConfig(strategy: .random, seed: seed))
+            let t0 = Date()
+            let all = Self.scores(split: split, signatures: signatures)
+            let o = Self.outcome(files: cache.files, split: split, scores: all, thresholds: .standard)
+            if ProcessInfo.processInfo.environment["NEAR_DUPLICATE_SWEEP"] != nil {
+                for h in [-1, 2, 4, 6] { for t in [0.975, 0.98, 0.985, 0.99] { for p in [0.98, 0.985, 0.99, 0.995] { for c in [0.92, 0.94, 0.96] {
+                    let x = Self.outcome(files: cache.files, split: split, scores: all,
+                                         thresholds: NearDuplicateThresholds(hamming: h, thumbnail: t, polar: p, content: c))
+                    print("sweep seed \(seed) h \(h) t \(t) p \(p) c \(c): \(x.found) \(x.differentPatient) \(x.differentPatientApartFromAlias)")
+                } } } }
+            }
+            report += "seed \(seed): \(o.found)/\(o.withPhotoInTrain) found, \(o.differentPatient) of \(o.testImages) "
+                + "matched to another patient (\(o.differentPatientApartFromAlias) apart from NM68_01 = NM110_01), "
+                + String(format: "%.2f s\n", Date().timeIntervalSince(t0))
+            for h in [4, 10] {
+                let x = Self.outcome(files: cache.files, split: split, scores: all,
+                                     thresholds: NearDuplicateThresholds(hamming: h, thumbnail: 2, polar: 2, content: 2))
+                report += "  pHash alone (8 orientations, ≤ \(h)): \(x.found) found, \(x.differentPatient) matched to another "
+                    + "patient (\(x.differentPatientApartFromAlias) apart from the alias)\n"
+            }
+            report += "  by kind: " + o.byKind.keys.sorted().map { "\($0) \(o.byKind[$0]!.found)/\(o.byKind[$0]!.total)" }
+                .joined(separator: ", ") + "\n"
+            XCTAssertGreaterThanOrEqual(Double(o.found), 0.9 * Double(o.withPhotoInTrain), "seed \(seed)")
+            XCTAssertLessThanOrEqual(Double(o.differentPatientApartFromAlias), 0.01 * Double(o.testImages), "seed \(seed)")
+        }
+        print(report)
+    }
+}
