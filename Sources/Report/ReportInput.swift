@@ -131,6 +131,8 @@ public struct ReportInput: Sendable, Equatable {
     public var positiveClass: Int
     /// The data split(s) the runs used, with their leakage audit (one row per distinct split).
     public var dataSplits: [DataSplitNote] = []
+    /// The closest test–training pairs of the near-duplicate audit, with their pictures (the contact sheet).
+    public var nearDuplicatePairs: [NearDuplicatePairPicture] = []
 
     public init(title: String, runs: [ReportRun], configurationOrder: [String] = [], baseline: String? = nil,
                 plannedSeedsPerConfiguration: Int? = nil, targetAccuracy: Double, classNames: [String],

@@ -44,3 +44,11 @@ struct DecodedPNG {
         return (colors.count, Double(nonWhite) / Double(max(1, total)))
     }
 }
+
+extension DecodedPNG {
+    /// Whether some pixel is exactly this opaque colour.
+    func containsColor(red: UInt32, green: UInt32, blue: UInt32) -> Bool {
+        let wanted = 0xFF00_0000 | red << 16 | green << 8 | blue
+        return pixels.contains(wanted)
+    }
+}

@@ -155,6 +155,35 @@ final class Canvas {
         cairo_restore(context)
     }
 
+    /// Draws an 8-bit RGB image with its top-left corner at (x, y), scaled to `side` units on its longer side.
+    func image(_ thumbnail: Thumbnail, x: Double, y: Double, side: Double) {
+        let (w, h) = (thumbnail.width, thumbnail.height)
+        guard w > 0, h > 0, thumbnail.rgb.count == w * h * 3 else { return }
+        let stride = Int(cairo_format_stride_for_width(CAIRO_FORMAT_RGB24, Int32(w)))
+        guard let image = cairo_image_surface_create(CAIRO_FORMAT_RGB24, Int32(w), Int32(h)),
+              let data = cairo_image_surface_get_data(image) else { return }
+        defer { cairo_surface_destroy(image) }
+        cairo_surface_flush(image)
+        // Cairo's RGB24 is one native-endian 32-bit word per pixel, 0x00RRGGBB.
+        data.withMemoryRebound(to: UInt8.self, capacity: stride * h) { bytes in
+            for row in 0..<h {
+                let line = UnsafeMutableRawPointer(bytes + row * stride).assumingMemoryBound(to: UInt32.self)
+                for col in 0..<w {
+                    let i = (row * w + col) * 3
+                    line[col] = UInt32(thumbnail.rgb[i]) << 16 | UInt32(thumbnail.rgb[i + 1]) << 8 | UInt32(thumbnail.rgb[i + 2])
+                }
+            }
+        }
+        cairo_surface_mark_dirty(image)
+        let factor = side / Double(max(w, h))
+        cairo_save(context)
+        cairo_translate(context, x, y)
+        cairo_scale(context, factor, factor)
+        cairo_set_source_surface(context, image, 0, 0)
+        cairo_paint(context)
+        cairo_restore(context)
+    }
+
     /// Writes the surface as PNG; throws if Cairo reported any earlier error or the file cannot be written.
     func writePNG(to url: URL) throws {
         try check("drawing")

@@ -13,6 +13,7 @@ public enum ReportFileName {
     public static let trainingCurves = "training_curves.png"
     public static let finalAccuracy = "final_accuracy.png"
     public static let epochsCSV = "epochs.csv"
+    public static let nearDuplicates = "near_duplicates.png"
 }
 
 /// Writes README.md, the figures and the per-epoch CSV into `outDir` (created if missing).
@@ -31,6 +32,10 @@ public func renderReport(_ input: ReportInput, outDir: URL, generatedAt: Date = 
     if hasFinished {
         figures.append(try Figures.trainingCurves(input, to: outDir.appendingPathComponent(ReportFileName.trainingCurves)))
         figures.append(try Figures.finalAccuracy(input, to: outDir.appendingPathComponent(ReportFileName.finalAccuracy)))
+    }
+    if !input.nearDuplicatePairs.isEmpty {
+        figures.append(try Figures.contactSheet(input.nearDuplicatePairs, title: "Closest test–training pairs by appearance",
+                                                to: outDir.appendingPathComponent(ReportFileName.nearDuplicates)))
     }
     let csvURL = outDir.appendingPathComponent(ReportFileName.epochsCSV)
     try write(try CSV.epochs(input), to: csvURL)
@@ -69,6 +74,12 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     if !input.dataSplits.isEmpty {
         parts.append("## Data split and leakage\n")
         parts.append(ReportTables.dataSplits(input))
+        if !input.nearDuplicatePairs.isEmpty {
+            let flagged = input.nearDuplicatePairs.filter(\.flagged).count
+            parts.append("The \(input.nearDuplicatePairs.count) closest test–training pairs by appearance (\(flagged) flagged "
+                + "as near-duplicates, caption in orange), test image left, training image right:\n\n"
+                + "![Closest test–training pairs of the near-duplicate audit](\(ReportFileName.nearDuplicates))\n")
+        }
     }
     let pairs = input.comparisonPairs
     if !pairs.isEmpty {

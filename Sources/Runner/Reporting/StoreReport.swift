@@ -68,6 +68,7 @@ public struct StoreReport {
 
         var runs: [ReportRun] = [], order: [String] = [], labelsByClass: [Int: String] = [:]
         var splits: [String: DataSplitNote] = [:]
+        var closestPairs: [NearDuplicatePairPicture] = []
         var sizeCache: [String: (Int, Int)] = [:]
         var matchers: [GroupKeyRule: GroupKeyMatcher] = [:]
         for s in summaries {
@@ -108,6 +109,9 @@ public struct StoreReport {
                                                  ?? splits[desc]?.testNearDuplicateInTrain,
                                              nearDuplicateRule: audit.nearDuplicates?.thresholds.summary
                                                  ?? splits[desc]?.nearDuplicateRule)
+                if closestPairs.isEmpty, let closest = audit.nearDuplicates?.testAgainstTrain?.closest {
+                    closestPairs = closest.prefix(Self.contactSheetPairs).map(Self.pairPicture)
+                }
             }
         }
         // Configurations in the experiment file's matrix order, not in the order runs reached this store (merged
@@ -152,6 +156,7 @@ public struct StoreReport {
         input.notYetRun = (parsed?.runs ?? []).map { Self.configurationName(label: $0.label, model: $0.config.model.name) }
             .reduce(into: [String]()) { names, name in if !order.contains(name) && !names.contains(name) { names.append(name) } }
         input.dataSplits = splits.keys.sorted().map { splits[$0]! }
+        input.nearDuplicatePairs = closestPairs
         // Without --baseline, each SE model is compared with its own backbone when the experiment has it (SE-ResNet-50
         // with ResNet-50, SE-DenseNet with DenseNet): the "does SE help this network?" pairs.
         if baseline == nil {
@@ -175,6 +180,27 @@ public struct StoreReport {
         for p in predictions { groupOfFile[p.file] = matcher.key(forFileName: (p.file as NSString).lastPathComponent) }
         guard Set(groupOfFile.values).count < groupOfFile.count else { return nil }
         return TestGrouping(unit: rule.name, groupOfFile: groupOfFile)
+    }
+
+    /// Pairs on the report's contact sheet (the first split's closest test–training pairs).
+    static let contactSheetPairs = 9
+
+    /// A stored near-duplicate pair with both pictures read from where the run found them (nil when a file is not
+    /// readable on this machine), shrunk to 128 pixels on the longer side.
+    static func pairPicture(_ pair: NearDuplicatePair) -> NearDuplicatePairPicture {
+        func picture(_ path: String) -> Thumbnail? {
+            guard let image = try? ImageDecoder.decodeFile(path, minimumShorterSide: 128) else { return nil }
+            let scale = 128 / Double(max(image.width, image.height))
+            let small = Resize.resize(image, width: max(1, Int((Double(image.width) * scale).rounded())),
+                                        height: max(1, Int((Double(image.height) * scale).rounded())))
+            return Thumbnail(width: small.width, height: small.height, rgb: small.pixels)
+        }
+        let caption = "Hamming \(pair.hamming) · r \(String(format: "%.3f", pair.similarity))"
+            + (pair.isNearDuplicate ? " · flagged (\(pair.signal))" : " · not flagged")
+        return NearDuplicatePairPicture(query: (pair.query as NSString).lastPathComponent,
+                                        reference: (pair.reference as NSString).lastPathComponent,
+                                        queryPicture: picture(pair.query), referencePicture: picture(pair.reference),
+                                        caption: caption, flagged: pair.isNearDuplicate)
     }
 
     /// `model=densenet121-se8 seed=2` → `densenet121-se8`; other axes stay as `key=value`.
