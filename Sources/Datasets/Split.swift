@@ -10,7 +10,8 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
     /// For `grouped` (and for the audit's group check); nil means `photo`.
     public var groupKey: GroupKeyRule?
 
-    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = UInt64(SplitSettings.defaultSeed), groupKey: GroupKeyRule? = nil) {
+    /// Every value explicitly (a run's come from its experiment file, through `RunPlan`).
+    public init(strategy: SplitProtocol, testFraction: Double, seed: UInt64, groupKey: GroupKeyRule?) {
         self.strategy = strategy
         self.testFraction = testFraction
         self.seed = seed
