@@ -3,6 +3,11 @@
 // with `-se<r>` for Squeeze-and-Excitation with reduction r on each dense block's output, as the course's
 // PyTorch code places it (`densenet121-se16`), and `-se<r>-layer` / `-se<r>-transition` for the other places
 // (`SEPlacement`).
+//
+// "The course", here and throughout the sources: the deep-learning course whose monkeypox-image project ablate
+// reproduces, and above all its PyTorch code, an SE-DenseNet-121. The models follow that code's DenseNet-121
+// layout, parameter names, initialisation and SE placement (on each dense block's output); its random 80/20
+// split and its 89% test-accuracy target are what the experiment files and reports start from.
 
 /// Where Squeeze-and-Excitation sits in a DenseNet.
 public enum SEPlacement: String, Codable, CaseIterable, Sendable {
@@ -12,6 +17,9 @@ public enum SEPlacement: String, Codable, CaseIterable, Sendable {
     case layer
     /// After each transition's pooling (on its ⌊θC⌋ output channels), before the next dense block.
     case transition
+
+    /// The placement a name or file that names none means: the course's.
+    public static let standard = SEPlacement.block
 }
 
 /// Hyper-parameters of a DenseNet-BC network.
@@ -34,18 +42,30 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
     /// Where SE sits when `seReduction` is set.
     public var sePlacement: SEPlacement
 
-    public init(growthRate: Int = 32, blockConfig: [Int] = [6, 12, 24, 16], initChannels: Int = 64, bnSize: Int = 4,
-                compression: Double = 0.5, dropRate: Double = 0, classes: Int = 2, seReduction: Int? = nil,
-                sePlacement: SEPlacement = .block) {
+    /// Every value explicitly: the declared defaults are the `standard…` constants below and the presets.
+    public init(growthRate: Int, blockConfig: [Int], initChannels: Int, bnSize: Int, compression: Double,
+                dropRate: Double, classes: Int, seReduction: Int?, sePlacement: SEPlacement) {
         self.growthRate = growthRate; self.blockConfig = blockConfig; self.initChannels = initChannels
         self.bnSize = bnSize; self.compression = compression; self.dropRate = dropRate; self.classes = classes
         self.seReduction = seReduction; self.sePlacement = sePlacement
     }
 
-    public static let densenet121 = DenseNetConfig(blockConfig: [6, 12, 24, 16])
-    public static let densenet161 = DenseNetConfig(growthRate: 48, blockConfig: [6, 12, 36, 24], initChannels: 96)
-    public static let densenet169 = DenseNetConfig(blockConfig: [6, 12, 32, 32])
-    public static let densenet201 = DenseNetConfig(blockConfig: [6, 12, 48, 32])
+    /// torchvision's DenseNet-BC constants, which every preset has: the one declaration of the experiment file's
+    /// defaults for `model.bn_size`, `model.compression` and `model.drop_rate`.
+    public static let standardBNSize = 4, standardCompression = 0.5, standardDropRate = 0.0
+
+    /// A DenseNet-BC with the standard constants, no SE and 2 classes; `initChannels` nil: 2 × growth rate (the
+    /// experiment file's default for a custom architecture).
+    public static func standard(growthRate: Int, blockConfig: [Int], initChannels: Int? = nil) -> DenseNetConfig {
+        DenseNetConfig(growthRate: growthRate, blockConfig: blockConfig, initChannels: initChannels ?? 2 * growthRate,
+                       bnSize: standardBNSize, compression: standardCompression, dropRate: standardDropRate,
+                       classes: 2, seReduction: nil, sePlacement: .standard)
+    }
+
+    public static let densenet121 = standard(growthRate: 32, blockConfig: [6, 12, 24, 16], initChannels: 64)
+    public static let densenet161 = standard(growthRate: 48, blockConfig: [6, 12, 36, 24], initChannels: 96)
+    public static let densenet169 = standard(growthRate: 32, blockConfig: [6, 12, 32, 32], initChannels: 64)
+    public static let densenet201 = standard(growthRate: 32, blockConfig: [6, 12, 48, 32], initChannels: 64)
 
     /// The named architectures (torchvision's definitions: bn_size 4, compression 0.5), the one list every
     /// name parser and the experiment reader use.
@@ -55,31 +75,19 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
     ]
 
     /// Parses `densenet121` (or another preset), optionally followed by `-se<r>` and then `-layer`,
-    /// `-transition` or `-block` (the default placement).
+    /// `-transition` or `-block` (the default placement): `ModelName`'s grammar.
     public static func named(_ name: String, classes: Int = 2) throws -> DenseNetConfig {
-        let parts = name.lowercased().split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        guard var config = presets.first(where: { $0.name == parts[0] })?.config, parts.count <= 3 else {
-            throw ModelError.unknownModel(name)
-        }
-        config.classes = classes
-        if parts.count >= 2 {
-            guard parts[1].hasPrefix("se"), let r = Int(parts[1].dropFirst(2)), r >= 1 else {
-                throw ModelError.unknownModel(name)
-            }
-            config.seReduction = r
-        }
-        if parts.count == 3 {
-            guard let placement = SEPlacement(rawValue: parts[2]) else { throw ModelError.unknownModel(name) }
-            config.sePlacement = placement
-        }
-        try config.validate()
-        return config
+        guard case .denseNet(let config)? = ModelName(name)?.preset else { throw ModelError.unknownModel(name) }
+        var named = config
+        named.classes = classes
+        try named.validate()
+        return named
     }
 
     /// The preset this configuration is (ignoring classes, dropout and SE), if any.
     public var presetName: String? {
         var probe = self
-        probe.seReduction = nil; probe.sePlacement = .block; probe.classes = 2; probe.dropRate = 0
+        probe.seReduction = nil; probe.sePlacement = .standard; probe.classes = 2; probe.dropRate = Self.standardDropRate
         return Self.presets.first { $0.config == probe }?.name
     }
 
@@ -100,7 +108,8 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
     /// Channels entering the classifier.
     public var featureChannels: Int { blockChannels.last!.output }
 
-    /// Throws a message naming the impossible setting.
+    /// Throws `ModelError.invalidConfig` naming the impossible setting (the one check of a DenseNet's settings:
+    /// names, the experiment file's model reader and the engine all call it).
     public func validate() throws {
         func bad(_ key: String, _ why: String) -> ModelError { .invalidConfig(key: key, problem: why) }
         if growthRate < 1 { throw bad("growth_rate", "must be at least 1, got \(growthRate)") }
@@ -116,11 +125,31 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
             throw bad("compression", "transition \(i + 1) would keep 0 of \(b.output) channels")
         }
         if let r = seReduction {
-            if r < 1 { throw bad("se_reduction", "must be at least 1, got \(r)") }
-            for site in seSites where site.channels / r < 1 {
-                throw bad("se_reduction", "r = \(r) leaves 0 channels in the SE layer of \(site.name) (\(site.channels) channels); use r ≤ \(seSites.map(\.channels).min()!)")
-            }
+            let suffix = sePlacement == .standard ? "" : "-\(sePlacement.rawValue)"
+            try ModelError.checkSE(r, sites: seSites, base: presetName ?? ModelName.customDenseNet, suffix: suffix)
         }
+    }
+
+    /// Side of the feature maps for an `input`×`input` image: after the stem's 7×7 stride-2 convolution (padding 3),
+    /// then entering each dense block (the stem's 3×3 stride-2 max pool, padding 1, then each transition's 2×2
+    /// average pool). The one statement of this arithmetic: the network's shapes and the experiment file's size
+    /// check both use it.
+    public func featureSides(input: Int) -> (stem: Int, blocks: [Int]) {
+        let stem = (input + 2 * 3 - 7) / 2 + 1
+        var side = (stem + 2 * 1 - 3) / 2 + 1
+        var blocks: [Int] = []
+        for i in blockConfig.indices {
+            blocks.append(side)
+            if i < blockConfig.count - 1 { side /= 2 }
+        }
+        return (stem, blocks)
+    }
+
+    /// The smallest input side whose feature maps keep at least 1×1 until the last dense block.
+    public var minimumInputSize: Int {
+        var side = 1
+        while featureSides(input: side).blocks.contains(where: { $0 < 1 }) { side += 1 }
+        return side
     }
 
     /// The channels each SE layer sees with this placement (a dense layer's SE sees its k new maps), by site.
@@ -138,22 +167,39 @@ public struct DenseNetConfig: Codable, Equatable, Hashable, Sendable {
     public var displayName: String {
         var base = presetName
             ?? "densenet(k=\(growthRate), blocks=\(blockConfig), init=\(initChannels), bn=\(bnSize), θ=\(compression))"
-        if let r = seReduction { base += "-se\(r)" + (sePlacement == .block ? "" : "-\(sePlacement.rawValue)") }
+        if let r = seReduction { base += "-se\(r)" + (sePlacement == .standard ? "" : "-\(sePlacement.rawValue)") }
         return base
     }
 }
 
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     case unknownModel(String)
-    case invalidConfig(key: String, problem: String)
+    /// `key` is the experiment file's (`se_reduction`, …); `fix` says what would do, when there is one value to name.
+    case invalidConfig(key: String, problem: String, fix: String? = nil)
     case inputTooSmall(Int)
 
     public var description: String {
         switch self {
         case .unknownModel(let n):
             return "unknown model '\(n)': use \(ModelSpec.grammar)"
-        case let .invalidConfig(key, problem): return "model.\(key): \(problem)"
+        case let .invalidConfig(key, problem, fix): return "model.\(key): \(problem)" + (fix.map { ". \($0)" } ?? "")
         case .inputTooSmall(let s): return "input size \(s) is too small: the feature map shrinks to nothing before the last stage"
         }
+    }
+}
+
+extension ModelError {
+    /// Squeeze-and-Excitation squeezes C channels to C / r (integer division): r > C leaves zero channels. The one
+    /// statement of that rule for both families; `sites` are the places SE sits, `base` and `suffix` the model name
+    /// around `-se<r>` for the suggestion.
+    static func checkSE(_ r: Int, sites: [(name: String, channels: Int)], base: String, suffix: String) throws {
+        if r < 1 { throw invalidConfig(key: "se_reduction", problem: "SE reduction must be at least 1, got \(r)", fix: "Use e.g. \(base)-se16\(suffix)") }
+        guard let site = sites.first(where: { $0.channels / r < 1 }) else { return }
+        let narrowest = sites.map(\.channels).min() ?? site.channels
+        throw invalidConfig(key: "se_reduction",
+                            problem: "SE reduction \(r) leaves zero channels at \(site.name), whose output has "
+                                + "\(site.channels) channels (\(site.channels) / \(r) = 0)",
+                            fix: "Use a reduction of at most \(narrowest) (the narrowest place SE sees), e.g. "
+                                + "\(base)-se\(min(16, narrowest))\(suffix)")
     }
 }

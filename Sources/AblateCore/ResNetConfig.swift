@@ -26,33 +26,34 @@ public struct ResNetConfig: Codable, Equatable, Hashable, Sendable {
     /// SE reduction r on every block's residual branch (nil: plain ResNet).
     public var seReduction: Int?
 
-    public init(block: ResidualBlockKind, layers: [Int], width: Int = 64, classes: Int = 2, seReduction: Int? = nil) {
+    /// Every value explicitly: the declared default width is `standardWidth`, the architectures the presets.
+    public init(block: ResidualBlockKind, layers: [Int], width: Int, classes: Int, seReduction: Int?) {
         self.block = block; self.layers = layers; self.width = width; self.classes = classes
         self.seReduction = seReduction
     }
 
-    public static let resnet18 = ResNetConfig(block: .basic, layers: [2, 2, 2, 2])
-    public static let resnet34 = ResNetConfig(block: .basic, layers: [3, 4, 6, 3])
-    public static let resnet50 = ResNetConfig(block: .bottleneck, layers: [3, 4, 6, 3])
+    /// torchvision's stem width, which every preset has: the one declaration of the experiment file's default for
+    /// `model.width`.
+    public static let standardWidth = 64
+
+    /// A ResNet with the standard width, no SE and 2 classes.
+    public static func standard(block: ResidualBlockKind, layers: [Int]) -> ResNetConfig {
+        ResNetConfig(block: block, layers: layers, width: standardWidth, classes: 2, seReduction: nil)
+    }
+
+    public static let resnet18 = standard(block: .basic, layers: [2, 2, 2, 2])
+    public static let resnet34 = standard(block: .basic, layers: [3, 4, 6, 3])
+    public static let resnet50 = standard(block: .bottleneck, layers: [3, 4, 6, 3])
 
     /// The named architectures, the one list every name parser and the experiment reader use.
     public static let presets: [(name: String, config: ResNetConfig)] = [
         ("resnet18", .resnet18), ("resnet34", .resnet34), ("resnet50", .resnet50),
     ]
 
-    /// Parses `resnet18`, `resnet34`, `resnet50`, optionally followed by `-se<r>`.
+    /// Parses `resnet18`, `resnet34`, `resnet50`, optionally followed by `-se<r>`: `ModelName`'s grammar.
     public static func named(_ name: String, classes: Int = 2) throws -> ResNetConfig {
-        let parts = name.lowercased().split(separator: "-", omittingEmptySubsequences: false).map(String.init)
-        guard var config = presets.first(where: { $0.name == parts[0] })?.config, parts.count <= 2 else {
-            throw ModelError.unknownModel(name)
-        }
+        guard case .resNet(var config)? = ModelName(name)?.preset else { throw ModelError.unknownModel(name) }
         config.classes = classes
-        if parts.count == 2 {
-            guard parts[1].hasPrefix("se"), let r = Int(parts[1].dropFirst(2)), r >= 1 else {
-                throw ModelError.unknownModel(name)
-            }
-            config.seReduction = r
-        }
         try config.validate()
         return config
     }
@@ -74,10 +75,8 @@ public struct ResNetConfig: Codable, Equatable, Hashable, Sendable {
         if width < 1 { throw bad("width", "must be at least 1, got \(width)") }
         if classes < 1 { throw bad("classes", "must be at least 1, got \(classes)") }
         if let r = seReduction {
-            let narrowest = outChannels(stage: 0)
-            if r < 1 || narrowest / r < 1 {
-                throw bad("se_reduction", "r = \(r) leaves 0 channels in the SE layers of stage 1 (\(narrowest) channels); use 1 ≤ r ≤ \(narrowest)")
-            }
+            try ModelError.checkSE(r, sites: [("the first stage's blocks", outChannels(stage: 0))],
+                                   base: presetName ?? ModelName.customResNet, suffix: "")
         }
     }
 

@@ -11,25 +11,27 @@ public struct RunConfig: SettingsSection {
     /// Version of this configuration format; bumped if the meaning of a field changes, so hashes change too.
     public var configVersion = RunConfig.currentVersion
     /// Seed for weight initialisation, shuffling and augmentation (the data split has its own seed).
-    public var seed = 0
-    public var data = DataConfig()
-    public var training = TrainingConfig()
-    public var model = ModelConfig()
+    public var seed = defaultSeed
+    public var data = DataSection()
+    public var training = TrainingSection()
+    public var model = ModelSection()
 
     public static let currentVersion = 1
+    /// `seed` when the file leaves it out.
+    public static let defaultSeed = 1
 
     public init() {}
 
     public static let settings: [Setting<RunConfig>] = [
         .init("config_version", \.configVersion, .integer(), default: .value(currentVersion), example: "1",
               inFile: false, "version of the configuration format (not written in the file)"),
-        .init("seed", \.seed, .integer(min: 0), default: .value(1), example: "1",
+        .init("seed", \.seed, .integer(min: 0), default: .value(defaultSeed), example: "1",
               "run seed: weight initialisation, shuffling and augmentation (the split has its own seed)"),
-        .init("data", \.data, .section(DataConfig.self), default: .required,
+        .init("data", \.data, .section(DataSection.self), default: .required,
               example: "{path: ../shared/data/monkeypox}", "the images and how they are split, sized and augmented"),
-        .init("training", \.training, .section(TrainingConfig.self), default: .required, example: "{epochs: 10}",
+        .init("training", \.training, .section(TrainingSection.self), default: .required, example: "{epochs: 10}",
               "epochs, batches, optimiser and learning-rate schedule"),
-        .init("model", \.model, .section(ModelConfig.self, shorthand: "name"), default: .required,
+        .init("model", \.model, .section(ModelSection.self, shorthand: "name"), default: .required,
               example: "densenet121", "the network: a model name, or a section that spells it out"),
     ]
 
@@ -92,7 +94,7 @@ public enum GroupKey: Equatable, Sendable, SettingValue {
     }
 }
 
-public struct SplitSettings: SettingsSection {
+public struct SplitSection: SettingsSection {
     public var `protocol` = SplitProtocol.random
     /// Fraction of images (or groups) in the test set; nil for `folders`.
     public var testFraction: Double?
@@ -113,10 +115,10 @@ public struct SplitSettings: SettingsSection {
 
     public init() {}
 
-    static let shuffled = Condition<SplitSettings>("random, stratified, grouped") { $0.protocol != .folders }
-    static let byFolders = Condition<SplitSettings>("folders") { $0.protocol == .folders }
+    static let shuffled = Condition<SplitSection>("random, stratified, grouped") { $0.protocol != .folders }
+    static let byFolders = Condition<SplitSection>("folders") { $0.protocol == .folders }
 
-    public static let settings: [Setting<SplitSettings>] = [
+    public static let settings: [Setting<SplitSection>] = [
         .init("protocol", \.protocol, .choice(of: SplitProtocol.self), default: .value(.random), example: "random",
               "random: shuffle all files; stratified: the same cut within each class; grouped: whole groups to one "
                 + "side (no leakage); folders: `path/train/` and `path/test/` as given"),
@@ -136,7 +138,7 @@ public struct SplitSettings: SettingsSection {
     ]
 }
 
-public struct RandomResizedCrop: SettingsSection {
+public struct RandomResizedCropSection: SettingsSection {
     /// Area fraction range [min, max] of the crop.
     public var scale = standardScale
     /// Aspect ratio range [min, max] of the crop.
@@ -145,11 +147,11 @@ public struct RandomResizedCrop: SettingsSection {
     /// torchvision's `RandomResizedCrop` ranges: what `random_resized_crop: true` means, and Datasets' defaults.
     public static let standardScale = [0.08, 1.0]
     public static let standardRatio = [3.0 / 4.0, 4.0 / 3.0]
-    public static let standard = RandomResizedCrop()
+    public static let standard = RandomResizedCropSection()
 
     public init() {}
 
-    public static let settings: [Setting<RandomResizedCrop>] = [
+    public static let settings: [Setting<RandomResizedCropSection>] = [
         .init("scale", \.scale, .numbers(count: 2, NumberRange(min: 0, max: 1, openMin: true)),
               default: .value(standardScale), example: "[0.08, 1.0]", "[min, max] fraction of the image's area"),
         .init("ratio", \.ratio, .numbers(count: 2, .positive), default: .value(standardRatio),
@@ -157,21 +159,24 @@ public struct RandomResizedCrop: SettingsSection {
     ]
 }
 
-public struct AugmentConfig: SettingsSection {
+public struct AugmentSection: SettingsSection {
     public var hflip = false
     /// nil: no random resized crop (images are resized to `size`).
-    public var randomResizedCrop: RandomResizedCrop?
+    public var randomResizedCrop: RandomResizedCropSection?
     /// Brightness jitter: factor drawn from [1 - b, 1 + b]; 0 = off.
     public var brightness = 0.0
     /// Contrast jitter: factor drawn from [1 - c, 1 + c]; 0 = off.
     public var contrast = 0.0
 
+    /// The probability of a mirror with `hflip: true`.
+    public static let flipProbability = 0.5
+
     public init() {}
 
-    public static let settings: [Setting<AugmentConfig>] = [
+    public static let settings: [Setting<AugmentSection>] = [
         .init("hflip", \.hflip, .flag, default: .value(false), example: "true",
               "mirror left–right with probability 0.5"),
-        .init("random_resized_crop", \.randomResizedCrop, .section(RandomResizedCrop.self, switchable: true),
+        .init("random_resized_crop", \.randomResizedCrop, .section(RandomResizedCropSection.self, switchable: true),
               default: .described("off"), example: "true",
               "crop a random part of the image and resize it back (torchvision's RandomResizedCrop); `true` for "
                 + "its standard ranges"),
@@ -182,17 +187,17 @@ public struct AugmentConfig: SettingsSection {
     ]
 }
 
-public struct NormalizeConfig: SettingsSection {
+public struct NormalizeSection: SettingsSection {
     public var mean = imageNetMean
     public var std = imageNetStd
 
     /// ImageNet's channel statistics (torchvision's pretrained models), the default.
     public static let imageNetMean = [0.485, 0.456, 0.406], imageNetStd = [0.229, 0.224, 0.225]
-    public static let imageNet = NormalizeConfig()
+    public static let imageNet = NormalizeSection()
 
     public init() {}
 
-    public static let settings: [Setting<NormalizeConfig>] = [
+    public static let settings: [Setting<NormalizeSection>] = [
         .init("mean", \.mean, .numbers(count: 3, .unit), default: .value(imageNetMean),
               example: "[0.485, 0.456, 0.406]", "per-channel (R, G, B) mean subtracted from pixels scaled to [0, 1]"),
         .init("std", \.std, .numbers(count: 3, .positive), default: .value(imageNetStd),
@@ -201,7 +206,7 @@ public struct NormalizeConfig: SettingsSection {
 }
 
 /// Synthetic data the runner generates at `data.path` when that folder is missing (for demos and CI).
-public struct SynthesizeConfig: SettingsSection {
+public struct SynthesizeSection: SettingsSection {
     public var classes = 0
     public var perClass = 0
     /// Side of the generated square images, in pixels.
@@ -209,7 +214,7 @@ public struct SynthesizeConfig: SettingsSection {
 
     public init() {}
 
-    public static let settings: [Setting<SynthesizeConfig>] = [
+    public static let settings: [Setting<SynthesizeSection>] = [
         .init("classes", \.classes, .integer(min: 2, max: 1000), default: .required, example: "2",
               "number of classes (one folder each)"),
         .init("per_class", \.perClass, .integer(min: 2, max: 100_000), default: .required, example: "60",
@@ -219,34 +224,37 @@ public struct SynthesizeConfig: SettingsSection {
     ]
 }
 
-public struct DataConfig: SettingsSection {
+public struct DataSection: SettingsSection {
     /// The data folder as written in the file (or given with --data); see `ResolvedRun.dataDirectory`.
     public var path = ""
-    public var split = SplitSettings()
+    public var split = SplitSection()
     /// Side of the square network input, in pixels.
-    public var size = 0
-    public var augment = AugmentConfig()
-    public var normalize = NormalizeConfig()
-    public var synthesize: SynthesizeConfig?
+    public var size = defaultSize
+    public var augment = AugmentSection()
+    public var normalize = NormalizeSection()
+    public var synthesize: SynthesizeSection?
     /// Images with more pixels (after JPEG DCT scaling) are skipped; nil: the decoder's default limit.
     /// Left out of the canonical JSON when unset, so files without it keep their config hashes.
     public var maxPixels: Int?
 
+    /// `size` when the file leaves it out (torchvision's ImageNet models' input).
+    public static let defaultSize = 224
+
     public init() {}
 
-    public static let settings: [Setting<DataConfig>] = [
+    public static let settings: [Setting<DataSection>] = [
         .init("path", \.path, .text, default: .required, example: "../shared/data/monkeypox",
               "the image folder, one sub-folder per class; a relative path is resolved against the current "
                 + "directory (run ablate from the project root); `--data PATH` replaces it"),
-        .init("split", \.split, .section(SplitSettings.self, shorthand: "protocol"), default: .described("random"),
+        .init("split", \.split, .section(SplitSection.self, shorthand: "protocol"), default: .described("random"),
               example: "grouped", "how the images are divided into training and test sets"),
-        .init("size", \.size, .integer(min: 8, max: 4096), default: .value(224), example: "224",
+        .init("size", \.size, .integer(min: 8, max: 4096), default: .value(defaultSize), example: "224",
               "side of the square network input, in pixels"),
-        .init("augment", \.augment, .section(AugmentConfig.self), default: .described("all off"),
+        .init("augment", \.augment, .section(AugmentSection.self), default: .described("all off"),
               example: "{hflip: true}", "training-time augmentation"),
-        .init("normalize", \.normalize, .section(NormalizeConfig.self), default: .described("ImageNet's"),
+        .init("normalize", \.normalize, .section(NormalizeSection.self), default: .described("ImageNet's"),
               example: "{mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}", "per-channel normalisation"),
-        .init("synthesize", \.synthesize, .section(SynthesizeConfig.self), default: .described("off"),
+        .init("synthesize", \.synthesize, .section(SynthesizeSection.self), default: .described("off"),
               example: "{classes: 2, per_class: 60, size: 48}",
               "generate a synthetic image set at `path` when that folder is missing (demos, CI)"),
         .init("max_pixels", \.maxPixels, .integer(min: 1), default: .described("the decoder's limit (50 MP)"),
@@ -258,9 +266,9 @@ public struct DataConfig: SettingsSection {
 
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable, SettingValue { case sgd, adam }
 
-public struct OptimizerSettings: SettingsSection {
+public struct OptimizerSection: SettingsSection {
     public var name = OptimizerKind.adam
-    public var lr = 0.0
+    public var lr = defaultAdamLR
     /// SGD only.
     public var momentum: Double?
     /// SGD only.
@@ -277,17 +285,20 @@ public struct OptimizerSettings: SettingsSection {
     public static let defaultAdamEps = 1e-8
     /// SGD's momentum when the file leaves it out.
     public static let defaultSGDMomentum = 0.9
+    /// `lr` when the file leaves it out, by optimiser.
+    public static let defaultAdamLR = 0.001, defaultSGDLR = 0.01
 
     public init() {}
 
-    static let sgd = Condition<OptimizerSettings>("sgd") { $0.name == .sgd }
-    static let adam = Condition<OptimizerSettings>("adam") { $0.name == .adam }
+    static let sgd = Condition<OptimizerSection>("sgd") { $0.name == .sgd }
+    static let adam = Condition<OptimizerSection>("adam") { $0.name == .adam }
 
-    public static let settings: [Setting<OptimizerSettings>] = [
+    public static let settings: [Setting<OptimizerSection>] = [
         .init("name", \.name, .choice(of: OptimizerKind.self), default: .value(.adam), example: "adam",
               "sgd (`torch.optim.SGD`) or adam (`torch.optim.Adam`)"),
         .init("lr", \.lr, .number(.positive),
-              default: .computed("0.001 (adam), 0.01 (sgd)") { $0.name == .adam ? 0.001 : 0.01 }, example: "0.001",
+              default: .computed("\(defaultAdamLR) (adam), \(defaultSGDLR) (sgd)") { $0.name == .adam ? defaultAdamLR : defaultSGDLR },
+              example: "0.001",
               "learning rate (the schedule's starting rate)"),
         .init("momentum", \.momentum, .number(NumberRange(min: 0, max: 1, openMax: true)),
               default: .value(defaultSGDMomentum), when: sgd, example: "0.9", "momentum"),
@@ -304,7 +315,7 @@ public struct OptimizerSettings: SettingsSection {
 
 public enum ScheduleKind: String, Codable, Sendable, CaseIterable, SettingValue { case constant, step, cosine }
 
-public struct ScheduleSettings: SettingsSection {
+public struct ScheduleSection: SettingsSection {
     public var name = ScheduleKind.constant
     /// `step`: multiply the rate by `gamma` every `stepSize` epochs.
     public var stepSize: Int?
@@ -317,9 +328,9 @@ public struct ScheduleSettings: SettingsSection {
 
     public init() {}
 
-    static let step = Condition<ScheduleSettings>("step") { $0.name == .step }
+    static let step = Condition<ScheduleSection>("step") { $0.name == .step }
 
-    public static let settings: [Setting<ScheduleSettings>] = [
+    public static let settings: [Setting<ScheduleSection>] = [
         .init("name", \.name, .choice(of: ScheduleKind.self), default: .value(.constant), example: "constant",
               "constant; step: multiply the rate by gamma every step_size epochs; cosine: anneal from lr to min_lr, "
                 + "reaching min_lr in the last epoch"),
@@ -332,27 +343,31 @@ public struct ScheduleSettings: SettingsSection {
     ]
 }
 
-public struct TrainingConfig: SettingsSection {
+public struct TrainingSection: SettingsSection {
     public var epochs = 0
-    public var batchSize = 0
-    public var optimizer = OptimizerSettings()
-    public var schedule = ScheduleSettings()
+    public var batchSize = defaultBatchSize
+    public var optimizer = OptimizerSection()
+    public var schedule = ScheduleSection()
     /// Worker threads; nil = all cores.
     public var threads: Int?
     /// The most worker threads a run (or a command's --threads, or a Slurm task's CPUs) may ask for.
     public static let maxThreads = 1024
-    /// Evaluate on the test set every N epochs (and always after the last one).
+    /// `batch_size` when the file leaves it out.
+    public static let defaultBatchSize = 32
+    /// `eval_every`: 1, the only value accepted (ablate evaluates the test split after every epoch). Nothing reads
+    /// it; it stays declared because every stored configuration has it, so its canonical JSON and config hash keep it
+    /// (and experiment files may write it). A validation split that evaluates less often would make it live.
     public var evalEvery = 1
 
     public init() {}
 
-    public static let settings: [Setting<TrainingConfig>] = [
+    public static let settings: [Setting<TrainingSection>] = [
         .init("epochs", \.epochs, .integer(min: 1), default: .required, example: "10", "epochs to train"),
-        .init("batch_size", \.batchSize, .integer(min: 1), default: .value(32), example: "32",
+        .init("batch_size", \.batchSize, .integer(min: 1), default: .value(defaultBatchSize), example: "32",
               "images per training batch (an epoch drops its last partial batch)"),
-        .init("optimizer", \.optimizer, .section(OptimizerSettings.self, shorthand: "name"),
+        .init("optimizer", \.optimizer, .section(OptimizerSection.self, shorthand: "name"),
               default: .described("adam"), example: "adam", "the optimiser"),
-        .init("schedule", \.schedule, .section(ScheduleSettings.self, shorthand: "name"),
+        .init("schedule", \.schedule, .section(ScheduleSection.self, shorthand: "name"),
               default: .described("constant"), example: "cosine", "the learning-rate schedule over the epochs"),
         .init("threads", \.threads, .integer(min: 1, max: maxThreads), default: .described("all cores"), example: "2",
               "worker threads (`--threads` replaces it)"),
@@ -364,7 +379,7 @@ public struct TrainingConfig: SettingsSection {
 
 // MARK: - model
 
-public struct ModelConfig: SettingsSection {
+public struct ModelSection: SettingsSection {
     /// Canonical name derived from the architecture: a preset's (`densenet121`, `resnet50`, …), or `custom`
     /// (DenseNet) / `resnet-custom`, then `-seN` with SE and, for a DenseNet, `-layer` or `-transition` when SE is
     /// not on the block outputs.
@@ -391,12 +406,12 @@ public struct ModelConfig: SettingsSection {
     public init() {}
 
     /// Settings of one family only (the reader refuses the other family's).
-    public static let denseNetOnly = Condition<ModelConfig>("DenseNet") { !$0.isResNet }
-    public static let resNetOnly = Condition<ModelConfig>("ResNet") { $0.isResNet }
+    public static let denseNetOnly = Condition<ModelSection>("DenseNet") { !$0.isResNet }
+    public static let resNetOnly = Condition<ModelSection>("ResNet") { $0.isResNet }
 
     // The model section is read by its own reader (names, presets, families); these declarations give its keys,
     // the values each takes, its canonical JSON and its reference.
-    public static let settings: [Setting<ModelConfig>] = [
+    public static let settings: [Setting<ModelSection>] = [
         .init("name", \.name, .modelName, default: .required, example: "densenet121",
               "densenet121|161|169|201 or custom, optionally -seN (SE with reduction N) and then -layer or "
                 + "-transition (SE placement); resnet18|34|50 or resnet-custom, optionally -seN"),
@@ -407,14 +422,14 @@ public struct ModelConfig: SettingsSection {
         .init("init_channels", \.initChannels, .integer(min: 1, max: 4096),
               default: .described("the preset's, else 2 × growth_rate"), when: denseNetOnly, example: "64",
               "channels of the stem convolution"),
-        .init("bn_size", \.bnSize, .integer(min: 1, max: 64), default: .described("4"), when: denseNetOnly,
+        .init("bn_size", \.bnSize, .integer(min: 1, max: 64), default: .described(decimal(Double(DenseNetConfig.standardBNSize))), when: denseNetOnly,
               example: "4", "bottleneck width factor: the 1×1 convolution outputs bn_size · k channels"),
         .init("compression", \.compression, .number(NumberRange(min: 0, max: 1, openMin: true)),
-              default: .described("0.5"), when: denseNetOnly, example: "0.5",
+              default: .described(decimal(DenseNetConfig.standardCompression)), when: denseNetOnly, example: "0.5",
               "transition compression θ: a transition keeps ⌊θ·C⌋ channels"),
-        .init("drop_rate", \.dropRate, .number(NumberRange(min: 0, max: 1, openMax: true)), default: .described("0"),
+        .init("drop_rate", \.dropRate, .number(NumberRange(min: 0, max: 1, openMax: true)), default: .described(decimal(DenseNetConfig.standardDropRate)),
               when: denseNetOnly, example: "0", "dropout after each dense layer's 3×3 convolution (training only)"),
-        .init("se_placement", \.sePlacement, .choice(of: SEPlacement.self), default: .described("block"),
+        .init("se_placement", \.sePlacement, .choice(of: SEPlacement.self), default: .described(SEPlacement.standard.rawValue),
               when: denseNetOnly, example: "layer",
               "DenseNet with SE: block (each block's output), layer (each dense layer's new maps) or transition "
                 + "(after each transition); the same as the name's suffix"),
@@ -423,7 +438,7 @@ public struct ModelConfig: SettingsSection {
               "residual block: basic (ResNet-18/34) or bottleneck (ResNet-50)"),
         .init("layers", \.layers, .integers(min: 1), default: .described("the preset's; resnet-custom: required"),
               when: resNetOnly, example: "[2, 2, 2, 2]", "blocks per stage"),
-        .init("width", \.width, .integer(min: 1, max: 4096), default: .described("64"), when: resNetOnly,
+        .init("width", \.width, .integer(min: 1, max: 4096), default: .described(decimal(Double(ResNetConfig.standardWidth))), when: resNetOnly,
               example: "64", "channels of the stem and planes of the first stage"),
         .init("se_reduction", \.seReduction, .integer(min: 1), default: .described("no SE"), example: "16",
               "Squeeze-and-Excitation reduction; the same as the name's -seN"),
@@ -431,50 +446,66 @@ public struct ModelConfig: SettingsSection {
               default: .described("the number of class folders in the data"), example: "2", "output classes"),
     ]
 
+    /// A number as the reference writes it (`4`, `0.5`, `0`).
+    static func decimal(_ x: Double) -> String { x == x.rounded() ? String(Int(x)) : String(x) }
+
     /// A DenseNet from its engine configuration (`classes` left to the data unless given).
-    public init(_ c: DenseNetConfig, classes: Int? = nil) {
+    public init(_ c: DenseNetConfig, classes: Int?) {
         growthRate = c.growthRate; blockConfig = c.blockConfig; initChannels = c.initChannels; bnSize = c.bnSize
         compression = c.compression; dropRate = c.dropRate; seReduction = c.seReduction
-        sePlacement = c.seReduction == nil || c.sePlacement == .block ? nil : c.sePlacement
+        sePlacement = c.seReduction == nil || c.sePlacement == .standard ? nil : c.sePlacement
         self.classes = classes
-        name = Self.canonicalName(self)
+        var engine = c
+        engine.classes = 2
+        name = Self.canonicalName(.denseNet(engine))
     }
 
     /// A ResNet from its engine configuration.
-    public init(_ c: ResNetConfig, classes: Int? = nil) {
+    public init(_ c: ResNetConfig, classes: Int?) {
         block = c.block; layers = c.layers; width = c.width; seReduction = c.seReduction
         self.classes = classes
-        name = Self.canonicalName(self)
+        name = Self.canonicalName(.resNet(c))
     }
 
     public var isResNet: Bool { block != nil }
 
-    /// The engine's model with `classes` outputs.
-    public func spec(classes: Int) -> ModelSpec {
-        if let block, let layers, let width {
+    /// The engine's model with `classes` outputs: the section's architecture as written (the reader fills in every
+    /// setting of the family; nothing is defaulted here). Throws for a stored configuration that lacks one.
+    public func spec(classes: Int) throws -> ModelSpec {
+        func missing(_ key: String) -> SettingError { .missing(key: "model.\(key)") }
+        if isResNet {
+            guard let block else { throw missing("block") }
+            guard let layers else { throw missing("layers") }
+            guard let width else { throw missing("width") }
             return .resNet(ResNetConfig(block: block, layers: layers, width: width, classes: classes, seReduction: seReduction))
         }
-        return .denseNet(DenseNetConfig(growthRate: growthRate ?? 32, blockConfig: blockConfig ?? [], initChannels: initChannels ?? 64,
-                                        bnSize: bnSize ?? 4, compression: compression ?? 0.5, dropRate: dropRate ?? 0,
-                                        classes: classes, seReduction: seReduction, sePlacement: sePlacement ?? .block))
+        guard let growthRate else { throw missing("growth_rate") }
+        guard let blockConfig else { throw missing("block_config") }
+        guard let initChannels else { throw missing("init_channels") }
+        guard let bnSize else { throw missing("bn_size") }
+        guard let compression else { throw missing("compression") }
+        guard let dropRate else { throw missing("drop_rate") }
+        return .denseNet(DenseNetConfig(growthRate: growthRate, blockConfig: blockConfig, initChannels: initChannels,
+                                        bnSize: bnSize, compression: compression, dropRate: dropRate, classes: classes,
+                                        seReduction: seReduction, sePlacement: sePlacement ?? .standard))
     }
 
     /// DenseNet: channels at the output of each dense block, before its transition (empty for a ResNet).
     public var blockOutputChannels: [Int] {
-        guard case .denseNet(let c) = spec(classes: 2) else { return [] }
+        guard case .denseNet(let c)? = try? spec(classes: 2) else { return [] }
         return c.blockChannels.map(\.output)
     }
 
-    /// Canonical name of an architecture: the preset's name when it matches one of Models' presets (classes,
+    /// Canonical name of an architecture: the preset's name when it matches one of the presets (classes,
     /// dropout and SE aside), otherwise `custom` / `resnet-custom`; then `-seN` and a non-default placement.
-    static func canonicalName(_ m: ModelConfig) -> String {
-        switch m.spec(classes: 2) {
+    static func canonicalName(_ spec: ModelSpec) -> String {
+        switch spec {
         case .denseNet(let c):
-            var name = (c.presetName ?? "custom") + (c.seReduction.map { "-se\($0)" } ?? "")
-            if c.seReduction != nil, c.sePlacement != .block { name += "-\(c.sePlacement.rawValue)" }
+            var name = (c.presetName ?? ModelName.customDenseNet) + (c.seReduction.map { "-se\($0)" } ?? "")
+            if c.seReduction != nil, c.sePlacement != .standard { name += "-\(c.sePlacement.rawValue)" }
             return name
         case .resNet(let c):
-            return (c.presetName ?? "resnet-custom") + (c.seReduction.map { "-se\($0)" } ?? "")
+            return (c.presetName ?? ModelName.customResNet) + (c.seReduction.map { "-se\($0)" } ?? "")
         }
     }
 }

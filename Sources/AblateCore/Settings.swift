@@ -1,4 +1,4 @@
-// One declaration per setting of the experiment file. A section type (`OptimizerSettings`, `DataConfig`, …) lists
+// One declaration per setting of the experiment file. A section type (`OptimizerSection`, `DataSection`, …) lists
 // its settings once, in `settings`: the key, the Swift property, what values it takes, its default, when it
 // applies, an example and what it means. Everything else is derived from that list:
 //   - the canonical JSON a config hash is computed from (`jsonValue`) and decoding it back (`init(json:)`);

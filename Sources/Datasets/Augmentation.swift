@@ -11,8 +11,9 @@ public struct Normalization: Codable, Equatable, Hashable, Sendable {
         self.std = std
     }
 
-    /// ImageNet statistics (what torchvision's pretrained models expect).
-    public static let imagenet = Normalization(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    /// ImageNet statistics (what torchvision's pretrained models expect): the experiment file's declared default.
+    public static let imagenet = Normalization(mean: NormalizeSection.imageNetMean.map(Float.init),
+                                               std: NormalizeSection.imageNetStd.map(Float.init))
     /// Pixels / 255, no centring.
     public static let unit = Normalization(mean: [0, 0, 0], std: [1, 1, 1])
 
@@ -39,11 +40,9 @@ public struct AugmentationConfig: Codable, Equatable, Hashable, Sendable {
     /// Mixed with the epoch and sample index for each sample's draws.
     public var seed: UInt64
 
-    /// Crop ranges default to torchvision's (`RandomResizedCrop.standard`: area fraction [0.08, 1], aspect ratio
-    /// [3/4, 4/3]), the values the experiment file's `random_resized_crop: true` means.
-    public init(horizontalFlipProbability: Double = 0.5, cropScale: [Double]? = RandomResizedCrop.standardScale,
-                cropRatio: [Double] = RandomResizedCrop.standardRatio, brightness: Double = 0.2, contrast: Double = 0.2,
-                seed: UInt64 = 0) {
+    /// Every value explicitly (a run's come from its experiment file, through `RunPlan`).
+    public init(horizontalFlipProbability: Double, cropScale: [Double]?, cropRatio: [Double], brightness: Double,
+                contrast: Double, seed: UInt64) {
         self.horizontalFlipProbability = horizontalFlipProbability
         self.cropScale = cropScale
         self.cropRatio = cropRatio
@@ -59,10 +58,11 @@ public struct AugmentationConfig: Codable, Equatable, Hashable, Sendable {
         case brightness, contrast, seed
     }
 
-    /// Flip, RandomResizedCrop(0.08–1, 3/4–4/3), brightness and contrast ±20 %.
-    public static let standard = AugmentationConfig()
-    /// A milder crop (area 0.5–1), for small datasets where an 8 % crop loses the lesion.
-    public static let mild = AugmentationConfig(cropScale: [0.5, 1.0], brightness: 0.1, contrast: 0.1)
+    /// Flip, RandomResizedCrop with torchvision's ranges (`RandomResizedCropSection.standard`: area 0.08–1, aspect
+    /// ratio 3/4–4/3), brightness and contrast ±20 %: the loader benchmark's and tests' pipeline.
+    public static let standard = AugmentationConfig(
+        horizontalFlipProbability: AugmentSection.flipProbability, cropScale: RandomResizedCropSection.standardScale,
+        cropRatio: RandomResizedCropSection.standardRatio, brightness: 0.2, contrast: 0.2, seed: 0)
 
     func validate() throws {
         func ordered(_ r: [Double], _ name: String, positive: Bool) throws {

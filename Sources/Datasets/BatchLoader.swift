@@ -32,7 +32,7 @@ public final class BatchLoader: @unchecked Sendable {   // mutable state is touc
     private var pending: (slot: Int, count: Int, done: DispatchGroup)?
 
     public init(cache: ImageCache, indices: [Int], batchSize: Int, shuffle: Bool, seed: UInt64 = 0,
-                augmentation: AugmentationConfig? = nil, normalization: Normalization = .imagenet,
+                augmentation: AugmentationConfig?, normalization: Normalization,
                 dropLast: Bool = false) throws {
         guard batchSize > 0 else { throw DatasetError.invalidConfiguration("batch size must be positive") }
         if let bad = indices.first(where: { $0 < 0 || $0 >= cache.count }) {

@@ -21,7 +21,7 @@ public final class ImageCache: @unchecked Sendable {
     /// slot, so the result does not depend on scheduling). Broken images are skipped and listed in `skipped`, or
     /// thrown as `DatasetError.brokenImages` in strict mode. Throws `tooFewClasses` if fewer than two classes keep
     /// an image.
-    public convenience init(index: ImageFolderIndex, options: ImageLoadOptions = ImageLoadOptions()) throws {
+    public convenience init(index: ImageFolderIndex, options: ImageLoadOptions) throws {
         try self.init(files: index.files, classNames: index.classNames, options: options, alreadySkipped: index.skipped,
                       root: index.root)
     }

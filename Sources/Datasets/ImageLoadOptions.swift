@@ -16,7 +16,7 @@ public struct ImageLoadOptions: Codable, Equatable, Hashable, Sendable {
     /// Throw on the first broken image instead of skipping it.
     public var strict: Bool
 
-    public init(size: Int = 224, centerCrop: Bool = false, resizeShorterSide: Int? = nil,
+    public init(size: Int, centerCrop: Bool = false, resizeShorterSide: Int? = nil,
                 maxPixels: Int = ImageDecoder.defaultMaxPixels, jpegDCTScaling: Bool = true, strict: Bool = false) {
         self.size = size
         self.centerCrop = centerCrop

@@ -2,10 +2,10 @@
 /// into the cache (broken files dropped), split the usable files, audit that split.
 ///
 ///     let data = try PreparedDataset(root: "../shared/data/monkeypox",
-///                                    split: SplitConfig(strategy: .grouped, seed: 1, groupKey: .photo),
+///                                    split: SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 1, groupKey: .photo),
 ///                                    options: ImageLoadOptions(size: 224))
-///     let train = try data.trainLoader(batchSize: 32, augmentation: .standard, seed: 1)
-///     let test = try data.testLoader(batchSize: 64)
+///     let train = try data.trainLoader(batchSize: 32, augmentation: .standard, seed: 1, normalization: .imagenet)
+///     let test = try data.testLoader(batchSize: 64, normalization: .imagenet)
 public struct PreparedDataset: Sendable {
     public let index: ImageFolderIndex
     public let cache: ImageCache
@@ -13,7 +13,7 @@ public struct PreparedDataset: Sendable {
     public let split: DatasetSplit
     public let audit: LeakageAudit
 
-    public init(root: String, split config: SplitConfig, options: ImageLoadOptions = ImageLoadOptions()) throws {
+    public init(root: String, split config: SplitConfig, options: ImageLoadOptions) throws {
         index = try ImageFolder.scan(root, layout: config.layout)
         cache = try ImageCache(index: index, options: options)
         split = try cache.split(config)
@@ -25,21 +25,15 @@ public struct PreparedDataset: Sendable {
     public var classNames: [String] { cache.classNames }
 
     /// Shuffled every epoch, augmented, last partial batch dropped (BatchNorm dislikes tiny batches).
-    public func trainLoader(batchSize: Int, augmentation: AugmentationConfig? = .standard, seed: UInt64,
-                            normalization: Normalization = .imagenet) throws -> BatchLoader {
+    public func trainLoader(batchSize: Int, augmentation: AugmentationConfig?, seed: UInt64,
+                            normalization: Normalization) throws -> BatchLoader {
         try BatchLoader(cache: cache, indices: split.train, batchSize: batchSize, shuffle: true, seed: seed,
                         augmentation: augmentation, normalization: normalization, dropLast: true)
     }
 
     /// In file order, no augmentation, every sample.
-    public func testLoader(batchSize: Int, normalization: Normalization = .imagenet) throws -> BatchLoader {
-        try BatchLoader(cache: cache, indices: split.test, batchSize: batchSize, shuffle: false,
-                        normalization: normalization)
-    }
-
-    /// The `val/` part of a `folders` split (empty otherwise).
-    public func validationLoader(batchSize: Int, normalization: Normalization = .imagenet) throws -> BatchLoader {
-        try BatchLoader(cache: cache, indices: split.validation, batchSize: batchSize, shuffle: false,
-                        normalization: normalization)
+    public func testLoader(batchSize: Int, normalization: Normalization) throws -> BatchLoader {
+        try BatchLoader(cache: cache, indices: split.test, batchSize: batchSize, shuffle: false, seed: 0,
+                        augmentation: nil, normalization: normalization)
     }
 }

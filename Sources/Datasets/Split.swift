@@ -17,8 +17,10 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
     public var folds: Int?
     public var fold: Int?
 
-    public init(strategy: SplitProtocol, testFraction: Double = 0.2, seed: UInt64 = UInt64(SplitSettings.defaultSeed),
-                groupKey: GroupKeyRule? = nil, validationFraction: Double? = nil, folds: Int? = nil, fold: Int? = nil) {
+    /// Every declared value explicitly (a run's come from its experiment file, through `RunPlan`); the optional
+    /// parts (validation, k-fold) are absent unless given.
+    public init(strategy: SplitProtocol, testFraction: Double, seed: UInt64, groupKey: GroupKeyRule?,
+                validationFraction: Double? = nil, folds: Int? = nil, fold: Int? = nil) {
         self.strategy = strategy
         self.testFraction = testFraction
         self.seed = seed

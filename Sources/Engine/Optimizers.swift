@@ -1,14 +1,15 @@
 // Optimisers with PyTorch semantics over the flat parameter array, and learning-rate schedules.
 import Foundation
 
-/// Optimiser settings, as they appear in experiment files and checkpoints.
+/// An optimiser and its hyper-parameters, every one given (a run's `RunPlan` makes it from the experiment file's
+/// `training.optimizer`); checkpoints keep it.
 public enum OptimizerConfig: Codable, Equatable, Sendable {
     /// `torch.optim.SGD`: g ← ∇ + λ·p; b ← g (first step) or μ·b + (1 − dampening)·g; g ← g + μ·b (Nesterov)
     /// or b; p ← p − lr·g.
-    case sgd(lr: Float, momentum: Float = 0, dampening: Float = 0, weightDecay: Float = 0, nesterov: Bool = false)
+    case sgd(lr: Float, momentum: Float, dampening: Float, weightDecay: Float, nesterov: Bool)
     /// `torch.optim.Adam` (coupled L2 weight decay, no amsgrad): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
     /// p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε).
-    case adam(lr: Float, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0)
+    case adam(lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float)
 
     public var learningRate: Float {
         switch self { case .sgd(let lr, _, _, _, _), .adam(let lr, _, _, _, _): return lr }

@@ -98,7 +98,7 @@ extension Section {
     /// a required one reported when missing; then the section's `SectionRules`. Problems go to `diag`; the value
     /// is only meaningful when none were reported.
     func readSettings<S: SettingsSection>(_ type: S.Type) -> S {
-        if let custom = S.self as? any CustomSectionReader.Type { return custom.read(from: self) as! S }
+        if let custom = S.self as? any CustomSectionReader.Type { return Self.same(custom.read(from: self), as: S.self) }
         var value = S()
         for setting in S.settings where setting.info.inFile {
             let info = setting.info
@@ -118,10 +118,25 @@ extension Section {
                 }
             }
             if let condition = setting.condition, !condition.test(value) { v = nil }
-            if let v { try? setting.set(&value, v) } else { setting.clear?(&value) }
+            if let v {
+                // `read` checked the value against the declaration: a value it passes that the property refuses is
+                // a declaration at odds with its property, said where it shows instead of dropped.
+                do { try setting.set(&value, v) } catch {
+                    report(info.key, "\(error)", fix: "Report this: the declaration of \(S.self).\(info.key) and its property disagree")
+                }
+            } else {
+                setting.clear?(&value)
+            }
         }
-        if let ruled = value as? any SectionRules { value = ruled.checked(in: self) as! S }
+        if let ruled = value as? any SectionRules { value = Self.same(ruled.checked(in: self), as: S.self) }
         return value
+    }
+
+    /// `value` as the section type it was made as (`CustomSectionReader.read` and `SectionRules.checked` return
+    /// `Self`; an existential hides that from the compiler).
+    private static func same<S>(_ value: Any, as _: S.Type) -> S {
+        guard let typed = value as? S else { preconditionFailure("\(type(of: value)) is not \(S.self)") }
+        return typed
     }
 }
 
@@ -137,46 +152,38 @@ protocol CustomSectionReader {
 }
 
 extension RunConfig: SectionRules {
-    /// The stem divides the side by 4 and each transition by 2: the input must stay at least 1×1 until the last
-    /// block. (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
+    /// The input must keep at least 1×1 feature maps until the last dense block (`DenseNetConfig.featureSides`).
+    /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
     func checked(in top: Section) -> RunConfig {
-        guard let blockConfig = model.blockConfig, top.entry("data") != nil, top.entry("model") != nil else { return self }
-        func finalSide(_ size: Int) -> Int {
-            var s = (size - 1) / 2 + 1  // 7×7 conv, stride 2, padding 3
-            s = (s - 1) / 2 + 1         // 3×3 max pool, stride 2, padding 1
-            for _ in 1..<max(blockConfig.count, 1) { s /= 2 }  // 2×2 average pools
-            return s
-        }
-        guard data.size >= 1, finalSide(data.size) < 1 else { return self }
-        var need = data.size
-        while finalSide(need) < 1 { need += 1 }
-        top.section("data", allowed: DataConfig.keys)
-            .report("size", "image size \(data.size) is too small for a model with \(blockConfig.count) dense "
+        guard top.entry("data") != nil, top.entry("model") != nil, data.size >= 1,
+              case .denseNet(let c)? = try? model.spec(classes: 2), data.size < c.minimumInputSize else { return self }
+        top.section("data", allowed: DataSection.keys)
+            .report("size", "image size \(data.size) is too small for a model with \(c.blockConfig.count) dense "
                     + "blocks: the feature map shrinks to nothing before the last block",
-                    fix: "Use data.size ≥ \(need), or fewer blocks in model.block_config")
+                    fix: "Use data.size ≥ \(c.minimumInputSize), or fewer blocks in model.block_config")
         return self
     }
 }
 
-extension DataConfig: SectionRules {
-    func checked(in s: Section) -> DataConfig {
+extension DataSection: SectionRules {
+    func checked(in s: Section) -> DataSection {
         var data = self
         if s.has("path") && path.isEmpty {
             s.report("path", "the path is empty", fix: "Write the data folder, e.g. `path: ../shared/data/monkeypox`")
         }
         // The generated images default to the network's input size.
-        if data.synthesize != nil, !s.section("synthesize", allowed: SynthesizeConfig.keys).has("size") {
+        if data.synthesize != nil, !s.section("synthesize", allowed: SynthesizeSection.keys).has("size") {
             data.synthesize!.size = size
         }
         return data
     }
 }
 
-extension SplitSettings: SectionRules {
-    func checked(in sp: Section) -> SplitSettings {
+extension SplitSection: SectionRules {
+    func checked(in sp: Section) -> SplitSection {
         // Folder splits read `train/` and `test/`: other names are refused here, where the file can be pointed at,
         // not when a run starts. (The keys stay so a file may spell the defaults out.)
-        for (key, wanted) in [("train_dir", SplitSettings.trainFolder), ("test_dir", SplitSettings.testFolder)] {
+        for (key, wanted) in [("train_dir", SplitSection.trainFolder), ("test_dir", SplitSection.testFolder)] {
             if let value = sp.string(key, example: wanted), value != wanted {
                 sp.report(key, "folder splits read the sub-folder `\(wanted)/`; other names are not supported (got '\(value)')",
                           fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
@@ -191,8 +198,8 @@ extension SplitSettings: SectionRules {
     }
 }
 
-extension RandomResizedCrop: SectionRules {
-    func checked(in c: Section) -> RandomResizedCrop {
+extension RandomResizedCropSection: SectionRules {
+    func checked(in c: Section) -> RandomResizedCropSection {
         if scale[0] > scale[1] {
             c.report("scale", "the minimum \(scale[0]) is larger than the maximum \(scale[1])", fix: "Write [min, max], e.g. [0.08, 1.0]")
         }
@@ -203,8 +210,8 @@ extension RandomResizedCrop: SectionRules {
     }
 }
 
-extension OptimizerSettings: SectionRules {
-    func checked(in o: Section) -> OptimizerSettings {
+extension OptimizerSection: SectionRules {
+    func checked(in o: Section) -> OptimizerSection {
         if nesterov == true && momentum == 0 {
             o.report("nesterov", "Nesterov momentum needs momentum > 0",
                      fix: "Set training.optimizer.momentum (e.g. 0.9) or `nesterov: false`")
@@ -216,19 +223,19 @@ extension OptimizerSettings: SectionRules {
     }
 }
 
-extension ScheduleSettings: SectionRules {
-    func checked(in sc: Section) -> ScheduleSettings {
+extension ScheduleSection: SectionRules {
+    func checked(in sc: Section) -> ScheduleSection {
         if name == .step && stepSize == nil && !sc.has("step_size") {
-            sc.missing("step_size", example: ScheduleSettings.setting("step_size").info.example)
+            sc.missing("step_size", example: ScheduleSection.setting("step_size").info.example)
         }
         return self
     }
 }
 
-extension TrainingConfig: SectionRules {
-    func checked(in t: Section) -> TrainingConfig {
+extension TrainingSection: SectionRules {
+    func checked(in t: Section) -> TrainingSection {
         if schedule.name == .cosine, let m = schedule.minLR, m >= optimizer.lr {
-            t.section("schedule", allowed: ScheduleSettings.keys)
+            t.section("schedule", allowed: ScheduleSection.keys)
                 .report("min_lr", "must be below the learning rate \(optimizer.lr), got \(m)",
                         fix: "Lower training.schedule.min_lr (0 is usual)")
         }
@@ -238,56 +245,44 @@ extension TrainingConfig: SectionRules {
 
 // MARK: - model
 
-extension ModelConfig: CustomSectionReader {
-    static func read(from m: Section) -> ModelConfig {
-        readModel(m) ?? ModelConfig()
+extension ModelSection: CustomSectionReader {
+    static func read(from m: Section) -> ModelSection {
+        readModel(m) ?? ModelSection()
     }
 
     /// The value of the declared setting `key` (checked against its declaration).
     static func value(_ m: Section, _ key: String) -> JSONValue? { m.read(setting(key).info) }
 
-    static func readModel(_ m: Section) -> ModelConfig? {
+    /// The name is parsed by `ModelName` (the one grammar); a preset's architecture, or a custom one's required
+    /// settings, is the base; the file's settings are laid over it; `ModelSpec.validate()` judges the result.
+    static func readModel(_ m: Section) -> ModelSection? {
         guard let typed = m.string("name", example: setting("name").info.example) else {
             if !m.has("name") { m.missing("name", example: setting("name").info.example) }
             return nil
         }
-        let name = typed.lowercased()
-        let denseNames = DenseNetConfig.presets.map(\.name).joined(separator: "|")
-        let resNames = ResNetConfig.presets.map(\.name).joined(separator: "|")
-        let denseGrammar = try! Regex<(Substring, Substring, Substring?, Substring?)>(
-            "^(\(denseNames)|custom)(?:-se(\\d+)(?:-(block|layer|transition))?)?$")
-        let resGrammar = try! Regex<(Substring, Substring, Substring?)>("^(\(resNames)|resnet-custom)(?:-se(\\d+))?$")
-        if let match = name.firstMatch(of: resGrammar) {
-            return readResNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) })
-        }
-        guard let match = name.firstMatch(of: denseGrammar) else {
-            let suggestion = nearest(name, in: ConfigReader.modelNames).map { "Did you mean '\($0)'? " } ?? ""
+        guard let name = ModelName(typed) else {
+            let suggestion = nearest(typed.lowercased(), in: ConfigReader.modelNames).map { "Did you mean '\($0)'? " } ?? ""
             m.report("name", "unknown model '\(typed)'", fix: suggestion + ConfigReader.modelNameHelp)
             return nil
         }
-        return readDenseNet(m, typed: typed, base: String(match.1), nameSE: match.2.flatMap { Int($0) },
-                            namePlacement: match.3.flatMap { SEPlacement(rawValue: String($0)) })
+        switch name.family {
+        case .denseNet: return readDenseNet(m, typed: typed, name: name)
+        case .resNet: return readResNet(m, typed: typed, name: name)
+        }
     }
 
     /// The SE reduction from the name's `-seN` and `se_reduction` (which must agree), or nil.
-    static func readSEReduction(_ m: Section, typed: String, base: String, nameSE: Int?) -> (Int?, ok: Bool) {
-        var se = nameSE
-        if let nameSE, nameSE < 1 {
-            m.report("name", "SE reduction must be at least 1, got \(nameSE)", fix: "Use e.g. \(base)-se16")
-            return (nil, false)
+    static func readSEReduction(_ m: Section, typed: String, name: ModelName) -> Int? {
+        guard let r = value(m, "se_reduction")?.intValue else { return name.seReduction }
+        if let nameSE = name.seReduction, nameSE != r {
+            m.report("se_reduction", "\(r) contradicts the model name '\(typed)' (reduction \(nameSE))",
+                     fix: "Remove model.se_reduction or use the name without -se\(nameSE)")
         }
-        if let r = value(m, "se_reduction")?.intValue {
-            if let nameSE, nameSE != r {
-                m.report("se_reduction", "\(r) contradicts the model name '\(typed)' (reduction \(nameSE))",
-                         fix: "Remove model.se_reduction or use the name without -se\(nameSE)")
-            }
-            se = r
-        }
-        return (se, true)
+        return r
     }
 
     /// Settings of the other family are errors, not silently ignored.
-    static func rejectForeignKeys(_ m: Section, of family: Condition<ModelConfig>, typed: String) {
+    static func rejectForeignKeys(_ m: Section, of family: Condition<ModelSection>, typed: String) {
         let own = family.doc == denseNetOnly.doc ? resNetOnly.doc : denseNetOnly.doc
         for s in settings where s.condition?.doc == family.doc && m.has(s.key) {
             m.report(s.key, "applies only to \(family.doc)s, not to '\(typed)' (a \(own))", fix: "Remove model.\(s.key)")
@@ -299,66 +294,85 @@ extension ModelConfig: CustomSectionReader {
         if !m.has(key) { m.missing(key, example: example ?? setting(key).info.example) }
     }
 
-    static func readDenseNet(_ m: Section, typed: String, base: String, nameSE: Int?, namePlacement: SEPlacement?) -> ModelConfig? {
+    /// `spec.validate()`'s verdict as a problem of the file: at the key it names, or at `name` when the name alone
+    /// says it (e.g. `-se512`). Returns whether the architecture is valid.
+    static func validate(_ spec: ModelSpec, _ m: Section) -> Bool {
+        do {
+            try spec.validate()
+            return true
+        } catch let ModelError.invalidConfig(key, problem, fix) {
+            m.report(m.has(key) ? key : "name", problem, fix: fix ?? "Change model.\(key)")
+        } catch {
+            m.report("name", "\(error)", fix: "Change the model section")
+        }
+        return false
+    }
+
+    static func readDenseNet(_ m: Section, typed: String, name: ModelName) -> ModelSection? {
         rejectForeignKeys(m, of: resNetOnly, typed: typed)
-        let preset = DenseNetConfig.presets.first { $0.name == base }?.config
-        if base == "custom" { require(m, "growth_rate", example: "12"); require(m, "block_config", example: "[2, 2]") }
-        let growth = value(m, "growth_rate")?.intValue ?? preset?.growthRate
-        let blocks = (value(m, "block_config")?.arrayOfInts) ?? preset?.blockConfig
-        let initChannels = value(m, "init_channels")?.intValue ?? preset?.initChannels ?? 2 * (growth ?? 32)
-        let bnSize = value(m, "bn_size")?.intValue ?? 4
-        let compression = value(m, "compression")?.doubleValue ?? 0.5
-        let dropRate = value(m, "drop_rate")?.doubleValue ?? 0
+        if name.preset == nil { require(m, "growth_rate", example: "12"); require(m, "block_config", example: "[2, 2]") }
+        let growth = value(m, "growth_rate")?.intValue
+        let blocks = value(m, "block_config")?.arrayOfInts
+        let initChannels = value(m, "init_channels")?.intValue
+        let bnSize = value(m, "bn_size")?.intValue
+        let compression = value(m, "compression")?.doubleValue
+        let dropRate = value(m, "drop_rate")?.doubleValue
         let classes = value(m, "classes")?.intValue
-        let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
-        guard ok else { return nil }
-        var placement = namePlacement
+        let se = readSEReduction(m, typed: typed, name: name)
+        var placement = name.sePlacement
         if let p = value(m, "se_placement")?.stringValue.flatMap(SEPlacement.init) {
-            if let namePlacement, namePlacement != p {
+            if let namePlacement = name.sePlacement, namePlacement != p {
                 m.report("se_placement", "\(p.rawValue) contradicts the model name '\(typed)' (placement \(namePlacement.rawValue))",
                          fix: "Remove model.se_placement or the -\(namePlacement.rawValue) suffix of the name")
             }
             if se == nil {
                 m.report("se_placement", "places SE, but this model has none",
-                         fix: "Add `se_reduction: 16` (or use a name with -seN, e.g. \(base)-se16-\(p.rawValue))")
+                         fix: "Add `se_reduction: 16` (or use a name with -seN, e.g. \(name.base)-se16-\(p.rawValue))")
             }
             placement = p
         }
-        guard let growth, let blocks else { return nil }
-        let engine = DenseNetConfig(growthRate: growth, blockConfig: blocks, initChannels: initChannels, bnSize: bnSize,
-                                    compression: compression, dropRate: dropRate, classes: 2, seReduction: se,
-                                    sePlacement: placement ?? .block)
-        // Squeeze-and-Excitation squeezes C channels to C / r (integer division): r > C leaves zero channels.
-        if let r = se, let site = engine.seSites.first(where: { $0.channels / r < 1 }) {
-            let narrowest = engine.seSites.map(\.channels).min()!
-            let key = m.has("se_reduction") ? "se_reduction" : "name"
-            let suffix = engine.sePlacement == .block ? "" : "-\(engine.sePlacement.rawValue)"
-            m.report(key, "SE reduction \(r) leaves zero channels at \(site.name), whose output "
-                     + "has \(site.channels) channels (\(site.channels) / \(r) = 0)",
-                     fix: "Use a reduction of at most \(narrowest) (the narrowest place SE sees), e.g. "
-                         + "\(base)-se\(min(16, narrowest))\(suffix)")
+        // The base: the preset, or a custom architecture from its required settings with the standard constants.
+        var c: DenseNetConfig
+        if case .denseNet(let preset)? = name.preset {
+            c = preset
+        } else {
+            guard let growth, let blocks else { return nil }
+            c = .standard(growthRate: growth, blockConfig: blocks)
         }
-        return ModelConfig(engine, classes: classes)
+        // The file's values over it.
+        if let growth { c.growthRate = growth }
+        if let blocks { c.blockConfig = blocks }
+        if let initChannels { c.initChannels = initChannels }
+        if let bnSize { c.bnSize = bnSize }
+        if let compression { c.compression = compression }
+        if let dropRate { c.dropRate = dropRate }
+        c.seReduction = se
+        c.sePlacement = placement ?? .standard
+        guard validate(.denseNet(c), m) else { return nil }
+        return ModelSection(c, classes: classes)
     }
 
-    static func readResNet(_ m: Section, typed: String, base: String, nameSE: Int?) -> ModelConfig? {
+    static func readResNet(_ m: Section, typed: String, name: ModelName) -> ModelSection? {
         rejectForeignKeys(m, of: denseNetOnly, typed: typed)
-        let preset = ResNetConfig.presets.first { $0.name == base }?.config
-        if base == "resnet-custom" { require(m, "block"); require(m, "layers") }
-        let block = value(m, "block")?.stringValue.flatMap(ResidualBlockKind.init) ?? preset?.block
-        let layers = value(m, "layers")?.arrayOfInts ?? preset?.layers
-        let width = value(m, "width")?.intValue ?? preset?.width ?? 64
+        if name.preset == nil { require(m, "block"); require(m, "layers") }
+        let block = value(m, "block")?.stringValue.flatMap(ResidualBlockKind.init)
+        let layers = value(m, "layers")?.arrayOfInts
+        let width = value(m, "width")?.intValue
         let classes = value(m, "classes")?.intValue
-        let (se, ok) = readSEReduction(m, typed: typed, base: base, nameSE: nameSE)
-        guard ok, let block, let layers else { return nil }
-        let engine = ResNetConfig(block: block, layers: layers, width: width, classes: 2, seReduction: se)
-        if let r = se, engine.outChannels(stage: 0) / r < 1 {
-            let c = engine.outChannels(stage: 0)
-            m.report(m.has("se_reduction") ? "se_reduction" : "name",
-                     "SE reduction \(r) leaves zero channels in the first stage's blocks, whose output has \(c) channels (\(c) / \(r) = 0)",
-                     fix: "Use a reduction of at most \(c), e.g. \(base)-se\(min(16, c))")
+        let se = readSEReduction(m, typed: typed, name: name)
+        var c: ResNetConfig
+        if case .resNet(let preset)? = name.preset {
+            c = preset
+        } else {
+            guard let block, let layers else { return nil }
+            c = .standard(block: block, layers: layers)
         }
-        return ModelConfig(engine, classes: classes)
+        if let block { c.block = block }
+        if let layers { c.layers = layers }
+        if let width { c.width = width }
+        c.seReduction = se
+        guard validate(.resNet(c), m) else { return nil }
+        return ModelSection(c, classes: classes)
     }
 }
 

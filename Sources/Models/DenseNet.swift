@@ -79,16 +79,13 @@ public final class DenseNet {
     }
 
     /// Spatial size of each stage for an `s×s` input: stem conv, after max pool, then each block.
+    /// (`DenseNetConfig.featureSides`: the one statement of this arithmetic, which the experiment file's size check
+    /// uses too.)
     public func spatialSizes(_ h: Int, _ w: Int) throws -> [(h: Int, w: Int)] {
-        let c0 = conv0.outputSize(h, w)
-        var sizes = [c0]
-        var cur = pool0.outputSize(c0.h, c0.w)
-        for (i, _) in stages.enumerated() {
-            sizes.append(cur)
-            if i < stages.count - 1 { cur = (cur.h / 2, cur.w / 2) }
-        }
-        if sizes.contains(where: { $0.h < 1 || $0.w < 1 }) { throw ModelError.inputTooSmall(min(h, w)) }
-        return sizes
+        let hs = config.featureSides(input: h), ws = config.featureSides(input: w)
+        let sizes = [(hs.stem, ws.stem)] + zip(hs.blocks, ws.blocks).map { ($0, $1) }
+        if sizes.contains(where: { $0.0 < 1 || $0.1 < 1 }) { throw ModelError.inputTooSmall(min(h, w)) }
+        return sizes.map { (h: $0.0, w: $0.1) }
     }
 
     // MARK: activations

@@ -50,7 +50,7 @@ extension RunStore {
 
     /// The run's external test results, by name then weights (`best` before `last`).
     public func externalTests(runID: Int64) throws -> [ExternalTest] {
-        try read { db in try RunStore.fetchExternalTests(db, runID: runID) }
+        try read { db in try RunStore.fetchExternalTests(db, runID: runID, store: self.path) }
     }
 
     /// Inserts one result; with `replacing` false an existing (run, name, weights) row is kept (merge).
@@ -70,7 +70,7 @@ extension RunStore {
         return true
     }
 
-    static func fetchExternalTests(_ db: Database, runID: Int64) throws -> [ExternalTest] {
+    static func fetchExternalTests(_ db: Database, runID: Int64, store path: String) throws -> [ExternalTest] {
         // A store written before schema v3, opened read-only (a merge source, `status --dir`), has no such table:
         // it holds no external results.
         guard try db.tableExists(ExternalTestRow.databaseTableName) else { return [] }
@@ -83,7 +83,7 @@ extension RunStore {
                     .filter(ExternalPredictionRow.Columns.testID == test.id!)
                     .order(ExternalPredictionRow.Columns.file)
                     .fetchAll(db)
-                return test.test(predictions: predictions.map(\.prediction))
+                return test.test(predictions: try predictions.map { try $0.prediction(store: path) })
             }
     }
 }

@@ -342,7 +342,7 @@ extension RunStore {
                 .filter(PredictionRow.Columns.runID == runID && PredictionRow.Columns.kind == kind.rawValue)
                 .order(PredictionRow.Columns.file)
                 .fetchAll(db)
-                .map { ($0.epoch, $0.prediction) }
+                .map { ($0.epoch, try $0.prediction(store: self.path)) }
         }
     }
 }

@@ -21,6 +21,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
     case leaseLost(runID: Int64, status: RunStatus)
     /// Bad argument to an API call (e.g. negative staleAfter).
     case invalidArgument(String)
+    /// A stored value that does not parse (`text`: its beginning).
+    case unreadableValue(path: String, what: String, text: String)
     /// Any other SQLite error, with the file it happened on.
     case database(path: String, message: String)
     /// A merge source that is not an export document or run store ablate can read.
@@ -50,6 +52,9 @@ public enum StoreError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .leaseLost(runID, status):
             return "run \(runID) is no longer held by this process (its status is now '\(status.rawValue)'): "
                 + "another process reclaimed it after a stale heartbeat, or it already ended. Stop working on it."
+        case let .unreadableValue(path, what, text):
+            return "\(path): \(what) cannot be read (stored as '\(text)'); a program other than ablate changed "
+                + "the file. Restore it from a copy or an export (`ablate merge runs.json --into NEW.sqlite`)."
         case let .invalidArgument(message):
             return message
         case let .unknownExperiment(path, name, known):

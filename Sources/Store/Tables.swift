@@ -190,10 +190,14 @@ extension Prediction {
     /// The `probabilities` column: a canonical JSON array.
     var probabilitiesText: String { JSONValue.array(probabilities.map { .double($0) }).canonical }
 
-    /// A prediction read back from its columns (an unreadable `probabilities` text reads as no probabilities).
-    init(file: String, label: Int, probabilitiesText text: String) {
-        self.init(file: file, label: label,
-                  probabilities: (try? JSONDecoder().decode([Double].self, from: Data(text.utf8))) ?? [])
+    /// A prediction read back from its columns; an unreadable `probabilities` text is an error naming the row,
+    /// not an empty list a report would take for a prediction without probabilities.
+    init(file: String, label: Int, probabilitiesText text: String, store path: String) throws {
+        guard let probabilities = try? JSONDecoder().decode([Double].self, from: Data(text.utf8)) else {
+            throw StoreError.unreadableValue(path: path, what: "the probabilities of the prediction for \(file)",
+                                             text: String(text.prefix(80)))
+        }
+        self.init(file: file, label: label, probabilities: probabilities)
     }
 }
 
@@ -251,7 +255,9 @@ extension PredictionRow {
                   predicted: p.predicted, probabilities: p.probabilitiesText)
     }
 
-    var prediction: Prediction { Prediction(file: file, label: label, probabilitiesText: probabilities) }
+    func prediction(store path: String) throws -> Prediction {
+        try Prediction(file: file, label: label, probabilitiesText: probabilities, store: path)
+    }
 }
 
 extension ExternalTestRow {
@@ -275,5 +281,7 @@ extension ExternalPredictionRow {
                   probabilities: p.probabilitiesText)
     }
 
-    var prediction: Prediction { Prediction(file: file, label: label, probabilitiesText: probabilities) }
+    func prediction(store path: String) throws -> Prediction {
+        try Prediction(file: file, label: label, probabilitiesText: probabilities, store: path)
+    }
 }

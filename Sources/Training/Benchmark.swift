@@ -45,7 +45,7 @@ public enum Benchmark {
         let input = Tensor([o.batch, o.size, o.size, 3])
         for i in 0..<input.count { input[i] = Float(rng.normal()) }
         let labels = (0..<o.batch).map { _ in Int32(rng.next() % UInt64(net.classes)) }
-        let optimizer = Optimizer(.sgd(lr: 0.01, momentum: 0.9), store: net.store)
+        let optimizer = Optimizer(.sgd(lr: 0.01, momentum: 0.9, dampening: 0, weightDecay: 0, nesterov: false), store: net.store)
         var times: [Double] = []
         Profiler.shared.enabled = false
         for i in 0..<(o.warmup + o.steps) {

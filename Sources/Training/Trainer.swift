@@ -23,12 +23,14 @@ public protocol EpochData {
     func testBatches(batchSize: Int) throws -> AnySequence<Batch>
 }
 
-public struct TrainingSettings: Codable, Equatable, Sendable {
+/// What the trainer runs: epochs, batch size, optimiser and learning-rate schedule (a run's `RunPlan` makes it from
+/// the experiment file's `training` section).
+public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs: Int
     public var batchSize: Int
     public var optimizer: OptimizerConfig
     public var schedule: LRSchedule
-    public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule = .constant) {
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule) {
         self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule
     }
 }
@@ -69,7 +71,7 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
 
 public final class Trainer {
     public let net: any Network
-    public let settings: TrainingSettings
+    public let config: TrainingConfig
     public let optimizer: Optimizer
     public private(set) var state: CheckpointState
     /// Where the per-epoch checkpoint and the best weights go (nil: keep nothing on disk).
@@ -78,11 +80,11 @@ public final class Trainer {
 
     /// A new run, or a resumed one when `checkpointURL` exists. With an `owner`, every checkpoint written names
     /// it, and an existing checkpoint that names another owner is refused before it touches the model.
-    public init(net: any Network, settings: TrainingSettings, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
+    public init(net: any Network, config: TrainingConfig, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
                 owner: CheckpointOwner? = nil) throws {
-        self.net = net; self.settings = settings
+        self.net = net; self.config = config
         self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
-        optimizer = Optimizer(settings.optimizer, store: net.store)
+        optimizer = Optimizer(config.optimizer, store: net.store)
         state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON,
                                 owner: owner)
         if let url = checkpointURL, FileManager.default.fileExists(atPath: url.path) {
@@ -110,20 +112,20 @@ public final class Trainer {
                     onEpoch: (EpochResult) throws -> Void = { _ in }) throws {
         guard data.trainCount > 0 else { throw TrainingError.emptySplit("training") }
         guard data.testCount > 0 else { throw TrainingError.emptySplit("test") }
-        let batches = (data.trainCount + settings.batchSize - 1) / settings.batchSize
-        while state.epochsDone < settings.epochs {
+        let batches = (data.trainCount + config.batchSize - 1) / config.batchSize
+        while state.epochsDone < config.epochs {
             let epoch = state.epochsDone
-            let lr = settings.schedule.learningRate(base: settings.optimizer.learningRate, epoch: epoch, totalEpochs: settings.epochs)
+            let lr = config.schedule.learningRate(base: config.optimizer.learningRate, epoch: epoch, totalEpochs: config.epochs)
             let start = DispatchTime.now().uptimeNanoseconds
             var lossSum = 0.0, correct = 0, seen = 0, index = 0
-            for batch in try data.trainBatches(epoch: epoch, batchSize: settings.batchSize) {
+            for batch in try data.trainBatches(epoch: epoch, batchSize: config.batchSize) {
                 if shouldStop() { throw TrainingError.interrupted(epochsDone: state.epochsDone) }
                 let r = try TrainStep.run(net, optimizer, input: batch.input, labels: batch.labels, lr: lr)
                 guard r.loss.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, loss: r.loss) }
                 lossSum += Double(r.loss) * Double(batch.labels.count)
                 correct += r.correct; seen += batch.labels.count; index += 1
                 let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                onBatch(BatchProgress(epoch: epoch + 1, epochs: settings.epochs, batch: index, batches: batches,
+                onBatch(BatchProgress(epoch: epoch + 1, epochs: config.epochs, batch: index, batches: batches,
                                       loss: lossSum / Double(seen), imagesPerSecond: Double(seen) / elapsed))
             }
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -155,7 +157,7 @@ public final class Trainer {
     public func evaluate(_ data: EpochData) throws -> (loss: Double, accuracy: Double, predictions: [SamplePrediction]) {
         var lossSum = 0.0, correct = 0, seen = 0
         var predictions: [SamplePrediction] = []
-        for batch in try data.testBatches(batchSize: settings.batchSize) {
+        for batch in try data.testBatches(batchSize: config.batchSize) {
             let (r, logits) = try TrainStep.evaluate(net, input: batch.input, labels: batch.labels)
             lossSum += Double(r.loss) * Double(batch.labels.count)
             correct += r.correct; seen += batch.labels.count

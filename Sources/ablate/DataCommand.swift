@@ -22,7 +22,7 @@ extension DataCommand {
         @Argument(help: "ImageFolder dataset (one subfolder per class; train/ and test/ for --split folders).")
         var directory: String
         @Option(help: "random, stratified, grouped or folders.") var split: SplitProtocol = .random
-        @Option(help: "Split seed (the default is data.split.seed's).") var seed = UInt64(SplitSettings.defaultSeed)
+        @Option(help: "Split seed (the default is data.split.seed's).") var seed = UInt64(SplitSection.defaultSeed)
         @Option(help: "Fraction of files in the test part.") var testFraction: Double = 0.2
         @Option(help: "Group key: photo (M01_02_07 → M01_02), patient (→ M01) or a regular expression whose first capture group is the key.")
         var groupKey: String = "photo"

@@ -5,7 +5,7 @@ import AblateCore
 import ArgumentParser
 
 enum OptionChecks {
-    static let maxThreads = TrainingConfig.maxThreads
+    static let maxThreads = TrainingSection.maxThreads
 
     /// `otherwise`: what leaving the option out means for this command.
     static func threads(_ value: Int?, otherwise: String = "every core") throws {

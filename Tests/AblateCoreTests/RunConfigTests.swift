@@ -66,4 +66,42 @@ final class RunConfigTests: XCTestCase {
             XCTAssertThrowsError(try JSONValue.parse(bad), bad)
         }
     }
+
+    /// A blank section (what reading and decoding start from) holds each declared default where its property has a
+    /// value, so `RunConfig()` never disagrees with its declarations (it once seeded 0 against a declared 1).
+    func testBlankSectionsHoldTheDeclaredDefaults() {
+        func check<S: SettingsSection>(_ type: S.Type) {
+            let blank = S()
+            for s in S.settings {
+                if case let .section(child, _, _) = s.info.kind { open(child); continue }
+                guard !s.info.isRequired, let declared = s.fallback(blank), let value = s.get(blank) else { continue }
+                XCTAssertEqual(value, declared, "\(S.self).\(s.key)")
+            }
+        }
+        func open(_ type: any SettingsSection.Type) { check(type) }
+        check(RunConfig.self)
+    }
+
+    /// The model names have one grammar (`ModelName`), and the presets one set of constants.
+    func testModelNamesHaveOneGrammar() throws {
+        XCTAssertEqual(ModelName("DenseNet121-SE16-Layer"),
+                       { var n = ModelName("densenet121")!; n.seReduction = 16; n.sePlacement = .layer; return n }())
+        XCTAssertEqual(ModelName("resnet-custom-se4")?.family, .resNet)
+        XCTAssertEqual(ModelName("custom-se4-transition")?.base, "custom")
+        for bad in ["densenet12", "resnet50-se16-layer", "densenet121-layer", "densenet121-se", "densenet121-se+4",
+                    "resnet-customx", "custom-se4-layer-x", ""] {
+            XCTAssertNil(ModelName(bad), bad)
+        }
+        XCTAssertThrowsError(try ModelSpec.named("custom"))
+        XCTAssertThrowsError(try ModelSpec.named("densenet121-se0")) { XCTAssertTrue("\($0)".contains("at least 1"), "\($0)") }
+        XCTAssertNil(ModelSpec.backboneWithoutSE(of: "custom-se4"), "custom names no one backbone")
+        for (_, preset) in DenseNetConfig.presets {
+            XCTAssertEqual([preset.bnSize, Int(preset.compression * 2)], [DenseNetConfig.standardBNSize, Int(DenseNetConfig.standardCompression * 2)])
+            XCTAssertEqual(preset.dropRate, DenseNetConfig.standardDropRate)
+        }
+        for (_, preset) in ResNetConfig.presets { XCTAssertEqual(preset.width, ResNetConfig.standardWidth) }
+        // The experiment file's size check and the network's shapes share one arithmetic.
+        XCTAssertEqual(DenseNetConfig.densenet121.minimumInputSize, 29)
+        XCTAssertEqual(DenseNetConfig.densenet121.featureSides(input: 224).blocks, [56, 28, 14, 7])
+    }
 }

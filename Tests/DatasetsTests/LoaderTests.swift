@@ -1,4 +1,5 @@
 import XCTest
+import AblateCore
 @testable import Datasets
 
 final class LoaderTests: XCTestCase {
@@ -34,8 +35,7 @@ final class LoaderTests: XCTestCase {
     func testLoaderCoversEveryIndexOncePerEpochAndPrefetchMatchesDirectAssembly() throws {
         let (cache, _) = try smallCache()
         let indices = [0, 1, 2, 3, 5, 6, 8]
-        let loader = try BatchLoader(cache: cache, indices: indices, batchSize: 3, shuffle: true, seed: 4,
-                                     augmentation: .standard)
+        let loader = try BatchLoader(cache: cache, indices: indices, batchSize: 3, shuffle: true, seed: 4, augmentation: .standard, normalization: .imagenet)
         XCTAssertEqual(loader.batchesPerEpoch, 3)
         let perImage = cache.bytesPerImage
         var images = [Float](repeating: 0, count: loader.floatsPerBatch)
@@ -65,9 +65,9 @@ final class LoaderTests: XCTestCase {
             XCTAssertEqual(batch, 3)
             XCTAssertEqual(seen.sorted(), indices, "epoch \(epoch) sees every sample once")
         }
-        let dropping = try BatchLoader(cache: cache, indices: indices, batchSize: 3, shuffle: false, dropLast: true)
+        let dropping = try BatchLoader(cache: cache, indices: indices, batchSize: 3, shuffle: false, seed: 0, augmentation: nil, normalization: .imagenet, dropLast: true)
         XCTAssertEqual(dropping.batchesPerEpoch, 2)
-        assertDatasetError(try BatchLoader(cache: cache, indices: [99], batchSize: 2, shuffle: false), contains: ["99"])
+        assertDatasetError(try BatchLoader(cache: cache, indices: [99], batchSize: 2, shuffle: false, seed: 0, augmentation: nil, normalization: .imagenet), contains: ["99"])
     }
 
     func testAugmentationIsDeterministicPerSampleAndEpoch() throws {
@@ -96,7 +96,7 @@ final class LoaderTests: XCTestCase {
     func testFlipAloneMirrorsExactlyAndJitterScales() throws {
         let (cache, _) = try smallCache()
         let size = cache.size, perImage = cache.bytesPerImage
-        var flipOnly = AugmentationConfig(horizontalFlipProbability: 1, cropScale: nil, brightness: 0, contrast: 0)
+        var flipOnly = AugmentationConfig(horizontalFlipProbability: 1, cropScale: nil, cropRatio: RandomResizedCropSection.standardRatio, brightness: 0, contrast: 0, seed: 0)
         var images = [Float](repeating: 0, count: perImage)
         var label: Int32 = 0
         images.withUnsafeMutableBufferPointer {
@@ -141,26 +141,25 @@ final class LoaderTests: XCTestCase {
         let folder = try TemporaryFolder()
         _ = try SyntheticData.write(to: folder.path, classes: 2, perClass: 10, size: 16, seed: 3)
         try folder.write(Array("broken".utf8), to: "class0/broken.jpg")
-        let data = try PreparedDataset(root: folder.path, split: SplitConfig(strategy: .stratified, seed: 2),
+        let data = try PreparedDataset(root: folder.path, split: SplitConfig(strategy: .stratified, testFraction: 0.2, seed: 2, groupKey: nil),
                                        options: ImageLoadOptions(size: 16))
         XCTAssertEqual(data.classNames, ["class0", "class1"])
         XCTAssertEqual(data.cache.count, 20)
         XCTAssertEqual(data.audit.skippedFiles, 1)
         XCTAssertEqual(data.split.train.count + data.split.test.count, 20)
         XCTAssertEqual(data.audit.testFiles, 4)
-        let train = try data.trainLoader(batchSize: 5, seed: 1)
+        let train = try data.trainLoader(batchSize: 5, augmentation: .standard, seed: 1, normalization: .imagenet)
         XCTAssertEqual(train.batchesPerEpoch, 3)
         XCTAssertNotNil(train.augmentation)
-        let test = try data.testLoader(batchSize: 3)
+        let test = try data.testLoader(batchSize: 3, normalization: .imagenet)
         XCTAssertEqual(test.batchesPerEpoch, 2)
         XCTAssertNil(test.augmentation)
     }
 
     func testBadOptionsAreErrors() throws {
         let (cache, folder) = try smallCache()
-        assertDatasetError(try BatchLoader(cache: cache, indices: [0], batchSize: 0, shuffle: false), contains: ["batch size"])
-        assertDatasetError(try BatchLoader(cache: cache, indices: [0], batchSize: 1, shuffle: false,
-                                           normalization: Normalization(mean: [0], std: [1])), contains: ["3 means"])
+        assertDatasetError(try BatchLoader(cache: cache, indices: [0], batchSize: 0, shuffle: false, seed: 0, augmentation: nil, normalization: .imagenet), contains: ["batch size"])
+        assertDatasetError(try BatchLoader(cache: cache, indices: [0], batchSize: 1, shuffle: false, seed: 0, augmentation: nil, normalization: Normalization(mean: [0], std: [1])), contains: ["3 means"])
         assertDatasetError(try ImageCache(index: try ImageFolder.scan(folder.path),
                                           options: ImageLoadOptions(size: 0)), contains: ["image size 0"])
     }
@@ -197,7 +196,7 @@ final class SyntheticDataTests: XCTestCase {
         let folder = try TemporaryFolder()
         _ = try SyntheticData.write(to: folder.path, classes: 2, perClass: 30, size: 32, seed: 5)
         let cache = try ImageCache(index: try ImageFolder.scan(folder.path), options: ImageLoadOptions(size: 32))
-        let split = try cache.split(SplitConfig(strategy: .stratified, testFraction: 0.5, seed: 1))
+        let split = try cache.split(SplitConfig(strategy: .stratified, testFraction: 0.5, seed: 1, groupKey: nil))
         let size = cache.size, perImage = cache.bytesPerImage
         var images = [Float](repeating: 0, count: cache.count * perImage)
         var labels = [Int32](repeating: 0, count: cache.count)

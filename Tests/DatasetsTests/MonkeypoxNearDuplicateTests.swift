@@ -58,7 +58,7 @@ final class MonkeypoxNearDuplicateTests: XCTestCase {
         print("signatures: \(String(format: "%.2f", Date().timeIntervalSince(start))) s for \(cache.count) images")
         var report = ""
         for seed: UInt64 in [1, 2, 3] {
-            let split = try DatasetSplit(files: cache.files, config: SplitConfig(strategy: .random, seed: seed))
+            let split = try DatasetSplit(files: cache.files, config: SplitConfig(strategy: .random, testFraction: 0.2, seed: seed, groupKey: nil))
             let t0 = Date()
             let all = Self.scores(split: split, signatures: signatures)
             let o = Self.outcome(files: cache.files, split: split, scores: all, thresholds: .standard)

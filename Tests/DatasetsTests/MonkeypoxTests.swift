@@ -13,14 +13,14 @@ final class MonkeypoxTests: XCTestCase {
 
     func testRandomSplitLeaksAndPhotoGroupedSplitDoesNot() throws {
         let index = try ImageFolder.scan(try Fixtures.monkeypox())
-        let random = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .random, seed: 1))
+        let random = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .random, testFraction: 0.2, seed: 1, groupKey: nil))
         let leaky = try LeakageAudit(files: index.files, split: random, groupKey: .photo)
         XCTAssertEqual(leaky.testFiles, 428)
         XCTAssertGreaterThan(leaky.testByteIdenticalInTrain, 10, "163 groups of identical files: some straddle")
         XCTAssertGreaterThan(leaky.testGroupSharedWithTrain, 300, "almost every test photo has copies in train")
 
         for rule in [GroupKeyRule.photo, .patient] {
-            let grouped = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .grouped, seed: 1, groupKey: rule))
+            let grouped = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 1, groupKey: rule))
             let audit = try LeakageAudit(files: index.files, split: grouped)
             XCTAssertEqual(audit.testByteIdenticalInTrain, 0, rule.name)
             XCTAssertEqual(audit.testGroupSharedWithTrain, 0, rule.name)

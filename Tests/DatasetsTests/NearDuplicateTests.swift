@@ -130,7 +130,7 @@ final class NearDuplicateTests: XCTestCase {
         }
         let broken = try folder.write(Array("not an image".utf8), to: "c0/notes.jpg")
         let truncated = try folder.write(Array(try ImageEncoder.jpeg(Self.scene(seed: 9)).prefix(40)), to: "c1/cut.jpg")
-        let data = try PreparedDataset(root: folder.path, split: SplitConfig(strategy: .random, testFraction: 0.5, seed: 1),
+        let data = try PreparedDataset(root: folder.path, split: SplitConfig(strategy: .random, testFraction: 0.5, seed: 1, groupKey: nil),
                                        options: ImageLoadOptions(size: 64))
         XCTAssertEqual(Set(data.audit.skipped.map(\.path)), [broken, truncated])
         let near = try XCTUnwrap(data.audit.nearDuplicates?.testAgainstTrain)

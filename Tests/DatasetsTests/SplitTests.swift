@@ -19,21 +19,21 @@ final class SplitTests: XCTestCase {
 
     func testRandomSplitSizesLikeRandomSplitAndDeterministic() throws {
         let files = fakeFiles()
-        let config = SplitConfig(strategy: .random, testFraction: 0.2, seed: 7)
+        let config = SplitConfig(strategy: .random, testFraction: 0.2, seed: 7, groupKey: nil)
         let split = try DatasetSplit(files: files, config: config)
         // floor(2142·0.8) = 1713, floor(2142·0.2) = 428, the remaining file goes to train first.
         XCTAssertEqual(split.train.count, 1714)
         XCTAssertEqual(split.test.count, 428)
         assertPartition(split, count: files.count)
         XCTAssertEqual(try DatasetSplit(files: files, config: config), split, "same seed, same split")
-        XCTAssertNotEqual(try DatasetSplit(files: files, config: SplitConfig(strategy: .random, seed: 8)).test, split.test)
-        let small = try DatasetSplit(files: Array(files.prefix(10)), config: SplitConfig(strategy: .random, testFraction: 0.3, seed: 1))
+        XCTAssertNotEqual(try DatasetSplit(files: files, config: SplitConfig(strategy: .random, testFraction: 0.2, seed: 8, groupKey: nil)).test, split.test)
+        let small = try DatasetSplit(files: Array(files.prefix(10)), config: SplitConfig(strategy: .random, testFraction: 0.3, seed: 1, groupKey: nil))
         XCTAssertEqual(small.test.count, 3)
     }
 
     func testStratifiedKeepsTheFractionPerClass() throws {
         let files = fakeFiles()
-        let split = try DatasetSplit(files: files, config: SplitConfig(strategy: .stratified, testFraction: 0.2, seed: 3))
+        let split = try DatasetSplit(files: files, config: SplitConfig(strategy: .stratified, testFraction: 0.2, seed: 3, groupKey: nil))
         let testLabels = split.test.map { files[$0].label }
         XCTAssertEqual(testLabels.filter { $0 == 0 }.count, 196)   // 980 · 0.2
         XCTAssertEqual(testLabels.filter { $0 == 1 }.count, 232)   // floor(1162 · 0.2)
@@ -43,8 +43,7 @@ final class SplitTests: XCTestCase {
     func testGroupedSplitNeverSharesAGroup() throws {
         let files = fakeFiles()
         for rule in [GroupKeyRule.photo, .patient] {
-            let split = try DatasetSplit(files: files, config: SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 5,
-                                                                           groupKey: rule))
+            let split = try DatasetSplit(files: files, config: SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 5, groupKey: rule))
             let matcher = try rule.matcher()
             let trainKeys = Set(split.train.map { matcher.key(forFileName: files[$0].fileName) })
             let testKeys = Set(split.test.map { matcher.key(forFileName: files[$0].fileName) })
@@ -72,7 +71,7 @@ final class SplitTests: XCTestCase {
     }
 
     func testBadFractionIsAnError() {
-        assertDatasetError(try DatasetSplit(files: fakeFiles(count: 10), config: SplitConfig(strategy: .random, testFraction: 1.5)),
+        assertDatasetError(try DatasetSplit(files: fakeFiles(count: 10), config: SplitConfig(strategy: .random, testFraction: 1.5, seed: 0, groupKey: nil)),
                            contains: ["1.5", "between 0 and 1"])
     }
 
@@ -83,14 +82,14 @@ final class SplitTests: XCTestCase {
         try folder.writeClasses(["cat", "dog"], perClass: 2, under: "val/")
         let index = try ImageFolder.scan(folder.path, layout: .splitFolders)
         XCTAssertEqual(index.classNames, ["cat", "dog"])
-        let split = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .folders))
+        let split = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .folders, testFraction: 0.2, seed: 0, groupKey: nil))
         XCTAssertEqual(split.train.count, 6)
         XCTAssertEqual(split.test.count, 2)
         XCTAssertEqual(split.validation.count, 4)
         XCTAssertTrue(split.test.allSatisfy { index.files[$0].path.contains("/test/") })
         // A plain class-folder scan cannot be split by folders.
         assertDatasetError(try DatasetSplit(files: try ImageFolder.scan(folder.path + "/train").files,
-                                            config: SplitConfig(strategy: .folders)), contains: ["train/ and test/"])
+                                            config: SplitConfig(strategy: .folders, testFraction: 0.2, seed: 0, groupKey: nil)), contains: ["train/ and test/"])
     }
 
     func testFoldersSplitErrors() throws {
@@ -112,7 +111,7 @@ final class LeakageAuditTests: XCTestCase {
         try folder.write(Array(copy), to: "test/b/zz_9_0.jpg")
         try folder.write(try ImageEncoder.jpeg(Fixtures.gradient(width: 16, height: 16, seed: 99)), to: "test/a/a_1_5.jpg")
         let index = try ImageFolder.scan(folder.path, layout: .splitFolders)
-        let split = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .folders))
+        let split = try DatasetSplit(files: index.files, config: SplitConfig(strategy: .folders, testFraction: 0.2, seed: 0, groupKey: nil))
         let audit = try LeakageAudit(files: index.files, split: split, groupKey: .photo)
         XCTAssertEqual(audit.trainFiles, 6)
         XCTAssertEqual(audit.testFiles, 4)

@@ -71,7 +71,7 @@ final class TransferModelTests: XCTestCase {
     func testNewNamesAndSettings() throws {
         let resnet = try experiment(model: "resnet50-se16").runs[0]
         XCTAssertEqual(resnet.config.model.name, "resnet50-se16")
-        XCTAssertEqual(resnet.config.model.spec(classes: 2), try ModelSpec.named("resnet50-se16"))
+        XCTAssertEqual(try resnet.config.model.spec(classes: 2), try ModelSpec.named("resnet50-se16"))
         XCTAssertTrue(resnet.canonicalJSON.contains(
             "\"model\":{\"block\":\"bottleneck\",\"layers\":[3,4,6,3],\"name\":\"resnet50-se16\",\"se_reduction\":16,\"width\":64}"),
                       resnet.canonicalJSON)
@@ -83,7 +83,7 @@ final class TransferModelTests: XCTestCase {
         XCTAssertEqual(layer.configHash, try experiment(model: "densenet121-se16-layer").runs[0].configHash)
         XCTAssertNotEqual(layer.configHash, try experiment(model: "densenet121-se16").runs[0].configHash)
         XCTAssertEqual(try RunConfig.decode(json: layer.canonicalJSON), layer.config)
-        XCTAssertEqual(layer.config.model.spec(classes: 2), try ModelSpec.named("densenet121-se16-layer"))
+        XCTAssertEqual(try layer.config.model.spec(classes: 2), try ModelSpec.named("densenet121-se16-layer"))
 
         let transition = try experiment(model: "DenseNet121-SE8-Transition").runs[0]
         XCTAssertEqual(transition.config.model.name, "densenet121-se8-transition")

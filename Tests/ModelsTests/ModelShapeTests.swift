@@ -95,11 +95,11 @@ final class ModelShapeTests: XCTestCase {
     func testNamesAndValidation() throws {
         XCTAssertEqual(try DenseNetConfig.named("DenseNet121-SE16").seReduction, 16)
         XCTAssertThrowsError(try DenseNetConfig.named("resnet50")) { XCTAssertTrue("\($0)".contains("resnet50")) }
-        XCTAssertEqual(try ModelSpec.named("ResNet50-SE16"), .resNet(ResNetConfig(block: .bottleneck, layers: [3, 4, 6, 3], seReduction: 16)))
-        XCTAssertThrowsError(try ModelSpec.named("resnet50-se512")) { XCTAssertTrue("\($0)".contains("leaves 0 channels"), "\($0)") }
+        XCTAssertEqual(try ModelSpec.named("ResNet50-SE16"), .resNet(ResNetConfig(block: .bottleneck, layers: [3, 4, 6, 3], width: 64, classes: 2, seReduction: 16)))
+        XCTAssertThrowsError(try ModelSpec.named("resnet50-se512")) { XCTAssertTrue("\($0)".contains("leaves zero channels"), "\($0)") }
         XCTAssertThrowsError(try ModelSpec.named("resnet101")) { XCTAssertTrue("\($0)".contains("resnet18, resnet34, resnet50"), "\($0)") }
         XCTAssertThrowsError(try DenseNetConfig.named("densenet121-se2048")) { e in
-            XCTAssertTrue("\(e)".contains("leaves 0 channels"), "\(e)")
+            XCTAssertTrue("\(e)".contains("leaves zero channels"), "\(e)")
         }
         var bad = DenseNetConfig.densenet121
         bad.compression = 0
@@ -108,7 +108,7 @@ final class ModelShapeTests: XCTestCase {
 
     /// Global pooling is adaptive: any input ≥ 32 gives [N, classes]; odd sizes work.
     func testAnyInputSize() throws {
-        var config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2, 2, 2], initChannels: 8, bnSize: 2, classes: 3)
+        var config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2, 2, 2], initChannels: 8, bnSize: 2, compression: 0.5, dropRate: 0, classes: 3, seReduction: nil, sePlacement: .block)
         config.seReduction = 4
         let net = try DenseNet(config, seed: 3)
         for s in [32, 45, 64] {

@@ -15,7 +15,9 @@ final class PretrainedBadFileTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
-    let tiny = DenseNetConfig(growthRate: 8, blockConfig: [2, 2, 2, 2], initChannels: 16, bnSize: 4, classes: 10)
+    let tiny = DenseNetConfig(growthRate: 8, blockConfig: [2, 2, 2, 2], initChannels: 16, bnSize: 4,
+                              compression: DenseNetConfig.standardCompression, dropRate: DenseNetConfig.standardDropRate,
+                              classes: 10, seReduction: nil, sePlacement: .standard)
 
     /// Loads `bytes` written as `name` into a tiny DenseNet and returns the error's text; fails when it loads or
     /// when the network changed.

@@ -23,10 +23,12 @@ final class PretrainedTests: XCTestCase {
             let classes = c["num_classes"] as! Int
             let spec: ModelSpec = name.contains("resnet")
                 ? .resNet(ResNetConfig(block: ResidualBlockKind(rawValue: c["block"] as! String)!, layers: c["layers"] as! [Int],
-                                       width: c["width"] as! Int, classes: classes))
+                                       width: c["width"] as! Int, classes: classes, seReduction: nil))
                 : .denseNet(DenseNetConfig(growthRate: c["growth_rate"] as! Int, blockConfig: c["block_config"] as! [Int],
                                            initChannels: c["init_channel"] as! Int, bnSize: c["bn_size"] as! Int,
-                                           compression: c["compression_rate"] as! Double, classes: classes))
+                                           compression: c["compression_rate"] as! Double,
+                                           dropRate: DenseNetConfig.standardDropRate, classes: classes, seReduction: nil,
+                                           sePlacement: .standard))
             let files = (m["files"] as! [[String: Any]]).map { $0["file"] as! String }
             models[name] = (spec, try ReferenceDocument.tensor(m["features"], "features", in: path),
                             try ReferenceDocument.tensor(m["logits"], "logits", in: path), files)
@@ -130,7 +132,9 @@ final class PretrainedTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-pretrained-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let plain = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, classes: 3)
+        let plain = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2,
+                                   compression: DenseNetConfig.standardCompression, dropRate: DenseNetConfig.standardDropRate,
+                                   classes: 3, seReduction: nil, sePlacement: .standard)
         var withSE = plain; withSE.seReduction = 2
         let url = dir.appendingPathComponent("se.safetensors")
         try DenseNet(withSE, seed: 1).store.save(to: url)

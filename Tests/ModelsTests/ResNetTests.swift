@@ -39,7 +39,7 @@ final class ResNetTests: XCTestCase {
     /// the logits are those of the join run after the whole branch, bit for bit.
     func testStreamedJoinGivesTheSameLogits() throws {
         defer { ResidualJoin.streams = true }
-        let net = try ResNet(ResNetConfig(block: .bottleneck, layers: [2, 1, 1, 1], width: 8, classes: 3), seed: 3)
+        let net = try ResNet(ResNetConfig(block: .bottleneck, layers: [2, 1, 1, 1], width: 8, classes: 3, seReduction: nil), seed: 3)
         let x = Tensor([3, 40, 40, 3])
         var rng = SeededGenerator(seed: 4)
         for i in 0..<x.count { x[i] = Float(rng.normal()) }

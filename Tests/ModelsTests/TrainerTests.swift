@@ -46,8 +46,8 @@ struct ToyData: EpochData {
 }
 
 final class TrainerTests: XCTestCase {
-    let config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, dropRate: 0.1, classes: 2, seReduction: 4)
-    let settings = TrainingSettings(epochs: 3, batchSize: 8, optimizer: .sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4),
+    let config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5, dropRate: 0.1, classes: 2, seReduction: 4, sePlacement: .block)
+    let settings = TrainingConfig(epochs: 3, batchSize: 8, optimizer: .sgd(lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false),
                                     schedule: .cosine(minLR: 0.001))
     var dir: URL!
 
@@ -68,21 +68,21 @@ final class TrainerTests: XCTestCase {
     func testResumeIsExact() throws {
         let data = ToyData(count: 24, size: 32, seed: 3)
         var full: [EpochResult] = []
-        try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
+        try Trainer(net: try DenseNet(config, seed: 5), config: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
             .run(data, onEpoch: { full.append($0) })
         XCTAssertEqual(full.map(\.metrics.epoch), [1, 2, 3])
 
         let ckpt = dir.appendingPathComponent("run.ckpt")
         var first: [EpochResult] = []
         var batchesSeen = 0
-        let t1 = try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
+        let t1 = try Trainer(net: try DenseNet(config, seed: 5), config: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
         XCTAssertThrowsError(try t1.run(data, shouldStop: { batchesSeen >= 5 }, onBatch: { _ in batchesSeen += 1 },
                                         onEpoch: { first.append($0) })) { e in
             XCTAssertEqual(e as? TrainingError, .interrupted(epochsDone: 1))
         }
         XCTAssertEqual(first.count, 1)
         // A fresh process: different init seed on purpose; everything must come from the checkpoint.
-        let t2 = try Trainer(net: try DenseNet(config, seed: 999), settings: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
+        let t2 = try Trainer(net: try DenseNet(config, seed: 999), config: settings, configJSON: "c", checkpointURL: ckpt, bestWeightsURL: nil)
         XCTAssertTrue(t2.isResumed)
         var rest: [EpochResult] = []
         try t2.run(data, onEpoch: { rest.append($0) })
@@ -93,9 +93,9 @@ final class TrainerTests: XCTestCase {
     func testCheckpointForAnotherConfigurationIsRefused() throws {
         let ckpt = dir.appendingPathComponent("run.ckpt")
         var s = settings; s.epochs = 1
-        try Trainer(net: try DenseNet(config, seed: 5), settings: s, configJSON: "a", checkpointURL: ckpt, bestWeightsURL: nil)
+        try Trainer(net: try DenseNet(config, seed: 5), config: s, configJSON: "a", checkpointURL: ckpt, bestWeightsURL: nil)
             .run(ToyData(count: 8, size: 32, seed: 1))
-        XCTAssertThrowsError(try Trainer(net: try DenseNet(config, seed: 5), settings: s, configJSON: "b", checkpointURL: ckpt, bestWeightsURL: nil)) {
+        XCTAssertThrowsError(try Trainer(net: try DenseNet(config, seed: 5), config: s, configJSON: "b", checkpointURL: ckpt, bestWeightsURL: nil)) {
             XCTAssertTrue("\($0)".contains("different configuration"), "\($0)")
         }
     }
@@ -104,7 +104,7 @@ final class TrainerTests: XCTestCase {
         // A corrupted image (NaN pixels) makes the loss NaN on the first batch.
         let data = ToyData(count: 24, size: 32, seed: 3)
         for i in 0..<data.train[0].0.count { data.train[0].0[i] = .nan }
-        let t = try Trainer(net: try DenseNet(config, seed: 5), settings: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
+        let t = try Trainer(net: try DenseNet(config, seed: 5), config: settings, configJSON: "c", checkpointURL: nil, bestWeightsURL: nil)
         XCTAssertThrowsError(try t.run(data)) { e in
             guard case .diverged(let epoch, _)? = e as? TrainingError else { return XCTFail("\(e)") }
             XCTAssertEqual(epoch, 1)
@@ -113,10 +113,10 @@ final class TrainerTests: XCTestCase {
     }
 
     func testLearnsTheToyTaskAndKeepsBestWeights() throws {
-        var s = settings; s.epochs = 4; s.optimizer = .adam(lr: 0.01)
+        var s = settings; s.epochs = 4; s.optimizer = .adam(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
         let best = dir.appendingPathComponent("best.safetensors")
         var records: [EpochResult] = []
-        try Trainer(net: try DenseNet(config, seed: 1), settings: s, configJSON: "c", checkpointURL: nil, bestWeightsURL: best)
+        try Trainer(net: try DenseNet(config, seed: 1), config: s, configJSON: "c", checkpointURL: nil, bestWeightsURL: best)
             .run(ToyData(count: 48, size: 32, seed: 2), onEpoch: { records.append($0) })
         XCTAssertGreaterThan(records.compactMap(\.metrics.testAccuracy).max()!, 0.8)
         XCTAssertTrue(FileManager.default.fileExists(atPath: best.path))
@@ -132,9 +132,9 @@ final class CheckpointFailureTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-diskfull-\(UUID())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let config = DenseNetConfig(growthRate: 16, blockConfig: [4, 4], initChannels: 32, bnSize: 4, classes: 2)
+        let config = DenseNetConfig(growthRate: 16, blockConfig: [4, 4], initChannels: 32, bnSize: 4, compression: 0.5, dropRate: 0, classes: 2, seReduction: nil, sePlacement: .block)
         let net = try DenseNet(config, seed: 1)
-        let opt = Optimizer(.adam(lr: 1e-3), store: net.store)
+        let opt = Optimizer(.adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), store: net.store)
         let url = dir.appendingPathComponent("run.ckpt")
         let first = CheckpointState(epochsDone: 1, optimizerStep: 3, modelRNG: net.rng, batchesTracked: 3, configJSON: "c")
         try Checkpoint.save(net, opt, first, to: url)
@@ -155,7 +155,7 @@ final class CheckpointFailureTests: XCTestCase {
 
         XCTAssertEqual(try Data(contentsOf: url), good, "the previous checkpoint must survive a failed write")
         let restored = try DenseNet(config, seed: 9)
-        let state = try Checkpoint.load(restored, Optimizer(.adam(lr: 1e-3), store: restored.store), from: url)
+        let state = try Checkpoint.load(restored, Optimizer(.adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), store: restored.store), from: url)
         XCTAssertEqual(state.epochsDone, 1)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["run.ckpt"], "no temporary file left behind")
     }

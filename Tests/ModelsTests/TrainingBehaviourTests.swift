@@ -12,14 +12,13 @@ func randomBatch(_ n: Int, _ s: Int, classes: Int, seed: UInt64) -> (Tensor, [In
     return (x, (0..<n).map { _ in Int32(rng.next() % UInt64(classes)) })
 }
 
-let tinySE = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5,
-                            dropRate: 0.2, classes: 2, seReduction: 2)
+let tinySE = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5, dropRate: 0.2, classes: 2, seReduction: 2, sePlacement: .block)
 
 final class TrainingBehaviourTests: XCTestCase {
     /// Weights and BN buffers after three SGD steps on fixed random batches.
     func threeSteps(_ config: DenseNetConfig, seed: UInt64) throws -> [Float] {
         let net = try DenseNet(config, seed: seed)
-        let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, weightDecay: 1e-4), store: net.store)
+        let opt = Optimizer(.sgd(lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false), store: net.store)
         for step in 0..<3 {
             let (x, y) = randomBatch(4, 32, classes: 2, seed: UInt64(step))
             _ = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.05)
@@ -39,8 +38,7 @@ final class TrainingBehaviourTests: XCTestCase {
     /// Determinism on both backends, with channel counts in multiples of 16 so that oneDNN's Winograd and
     /// direct kernels (where the machine has them) are the ones that run.
     func testDeterministicTrainingOnEveryBackend() throws {
-        let wide = DenseNetConfig(growthRate: 16, blockConfig: [2, 2], initChannels: 32, bnSize: 2, compression: 0.5,
-                                  dropRate: 0, classes: 2, seReduction: 4)
+        let wide = DenseNetConfig(growthRate: 16, blockConfig: [2, 2], initChannels: 32, bnSize: 2, compression: 0.5, dropRate: 0, classes: 2, seReduction: 4, sePlacement: .block)
         defer { Backend.current = .onednn }
         var finals: [[Float]] = []
         for backend in Backend.allCases {
@@ -58,7 +56,7 @@ final class TrainingBehaviourTests: XCTestCase {
     func testLossDecreasesOnAFixedBatch() throws {
         var config = tinySE; config.dropRate = 0
         let net = try DenseNet(config, seed: 1)
-        let opt = Optimizer(.adam(lr: 0.01), store: net.store)
+        let opt = Optimizer(.adam(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), store: net.store)
         let (x, y) = randomBatch(8, 32, classes: 2, seed: 42)
         let first = try TrainStep.run(net, opt, input: x, labels: y, lr: 0.01).loss
         var last = first
@@ -69,8 +67,7 @@ final class TrainingBehaviourTests: XCTestCase {
     /// Whole-network finite differences for what the references do not cover: dropout, bn_size 3, compression
     /// 0.75, three blocks, an odd input size, SE r=3.
     func testFiniteDifferenceGradients() throws {
-        let config = DenseNetConfig(growthRate: 3, blockConfig: [2, 1, 2], initChannels: 6, bnSize: 3, compression: 0.75,
-                                    dropRate: 0.25, classes: 3, seReduction: 3)
+        let config = DenseNetConfig(growthRate: 3, blockConfig: [2, 1, 2], initChannels: 6, bnSize: 3, compression: 0.75, dropRate: 0.25, classes: 3, seReduction: 3, sePlacement: .block)
         let net = try DenseNet(config, seed: 11)
         let (x, y) = randomBatch(3, 35, classes: 3, seed: 5)
         let rngStart = net.rng
@@ -138,7 +135,7 @@ final class TrainingBehaviourTests: XCTestCase {
         _ = try big.forward(x8, training: false)
         let buffers = ObjectIdentifier(big.acts!)
         XCTAssertEqual(try big.forward(x3, training: false).array, try fresh.forward(x3, training: false).array)
-        let optA = Optimizer(.sgd(lr: 0.1), store: big.store), optB = Optimizer(.sgd(lr: 0.1), store: fresh.store)
+        let optA = Optimizer(.sgd(lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false), store: big.store), optB = Optimizer(.sgd(lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false), store: fresh.store)
         let a = try TrainStep.run(big, optA, input: x3, labels: y3, lr: 0.1)
         let b = try TrainStep.run(fresh, optB, input: x3, labels: y3, lr: 0.1)
         XCTAssertEqual(a.loss, b.loss)

@@ -67,7 +67,7 @@ final class WeightFileTests: XCTestCase {
         // Nothing changed by the failed loads.
         XCTAssertEqual(net.store.stateDict(), good)
         // Through a file too, and a plain DenseNet file into an SE model.
-        let plain = try DenseNet(DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, classes: 2), seed: 1)
+        let plain = try DenseNet(DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5, dropRate: 0, classes: 2, seReduction: nil, sePlacement: .block), seed: 1)
         let url = dir.appendingPathComponent("plain.safetensors")
         try plain.store.save(to: url)
         XCTAssertThrowsError(try net.store.load(from: url)) { e in XCTAssertTrue("\(e)".contains("missing"), "\(e)") }

@@ -69,7 +69,7 @@ public struct SlurmOptions: Equatable, Sendable {
     }
 
     /// The most threads a task can use: `training.threads`' limit.
-    public static let maxCPUsPerTask = TrainingConfig.maxThreads
+    public static let maxCPUsPerTask = TrainingSection.maxThreads
 }
 
 extension SlurmPlan {

@@ -91,12 +91,13 @@ public enum ExternalEvaluation {
             let run = try store.run(id: id)
             guard run.status == .finished else { throw ExternalEvaluationError.notFinished(runID: id, label: run.label, status: run.status) }
             let config = try RunConfig.decode(json: run.configJSON)
+            let plan = try RunPlan(config)
             let trainedOn = request.dataOverride.map { Experiment.resolve($0, against: FileManager.default.currentDirectoryPath) }
                 ?? Experiment.resolve(config.data.path, against: FileManager.default.currentDirectoryPath)
             guard FileManager.default.fileExists(atPath: trainedOn) else {
                 throw ExternalEvaluationError.trainingDataMissing(runID: id, path: trainedOn)
             }
-            let (dataset, _, _) = try datasets.prepared(config.data, directory: trainedOn)
+            let (dataset, _, _) = try datasets.prepared(plan, directory: trainedOn)
             let classNames = dataset.classNames
             guard Set(classNames) == Set(folder.classNames) else {
                 throw ExternalEvaluationError.classMismatch(directory: directory, runClasses: classNames, folderClasses: folder.classNames)
@@ -106,7 +107,7 @@ public enum ExternalEvaluation {
                 ImageFile(path: $0.path, label: classNames.firstIndex(of: folder.classNames[$0.label])!)
             }
             var audit = try ExternalLeakageAudit(test: relabelled, train: dataset.split.train.map { dataset.cache.files[$0] })
-            let cache = try ImageCache(files: relabelled, classNames: classNames, options: config.data.loadOptions,
+            let cache = try ImageCache(files: relabelled, classNames: classNames, options: plan.load,
                                        alreadySkipped: folder.skipped, minimumClasses: 0)
             guard cache.count > 0 else { throw ExternalEvaluationError.noImages(directory: directory, skipped: cache.skipped) }
             // Names prove nothing about a folder from elsewhere: compare how the images look too.
@@ -117,7 +118,7 @@ public enum ExternalEvaluation {
                 let (net, epoch) = try loadWeights(run, store: store, config: config, classes: classNames.count, kind: kind)
                 Threads.set(request.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
                 progress("run \(id) \(run.label): \(kind.rawValue) weights (epoch \(epoch)) on \(cache.count) images")
-                let predictions = try predict(net, cache: cache, config: config)
+                let predictions = try predict(net, cache: cache, plan: plan)
                 let test = try summarize(name: request.testSetName, weights: kind, epoch: epoch, directory: directory,
                                          predictions: predictions, classNames: classNames, positive: positive,
                                          audit: audit)
@@ -139,7 +140,7 @@ public enum ExternalEvaluation {
             throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: checkpoint)
         }
         try ForeignCheckpoints.requireOwned(checkpoint: checkpoint, run: run, store: store)
-        let net = try config.model.spec(classes: config.model.classes ?? classes).build(seed: 0)
+        let net = try RunPlan(config).model(classes: config.model.classes ?? classes).build(seed: 0)
         switch kind {
         case .last:
             return (net, try Checkpoint.loadWeights(net, from: URL(fileURLWithPath: checkpoint)).epochsDone)
@@ -155,15 +156,15 @@ public enum ExternalEvaluation {
     }
 
     /// Eval-mode class probabilities for every cached image, in batches of the run's batch size.
-    static func predict(_ net: any Network, cache: ImageCache, config: RunConfig) throws -> [Prediction] {
-        let size = config.data.size, batch = max(1, min(config.training.batchSize, cache.count))
+    static func predict(_ net: any Network, cache: ImageCache, plan: RunPlan) throws -> [Prediction] {
+        let size = plan.load.size, batch = max(1, min(plan.training.batchSize, cache.count))
         let input = Tensor([batch, size, size, 3])
         var labels = [Int32](repeating: 0, count: batch)
         var predictions: [Prediction] = []
         for start in stride(from: 0, to: cache.count, by: batch) {
             let members = Array(start..<min(start + batch, cache.count))
             labels.withUnsafeMutableBufferPointer {
-                cache.assembleBatch(members, epoch: 0, augmentation: nil, normalization: config.data.normalization,
+                cache.assembleBatch(members, epoch: 0, augmentation: nil, normalization: plan.normalization,
                                     images: input.data, labels: $0.baseAddress!)
             }
             let chunk: Tensor

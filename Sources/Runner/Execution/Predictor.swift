@@ -51,16 +51,17 @@ public enum Predictor {
         }
         let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
         let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
-        let net = try config.model.spec(classes: classes).build(seed: 0)
+        let plan = try RunPlan(config)
+        let net = try plan.model(classes: classes).build(seed: 0)
         try net.store.load(from: best)
 
         let files = images.map { ImageFile(path: $0, label: 0) }
-        var options = config.data.loadOptions
+        var options = plan.load
         if let maxPixels { options.maxPixels = maxPixels }
         let cache = try ImageCache(files: files, classNames: classNames, options: options, minimumClasses: 0)
         if !cache.skipped.isEmpty { throw PredictError.unreadable(cache.skipped) }
         // The same batched evaluation pass as `ablate evaluate`, so many images never need one huge batch.
-        let probs = try ExternalEvaluation.predict(net, cache: cache, config: config).map(\.probabilities)
+        let probs = try ExternalEvaluation.predict(net, cache: cache, plan: plan).map(\.probabilities)
         return zip(cache.files, probs).map { file, p in
             let best = p.indices.max { p[$0] < p[$1] }!
             return ImagePrediction(file: file.path,

@@ -1,57 +1,11 @@
-// From a run's configuration to the engine's batches: the data section becomes a Datasets split, load options,
-// augmentation and normalisation; a prepared dataset (decoded once) is shared by every run that reads the same
-// folder the same way; `LoaderEpochData` hands the loaders' NHWC floats to the trainer as engine tensors.
+// From a run's plan to the engine's batches (`RunPlan` made the Datasets split, load options, augmentation and
+// normalisation): a prepared dataset (decoded once) is shared by every run that reads the same folder the same
+// way; `LoaderEpochData` hands the loaders' NHWC floats to the trainer as engine tensors.
 import AblateCore
 import Datasets
 import Engine
 import Foundation
 import Training
-
-extension DataConfig {
-    /// The Datasets split for this configuration. Split seeds default to 0 so all runs share one split.
-    func datasetSplit() throws -> SplitConfig {
-        let seed = UInt64(max(0, split.seed ?? 0))
-        let fraction = split.testFraction ?? SplitSettings.defaultTestFraction
-        switch split.protocol {
-        case .random, .stratified: return .init(strategy: split.protocol, testFraction: fraction, seed: seed)
-        case .grouped:
-            return .init(strategy: .grouped, testFraction: fraction, seed: seed, groupKey: try (split.group ?? .photo).rule())
-        case .folders:
-            guard (split.trainDir ?? SplitSettings.trainFolder) == SplitSettings.trainFolder,
-                  (split.testDir ?? SplitSettings.testFolder) == SplitSettings.testFolder else {
-                throw RunnerError.data("data.split: folder splits read `train/` and `test/` (and optional `val/`) sub-folders; rename the folders or drop train_dir/test_dir")
-            }
-            return .init(strategy: .folders)
-        }
-    }
-
-    var loadOptions: ImageLoadOptions {
-        ImageLoadOptions(size: size, maxPixels: maxPixels ?? ImageDecoder.defaultMaxPixels)
-    }
-
-    func augmentation(seed: UInt64) -> AugmentationConfig? {
-        let crop = augment.randomResizedCrop
-        if !augment.hflip && crop == nil && augment.brightness == 0 && augment.contrast == 0 { return nil }
-        return AugmentationConfig(horizontalFlipProbability: augment.hflip ? 0.5 : 0, cropScale: crop?.scale,
-                                  cropRatio: crop?.ratio ?? RandomResizedCrop.standardRatio, brightness: augment.brightness,
-                                  contrast: augment.contrast, seed: seed)
-    }
-
-    var normalization: Normalization {
-        Normalization(mean: normalize.mean.map(Float.init), std: normalize.std.map(Float.init))
-    }
-}
-
-extension GroupKey {
-    /// The Datasets rule that does the grouping (one implementation of `photo`, `patient` and regexes).
-    public func rule() throws -> GroupKeyRule {
-        switch self {
-        case .photo: return .photo
-        case .patient: return .patient
-        case .regex(let pattern): return try GroupKeyRule.named(pattern)
-        }
-    }
-}
 
 public enum RunnerError: Error, CustomStringConvertible {
     case data(String)
@@ -72,12 +26,11 @@ public final class DatasetCache {
     public init() {}
 
     /// The prepared dataset for a run, synthesising the folder first when the configuration asks for it.
-    public func prepared(_ data: DataConfig, directory: String) throws -> (PreparedDataset, synthesized: Bool, isNew: Bool) {
-        let split = try data.datasetSplit()
-        let key = "\(directory)|\(split)|\(data.loadOptions)"
+    public func prepared(_ plan: RunPlan, directory: String) throws -> (PreparedDataset, synthesized: Bool, isNew: Bool) {
+        let key = "\(directory)|\(plan.split)|\(plan.load)"
         if let hit = entries[key] { return (hit, false, false) }
         var synthesized = false
-        if let synth = data.synthesize {
+        if let synth = plan.synthesize {
             // Generated whole or not at all, by one process at a time; an existing synthetic folder is checked.
             synthesized = try SyntheticData.materialize(at: directory, classes: synth.classes, perClass: synth.perClass,
                                                         size: synth.size, seed: 0).created
@@ -85,7 +38,7 @@ public final class DatasetCache {
         guard FileManager.default.fileExists(atPath: directory) else {
             throw RunnerError.data("data folder '\(directory)' does not exist: pass --data PATH or fix data.path")
         }
-        let prepared = try PreparedDataset(root: directory, split: split, options: data.loadOptions)
+        let prepared = try PreparedDataset(root: directory, split: plan.split, options: plan.load)
         entries[key] = prepared
         return (prepared, synthesized, true)
     }
@@ -97,11 +50,11 @@ public final class LoaderEpochData: EpochData {
     let train: BatchLoader, test: BatchLoader
     let size: Int
 
-    public init(_ dataset: PreparedDataset, data: DataConfig, batchSize: Int, seed: UInt64) throws {
-        train = try dataset.trainLoader(batchSize: batchSize, augmentation: data.augmentation(seed: seed), seed: seed,
-                                        normalization: data.normalization)
-        test = try dataset.testLoader(batchSize: batchSize, normalization: data.normalization)
-        size = data.size
+    public init(_ dataset: PreparedDataset, plan: RunPlan) throws {
+        train = try dataset.trainLoader(batchSize: plan.training.batchSize, augmentation: plan.augmentation,
+                                        seed: plan.seed, normalization: plan.normalization)
+        test = try dataset.testLoader(batchSize: plan.training.batchSize, normalization: plan.normalization)
+        size = plan.load.size
     }
 
     public var trainCount: Int { train.batchesPerEpoch * train.batchSize }

@@ -142,6 +142,7 @@ public final class RunExecutor {
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
                 events: (RunEvent) -> Void) throws -> (label: String, best: Double?, reachedTarget: Bool?) {
         let config = try RunConfig.decode(json: claim.run.configJSON)
+        let plan = try RunPlan(config)
         // Each run sets the pool itself: a run without a setting must not inherit the previous run's count.
         let threads = options.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount
         Threads.set(threads)
@@ -149,19 +150,13 @@ public final class RunExecutor {
         // The folder the experiment file resolved (`~`, relative paths, `--data`): resolved once, when it was read.
         let directory = selected.first { $0.configHash == claim.run.configHash }?.dataDirectory
             ?? Experiment.resolve(config.data.path, against: FileManager.default.currentDirectoryPath)
-        let (dataset, synthesized, isNew) = try datasets.prepared(config.data, directory: directory)
+        let (dataset, synthesized, isNew) = try datasets.prepared(plan, directory: directory)
         if isNew {
             events(.dataPrepared(directory: directory, synthesized: synthesized, audit: dataset.audit, skipped: dataset.cache.skipped))
         }
         try store.setDataAudit(claim.lease, json: String(decoding: try JSONEncoder().encode(dataset.audit), as: UTF8.self))
 
-        let classes = config.model.classes ?? dataset.classNames.count
-        guard classes == dataset.classNames.count else {
-            throw RunnerError.model("model.classes is \(classes) but \(directory) has \(dataset.classNames.count) classes (\(dataset.classNames.joined(separator: ", ")))")
-        }
-        let netConfig = config.model.spec(classes: classes)
-        let seed = UInt64(max(0, config.seed))
-        let net = try netConfig.build(seed: seed)
+        let net = try plan.model(classNames: dataset.classNames, directory: directory).build(seed: plan.seed)
         let owner = CheckpointOwner(storeID: storeID, runID: claim.run.id, configHash: claim.run.configHash)
         let dir = Self.existingRunDirectory(options.runsDirectory, experiment: experiment.name, owner: owner)
         try Self.createFolder(dir)
@@ -172,7 +167,7 @@ public final class RunExecutor {
             epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
             events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
         }
-        let trainer = try Trainer(net: net, settings: try config.trainingSettings, configJSON: claim.run.configJSON,
+        let trainer = try Trainer(net: net, config: plan.training, configJSON: claim.run.configJSON,
                                   checkpointURL: checkpoint, bestWeightsURL: best, owner: owner)
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
@@ -184,7 +179,7 @@ public final class RunExecutor {
                 + "be trained. Set training.batch_size to at most \(trainImages), or give the training split more images "
                 + "(a smaller data.split.test_fraction, or more data)")
         }
-        let data = try LoaderEpochData(dataset, data: config.data, batchSize: config.training.batchSize, seed: seed)
+        let data = try LoaderEpochData(dataset, plan: plan)
         let files = dataset.cache.files
         var lastBeat = Date()
         let runID = claim.run.id
@@ -211,38 +206,3 @@ public final class RunExecutor {
     }
 }
 
-
-extension RunConfig {
-    /// The trainer's settings (engine optimiser and schedule types).
-    /// The reader fills every default (`OptimizerSettings.defaultAdamBetas`, …) into the configuration, so the
-    /// stored JSON says what ran; the same constants stand in for configurations stored without them.
-    var trainingSettings: TrainingSettings {
-        get throws {
-        let o = training.optimizer
-        let optimizer: Engine.OptimizerConfig
-        switch o.name {
-        case .sgd:
-            optimizer = .sgd(lr: Float(o.lr), momentum: Float(o.momentum ?? 0), weightDecay: Float(o.weightDecay),
-                             nesterov: o.nesterov ?? false)
-        case .adam:
-            let betas = o.betas ?? OptimizerSettings.defaultAdamBetas
-            optimizer = .adam(lr: Float(o.lr), beta1: Float(betas[0]), beta2: Float(betas[1]),
-                              eps: Float(o.eps ?? OptimizerSettings.defaultAdamEps),
-                              weightDecay: Float(o.weightDecay))
-        }
-        let s = training.schedule
-        let schedule: LRSchedule
-        switch s.name {
-        case .constant: schedule = .constant
-        case .step:
-            guard let stepSize = s.stepSize else {
-                throw RunnerError.model("training.schedule.step_size is missing from the stored configuration; "
-                    + "the experiment file must give it for a step schedule")
-            }
-            schedule = .step(stepSize: stepSize, gamma: Float(s.gamma ?? ScheduleSettings.defaultGamma))
-        case .cosine: schedule = .cosine(minLR: Float(s.minLR ?? 0))
-        }
-        return TrainingSettings(epochs: training.epochs, batchSize: training.batchSize, optimizer: optimizer, schedule: schedule)
-        }
-    }
-}

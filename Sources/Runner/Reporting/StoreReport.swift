@@ -171,9 +171,9 @@ public struct StoreReport {
     /// Which of a run's test images are copies of one original, by its split's group key (the one its leakage
     /// audit used: the split's `group`, else `photo`); nil when the key groups nothing (every image its own case)
     /// or the split cannot be rebuilt from the stored configuration.
-    static func testGrouping(of predictions: [Prediction], config: DataConfig,
+    static func testGrouping(of predictions: [Prediction], config: DataSection,
                              matchers: inout [GroupKeyRule: GroupKeyMatcher]) throws -> TestGrouping? {
-        guard !predictions.isEmpty, let rule = try? config.datasetSplit().effectiveGroupKey else { return nil }
+        guard !predictions.isEmpty, let rule = try? RunPlan.split(config.split).effectiveGroupKey else { return nil }
         if matchers[rule] == nil { matchers[rule] = try rule.matcher() }
         let matcher = matchers[rule]!
         var groupOfFile: [String: String] = [:]
@@ -226,7 +226,7 @@ public struct StoreReport {
     }
 
     static func modelSize(_ c: RunConfig, classes: Int) throws -> (Int, Int) {
-        let net = try c.model.spec(classes: classes).build(seed: 0)
+        let net = try RunPlan(c).model(classes: classes).build(seed: 0)
         let s = try net.summary(inputSize: c.data.size)
         return (s.parameters, s.multiplyAdds)
     }
