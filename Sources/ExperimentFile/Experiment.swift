@@ -45,6 +45,8 @@ public struct Experiment: Sendable {
     public var fileText: String
     /// `target:`, or `Target.course` when the file names none.
     public var target: Target
+    /// `report:`: how the report reads the runs (positive class, baseline); not part of any run's configuration.
+    public var report = ReportSettings()
     public var axes: [MatrixAxis]
     /// Runs in queue order, without duplicate configurations.
     public var runs: [ResolvedRun]
@@ -121,6 +123,13 @@ public struct Experiment: Sendable {
             target = parseTarget(text, top: top, stored: options.storedText) ?? target  // a bad target is reported; the file fails to load
         }
 
+        var report = ReportSettings()
+        if top.has("report") {
+            let section = top.section("report", allowed: ExperimentSchema.reportKeys)
+            report.positiveClass = section.string("positive_class", example: "Monkeypox")
+            report.baseline = section.string("baseline", example: "densenet121")
+        }
+
         // matrix
         let axes = readMatrix(top, diag: diag)
 
@@ -185,9 +194,11 @@ public struct Experiment: Sendable {
         if !diag.issues.isEmpty {
             throw ExperimentError.invalid(file: file, issues: diag.sortedIssues)
         }
-        return Experiment(name: name ?? "", description: description, filePath: nil, fileText: text, target: target,
-                          axes: axes.map { MatrixAxis(keyPath: $0.keyPath, values: $0.nodes.map(\.display)) },
-                          runs: runs, warnings: warnings)
+        var experiment = Experiment(name: name ?? "", description: description, filePath: nil, fileText: text, target: target,
+                                    axes: axes.map { MatrixAxis(keyPath: $0.keyPath, values: $0.nodes.map(\.display)) },
+                                    runs: runs, warnings: warnings)
+        experiment.report = report
+        return experiment
     }
 
     // MARK: - pieces

@@ -16,6 +16,14 @@ public enum ExperimentSchema {
         defaultText: "test_acc >= 0.89 (the course's)",
         doc: "the test accuracy the report checks runs against (NUMBER a fraction or a percentage, `89%`); test "
             + "accuracy is the only metric a target can name")
+    static let report = SettingInfo(
+        key: "report", kind: .special("section: `positive_class`, `baseline`"),
+        example: "{positive_class: Monkeypox, baseline: densenet121}",
+        defaultText: "positive class Monkeypox when present, else class 1; each SE model against its backbone",
+        doc: "how `ablate report` reads the runs: `positive_class` names the class of sensitivity, specificity and "
+            + "ROC-AUC (and of `ablate evaluate`), `baseline` the configuration every other is compared with "
+            + "(default: each SE model against the same model without SE when the matrix has it, else the first "
+            + "configuration without SE); neither changes a run or its configuration hash")
     static let matrix = SettingInfo(
         key: "matrix", kind: .special("section of `dotted.key: [values]`"),
         example: "{model: [densenet121, densenet121-se16], seed: [1, 2, 3]}", defaultText: "one run",
@@ -23,14 +31,16 @@ public enum ExperimentSchema {
             + "dotted key path (see Matrix below)")
 
     /// The experiment's own keys: read by `Experiment.parse`, not part of any run's configuration.
-    static let experimentKeys = [name, description, target, matrix].map(\.key)
+    static let experimentKeys = [name, description, target, report, matrix].map(\.key)
+    /// The keys of `report:`.
+    static let reportKeys = ["positive_class", "baseline"]
 
     /// The settings each run has (a matrix axis may vary any of them).
     public static let runKeys = RunConfig.keys
 
     /// Every key of the file's top level, in reference order.
     public static var topLevel: [SettingInfo] {
-        [name, description] + RunConfig.infos.filter(\.inFile) + [target, matrix]
+        [name, description] + RunConfig.infos.filter(\.inFile) + [target, report, matrix]
     }
 
     static let topKeys = topLevel.map(\.key)

@@ -20,3 +20,15 @@ public struct Target: Codable, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(Self.grammar) \(testAccuracy)" }
 }
+
+/// The experiment file's `report:`: how the report reads the runs. Absent values take the defaults that
+/// `PositiveClass` and `ModelSpec.isBackboneWithoutSE` state.
+public struct ReportSettings: Codable, Equatable, Sendable {
+    /// The class of sensitivity, specificity and ROC-AUC, by name (case-insensitive).
+    public var positiveClass: String?
+    /// The configuration every other is compared with.
+    public var baseline: String?
+    public init(positiveClass: String? = nil, baseline: String? = nil) {
+        self.positiveClass = positiveClass; self.baseline = baseline
+    }
+}

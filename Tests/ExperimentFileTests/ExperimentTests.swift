@@ -414,3 +414,32 @@ final class ExperimentTests: XCTestCase {
         XCTAssertEqual(grouped.runs[0].config.data.split.group, .patient)
     }
 }
+
+/// `report:` is read into the experiment, not into any run: it changes no configuration hash.
+final class ReportSettingsTests: XCTestCase {
+    func testReportSectionIsReadAndLeavesHashesAlone() throws {
+        let base = """
+            name: r
+            data: {path: /nowhere, size: 32}
+            training: {epochs: 1}
+            model: densenet121
+            matrix: {seed: [1]}
+            """
+        var options = Experiment.LoadOptions(checkDataExists: false)
+        options.storedText = false
+        let plain = try Experiment.parse(text: base, file: "r.yaml", options: options)
+        let withReport = try Experiment.parse(text: base + "\nreport: {positive_class: Others, baseline: densenet121}\n",
+                                              file: "r.yaml", options: options)
+        XCTAssertEqual(plain.report, ReportSettings())
+        XCTAssertEqual(withReport.report, ReportSettings(positiveClass: "Others", baseline: "densenet121"))
+        XCTAssertEqual(plain.runs.map(\.configHash), withReport.runs.map(\.configHash))
+        XCTAssertThrowsError(try Experiment.parse(text: base + "\nreport: {positive: Others}\n", file: "r.yaml",
+                                                  options: options)) { error in
+            XCTAssertTrue("\(error)".contains("report.positive"), "\(error)")
+        }
+        XCTAssertEqual(PositiveClass.index(nil, in: ["Chickenpox", "Monkeypox", "Others"]), 1)
+        XCTAssertEqual(PositiveClass.index("others", in: ["Chickenpox", "Monkeypox", "Others"]), 2)
+        XCTAssertNil(PositiveClass.index("cats", in: ["Chickenpox", "Monkeypox"]))
+        XCTAssertEqual(PositiveClass.index(nil, in: ["a", "b", "c"]), 1)
+    }
+}

@@ -21,7 +21,7 @@ public struct ExternalEvaluationRequest: Sendable {
     public var weights: [PredictionKind]
     /// The folder the runs trained on, when not at the path their configuration names (another machine).
     public var dataOverride: String?
-    /// Positive class for sensitivity, specificity and ROC-AUC (default: `monkeypox` if present, else class 1).
+    /// Positive class for sensitivity, specificity and ROC-AUC (default: `PositiveClass`'s standard choice).
     public var positiveClass: String?
     public var threads: Int?
 
@@ -196,14 +196,11 @@ public enum ExternalEvaluation {
                             auditJSON: auditJSON, evaluatedAt: Date(), predictions: predictions)
     }
 
-    /// The positive class by name (case-insensitive), else `monkeypox` when present, else class 1.
+    /// The positive class by name (case-insensitive), else `PositiveClass`'s standard choice.
     static func positiveIndex(_ wanted: String?, classNames: [String]) throws -> Int {
-        if let wanted {
-            guard let i = classNames.firstIndex(where: { $0.lowercased() == wanted.lowercased() }) else {
-                throw RunnerError.data("--positive \(wanted): the run's classes are \(classNames.joined(separator: ", "))")
-            }
-            return i
+        guard let index = PositiveClass.index(wanted, in: classNames) else {
+            throw RunnerError.data("--positive \(wanted ?? ""): the run's classes are \(classNames.joined(separator: ", "))")
         }
-        return classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
+        return index
     }
 }

@@ -127,17 +127,17 @@ public struct StoreReport {
         }
         let classCount = (labelsByClass.keys.max() ?? 1) + 1
         let classNames = (0..<max(2, classCount)).map { labelsByClass[$0] ?? "class \($0)" }
-        var positive = classNames.firstIndex { $0.lowercased() == "monkeypox" } ?? min(1, classNames.count - 1)
-        if let wanted = positiveClass {
-            guard let index = classNames.firstIndex(where: { $0.lowercased() == wanted.lowercased() }) else {
-                throw ReportSourceError.unknownClass(name: wanted, experiment: record.name, known: classNames)
-            }
-            positive = index
+        // --positive, else the file's report.positive_class, else PositiveClass's standard choice.
+        let wanted = positiveClass ?? parsed?.report.positiveClass
+        guard let positive = PositiveClass.index(wanted, in: classNames) else {
+            throw ReportSourceError.unknownClass(name: wanted ?? "", experiment: record.name, known: classNames)
         }
+        // --baseline, else the file's report.baseline, else the first configuration that is a model without SE.
+        let baseline = baseline ?? parsed?.report.baseline
         if let baseline, !order.contains(baseline) {
             throw ReportSourceError.unknownBaseline(name: baseline, experiment: record.name, known: order)
         }
-        let chosenBaseline = baseline ?? order.first { !$0.contains("-se") && !$0.contains("se_reduction") } ?? order.first
+        let chosenBaseline = baseline ?? order.first(where: ModelSpec.isBackboneWithoutSE) ?? order.first
         // The plan: seeds per configuration and configurations of the experiment file (when its stored text still
         // parses), else what the store holds.
         var plannedPerConfiguration: [String: Int] = [:]
