@@ -1,0 +1,8 @@
+// The shim for Debian's oneDNN 2.x (libdnnl-dev's headers, libdnnl.so.2 at run time).
+#include "abl_dnnl2.h"
+#include <oneapi/dnnl/dnnl.h>
+
+#define ABL_LIBRARY_ENTRY abl_dnnl2_library
+#define ABL_LIBRARY_FILE "libdnnl.so.2"
+#define ABL_USE_DNNL_SGEMM 1
+#include "../CDNNL/shim/dnnl_conv.inc"
