@@ -19,11 +19,11 @@ final class OneDNNLibraryTests: XCTestCase {
         let capped = cap.hasPrefix("SSE41") || cap == "AVX" || cap.hasPrefix("AVX2")
         var wanted = avx512Core && !capped ? 2 : 3
         if let forced = env["ABLATE_ONEDNN"], let major = Int(forced), major == 2 || major == 3 { wanted = major }
-        XCTAssertEqual(Backend.preferredOneDNNMajor, wanted)
+        XCTAssertEqual(Libraries.preferredOneDNNMajor, wanted)
 
-        let has3 = Backend.oneDNN3LibraryFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
+        let has3 = Libraries.oneDNN3LibraryFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
         let expected = wanted == 3 && !has3 ? 2 : wanted
-        let version = Backend.oneDNNVersion
+        let version = Libraries.oneDNN
         XCTAssertTrue(version.hasPrefix("\(expected)."), "loaded \(version), expected oneDNN \(expected).x")
         XCTAssertTrue(version.hasSuffix("(libdnnl.so.\(expected))"), version)
     }

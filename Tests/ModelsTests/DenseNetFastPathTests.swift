@@ -26,7 +26,7 @@ final class DenseNetFastPathTests: XCTestCase {
             let label = "\(conv.kernel)×\(conv.kernel) \(conv.inChannels)→\(conv.outChannels) on \(x.h)×\(x.w)"
             guard let names = conv.oneDNNImplementations(x) else { return XCTFail("\(label): no oneDNN plan") }
             for name in names { XCTAssertFalse(name.hasPrefix("ref") || name == "none", "\(label): \(names)") }
-            if seen.insert(label).inserted { print("oneDNN \(Backend.oneDNNVersion) \(label): \(names)") }
+            if seen.insert(label).inserted { print("oneDNN \(Libraries.oneDNN) \(label): \(names)") }
         }
     }
 }
