@@ -68,6 +68,10 @@ let openMPBLAS: [LinkerSetting] = (multiarch.isEmpty ? [] : [
     .linkedLibrary("gomp"),
 ]
 
+// oneDNN 3.x, unpacked from its PyPI wheels by scripts/deps.sh (not tracked). Where it is missing, CDNNL3 compiles
+// against Debian's 2.x headers into a stub and ablate runs on 2.x alone.
+let oneDNN3 = Context.packageDirectory + "/.deps/onednn-3.2"
+
 let package = Package(
     name: "ablate",
     // No `platforms:` line: SwiftPM's list names Apple platforms only, and none of them is built or tested (the
@@ -91,8 +95,15 @@ let package = Package(
         .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),
-        // oneDNN's convolutions and sgemm (Debian `libdnnl-dev`, OpenMP build: the same libgomp pool as above).
-        .target(name: "CDNNL", cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dnnl")]),
+        // oneDNN's convolutions and sgemm, OpenMP builds (the same libgomp pool as above): CDNNL is the interface
+        // the engine calls and picks one library per process (Sources/CDNNL/include/abl_dnnl.h); CDNNL2 and CDNNL3
+        // compile its shim (Sources/CDNNL/shim) against Debian's `libdnnl-dev` 2.x and the 3.x wheels' headers. None
+        // links libdnnl: each shim dlopens its own, so the two libraries' identical symbols never meet.
+        .target(name: "CDNNL", dependencies: ["CDNNL2", "CDNNL3"], exclude: ["shim"],
+                cSettings: [.unsafeFlags(["-O2"])], linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "CDNNL2", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CDNNL3", cSettings: [.unsafeFlags(["-O2", "-I", "\(oneDNN3)/include"]),
+                                            .define("ABL_DNNL3_LIBRARY", to: "\"\(oneDNN3)/lib/libdnnl.so.3\"")]),
         .target(name: "CKernels",
                 cSettings: [.unsafeFlags(kernelFlags)]),
         // The near-duplicate audit's pair loops (optimised in debug builds too, which the tests use).

@@ -10,7 +10,8 @@ import Foundation
 ///   simple enough to check by reading, and what the golden-file tests were first made to pass on.
 /// - `onednn`: oneDNN's sgemm and its direct (JIT, AVX2/AVX-512) convolutions, faster than OpenBLAS on
 ///   DenseNet's GEMM shapes and than im2col + OpenBLAS on its 3×3 convolutions (benchmarks/RESULTS.md). Tests
-///   check it against `openblas`.
+///   check it against `openblas`. Which oneDNN (2.x for its AVX-512 Winograd kernels, 3.x elsewhere) is decided
+///   once per process in C (Sources/CDNNL/include/abl_dnnl.h); `Libraries.oneDNN` names it.
 ///
 /// The default is `onednn`; `ABLATE_BACKEND=openblas` in the environment (or `Backend.current = .openblas`)
 /// selects the reference.
@@ -71,8 +72,15 @@ public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k:
 
 /// The numeric libraries this process runs on, as a run records them (`Machine`).
 public enum Libraries {
-    /// The loaded oneDNN's version, e.g. "2.6.3".
+    /// The loaded oneDNN's version and library, e.g. "3.2.0 (libdnnl.so.3)" or "2.6.3 (libdnnl.so.2)" (which one:
+    /// Sources/CDNNL/include/abl_dnnl.h), or "none" when neither could be loaded.
     public static var oneDNN: String { String(cString: abl_dnnl_version()) }
+
+    /// The oneDNN major version the choice in abl_dnnl.h asks for here (2 or 3), before any fallback to the other.
+    static var preferredOneDNNMajor: Int { Int(abl_dnnl_preferred_major()) }
+
+    /// The oneDNN 3.x library file this build loads, nil when it was built without the 3.x headers.
+    static var oneDNN3LibraryFile: String? { abl_dnnl3_library_file().map { String(cString: $0) } }
 
     /// OpenBLAS's version and the kernel set it chose for this processor, e.g. "0.3.21 Zen".
     public static var openBLAS: String {

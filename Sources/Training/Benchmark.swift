@@ -18,6 +18,8 @@ public struct BenchmarkResult: Codable, Sendable {
     public let model: String, mode: String, size: Int, batch: Int, steps: Int, threads: Int
     /// `openblas`, `onednn` or `onednn+winograd` (see `Backend`).
     public let backend: String
+    /// The oneDNN library the `onednn` backend loaded (`Libraries.oneDNN`), nil on `openblas`.
+    public var oneDNNVersion: String?
     /// `gflops` counts 2 × the direct algorithm's multiply-adds (× 3 in training) per second, whatever the
     /// convolution algorithm: with Winograd it is an effective rate and can exceed the machine's GEMM peak.
     public let imagesPerSecond: Double, secondsPerStep: Double, gflops: Double
@@ -29,7 +31,7 @@ public struct BenchmarkResult: Codable, Sendable {
     public var profile: [ProfileRow]?
 
     enum CodingKeys: String, CodingKey {
-        case model, mode, size, batch, steps, threads, backend
+        case model, mode, size, batch, steps, threads, backend, oneDNNVersion = "onednn_version"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step", gflops
         case peakRSSBytes = "peak_rss_bytes", stepSeconds = "step_seconds", multiplyAddsPerImage = "multiply_adds_per_image"
         case activationBytes = "activation_bytes", profile
@@ -68,6 +70,7 @@ public enum Benchmark {
         let flopsPerImage = Double(2 * macs) * (o.train ? 3 : 1)
         return BenchmarkResult(model: net.displayName, mode: o.train ? "train" : "eval", size: o.size, batch: o.batch,
                                steps: o.steps, threads: o.threads, backend: Backend.description,
+                               oneDNNVersion: Backend.current == .onednn ? Libraries.oneDNN : nil,
                                imagesPerSecond: ips, secondsPerStep: median,
                                gflops: flopsPerImage * ips / 1e9, peakRSSBytes: peakRSS(), stepSeconds: times,
                                multiplyAddsPerImage: macs, activationBytes: net.activationBytes, profile: profile)

@@ -47,7 +47,8 @@ struct BenchCommand: ParsableCommand {
             print(String(decoding: try enc.encode(r), as: UTF8.self))
             return
         }
-        print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, \(r.backend), median of \(r.steps) steps")
+        let library = r.oneDNNVersion.map { " (oneDNN \($0))" } ?? ""
+        print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, \(r.backend)\(library), median of \(r.steps) steps")
         print(String(format: "  images/s      %.2f", r.imagesPerSecond))
         print(String(format: "  s/step        %.3f", r.secondsPerStep))
         print(String(format: "  GFLOP/s       %.1f", r.gflops))
