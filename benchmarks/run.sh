@@ -7,6 +7,8 @@
 # missing (/tmp/torchenv; a CPU wheel from /opt/wheels when present), then runs ../shared/peers/torch_densenet_se.py
 # in its best configuration (channels_last where it helps, glibc malloc tuned so big buffers stay mapped) and
 # `ablate bench` alternately on the same cases. Each cell is the median over rounds of each run's median step.
+# It names the ISA (AVX2 or AVX-512, after ONEDNN_MAX_CPU_ISA) and oneDNN version it ran on, and replaces that ISA's
+# section of benchmarks/RESULTS.md (one section per ISA).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -46,7 +48,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 "$ABLATE" bench --model densenet121 --size 224 --batch 32 --steps 3 --warmup 1 --threads $THREADS --profile >"$OUT/profile.txt"
 
-python3 - "$OUT" "$ROUNDS" <<'PY' | tee benchmarks/RESULTS.md
+python3 - "$OUT" "$ROUNDS" <<'PY' | tee "$OUT/section.md"
 import json, os, platform, statistics, subprocess, sys, datetime
 out, rounds = sys.argv[1], int(sys.argv[2])
 def load(path): return [json.loads(l) for l in open(path) if l.strip()]
@@ -54,8 +56,16 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 mem = int(next(l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal"))) / 2**20
 torch_version = load(os.path.join(out, "torch-train-224.jsonl"))[0].get("torch", "?")
 backend = load(os.path.join(out, "ablate-train-224.jsonl"))[0].get("backend", "?")
-print(f"# ablate vs PyTorch\n")
+flags = set(next((l.split(":", 1)[1].split() for l in open("/proc/cpuinfo") if l.startswith("flags")), []))
+cap = (os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "").upper()
+avx512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= flags and not (cap.startswith("SSE") or cap == "AVX" or cap.startswith("AVX2"))
+isa = "AVX-512" if avx512 else "AVX2"
+onednn = load(os.path.join(out, "ablate-train-224.jsonl"))[0].get("onednn_version", "?")
+open(os.path.join(out, "isa"), "w").write(isa)
+print(f"<!-- benchmarks/run.sh: {isa} -->")
+print(f"# ablate vs PyTorch on {isa}\n")
 print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.platform()}; "
+      f"ISA {isa}{' (ONEDNN_MAX_CPU_ISA=' + cap + ')' if cap else ''}, oneDNN {onednn}; "
       f"2 threads; ablate backend {backend}; PyTorch {torch_version} in its best configuration (channels_last at 224, glibc malloc tuned); "
       f"{rounds} alternating rounds, each cell the median over rounds of each run's median step time.\n")
 print("| case | PyTorch img/s | ablate img/s | ratio | PyTorch peak RSS | ablate peak RSS |")
@@ -83,4 +93,21 @@ print(f"\nSE overhead in training (se16 vs plain, median of per-round paired rat
 print("## ablate op profile (train densenet121, 224, batch 32)\n\n```")
 print(open(os.path.join(out, "profile.txt")).read().rstrip())
 print("```")
+print(f"<!-- end benchmarks/run.sh: {isa} -->")
+PY
+# RESULTS.md keeps one such section per ISA: this run replaces its own ISA's section (or adds it at the top) and
+# leaves everything else in the file as it is.
+python3 - "$OUT" <<'PY'
+import os, sys
+out = sys.argv[1]
+isa = open(os.path.join(out, "isa")).read()
+section = open(os.path.join(out, "section.md")).read().rstrip() + "\n"
+path = "benchmarks/RESULTS.md"
+text = open(path).read() if os.path.exists(path) else ""
+begin, end = f"<!-- benchmarks/run.sh: {isa} -->", f"<!-- end benchmarks/run.sh: {isa} -->"
+if begin in text and end in text:
+    text = text[:text.index(begin)] + section.rstrip("\n") + text[text.index(end) + len(end):]
+else:
+    text = section + "\n" + text
+open(path, "w").write(text)
 PY
