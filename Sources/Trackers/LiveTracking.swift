@@ -7,21 +7,23 @@ import Foundation
 import Store
 
 public final class LiveTracking {
-    private let storePath: String
+    private let store: RunStore
     private let tensorBoard: TensorBoardLog?
     private let mlflow: MLflowWorker?
     private let warn: @Sendable (String) -> Void
-    private var store: RunStore?
     private var experimentNames: [Int64: String] = [:]
     private var tensorBoardWarned = false
 
-    /// `warn` hears at most one line per tracker about trouble (from the MLflow thread for MLflow).
-    public init(storePath: String, tensorBoardDirectory: String?, mlflow: MLflowClient?,
+    /// `store` is the connection the training writes through, not a second one: SQLite's POSIX locks belong to
+    /// the process, and opening and closing the file again (as a store's opening checks do) can drop them
+    /// under the writer's feet. `warn` hears at most one line per tracker about trouble (from the MLflow thread
+    /// for MLflow).
+    public init(store: RunStore, tensorBoardDirectory: String?, mlflow: MLflowClient?,
                 warn: @escaping @Sendable (String) -> Void) throws {
-        self.storePath = storePath
+        self.store = store
         self.warn = warn
         tensorBoard = try tensorBoardDirectory.map { try TensorBoardLog(root: $0) }
-        self.mlflow = mlflow.map { MLflowWorker(client: $0, storePath: storePath, warn: warn) }
+        self.mlflow = mlflow.map { MLflowWorker(client: $0, store: store, warn: warn) }
     }
 
     /// The run changed in the store: the trackers catch up with its epochs up to `throughEpoch` (nil: all).
@@ -29,8 +31,6 @@ public final class LiveTracking {
         mlflow?.enqueue(runID, through: throughEpoch)
         guard let tensorBoard else { return }
         do {
-            let store = try self.store ?? RunStore(readingOnly: storePath)
-            self.store = store
             let run = try store.run(id: runID)
             let experiment = try Self.experimentName(run, in: store, cache: &experimentNames)
             let epochs = try store.epochs(runID: runID).filter { $0.metrics.epoch <= throughEpoch ?? .max }
@@ -67,19 +67,21 @@ final class MLflowWorker: @unchecked Sendable {
     static let maxBackoff: TimeInterval = 30
 
     private let client: MLflowClient
-    private let storePath: String
+    private let store: RunStore
     private let warn: @Sendable (String) -> Void
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var pending: [Int64] = []
     /// The last epoch each run may send (absent: every stored epoch).
     private var through: [Int64: Int] = [:]
+    /// The run being synced, out of `pending` but not yet sent.
+    private var inFlight: Int64?
     private var deadline: Date?
     private var done = false
 
-    init(client: MLflowClient, storePath: String, warn: @escaping @Sendable (String) -> Void) {
+    init(client: MLflowClient, store: RunStore, warn: @escaping @Sendable (String) -> Void) {
         self.client = client
-        self.storePath = storePath
+        self.store = store
         self.warn = warn
         let thread = Thread { [self] in work() }
         thread.name = "ablate-mlflow"
@@ -101,12 +103,11 @@ final class MLflowWorker: @unchecked Sendable {
         deadline = until
         condition.broadcast()
         while !done && condition.wait(until: until) {}
-        return pending.count
+        return pending.count + (inFlight.map { pending.contains($0) ? 0 : 1 } ?? 0)
     }
 
     private func work() {
         let sync = MLflowSync(client: client)
-        var store: RunStore?
         var experimentNames: [Int64: String] = [:]
         var failures = 0
         var warned = false
@@ -121,15 +122,15 @@ final class MLflowWorker: @unchecked Sendable {
             }
             let runID = pending.removeFirst()
             let last = through[runID] ?? .max
+            inFlight = runID
             condition.unlock()
+            defer { condition.withLock { inFlight = nil } }
             do {
-                let opened = try store ?? RunStore(readingOnly: storePath)
-                store = opened
-                let run = try opened.run(id: runID)
-                let experiment = try LiveTracking.experimentName(run, in: opened, cache: &experimentNames)
+                let run = try store.run(id: runID)
+                let experiment = try LiveTracking.experimentName(run, in: store, cache: &experimentNames)
                 try sync.sync(run, experiment: experiment,
-                              epochs: try opened.epochs(runID: runID).filter { $0.metrics.epoch <= last },
-                              storePath: opened.path)
+                              epochs: try store.epochs(runID: runID).filter { $0.metrics.epoch <= last },
+                              storePath: store.path)
                 failures = 0
             } catch {
                 failures += 1

@@ -20,7 +20,7 @@ struct ExportCommand: ParsableCommand {
     enum Format: String, ExpressibleByArgument, CaseIterable { case csv, json, tensorboard, mlflow }
 
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
-    @Option(help: "csv or json.") var format: Format
+    @Option(help: "csv, json, tensorboard or mlflow.") var format: Format
     @Option(help: "CSV table: epochs or runs.") var table: String = "epochs"
     @Option(help: "Only runs of this experiment.") var experiment: String?
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?

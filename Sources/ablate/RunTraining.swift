@@ -16,13 +16,14 @@ nonisolated(unsafe) private var stopSignal: Int32 = 0
 /// (0 when nothing did). `resumeCommand` is what the user types to go on after an interruption. `trackers` hears
 /// of every change of a run (started, epoch, end) and gets a few seconds at the end to send what it queued.
 func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options: ExecutorOptions,
-                       resumeCommand: String, trackers: LiveTracking? = nil) throws -> (summary: ExecutionSummary, stoppedBy: Int32) {
+                       resumeCommand: String, trackers: TrackerOptions.Live = .init()) throws -> (summary: ExecutionSummary, stoppedBy: Int32) {
     signal(SIGINT) { stopSignal = $0 }
     signal(SIGTERM) { stopSignal = $0 }
     signal(SIGUSR1) { stopSignal = $0 }
     signal(SIGPIPE) { stopSignal = $0 }
     let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
     let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
+    let trackers = try trackers.start(executor.store, interactive: progress.interactive)
     let summary: ExecutionSummary
     do {
         defer { finishTracking(trackers, progress: progress, options: options) }
@@ -107,8 +108,7 @@ extension RunCommand {
                                       retryFailed: retryFailed, gitCommit: Provenance.gitCommit())
         let resume = "ablate run \(file) --db \(db)" + (runsDir == "runs" ? "" : " --runs-dir \(runsDir)")
             + only.map { " --only \($0)" }.joined() + (shard.map { " --shard \($0)" } ?? "")
-        let trackers = try TrackerOptions.live(db: db, tensorBoard: tensorboard, mlflow: mlflow,
-                                               interactive: isatty(STDOUT_FILENO) != 0)
+        let trackers = try TrackerOptions.live(tensorBoard: tensorboard, mlflow: mlflow)
         let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume,
                                                  trackers: trackers)
         if summary.interrupted != nil { throw ExitCode(130) }

@@ -1,6 +1,7 @@
 // The tracker options of `ablate run` and the printing around live tracking (the Trackers module never prints).
 import ArgumentParser
 import Foundation
+import Store
 import Trackers
 
 enum TrackerOptions {
@@ -19,17 +20,27 @@ enum TrackerOptions {
         }
     }
 
-    /// Live tracking for `run`, or nil when neither tracker is asked for.
-    static func live(db: String, tensorBoard: String?, mlflow: String?, interactive: Bool) throws -> LiveTracking? {
-        // Short time-outs: a server that does not answer is retried later, and the run's end waits little for it.
-        let client = try mlflowClient(mlflow, timeout: 5)
-        guard tensorBoard != nil || client != nil else { return nil }
-        if let client { print("MLflow: logging to \(client.base.absoluteString)") }
-        if let tensorBoard { print("TensorBoard: writing events under \(tensorBoard)") }
-        return try LiveTracking(storePath: db, tensorBoardDirectory: tensorBoard, mlflow: client, warn: { line in
-            // On a terminal the line replaces the progress bar it interrupts.
-            let text = (interactive ? "\r\u{1B}[K" : "") + line + "\n"
-            FileHandle.standardOutput.write(Data(text.utf8))
-        })
+    /// What `run` asked the trackers for: live tracking starts once the store is open (`start`).
+    struct Live {
+        var tensorBoard: String?
+        var mlflow: MLflowClient?
+
+        /// Live tracking through the training's own store connection, or nil when no tracker is asked for.
+        func start(_ store: RunStore, interactive: Bool) throws -> LiveTracking? {
+            guard tensorBoard != nil || mlflow != nil else { return nil }
+            if let mlflow { print("MLflow: logging to \(mlflow.base.absoluteString)") }
+            if let tensorBoard { print("TensorBoard: writing events under \(tensorBoard)") }
+            return try LiveTracking(store: store, tensorBoardDirectory: tensorBoard, mlflow: mlflow, warn: { line in
+                // On a terminal the line replaces the progress bar it interrupts.
+                let text = (interactive ? "\r\u{1B}[K" : "") + line + "\n"
+                FileHandle.standardOutput.write(Data(text.utf8))
+            })
+        }
+    }
+
+    /// The trackers of `run`'s options; short MLflow time-outs, since a server that does not answer is retried
+    /// later and the run's end waits little for it.
+    static func live(tensorBoard: String?, mlflow: String?) throws -> Live {
+        Live(tensorBoard: tensorBoard, mlflow: try mlflowClient(mlflow, timeout: 5))
     }
 }

@@ -59,7 +59,9 @@ public struct ExecutionSummary {
 public final class RunExecutor {
     let experiment: Experiment
     let selected: [ResolvedRun]
-    let store: RunStore
+    /// The process's one connection to the store: whatever else in this process reads the store while it trains
+    /// (the live trackers) reads through it, since a second open of the file can drop this connection's locks.
+    public let store: RunStore
     let options: ExecutorOptions
     let datasets = DatasetCache()
     /// This store's id, written into every checkpoint (see `ForeignCheckpoints`).
