@@ -12,7 +12,7 @@
 //   Checkpoints     → AblateCore, Engine, Models, ZIPFoundation: pretrained weights (torch.save zip and legacy
 //                   files through a restricted unpickler, safetensors) loaded into a network, with a load report
 //   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
-//   Trackers        → AblateCore, Store: a store's runs in MLflow (REST) and TensorBoard (event files we write)
+//   Trackers        → AblateCore, Store: a store's runs in MLflow (REST) and TensorBoard (event files written by ablate itself)
 //   ablate          → Runner and the modules whose values it prints, ArgumentParser
 // Only the `ablate` executable talks to the terminal.
 import PackageDescription
