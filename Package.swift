@@ -12,6 +12,7 @@
 //   Checkpoints     → AblateCore, Engine, Models, ZIPFoundation: pretrained weights (torch.save zip and legacy
 //                   files through a restricted unpickler, safetensors) loaded into a network, with a load report
 //   Report          → AblateCore, Cairo                       Runner   → all of the above (the glue)
+//   Trackers        → AblateCore, Store: a store's runs in MLflow (REST) and TensorBoard (event files written by ablate itself)
 //   ablate          → Runner and the modules whose values it prints, ArgumentParser
 // Only the `ablate` executable talks to the terminal.
 import PackageDescription
@@ -131,6 +132,9 @@ let package = Package(
         .target(name: "Runner", dependencies: ["AblateCore", "ExperimentFile", "Store", "Datasets", "Engine", "Models",
                                                "Training", "Report"]),
 
+        // MARK: trackers (MLflow over its REST API with Foundation's URLSession; TensorBoard event files)
+        .target(name: "Trackers", dependencies: ["AblateCore", "Store"]),
+
         // MARK: data pipeline (stands beside the engine)
         .target(name: "Datasets", dependencies: ["AblateCore", "CTurboJPEG", "CPNG", "CNearDuplicate"], swiftSettings: hotSwift),
 
@@ -143,6 +147,7 @@ let package = Package(
             "Store",
             "Runner",
             "Datasets",
+            "Trackers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -158,6 +163,7 @@ let package = Package(
                                                    "Training", "Models", "Engine",
                                                    .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "DatasetsTests", dependencies: ["AblateCore", "Datasets"]),
+        .testTarget(name: "TrackersTests", dependencies: ["AblateCore", "Store", "Trackers"]),
     ],
     // Swift 6 language mode for every target: each compiles with complete concurrency checking. Where memory
     // crosses threads in ways the checker cannot prove safe, the escape hatch is local and says why, instead of

@@ -7,7 +7,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ONEDNN3="$ROOT/.deps/onednn-3.2"
-PKGS=(libopenblas-dev libopenblas-openmp-dev libdnnl-dev libsqlite3-dev libpng-dev libturbojpeg0-dev libcairo2-dev fonts-dejavu-core pkg-config zlib1g-dev "$@")
+# libcurl4: Foundation's URLSession on Linux (FoundationNetworking), which the MLflow tracker uses.
+PKGS=(libopenblas-dev libopenblas-openmp-dev libdnnl-dev libsqlite3-dev libpng-dev libturbojpeg0-dev libcairo2-dev fonts-dejavu-core pkg-config zlib1g-dev libcurl4 "$@")
 wants_onednn3() { [ "$(uname -m)" = x86_64 ] && [ ! -f "$ONEDNN3/.complete" ]; }
 # pip only downloads the wheels (nothing is pip-installed, and no Python is needed at run time).
 if wants_onednn3 && ! python3 -m pip --version >/dev/null 2>&1; then PKGS+=(python3-pip); fi

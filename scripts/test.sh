@@ -12,7 +12,10 @@ bash scripts/check-arm64-kernels.sh || kernels_status=$?
 swift build --build-tests
 log=$(mktemp)
 capped_log=$(mktemp)
-trap 'rm -f "$log" "$capped_log"' EXIT
+# The tracker tests read ablate's runs back through a real MLflow server and TensorBoard's reader.
+source scripts/tracker-services.sh
+trap 'rm -f "$log" "$capped_log"; stop_tracker_services' EXIT
+start_tracker_services
 set +e
 # Every test, with this host's default dispatch (AVX-512 kernels where the processor has them).
 swift test --skip-build --disable-swift-testing 2>&1 | tee "$log"

@@ -107,9 +107,12 @@ public final class Trainer {
 
     /// Runs the remaining epochs. `shouldStop` is polled at every batch boundary; when it returns true the
     /// epoch in progress is abandoned (the last checkpoint stays) and `TrainingError.interrupted` is thrown.
+    /// `onSaved` hears the epoch number once that epoch's checkpoint is written: from then on a resume never
+    /// redoes it (an epoch reported by `onEpoch` but not yet saved is redone, with new timings, after a crash).
     public func run(_ data: EpochData, shouldStop: () -> Bool = { false },
                     onBatch: (BatchProgress) -> Void = { _ in },
-                    onEpoch: (EpochResult) throws -> Void = { _ in }) throws {
+                    onEpoch: (EpochResult) throws -> Void = { _ in },
+                    onSaved: (Int) -> Void = { _ in }) throws {
         guard data.trainCount > 0 else { throw TrainingError.emptySplit("training") }
         guard data.testCount > 0 else { throw TrainingError.emptySplit("test") }
         let batches = (data.trainCount + config.batchSize - 1) / config.batchSize
@@ -150,6 +153,7 @@ public final class Trainer {
             state.modelRNG = net.rng
             state.batchesTracked = net.store.batchesTracked
             if let url = checkpointURL { try Checkpoint.save(net, optimizer, state, to: url) }
+            onSaved(state.epochsDone)
         }
     }
 

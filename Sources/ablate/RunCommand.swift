@@ -38,6 +38,12 @@ struct RunCommand: ParsableCommand {
             help: "Seconds (≥ 60) without a heartbeat after which a running run of another machine counts as killed and is resumed.")
     var staleAfter: Double = 600
     @Flag(help: "Queue failed runs again.") var retryFailed = false
+    @Option(help: ArgumentHelp("Write each epoch as it finishes to TensorBoard event files under DIR (one folder per run: <config label>/seed=N).",
+                               valueName: "DIR"))
+    var tensorboard: String?
+    @Option(help: ArgumentHelp("Log each run to this MLflow tracking server, e.g. http://127.0.0.1:5000 (default: MLFLOW_TRACKING_URI when set).",
+                               valueName: "URI"))
+    var mlflow: String?
 
     func validate() throws {
         try OptionChecks.threads(threads, otherwise: "training.threads of the experiment file, else every core")

@@ -4,6 +4,7 @@ import ExperimentFile
 import Foundation
 import Runner
 import Store
+import Trackers
 import Training
 
 /// The signal that asked the run to stop (SIGINT, SIGTERM, SIGUSR1 from Slurm ahead of a time limit, or SIGPIPE
@@ -12,16 +13,25 @@ import Training
 nonisolated(unsafe) private var stopSignal: Int32 = 0
 
 /// Trains `runs` with the progress display, prints the summary and returns it with the signal that stopped it
-/// (0 when nothing did). `resumeCommand` is what the user types to go on after an interruption.
+/// (0 when nothing did). `resumeCommand` is what the user types to go on after an interruption. `trackers` hears
+/// of every change of a run (started, epoch, end) and gets a few seconds at the end to send what it queued.
 func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options: ExecutorOptions,
-                       resumeCommand: String) throws -> (summary: ExecutionSummary, stoppedBy: Int32) {
+                       resumeCommand: String, trackers: TrackerOptions.Live = .init()) throws -> (summary: ExecutionSummary, stoppedBy: Int32) {
     signal(SIGINT) { stopSignal = $0 }
     signal(SIGTERM) { stopSignal = $0 }
     signal(SIGUSR1) { stopSignal = $0 }
     signal(SIGPIPE) { stopSignal = $0 }
     let executor = try RunExecutor(experiment: experiment, runs: runs, options: options)
     let progress = ProgressDisplay(interactive: isatty(STDOUT_FILENO) != 0)
-    let summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: progress.handle)
+    let trackers = try trackers.start(executor.store, interactive: progress.interactive)
+    let summary: ExecutionSummary
+    do {
+        defer { finishTracking(trackers, progress: progress, options: options) }
+        summary = try executor.execute(shouldStop: { stopSignal != 0 }, events: { event in
+            progress.handle(event)
+            if let trackers, let (runID, through) = event.trackedEpochs { trackers.runChanged(runID, throughEpoch: through) }
+        })
+    }
 
     let say = progress.say
     say("")
@@ -46,6 +56,31 @@ func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options:
         }
     }
     return (summary, summary.interrupted == nil ? 0 : stopSignal)
+}
+
+/// Lets the MLflow thread send what it queued, and says so when some of it is left for `export`.
+private func finishTracking(_ trackers: LiveTracking?, progress: ProgressDisplay, options: ExecutorOptions) {
+    guard let trackers else { return }
+    let left = trackers.finish()
+    if left > 0 {
+        progress.say("MLflow: \(left) run(s) not fully sent; `ablate export --format mlflow --db \(options.databasePath)"
+                     + " --mlflow URI` sends the rest")
+    }
+}
+
+extension RunEvent {
+    /// The run whose stored state this event follows (the store is written before the event is sent) and the last
+    /// of its epochs the trackers may show: a checkpointed one (nil: every stored epoch, the run has ended).
+    /// An epoch reported but not yet checkpointed is redone after a crash, with other timings, and trackers keep
+    /// what they were sent.
+    var trackedEpochs: (runID: Int64, through: Int?)? {
+        switch self {
+        case let .started(run, _, resumed, _): return (run.id, resumed)
+        case let .epochSaved(id, epoch): return (id, epoch)
+        case .finished(let id, _, _, _), .failed(let id, _, _), .interrupted(let id, _, _): return (id, nil)
+        case .enqueued, .dataPrepared, .checkpointSetAside, .batch, .epoch: return nil
+        }
+    }
 }
 
 /// One line on a run this process did not finish: who holds it, or why it is left alone.
@@ -73,7 +108,9 @@ extension RunCommand {
                                       retryFailed: retryFailed, gitCommit: Provenance.gitCommit())
         let resume = "ablate run \(file) --db \(db)" + (runsDir == "runs" ? "" : " --runs-dir \(runsDir)")
             + only.map { " --only \($0)" }.joined() + (shard.map { " --shard \($0)" } ?? "")
-        let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume)
+        let trackers = try TrackerOptions.live(tensorBoard: tensorboard, mlflow: mlflow)
+        let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume,
+                                                 trackers: trackers)
         if summary.interrupted != nil { throw ExitCode(130) }
         if !summary.failed.isEmpty { throw ExitCode(1) }
     }
@@ -141,6 +178,7 @@ final class ProgressDisplay {
             say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
                          m.epoch, total, m.trainLoss, m.trainAccuracy, m.testLoss ?? .nan, m.testAccuracy ?? .nan,
                          r.isBest ? " (best)" : "", m.learningRate, m.seconds, m.imagesPerSecond))
+        case .epochSaved: break
         case let .finished(id, label, best, reached):
             say("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
                   + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))

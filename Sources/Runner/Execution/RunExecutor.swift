@@ -18,6 +18,8 @@ public enum RunEvent {
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
     case epoch(runID: Int64, label: String, EpochResult, totalEpochs: Int)
+    /// The epoch's checkpoint is written: a resume no longer redoes it (trackers log epochs from here).
+    case epochSaved(runID: Int64, epoch: Int)
     case finished(runID: Int64, label: String, bestTestAccuracy: Double?, reachedTarget: Bool?)
     case failed(runID: Int64, label: String, message: String)
     case interrupted(runID: Int64, label: String, epochsDone: Int)
@@ -57,7 +59,9 @@ public struct ExecutionSummary {
 public final class RunExecutor {
     let experiment: Experiment
     let selected: [ResolvedRun]
-    let store: RunStore
+    /// The process's one connection to the store: whatever else in this process reads the store while it trains
+    /// (the live trackers) reads through it, since a second open of the file can drop this connection's locks.
+    public let store: RunStore
     let options: ExecutorOptions
     let datasets = DatasetCache()
     /// This store's id, written into every checkpoint (see `ForeignCheckpoints`).
@@ -198,6 +202,8 @@ public final class RunExecutor {
             if result.isBest { try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .best, predictions) }
             lastBeat = Date()
             events(.epoch(runID: runID, label: claim.run.label, result, totalEpochs: config.training.epochs))
+        }, onSaved: { epoch in
+            events(.epochSaved(runID: runID, epoch: epoch))
         })
         try store.finish(claim.lease)
         let bestAccuracy = trainer.state.bestTestAccuracy
