@@ -165,17 +165,32 @@ public final class RunStore: @unchecked Sendable {
 
     static let sqliteHeader = Array("SQLite format 3\u{0}".utf8)
 
+    /// Stores whose header this process has read and found to be SQLite's. Reading it again through a descriptor
+    /// of our own would be harmful once SQLite holds the file open in this process: closing any descriptor of a
+    /// file drops all of the process's POSIX locks on it, those of SQLite's connection included (SQLite's own
+    /// VFS defers such closes; a Foundation FileHandle does not). So the header is read once per path.
+    nonisolated(unsafe) private static var checkedHeaders = Set<String>()
+    private static let checkedHeadersLock = NSLock()
+
     /// Checks an existing file without changing it: SQLite header, readable schema, ablate marker, version.
     static func inspectExisting(_ path: String, busyTimeout: TimeInterval = 30) throws {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw StoreError.notWritable(path: path, reason: "the file cannot be opened for reading")
-        }
-        let head = [UInt8](handle.readData(ofLength: 16))
-        try? handle.close()
-        if head.isEmpty { return }  // an empty file is an empty database: initialise it
-        guard head == sqliteHeader else {
-            throw StoreError.notAnAblateDatabase(path: path, reason:
-                "it does not start with the SQLite header (a text file, or a corrupt or foreign file)")
+        checkedHeadersLock.lock()
+        let headerChecked = checkedHeaders.contains(path)
+        checkedHeadersLock.unlock()
+        if !headerChecked {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StoreError.notWritable(path: path, reason: "the file cannot be opened for reading")
+            }
+            let head = [UInt8](handle.readData(ofLength: 16))
+            try? handle.close()
+            if head.isEmpty { return }  // an empty file is an empty database: initialise it
+            guard head == sqliteHeader else {
+                throw StoreError.notAnAblateDatabase(path: path, reason:
+                    "it does not start with the SQLite header (a text file, or a corrupt or foreign file)")
+            }
+            checkedHeadersLock.lock()
+            checkedHeaders.insert(path)
+            checkedHeadersLock.unlock()
         }
         var config = Configuration()
         config.readonly = true

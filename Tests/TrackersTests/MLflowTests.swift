@@ -110,12 +110,14 @@ final class MLflowTests: TrackerTestCase {
         XCTAssertTrue(log.contains("not fully sent"), log)
 
         server = try startServer("server-2.log")
-        let before = try mlflowRuns(uri, experiment: name)
-        XCTAssertEqual(before.count, 1)
+        // On a loaded machine the outage may come before the background sender reached the server at all: then
+        // MLflow has no experiment yet, and the export creates it. Either way the outage left epochs out.
+        let before = (try? mlflowRuns(uri, experiment: name)) ?? [:]
+        XCTAssertLessThanOrEqual(before.count, 1)
         XCTAssertLessThan(before.values.first?.history["train/loss"]?.count ?? 0, 10, "the outage left epochs out")
         let export = try run(["export", "--format", "mlflow", "--db", "o.sqlite", "--mlflow", uri])
         XCTAssertEqual(export.status, 0, export.output)
-        XCTAssertTrue(export.output.contains("1 run(s), 0 created"), export.output)
+        XCTAssertTrue(export.output.contains("1 run(s), \(before.isEmpty ? 1 : 0) created"), export.output)
         try assertMLflowEqualsStore(uri, experiment: name, db: "o.sqlite")
     }
 
