@@ -2,6 +2,7 @@
 // whole report, each run's metrics resampled once and cached, configurations as the mean over their seeds of the
 // same resample, differences paired on the same draws.
 import AblateCore
+import Foundation
 
 /// A metric the bootstrap resamples.
 public enum ResampledMetric: CaseIterable, Sendable {
@@ -31,6 +32,18 @@ final class TestSetUncertainty {
     let draws: [[Int32]]
     private let index: [String: Int]
     private var cache: [String: [ResampledMetric: (sample: Double, resampled: [Double])]] = [:]
+
+    /// The uncertainty of `input`, made once per report: every table of one report asks for the same input, and
+    /// the resampling is the expensive part (one entry kept; `==` on the input is far cheaper than resampling).
+    static func of(_ input: ReportInput) -> TestSetUncertainty {
+        lastLock.lock(); defer { lastLock.unlock() }
+        if let last, last.input == input { return last.uncertainty }
+        let made = TestSetUncertainty(input)
+        last = (input, made)
+        return made
+    }
+    nonisolated(unsafe) private static var last: (input: ReportInput, uncertainty: TestSetUncertainty)?
+    private static let lastLock = NSLock()
 
     /// Groups of every finished run's test predictions in `input` (its `testGrouping`, else one group per image).
     convenience init(_ input: ReportInput) {
@@ -139,7 +152,7 @@ extension ReportInput {
     /// interval is at or above the target, undetermined when none is but some interval contains it, else not
     /// reached.
     public var targetVerdict: TargetVerdict {
-        let judged = zip(groups(), targetJudgements(TestSetUncertainty(self))).filter { !$0.0.finished.isEmpty }
+        let judged = zip(groups(), targetJudgements(TestSetUncertainty.of(self))).filter { !$0.0.finished.isEmpty }
         return TargetVerdict.overall(judged.map(\.1.verdict))
     }
 

@@ -5,7 +5,7 @@ extension ReportTables {
     public static func classificationMetrics(_ input: ReportInput) throws -> String {
         try input.validate()
         let positive = input.classNames[input.positiveClass]
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Runs", .right), .init("Sensitivity", .right), .init("Specificity", .right),
             .init("Precision", .right), .init("F1", .right), .init("Accuracy (\(positive) vs rest)", .right),

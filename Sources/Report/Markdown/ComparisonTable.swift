@@ -21,7 +21,7 @@ extension ReportTables {
     public static func comparison(_ input: ReportInput, pairs: [ComparisonPair]) throws -> String {
         try input.validate()
         let grouping = input.sharedTestGrouping
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         let table = try pairedComparisonTable(
             input.groups(), pairs: pairs, deltaTitle: "Δ last-epoch test acc",
             accuracy: { $0.lastTestAccuracy }, predictions: { $0.run.predictions },

@@ -4,7 +4,7 @@ extension ReportTables {
     /// spread between configurations, then by name. "" without predictions.
     public static func perGroupAccuracy(_ input: ReportInput) throws -> String {
         try input.validate()
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         let groups = input.groups().filter { $0.finished.contains { !$0.run.predictions.isEmpty } }
         guard !groups.isEmpty, !uncertainty.groupKeys.isEmpty else { return "" }
         var cells: [String: [String: (right: Int, images: Int)]] = [:]

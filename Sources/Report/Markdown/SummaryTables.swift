@@ -6,7 +6,7 @@ public enum ReportTables {
     /// so optimistic), when the target was first reached, speed; then the chance level of the test set.
     public static func summary(_ input: ReportInput) throws -> String {
         try input.validate()
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Params", .right), .init("Mult-adds", .right), .init("Seeds finished", .right),
             .init("Last-epoch test acc (mean ± std over seeds)", .right),
@@ -57,7 +57,7 @@ public enum ReportTables {
     public static func targetStatement(_ input: ReportInput) throws -> String {
         try input.validate()
         let target = NumberFormat.fixed(input.targetAccuracy)
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         let judged = zip(input.groups(), input.targetJudgements(uncertainty)).filter { !$0.0.finished.isEmpty }
         guard !judged.isEmpty else { return "**Target (test accuracy ≥ \(target)):** no finished run yet.\n" }
         let overall = TargetVerdict.overall(judged.map(\.1.verdict))
@@ -95,7 +95,7 @@ public enum ReportTables {
     /// One row per run, finished or not, so nothing disappears from the report.
     public static func runs(_ input: ReportInput) throws -> String {
         try input.validate()
-        let uncertainty = TestSetUncertainty(input)
+        let uncertainty = TestSetUncertainty.of(input)
         var table = MarkdownTable(columns: [
             .init("Configuration"), .init("Seed", .right), .init("Status"), .init("Epochs", .right),
             .init("Best test acc (epoch)", .right), .init("Last-epoch test acc", .right),
