@@ -63,6 +63,10 @@ public enum SplitProtocol: String, Codable, Sendable, CaseIterable, SettingValue
     /// The split is given by folders: `path/train/<class>/…`, `path/test/<class>/…`;
     /// nothing is shuffled.
     case folders
+    /// Grouped k-fold cross-validation: whole groups dealt to `folds` folds keeping the class balance as far as
+    /// the groups allow (stratified group k-fold); the run tests on fold `fold` and trains on the others, so over
+    /// the folds every group is tested exactly once.
+    case kfold
 }
 
 /// How file names are grouped for `grouped` splits.
@@ -105,6 +109,12 @@ public struct SplitSection: SettingsSection {
     /// Sub-folders for `folders`; nil otherwise.
     public var trainDir: String?
     public var testDir: String?
+    /// Fraction of all files held out of training for validation (epoch selection, early stopping), drawn like
+    /// the test part from what it leaves; nil: no validation part.
+    public var validationFraction: Double?
+    /// `kfold`: the number of folds, and the fold this run tests on.
+    public var folds: Int?
+    public var fold: Int?
 
     /// `test_fraction` when the file leaves it out.
     public static let defaultTestFraction = 0.2
@@ -112,21 +122,29 @@ public struct SplitSection: SettingsSection {
     public static let defaultSeed = 0
     /// The sub-folders a `folders` split reads (the only names supported).
     public static let trainFolder = "train", testFolder = "test"
+    /// `folds` when the file leaves it out (the usual choice, and the published protocol of this data set's MSLD).
+    public static let defaultFolds = 5
 
     public init() {}
 
-    static let shuffled = Condition<SplitSection>("random, stratified, grouped") { $0.protocol != .folders }
+    static let shuffled = Condition<SplitSection>("random, stratified, grouped, kfold") { $0.protocol != .folders }
+    static let byFraction = Condition<SplitSection>("random, stratified, grouped") {
+        $0.protocol != .folders && $0.protocol != .kfold
+    }
+    static let byGroups = Condition<SplitSection>("grouped, kfold") { $0.protocol == .grouped || $0.protocol == .kfold }
     static let byFolders = Condition<SplitSection>("folders") { $0.protocol == .folders }
+    static let crossValidated = Condition<SplitSection>("kfold") { $0.protocol == .kfold }
 
     public static let settings: [Setting<SplitSection>] = [
         .init("protocol", \.protocol, .choice(of: SplitProtocol.self), default: .value(.random), example: "random",
               "random: shuffle all files; stratified: the same cut within each class; grouped: whole groups to one "
-                + "side (no leakage); folders: `path/train/` and `path/test/` as given"),
+                + "side (no leakage); folders: `path/train/` and `path/test/` as given; kfold: grouped k-fold "
+                + "cross-validation (each run tests on one fold)"),
         .init("test_fraction", \.testFraction, .number(NumberRange(min: 0, max: 1, openMin: true, openMax: true)),
-              default: .value(defaultTestFraction), when: shuffled, example: "0.2",
+              default: .value(defaultTestFraction), when: byFraction, example: "0.2",
               "fraction of the images (grouped: of the groups' files) in the test set"),
-        .init("group", \.group, .groupKey, default: .described("required for grouped"),
-              when: Condition("grouped") { $0.protocol == .grouped }, example: "photo",
+        .init("group", \.group, .groupKey, default: .described("required for grouped and kfold"),
+              when: byGroups, example: "photo",
               "what makes files one group: photo (the name without its last `_NN`), patient (the name before its "
                 + "first `_`), or `{regex: '…'}` (its first capture group)"),
         .init("seed", \.seed, .integer(min: 0), default: .value(defaultSeed), when: shuffled, example: "0",
@@ -135,6 +153,17 @@ public struct SplitSection: SettingsSection {
               "the training sub-folder (only `train` is supported; the key may spell it out)"),
         .init("test_dir", \.testDir, .text, default: .value(testFolder), when: byFolders, example: testFolder,
               "the test sub-folder (only `test` is supported)"),
+        .init("folds", \.folds, .integer(min: 2, max: 100), default: .value(defaultFolds), when: crossValidated,
+              example: "5", "number of folds the groups are dealt to"),
+        .init("fold", \.fold, .integer(min: 0, max: 99), default: .described("required for kfold"),
+              when: crossValidated, example: "0",
+              "the fold this run tests on, 0..<folds; usually a matrix axis: `data.split.fold: all`"),
+        .init("validation_fraction", \.validationFraction,
+              .number(NumberRange(min: 0, max: 1, openMin: true, openMax: true)), default: .described("none"),
+              when: shuffled, example: "0.15",
+              "fraction of all images held out of training for validation (epoch selection, early stopping), "
+                + "drawn like the test set from what it leaves (whole groups when grouped; kfold: from the "
+                + "training folds); never a test image"),
     ]
 }
 
@@ -343,6 +372,57 @@ public struct ScheduleSection: SettingsSection {
     ]
 }
 
+/// Which epoch's weights a run reports and keeps (`training.select`): the last, or the one a validation metric
+/// prefers (the first of equals). Its test accuracy is the run's headline; the best epoch on test stays a separate,
+/// optimistic number.
+public enum EpochSelection: String, Codable, Sendable, CaseIterable, SettingValue {
+    case last
+    case bestValAcc = "best_val_acc"
+    case bestValLoss = "best_val_loss"
+
+    /// The validation metric it follows; nil for `last`.
+    public var metric: ValidationMetric? {
+        switch self {
+        case .last: return nil
+        case .bestValAcc: return .accuracy
+        case .bestValLoss: return .loss
+        }
+    }
+}
+
+/// A validation metric epochs are compared by; `loss` is better lower, `accuracy` higher.
+public enum ValidationMetric: String, Codable, Sendable, CaseIterable, SettingValue {
+    case loss = "val_loss"
+    case accuracy = "val_acc"
+
+    /// True when `value` improves on `best` by more than `minDelta`.
+    public func improves(_ value: Double, on best: Double?, minDelta: Double = 0) -> Bool {
+        guard let best else { return true }
+        switch self {
+        case .loss: return value < best - minDelta
+        case .accuracy: return value > best + minDelta
+        }
+    }
+}
+
+/// `training.early_stop`: stop once the validation metric has not improved for `patience` epochs.
+public struct EarlyStopSection: SettingsSection {
+    public var metric = ValidationMetric.loss
+    public var patience = 0
+    public var minDelta = 0.0
+
+    public init() {}
+
+    public static let settings: [Setting<EarlyStopSection>] = [
+        .init("metric", \.metric, .choice(of: ValidationMetric.self), default: .value(.loss), example: "val_loss",
+              "the validation metric watched: val_loss (lower is better) or val_acc"),
+        .init("patience", \.patience, .integer(min: 1, max: 10_000), default: .required, example: "5",
+              "epochs without an improvement after which training stops"),
+        .init("min_delta", \.minDelta, .number(.nonNegative), default: .value(0.0), example: "0.001",
+              "the least change that counts as an improvement"),
+    ]
+}
+
 public struct TrainingSection: SettingsSection {
     public var epochs = 0
     public var batchSize = defaultBatchSize
@@ -358,6 +438,9 @@ public struct TrainingSection: SettingsSection {
     /// it; it stays declared because every stored configuration has it, so its canonical JSON and config hash keep it
     /// (and experiment files may write it). A validation split that evaluates less often would make it live.
     public var evalEvery = 1
+    /// nil: `last` (left out of the canonical JSON, so configurations without a validation split keep their hashes).
+    public var select: EpochSelection?
+    public var earlyStop: EarlyStopSection?
 
     public init() {}
 
@@ -374,7 +457,16 @@ public struct TrainingSection: SettingsSection {
         .init("eval_every", \.evalEvery,
               .integer(min: 1, max: 1, why: " (ablate evaluates the test split after every epoch)"),
               default: .value(1), example: "1", "evaluate on the test split every N epochs: 1, the only value supported"),
+        .init("select", \.select, .choice(of: EpochSelection.self), default: .described("last"), example: "best_val_acc",
+              "the epoch whose weights the run keeps and reports (its test accuracy is the headline): last, or the "
+                + "best on validation (needs data.split.validation_fraction)"),
+        .init("early_stop", \.earlyStop, .section(EarlyStopSection.self), default: .described("off"),
+              example: "{metric: val_loss, patience: 5}",
+              "stop when the validation metric has not improved for `patience` epochs (needs a validation split)"),
     ]
+
+    /// The epoch selection in effect.
+    public var selection: EpochSelection { select ?? .last }
 }
 
 // MARK: - model

@@ -24,9 +24,15 @@ public struct EpochMetrics: Equatable, Sendable {
     public var seconds: Double
     /// Training throughput in images per second.
     public var imagesPerSecond: Double
+    /// Metrics on the validation part; nil without one.
+    public var validationLoss: Double?
+    public var validationAccuracy: Double?
 
     public init(epoch: Int, trainLoss: Double, trainAccuracy: Double, testLoss: Double?, testAccuracy: Double?,
-                learningRate: Double, seconds: Double, imagesPerSecond: Double) {
+                learningRate: Double, seconds: Double, imagesPerSecond: Double, validationLoss: Double? = nil,
+                validationAccuracy: Double? = nil) {
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
         self.epoch = epoch
         self.trainLoss = trainLoss
         self.trainAccuracy = trainAccuracy
@@ -38,11 +44,12 @@ public struct EpochMetrics: Equatable, Sendable {
     }
 }
 
-/// Which of a run's weights something comes from: the best epoch's so far (by test accuracy) or the last epoch's.
-/// Stored predictions and `ablate evaluate` results are kept per kind. `allCases` is the store's order (`best`,
-/// then `last`: alphabetical, as it sorts them); a report that wants another order lists the cases itself.
+/// Which of a run's weights something comes from: the best epoch's so far (by test accuracy: optimistic), the last
+/// epoch's, or the selected epoch's (`training.select` on validation; stored only when that is not `last`).
+/// Stored predictions and `ablate evaluate` results are kept per kind. `allCases` is the store's order
+/// (alphabetical, as it sorts them); a report that wants another order lists the cases itself.
 public enum PredictionKind: String, Codable, Sendable, CaseIterable {
-    case best, last
+    case best, last, selected
 }
 
 /// A model's output for one test image.

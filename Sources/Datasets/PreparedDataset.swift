@@ -36,4 +36,11 @@ public struct PreparedDataset: Sendable {
         try BatchLoader(cache: cache, indices: split.test, batchSize: batchSize, shuffle: false, seed: 0,
                         augmentation: nil, normalization: normalization)
     }
+
+    /// The validation part like the test part (file order, no augmentation); nil when the split has none.
+    public func validationLoader(batchSize: Int, normalization: Normalization) throws -> BatchLoader? {
+        guard !split.validation.isEmpty else { return nil }
+        return try BatchLoader(cache: cache, indices: split.validation, batchSize: batchSize, shuffle: false, seed: 0,
+                               augmentation: nil, normalization: normalization)
+    }
 }

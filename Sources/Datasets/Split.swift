@@ -12,8 +12,8 @@ public struct SplitConfig: Codable, Equatable, Hashable, Sendable {
     /// Fraction of all files held out of training for validation, drawn like the test part from what the test
     /// part leaves (whole groups when grouped; never a test file); nil: no validation part.
     public var validationFraction: Double?
-    /// Grouped k-fold cross-validation (`strategy` grouped): the groups are dealt to `folds` folds
-    /// (`GroupFolds`) and fold `fold` is the test part; `testFraction` is then unused.
+    /// Grouped k-fold cross-validation (`strategy` kfold): the groups are dealt to `folds` folds (`GroupFolds`)
+    /// and fold `fold` is the test part; `testFraction` is then unused.
     public var folds: Int?
     public var fold: Int?
 
@@ -61,7 +61,8 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
             throw DatasetError.invalidConfiguration(
                 "test fraction \(config.testFraction) must be between 0 and 1 (exclusive), e.g. 0.2")
         }
-        if let v = config.validationFraction, !(v > 0 && v < 1 && (config.folds != nil || v + config.testFraction < 1)) {
+        if let v = config.validationFraction,
+           !(v > 0 && v < 1 && (config.folds.map { v + 1 / Double($0) < 1 } ?? (v + config.testFraction < 1))) {
             throw DatasetError.invalidConfiguration("validation fraction \(v) must be above 0 and leave files for "
                 + "training beside the test fraction \(config.testFraction), e.g. 0.1")
         }
@@ -69,9 +70,9 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         var rng = SplitMix64(seed: config.seed)
         var test: [Int] = [], validation: [Int] = []
         let all = Array(files.indices)
-        if let folds = config.folds {
-            guard config.strategy == .grouped else {
-                throw DatasetError.invalidConfiguration("k-fold cross-validation deals whole groups to folds: it needs the grouped protocol")
+        if config.strategy == .kfold || config.folds != nil {
+            guard config.strategy == .grouped || config.strategy == .kfold, let folds = config.folds else {
+                throw DatasetError.invalidConfiguration("k-fold cross-validation deals whole groups to folds: it needs the kfold protocol and a number of folds")
             }
             guard folds >= 2, let fold = config.fold, (0..<folds).contains(fold) else {
                 throw DatasetError.invalidConfiguration("k-fold needs folds ≥ 2 and a fold in 0..<folds (got folds \(folds), "
@@ -86,8 +87,9 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
             for (g, f) in assignment.enumerated() where f == fold { test += groups.members[g] }
             if let v = config.validationFraction {
                 let held = Set(test)
-                // The validation part of this fold's training folds, as a fraction of them.
-                validation = try DatasetSplit.draw(.grouped, from: all.filter { !held.contains($0) }, fraction: v,
+                let rest = all.filter { !held.contains($0) }
+                // A fraction of all files, drawn from this fold's training folds: scaled to their size.
+                validation = try DatasetSplit.draw(.grouped, from: rest, fraction: min(0.95, v * Double(files.count) / Double(max(1, rest.count))),
                                                    files: files, rule: config.effectiveGroupKey, rng: &rng)
             }
         } else if config.strategy == .folders {
@@ -137,7 +139,7 @@ public struct DatasetSplit: Codable, Equatable, Sendable {
         switch strategy {
         case .random: return cut(indices, testFraction: fraction, rng: &rng)
         case .stratified: return byClass(files, indices).flatMap { cut($0, testFraction: fraction, rng: &rng) }
-        case .grouped: return try grouped(files, indices, fraction: fraction, rule: rule, rng: &rng)
+        case .grouped, .kfold: return try grouped(files, indices, fraction: fraction, rule: rule, rng: &rng)
         case .folders: return []
         }
     }

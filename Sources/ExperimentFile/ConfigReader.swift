@@ -153,8 +153,24 @@ protocol CustomSectionReader {
 
 extension RunConfig: SectionRules {
     /// The input must keep at least 1×1 feature maps until the last dense block (`DenseNetConfig.featureSides`).
-    /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.)
+    /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.) Selecting an epoch on
+    /// validation, or stopping early, needs a validation part (`folders` splits may bring theirs as `val/`).
     func checked(in top: Section) -> RunConfig {
+        let split = data.split
+        if split.validationFraction == nil, split.protocol != .folders, top.entry("training") != nil {
+            let training = top.section("training", allowed: TrainingSection.keys)
+            let fix = "Add `validation_fraction: 0.15` under data.split (whole groups when grouped), or drop it"
+            if let select = self.training.select, select != .last {
+                training.report("select", "\(select.rawValue) picks the epoch on a validation split, and there is none", fix: fix)
+            }
+            if self.training.earlyStop != nil {
+                training.report("early_stop", "early stopping watches a validation split, and there is none", fix: fix)
+            }
+        }
+        return checkedSize(in: top)
+    }
+
+    func checkedSize(in top: Section) -> RunConfig {
         guard top.entry("data") != nil, top.entry("model") != nil, data.size >= 1,
               case .denseNet(let c)? = try? model.spec(classes: 2), data.size < c.minimumInputSize else { return self }
         top.section("data", allowed: DataSection.keys)
@@ -189,10 +205,28 @@ extension SplitSection: SectionRules {
                           fix: "Rename the data folder's sub-folder to `\(wanted)` and drop `\(key)`")
             }
         }
-        if self.protocol == .grouped && group == nil && !sp.has("group") {
-            sp.diag.report(sp.keyPath("group"), sp.location, "required when protocol is grouped",
+        if (self.protocol == .grouped || self.protocol == .kfold) && group == nil && !sp.has("group") {
+            sp.diag.report(sp.keyPath("group"), sp.location, "required when protocol is \(self.protocol.rawValue)",
                            fix: "Add `group: photo` (same original photograph), `group: patient`, "
                                + "or `group: {regex: '^([A-Z]+\\d+)_'}` under data.split")
+        }
+        if self.protocol == .kfold, let folds {
+            if fold == nil && !sp.has("fold") {
+                sp.diag.report(sp.keyPath("fold"), sp.location, "required when protocol is kfold: which fold this run tests on",
+                               fix: "Add the matrix axis `data.split.fold: all` (one run per fold), or `fold: 0` under data.split")
+            } else if let fold, fold >= folds {
+                sp.report("fold", "fold \(fold) does not exist: the folds are 0..\(folds - 1)",
+                          fix: "Use a fold from 0 to \(folds - 1), or `data.split.fold: all` in the matrix")
+            }
+        }
+        if let v = validationFraction {
+            // What is left for training must stay a real share of the data.
+            let testShare = self.protocol == .kfold ? 1 / Double(folds ?? SplitSection.defaultFolds) : (testFraction ?? 0)
+            if v + testShare >= 0.9 {
+                sp.report("validation_fraction", "validation \(v) and test \((testShare * 1000).rounded() / 1000) leave "
+                          + "\((max(0, 1 - v - testShare) * 1000).rounded() / 1000) of the images for training",
+                          fix: "Use a smaller validation_fraction (0.1–0.2 is usual)")
+            }
         }
         return self
     }
@@ -234,12 +268,15 @@ extension ScheduleSection: SectionRules {
 
 extension TrainingSection: SectionRules {
     func checked(in t: Section) -> TrainingSection {
+        var training = self
+        // `select: last` is what leaving it out means: one configuration, one hash.
+        if training.select == .last { training.select = nil }
         if schedule.name == .cosine, let m = schedule.minLR, m >= optimizer.lr {
             t.section("schedule", allowed: ScheduleSection.keys)
                 .report("min_lr", "must be below the learning rate \(optimizer.lr), got \(m)",
                         fix: "Lower training.schedule.min_lr (0 is usual)")
         }
-        return self
+        return training
     }
 }
 

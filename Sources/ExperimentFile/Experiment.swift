@@ -131,7 +131,7 @@ public struct Experiment: Sendable {
         }
 
         // matrix
-        let axes = readMatrix(top, diag: diag)
+        let writtenAxes = readMatrix(top, diag: diag)
 
         // the base document: every run setting, shorthands expanded, --data applied
         var base = YNode.mapping(entries.filter { !ExperimentSchema.experimentKeys.contains($0.key) },
@@ -146,6 +146,9 @@ public struct Experiment: Sendable {
                 base = replaced
             }
         }
+
+        // `data.split.fold: all`: every fold of the base document's `folds`
+        let axes = expandAllFolds(writtenAxes, base: base, diag: diag)
 
         // expand
         let count = axes.reduce(1) { $0 * max($1.nodes.count, 1) }
@@ -263,6 +266,11 @@ public struct Experiment: Sendable {
                 }
                 continue
             }
+            if entry.key == foldAxis, case let .scalar(text, true, location) = entry.value, text == allFolds {
+                axes.append(Axis(keyPath: entry.key, components: components, keyLocation: entry.keyLocation,
+                                 nodes: [.scalar(allFolds, plain: true, location)]))
+                continue
+            }
             guard case let .sequence(values, _) = entry.value else {
                 diag.report(keyPath, entry.value.location ?? entry.keyLocation,
                             "expected a list of values, got \(entry.value.kindName)",
@@ -290,10 +298,33 @@ public struct Experiment: Sendable {
         return axes
     }
 
+    /// The matrix axis of cross-validation folds, and the word that means all of them.
+    static let foldAxis = "data.split.fold", allFolds = "all"
+
+    /// Replaces a `data.split.fold: all` axis by the folds 0..<folds of the base document's `data.split.folds`
+    /// (its declared default when the file leaves it out).
+    static func expandAllFolds(_ axes: [Axis], base: YNode, diag: Diagnostics) -> [Axis] {
+        axes.map { axis in
+            guard axis.keyPath == foldAxis, axis.nodes.count == 1, case let .scalar(text, true, location) = axis.nodes[0],
+                  text == allFolds else { return axis }
+            var folds = SplitSection.defaultFolds
+            if let given = base.value(forKey: "data")?.value(forKey: "split")?.value(forKey: "folds") {
+                guard case let .scalar(n, _, _) = given, let k = Int(n), k >= 2, k <= 100 else {
+                    return axis  // the reader reports the bad `folds` itself
+                }
+                folds = k
+            }
+            var expanded = axis
+            expanded.nodes = (0..<folds).map { .scalar(String($0), plain: true, location) }
+            return expanded
+        }
+    }
+
     static func exampleValue(_ key: String) -> String {
         switch key {
         case "seed": return "1, 2, 3"
         case "model": return "densenet121, densenet121-se16"
+        case foldAxis: return "0, 1, 2, 3, 4"
         default: return "…"
         }
     }

@@ -27,14 +27,15 @@ extension RunStore {
             }
         case .epochs:
             lines.append(["run_id", "experiment", "label", "seed", "config_hash", "epoch", "train_loss", "train_acc",
-                          "test_loss", "test_acc", "learning_rate", "seconds", "images_per_second"])
+                          "test_loss", "test_acc", "learning_rate", "seconds", "images_per_second", "val_loss",
+                          "val_acc"])
             for s in summaries {
                 for e in try epochs(runID: s.run.id) {
                     let m = e.metrics
                     lines.append([String(s.run.id), s.experimentName, s.run.label, opt(s.run.seed),
                                   s.run.configHash, String(m.epoch), String(m.trainLoss), String(m.trainAccuracy),
                                   opt(m.testLoss), opt(m.testAccuracy), String(m.learningRate), String(m.seconds),
-                                  String(m.imagesPerSecond)])
+                                  String(m.imagesPerSecond), opt(m.validationLoss), opt(m.validationAccuracy)])
                 }
             }
         }
@@ -81,18 +82,23 @@ extension RunStore {
             "error_message": str(r.errorMessage),
             "checkpoint_path": str(r.checkpointPath),
             "data_audit": r.dataAuditJSON.map(JSONValue.raw) ?? .null,
-        ]
+        ].merging(r.stoppedEarlyAt.map { ["stopped_early_at": JSONValue.int($0)] } ?? [:]) { a, _ in a }
     }
 
+    /// An epoch's fields; the validation ones only when it has them (exports of runs without a validation part
+    /// stay as they were).
     static func epochJSON(_ e: EpochRecord) -> JSONValue {
         let m = e.metrics
-        return .object([
+        var object: [String: JSONValue] = [
             "epoch": .int(m.epoch), "train_loss": .double(m.trainLoss), "train_acc": .double(m.trainAccuracy),
             "test_loss": m.testLoss.map(JSONValue.double) ?? .null,
             "test_acc": m.testAccuracy.map(JSONValue.double) ?? .null,
             "learning_rate": .double(m.learningRate), "seconds": .double(m.seconds),
             "images_per_second": .double(m.imagesPerSecond), "recorded_at": .string(iso(e.recordedAt)),
-        ])
+        ]
+        if let v = m.validationLoss { object["val_loss"] = .double(v) }
+        if let v = m.validationAccuracy { object["val_acc"] = .double(v) }
+        return .object(object)
     }
 
     /// ISO 8601 UTC with milliseconds, e.g. 2026-11-29T01:47:13.123Z.

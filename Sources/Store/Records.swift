@@ -57,6 +57,9 @@ public struct RunRecord: Equatable, Sendable {
     /// The machines the run trained on, in order, as stored (`Machine.encode`); nil for runs of an ablate that did
     /// not record them. `machines` reads it.
     public var hardwareJSON: String? = nil
+    /// The epoch after which early stopping ended the run (fewer epochs than `epochsTotal`, by design); nil when it
+    /// trained every epoch.
+    public var stoppedEarlyAt: Int? = nil
 
     /// The machines the run trained on, in order; empty for runs of an ablate that did not record them.
     public func machines() throws -> [Machine] {

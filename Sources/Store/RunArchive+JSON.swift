@@ -91,19 +91,19 @@ extension RunArchive {
                 ablateVersion: r.ablate_version, threads: r.threads, startedAt: try date(r.started_at, "started_at"),
                 endedAt: try date(r.ended_at, "ended_at"), errorMessage: r.error_message,
                 checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts,
-                hardwareJSON: r.machines.map(Machine.encode))
+                hardwareJSON: r.machines.map(Machine.encode), stoppedEarlyAt: r.stopped_early_at)
             let epochs = try r.epochs.map { e in
                 EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
                     epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_acc, testLoss: e.test_loss,
                     testAccuracy: e.test_acc, learningRate: e.learning_rate, seconds: e.seconds,
-                    imagesPerSecond: e.images_per_second),
+                    imagesPerSecond: e.images_per_second, validationLoss: e.val_loss, validationAccuracy: e.val_acc),
                     recordedAt: try date(e.recorded_at, "recorded_at") ?? Date(timeIntervalSince1970: 0))
             }
             var predictions: [StoredPrediction] = []
             for (kindName, block) in (r.predictions ?? [:]).sorted(by: { $0.key < $1.key }) {
                 guard let kind = PredictionKind(rawValue: kindName) else {
                     throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) has predictions of an "
-                        + "unknown kind '\(kindName)' (known: best, last)")
+                        + "unknown kind '\(kindName)' (known: \(PredictionKind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 predictions += block.rows.map {
                     StoredPrediction(kind: kind, epoch: block.epoch,
@@ -113,7 +113,7 @@ extension RunArchive {
             let externalTests = try (r.external_tests ?? []).enumerated().map { n, t in
                 guard let weights = PredictionKind(rawValue: t.weights) else {
                     throw StoreError.invalidArchive(path: source, reason: "run \(index + 1), external test \(n + 1) has "
-                        + "unknown weights '\(t.weights)' (known: best, last)")
+                        + "unknown weights '\(t.weights)' (known: \(PredictionKind.allCases.map(\.rawValue).joined(separator: ", ")))")
                 }
                 return ExternalTest(name: t.name, weights: weights, epoch: t.epoch, directory: t.directory,
                                     accuracy: t.accuracy, positiveClass: t.positive_class, sensitivity: t.sensitivity,
@@ -188,6 +188,8 @@ private struct ExportDocument: Decodable {
         var seconds: Double
         var images_per_second: Double
         var recorded_at: String?
+        var val_loss: Double?
+        var val_acc: Double?
     }
     struct PredictionEntry: Decodable {
         var file: String
@@ -232,6 +234,7 @@ private struct ExportDocument: Decodable {
         var ablate_version: String?
         var threads: Int?
         var machines: [Machine]?
+        var stopped_early_at: Int?
         var attempts: Int
         var queued_at: String?
         var started_at: String?

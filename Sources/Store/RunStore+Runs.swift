@@ -252,8 +252,10 @@ extension RunStore {
         }
     }
 
-    /// Ends the run successfully.
-    public func finish(_ lease: RunLease) throws { try end(lease, status: .finished, message: nil) }
+    /// Ends the run successfully; `stoppedEarlyAt`: the epoch after which early stopping ended it.
+    public func finish(_ lease: RunLease, stoppedEarlyAt: Int? = nil) throws {
+        try end(lease, status: .finished, message: nil, stoppedEarlyAt: stoppedEarlyAt)
+    }
 
     /// Ends the run with an error; `enqueue(..., retryFailed: true)` queues it again.
     public func fail(_ lease: RunLease, message: String) throws { try end(lease, status: .failed, message: message) }
@@ -263,7 +265,7 @@ extension RunStore {
         try end(lease, status: .interrupted, message: message)
     }
 
-    func end(_ lease: RunLease, status: RunStatus, message: String?) throws {
+    func end(_ lease: RunLease, status: RunStatus, message: String?, stoppedEarlyAt: Int? = nil) throws {
         let now = clock()
         try write { db in
             try checkLease(db, lease)
@@ -271,6 +273,7 @@ extension RunStore {
                 RunRow.Columns.status.set(to: status.rawValue), RunRow.Columns.endedAt.set(to: now),
                 RunRow.Columns.heartbeat.set(to: now), RunRow.Columns.errorMessage.set(to: message),
                 RunRow.Columns.claimToken.set(to: nil), RunRow.Columns.leaseHolder.set(to: nil),
+                RunRow.Columns.stoppedEarlyAt.set(to: stoppedEarlyAt),
             ])
         }
     }

@@ -14,7 +14,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 5
+    public static let schemaVersion = 6
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -299,12 +299,13 @@ public final class RunStore: @unchecked Sendable {
         ("v3: external tests", addExternalTests),
         ("v4: lease holder", addLeaseHolder),
         ("v5: hardware", addHardware),
+        ("v6: validation and selected epochs", addValidation),
     ]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         for m in migrations { migrator.registerMigration(m.identifier, migrate: m.apply) }
-        // Later versions: append "v6: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
+        // Later versions: append "v7: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
         return migrator
     }
 
@@ -434,6 +435,57 @@ public final class RunStore: @unchecked Sendable {
     static func addHardware(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE runs ADD COLUMN hardware_json TEXT")
         try db.execute(sql: "PRAGMA user_version = 5")
+    }
+
+    /// Validation metrics per epoch (NULL without a validation part), the epoch early stopping ended a run after
+    /// (NULL: it trained every epoch), and `selected` as a third kind of weights for predictions and external tests
+    /// (SQLite cannot change a CHECK constraint: both tables are rebuilt with their rows and ids).
+    static func addValidation(_ db: Database) throws {
+        try db.execute(sql: """
+            ALTER TABLE epochs ADD COLUMN val_loss REAL;
+            ALTER TABLE epochs ADD COLUMN val_acc REAL;
+            ALTER TABLE runs ADD COLUMN stopped_early_at INTEGER;
+            CREATE TABLE predictions_v6 (
+                id            INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                kind          TEXT NOT NULL CHECK (kind IN ('best','last','selected')),
+                epoch         INTEGER NOT NULL,
+                file          TEXT NOT NULL,
+                label         INTEGER NOT NULL,
+                predicted     INTEGER NOT NULL,
+                probabilities TEXT NOT NULL, -- JSON array of class probabilities
+                UNIQUE (run_id, kind, file)
+            );
+            INSERT INTO predictions_v6 SELECT id, run_id, kind, epoch, file, label, predicted, probabilities FROM predictions;
+            DROP TABLE predictions;
+            ALTER TABLE predictions_v6 RENAME TO predictions;
+            CREATE TABLE external_tests_v6 (
+                id             INTEGER PRIMARY KEY AUTOINCREMENT,
+                run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+                name           TEXT NOT NULL,    -- the test set's name (its folder name unless given)
+                weights        TEXT NOT NULL CHECK (weights IN ('best','last','selected')),
+                epoch          INTEGER NOT NULL, -- the epoch the weights come from
+                directory      TEXT NOT NULL,
+                images         INTEGER NOT NULL,
+                accuracy       REAL NOT NULL,
+                positive_class TEXT,
+                sensitivity    REAL,
+                specificity    REAL,
+                roc_auc        REAL,
+                audit_json     TEXT NOT NULL,    -- overlap of the test set with the run's training files
+                evaluated_at   DATETIME NOT NULL,
+                UNIQUE (run_id, name, weights)
+            );
+            INSERT INTO external_tests_v6 SELECT id, run_id, name, weights, epoch, directory, images, accuracy,
+                positive_class, sensitivity, specificity, roc_auc, audit_json, evaluated_at FROM external_tests;
+            CREATE TEMP TABLE external_predictions_kept AS SELECT * FROM external_predictions;
+            DELETE FROM external_predictions;
+            DROP TABLE external_tests;
+            ALTER TABLE external_tests_v6 RENAME TO external_tests;
+            INSERT INTO external_predictions SELECT * FROM external_predictions_kept;
+            DROP TABLE external_predictions_kept;
+            PRAGMA user_version = 6;
+            """)
     }
 
     /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together

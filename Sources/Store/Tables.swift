@@ -78,6 +78,8 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var leaseHolder: String?
     /// The machines the run trained on, in order (`Machine.encode`); nil in stores from before they were recorded.
     var hardwareJSON: String? = nil
+    /// The epoch after which early stopping ended the run; nil when it trained every epoch (or before v6).
+    var stoppedEarlyAt: Int? = nil
 
     enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, experimentID = "experiment_id", configJSON = "config_json", configHash = "config_hash", label, seed
@@ -85,6 +87,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         case ablateVersion = "ablate_version", threads, startedAt = "started_at", endedAt = "ended_at"
         case errorMessage = "error_message", checkpointPath = "checkpoint_path", dataAuditJSON = "data_audit_json"
         case claimToken = "claim_token", attempts, leaseHolder = "lease_holder", hardwareJSON = "hardware_json"
+        case stoppedEarlyAt = "stopped_early_at"
     }
     typealias Columns = CodingKeys
 
@@ -105,11 +108,14 @@ struct EpochRow: Codable, FetchableRecord, PersistableRecord {
     var seconds: Double
     var imagesPerSecond: Double
     var recordedAt: Date
+    /// nil without a validation part (and in rows from before v6).
+    var valLoss: Double? = nil
+    var valAcc: Double? = nil
 
     enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case runID = "run_id", epoch, trainLoss = "train_loss", trainAcc = "train_acc", testLoss = "test_loss"
         case testAcc = "test_acc", learningRate = "learning_rate", seconds, imagesPerSecond = "images_per_second"
-        case recordedAt = "recorded_at"
+        case recordedAt = "recorded_at", valLoss = "val_loss", valAcc = "val_acc"
     }
     typealias Columns = CodingKeys
 }
@@ -216,7 +222,8 @@ extension RunRecord {
                   ablateVersion: row.ablateVersion, threads: row.threads, startedAt: row.startedAt,
                   endedAt: row.endedAt, errorMessage: row.errorMessage, checkpointPath: row.checkpointPath,
                   dataAuditJSON: row.dataAuditJSON, attempts: row.attempts,
-                  leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder), hardwareJSON: row.hardwareJSON)
+                  leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder), hardwareJSON: row.hardwareJSON,
+                  stoppedEarlyAt: row.stoppedEarlyAt)
     }
 }
 
@@ -230,7 +237,7 @@ extension RunRow {
                   heartbeat: r.heartbeat, host: r.host, gitCommit: r.gitCommit, ablateVersion: r.ablateVersion,
                   threads: r.threads, startedAt: r.startedAt, endedAt: r.endedAt, errorMessage: r.errorMessage,
                   checkpointPath: r.checkpointPath, dataAuditJSON: r.dataAuditJSON, claimToken: nil,
-                  attempts: r.attempts, hardwareJSON: r.hardwareJSON)
+                  attempts: r.attempts, hardwareJSON: r.hardwareJSON, stoppedEarlyAt: r.stoppedEarlyAt)
     }
 }
 
@@ -238,13 +245,15 @@ extension EpochRow {
     init(runID: Int64, _ m: EpochMetrics, recordedAt: Date) {
         self.init(runID: runID, epoch: m.epoch, trainLoss: m.trainLoss, trainAcc: m.trainAccuracy,
                   testLoss: m.testLoss, testAcc: m.testAccuracy, learningRate: m.learningRate, seconds: m.seconds,
-                  imagesPerSecond: m.imagesPerSecond, recordedAt: recordedAt)
+                  imagesPerSecond: m.imagesPerSecond, recordedAt: recordedAt, valLoss: m.validationLoss,
+                  valAcc: m.validationAccuracy)
     }
 
     var record: EpochRecord {
         EpochRecord(runID: runID, metrics: EpochMetrics(
             epoch: epoch, trainLoss: trainLoss, trainAccuracy: trainAcc, testLoss: testLoss, testAccuracy: testAcc,
-            learningRate: learningRate, seconds: seconds, imagesPerSecond: imagesPerSecond),
+            learningRate: learningRate, seconds: seconds, imagesPerSecond: imagesPerSecond,
+            validationLoss: valLoss, validationAccuracy: valAcc),
             recordedAt: recordedAt)
     }
 }

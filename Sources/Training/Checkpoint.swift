@@ -32,6 +32,14 @@ public struct CheckpointState: Codable, Equatable, Sendable {
     public var bestEpoch: Int?
     /// Nil in checkpoints written before checkpoints named their owner.
     public var owner: CheckpointOwner?
+    /// The selected epoch so far (`training.select`) and its validation value (nil with `last`).
+    public var selectedEpoch: Int?
+    public var selectedScore: Double?
+    /// Early stopping: the best value of the watched metric, the epochs since it improved, and the epoch after
+    /// which training stopped (nil while it goes on).
+    public var watchedBest: Double?
+    public var epochsWithoutImprovement: Int?
+    public var stoppedEarlyAt: Int?
 
     public init(epochsDone: Int, optimizerStep: Int, modelRNG: SeededGenerator, batchesTracked: Int64, configJSON: String,
                 bestTestAccuracy: Double? = nil, bestEpoch: Int? = nil, owner: CheckpointOwner? = nil) {
@@ -52,10 +60,13 @@ public enum CheckpointError: Error, CustomStringConvertible {
 }
 
 /// The files in one run's folder, named here only: the resumable checkpoint (last epoch's model, optimiser and
-/// training state) and the best epoch's weights (model only, with the epoch in its metadata).
+/// training state), the best epoch's weights on test and the selected epoch's (model only, with the epoch in their
+/// metadata).
 public enum RunFiles {
     public static let checkpoint = "checkpoint.safetensors"
     public static let bestWeights = "best.safetensors"
+    /// The selected epoch's weights when `training.select` follows validation (with `last`: the checkpoint's).
+    public static let selectedWeights = "selected.safetensors"
 
     /// The best-weights file in the folder of `checkpoint`.
     public static func bestWeights(besideCheckpoint checkpoint: String) -> URL {

@@ -1,5 +1,6 @@
-// The training loop: epochs of shuffled, augmented batches, evaluation on the test split after each epoch,
-// a checkpoint after every epoch, exact resume, divergence detection and cooperative stopping. It reports
+// The training loop: epochs of shuffled, augmented batches, evaluation on the validation and test splits after
+// each epoch, the selected epoch's weights (`training.select`), early stopping on validation, a checkpoint after
+// every epoch, exact resume, divergence detection and cooperative stopping. It reports
 // through callbacks; it never prints.
 import AblateCore
 import Engine
@@ -19,20 +20,48 @@ public struct Batch {
 public protocol EpochData {
     var trainCount: Int { get }
     var testCount: Int { get }
+    /// 0: the split has no validation part.
+    var validationCount: Int { get }
     func trainBatches(epoch: Int, batchSize: Int) throws -> AnySequence<Batch>
     func testBatches(batchSize: Int) throws -> AnySequence<Batch>
+    func validationBatches(batchSize: Int) throws -> AnySequence<Batch>
 }
 
-/// What the trainer runs: epochs, batch size, optimiser and learning-rate schedule (a run's `RunPlan` makes it from
-/// the experiment file's `training` section).
+extension EpochData {
+    /// Data without a validation part.
+    public var validationCount: Int { 0 }
+    public func validationBatches(batchSize: Int) throws -> AnySequence<Batch> { AnySequence([]) }
+}
+
+/// `training.early_stop` as the trainer runs it: stop once `metric` has not improved by more than `minDelta` for
+/// `patience` epochs in a row.
+public struct EarlyStopping: Codable, Equatable, Sendable {
+    public var metric: ValidationMetric
+    public var patience: Int
+    public var minDelta: Double
+    public init(metric: ValidationMetric, patience: Int, minDelta: Double) {
+        self.metric = metric; self.patience = patience; self.minDelta = minDelta
+    }
+}
+
+/// What the trainer runs: epochs, batch size, optimiser and learning-rate schedule, which epoch it keeps and when
+/// it stops early (a run's `RunPlan` makes it from the experiment file's `training` section).
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs: Int
     public var batchSize: Int
     public var optimizer: OptimizerConfig
     public var schedule: LRSchedule
-    public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule) {
+    public var selection: EpochSelection
+    /// nil: train every epoch.
+    public var earlyStop: EarlyStopping?
+    public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule,
+                selection: EpochSelection, earlyStop: EarlyStopping?) {
         self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule
+        self.selection = selection; self.earlyStop = earlyStop
     }
+
+    /// True when the trainer needs a validation part.
+    public var needsValidation: Bool { selection.metric != nil || earlyStop != nil }
 }
 
 /// The model's output for one test sample, by its index in the dataset (the runner turns it into a stored
@@ -42,12 +71,16 @@ public struct SamplePrediction: Sendable, Equatable {
     public let probabilities: [Float]
 }
 
-/// What one finished epoch hands to the caller: its metrics (always evaluated: test metrics are set), the test
-/// predictions, and whether it is the best epoch so far.
+/// What one finished epoch hands to the caller: its metrics (always evaluated: test metrics are set, validation
+/// ones when there is a validation part), the test predictions, whether it is the best epoch on test so far,
+/// whether it is now the selected epoch (`training.select`; with `last`, every epoch), and whether training stops
+/// after it (early stopping).
 public struct EpochResult: Sendable {
     public let metrics: EpochMetrics
     public let predictions: [SamplePrediction]
     public let isBest: Bool
+    public let isSelected: Bool
+    public let stopsEarly: Bool
 }
 
 public struct BatchProgress: Sendable {
@@ -77,13 +110,16 @@ public final class Trainer {
     /// Where the per-epoch checkpoint and the best weights go (nil: keep nothing on disk).
     public let checkpointURL: URL?
     public let bestWeightsURL: URL?
+    /// Where the selected epoch's weights go (`training.select` other than `last`; nil: keep nothing).
+    public let selectedWeightsURL: URL?
 
     /// A new run, or a resumed one when `checkpointURL` exists. With an `owner`, every checkpoint written names
     /// it, and an existing checkpoint that names another owner is refused before it touches the model.
     public init(net: any Network, config: TrainingConfig, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
-                owner: CheckpointOwner? = nil) throws {
+                selectedWeightsURL: URL? = nil, owner: CheckpointOwner? = nil) throws {
         self.net = net; self.config = config
         self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
+        self.selectedWeightsURL = selectedWeightsURL
         optimizer = Optimizer(config.optimizer, store: net.store)
         state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON,
                                 owner: owner)
@@ -115,8 +151,9 @@ public final class Trainer {
                     onSaved: (Int) -> Void = { _ in }) throws {
         guard data.trainCount > 0 else { throw TrainingError.emptySplit("training") }
         guard data.testCount > 0 else { throw TrainingError.emptySplit("test") }
+        if config.needsValidation && data.validationCount == 0 { throw TrainingError.emptySplit("validation") }
         let batches = (data.trainCount + config.batchSize - 1) / config.batchSize
-        while state.epochsDone < config.epochs {
+        while state.epochsDone < config.epochs && state.stoppedEarlyAt == nil {
             let epoch = state.epochsDone
             let lr = config.schedule.learningRate(base: config.optimizer.learningRate, epoch: epoch, totalEpochs: config.epochs)
             let start = DispatchTime.now().uptimeNanoseconds
@@ -133,8 +170,16 @@ public final class Trainer {
             }
             let trainSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if shouldStop() { throw TrainingError.interrupted(epochsDone: state.epochsDone) }
-            let test = try evaluate(data)
+            let test = try evaluate(try data.testBatches(batchSize: config.batchSize))
             guard test.loss.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, loss: Float(test.loss)) }
+            var validation: (loss: Double, accuracy: Double)?
+            if data.validationCount > 0 {
+                let v = try evaluate(try data.validationBatches(batchSize: config.batchSize))
+                guard v.loss.isFinite else { throw TrainingError.diverged(epoch: epoch + 1, loss: Float(v.loss)) }
+                validation = (v.loss, v.accuracy)
+            }
+            let isSelected = try select(epoch: epoch + 1, validation: validation)
+            let stopsEarly = watch(epoch: epoch + 1, validation: validation)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let isBest = state.bestTestAccuracy.map { test.accuracy > $0 } ?? true
             if isBest {
@@ -146,8 +191,10 @@ public final class Trainer {
             let metrics = EpochMetrics(epoch: epoch + 1, trainLoss: lossSum / Double(max(seen, 1)),
                                        trainAccuracy: Double(correct) / Double(max(seen, 1)),
                                        testLoss: test.loss, testAccuracy: test.accuracy, learningRate: Double(lr),
-                                       seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds)
-            try onEpoch(EpochResult(metrics: metrics, predictions: test.predictions, isBest: isBest))
+                                       seconds: seconds, imagesPerSecond: Double(seen) / trainSeconds,
+                                       validationLoss: validation?.loss, validationAccuracy: validation?.accuracy)
+            try onEpoch(EpochResult(metrics: metrics, predictions: test.predictions, isBest: isBest,
+                                    isSelected: isSelected, stopsEarly: stopsEarly))
             state.epochsDone = epoch + 1
             state.optimizerStep = optimizer.step
             state.modelRNG = net.rng
@@ -157,11 +204,43 @@ public final class Trainer {
         }
     }
 
-    /// Eval-mode pass over the test split: mean loss, accuracy and every sample's class probabilities.
-    public func evaluate(_ data: EpochData) throws -> (loss: Double, accuracy: Double, predictions: [SamplePrediction]) {
+    /// Whether epoch `epoch` (1-based) becomes the selected one, recording it (and writing its weights when the
+    /// selection follows a validation metric). With `last`, every epoch is.
+    func select(epoch: Int, validation: (loss: Double, accuracy: Double)?) throws -> Bool {
+        guard let metric = config.selection.metric, let validation else {
+            state.selectedEpoch = epoch
+            return true
+        }
+        let value = metric == .loss ? validation.loss : validation.accuracy
+        guard metric.improves(value, on: state.selectedScore) else { return false }
+        state.selectedScore = value
+        state.selectedEpoch = epoch
+        if let url = selectedWeightsURL { try net.store.save(to: url, metadata: ["epoch": "\(epoch)"]) }
+        return true
+    }
+
+    /// Early stopping's count of epochs without improvement; true (and the stop recorded) when training ends
+    /// after epoch `epoch` although epochs are left.
+    func watch(epoch: Int, validation: (loss: Double, accuracy: Double)?) -> Bool {
+        guard let rule = config.earlyStop, let validation else { return false }
+        let value = rule.metric == .loss ? validation.loss : validation.accuracy
+        if rule.metric.improves(value, on: state.watchedBest, minDelta: rule.minDelta) {
+            state.watchedBest = value
+            state.epochsWithoutImprovement = 0
+        } else {
+            state.epochsWithoutImprovement = (state.epochsWithoutImprovement ?? 0) + 1
+        }
+        guard (state.epochsWithoutImprovement ?? 0) >= rule.patience, epoch < config.epochs else { return false }
+        state.stoppedEarlyAt = epoch
+        return true
+    }
+
+    /// Eval-mode pass over `batches` (the test or validation split): mean loss, accuracy and every sample's class
+    /// probabilities.
+    public func evaluate(_ batches: AnySequence<Batch>) throws -> (loss: Double, accuracy: Double, predictions: [SamplePrediction]) {
         var lossSum = 0.0, correct = 0, seen = 0
         var predictions: [SamplePrediction] = []
-        for batch in try data.testBatches(batchSize: config.batchSize) {
+        for batch in batches {
             let (r, logits) = try TrainStep.evaluate(net, input: batch.input, labels: batch.labels)
             lossSum += Double(r.loss) * Double(batch.labels.count)
             correct += r.correct; seen += batch.labels.count

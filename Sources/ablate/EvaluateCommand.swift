@@ -18,7 +18,7 @@ struct EvaluateCommand: ParsableCommand {
             trained the run.
             """)
 
-    enum Weights: String, ExpressibleByArgument, CaseIterable { case last, best, both }
+    enum Weights: String, ExpressibleByArgument, CaseIterable { case selected, last, best, both }
 
     @Argument(help: "Labelled folder: one sub-folder of images per class.") var directory: String
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     var runIDs: [Int64] = []
     @Option(help: "Score every finished run of this experiment.") var experiment: String?
     @Option(help: "Name the results are stored and reported under (default: the folder's name).") var name: String?
-    @Option(help: "last, best or both (default).") var weights: Weights = .both
+    @Option(help: "selected (the epoch training.select chose: validation, else the last), last, best (on test: optimistic), or both (default: last and best, and selected when it differs).") var weights: Weights = .both
     @Option(help: "The folder the runs trained on, when not where their configuration says.") var data: String?
     @Option(help: "Positive class for sensitivity/specificity/ROC-AUC (default: Monkeypox if present).") var positive: String?
     @Option(parsing: .unconditional, help: "Threads (default: the run's setting, else every core).") var threads: Int?
@@ -65,7 +65,13 @@ struct EvaluateCommand: ParsableCommand {
             ids = runs.filter { $0.run.status == .finished }.map(\.run.id)
             guard !ids.isEmpty else { throw CommandFailure("experiment '\(experiment)' has no finished run yet") }
         }
-        let kinds: [PredictionKind] = weights == .both ? [.last, .best] : [weights == .last ? .last : .best]
+        let kinds: [PredictionKind]
+        switch weights {
+        case .both: kinds = [.last, .best, .selected]
+        case .selected: kinds = [.selected]
+        case .last: kinds = [.last]
+        case .best: kinds = [.best]
+        }
         let request = ExternalEvaluationRequest(directory: directory, name: name, weights: kinds, dataOverride: data,
                                                 positiveClass: positive, threads: threads)
         var audited = Set<Int64>()

@@ -57,7 +57,7 @@ final class ValidationAndFoldTests: XCTestCase {
             var classShares: [[Double]] = []
             for fold in 0..<5 {
                 let split = try DatasetSplit(files: all, config: SplitConfig(
-                    strategy: .grouped, testFraction: 0.2, seed: seed, groupKey: .patient, validationFraction: 0.15,
+                    strategy: .kfold, testFraction: 0.2, seed: seed, groupKey: .patient, validationFraction: 0.15,
                     folds: 5, fold: fold))
                 for p in Set(split.test.map { patient(all[$0]) }) { tested[p, default: 0] += 1 }
                 let sides = [split.train, split.test, split.validation].map { Set($0.map { patient(all[$0]) }) }
@@ -81,7 +81,7 @@ final class ValidationAndFoldTests: XCTestCase {
     func testBadFoldSettingsAreClearErrors() {
         let all = files(patients: 10, seed: 1)
         for (config, words) in [
-            (SplitConfig(strategy: .random, testFraction: 0.2, seed: 0, groupKey: nil, folds: 5, fold: 0), "needs the grouped protocol"),
+            (SplitConfig(strategy: .random, testFraction: 0.2, seed: 0, groupKey: nil, folds: 5, fold: 0), "needs the kfold protocol"),
             (SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 0, groupKey: .patient, folds: 5, fold: 5), "fold in 0..<folds"),
             (SplitConfig(strategy: .grouped, testFraction: 0.2, seed: 0, groupKey: .patient, folds: 50, fold: 0), "need at least 50 groups"),
             (SplitConfig(strategy: .random, testFraction: 0.5, seed: 0, groupKey: nil, validationFraction: 0.5), "validation fraction 0.5"),

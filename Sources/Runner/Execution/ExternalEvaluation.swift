@@ -114,7 +114,9 @@ public enum ExternalEvaluation {
             audit.compareAppearance(test: cache, train: dataset.cache, trainIndices: dataset.split.train)
             let positive = try positiveIndex(request.positiveClass, classNames: classNames)
 
-            for kind in request.weights {
+            var kinds: [PredictionKind] = []
+            for kind in request.weights.map({ resolved($0, config: config) }) where !kinds.contains(kind) { kinds.append(kind) }
+            for kind in kinds {
                 let (net, epoch) = try loadWeights(run, store: store, config: config, classes: classNames.count, kind: kind)
                 Threads.set(request.threads ?? config.training.threads ?? ProcessInfo.processInfo.activeProcessorCount)
                 progress("run \(id) \(run.label): \(kind.rawValue) weights (epoch \(epoch)) on \(cache.count) images")
@@ -130,7 +132,13 @@ public enum ExternalEvaluation {
         return results
     }
 
-    /// The run's model with its last-epoch (checkpoint) or best-epoch weights, and the epoch they come from.
+    /// `selected` for a run that keeps its last epoch is `last` (the same weights, stored and reported as such).
+    public static func resolved(_ kind: PredictionKind, config: RunConfig) -> PredictionKind {
+        kind == .selected && config.training.selection == .last ? .last : kind
+    }
+
+    /// The run's model with its last-epoch (checkpoint), best-epoch (on test) or selected-epoch (on validation)
+    /// weights, and the epoch they come from.
     static func loadWeights(_ run: Store.RunRecord, store: RunStore, config: RunConfig, classes: Int,
                             kind: PredictionKind) throws -> (any Network, Int) {
         guard let checkpoint = run.checkpointPath else {
@@ -144,12 +152,14 @@ public enum ExternalEvaluation {
         switch kind {
         case .last:
             return (net, try Checkpoint.loadWeights(net, from: URL(fileURLWithPath: checkpoint)).epochsDone)
-        case .best:
-            let best = RunFiles.bestWeights(besideCheckpoint: checkpoint)
-            guard FileManager.default.fileExists(atPath: best.path) else {
-                throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: best.path)
+        case .best, .selected:
+            guard resolved(kind, config: config) == kind else { return try loadWeights(run, store: store, config: config, classes: classes, kind: .last) }
+            let folder = URL(fileURLWithPath: checkpoint).deletingLastPathComponent()
+            let file = folder.appendingPathComponent(kind == .best ? RunFiles.bestWeights : RunFiles.selectedWeights)
+            guard FileManager.default.fileExists(atPath: file.path) else {
+                throw ExternalEvaluationError.noWeights(runID: run.id, label: run.label, path: file.path)
             }
-            let (tensors, metadata) = try Safetensors.read(best)
+            let (tensors, metadata) = try Safetensors.read(file)
             try net.store.load(stateDict: tensors)
             return (net, Int(metadata["epoch"] ?? "") ?? 0)
         }

@@ -1,5 +1,7 @@
-// `ablate predict`: class probabilities for new images from a run's best weights, with exactly the
-// preprocessing of evaluation (same decode, resize and normalisation as the run's test split).
+// `ablate predict`: class probabilities for new images from a run's selected weights (`training.select`: the
+// epoch chosen on validation, else the last epoch; never the best epoch on test, which was chosen by looking at
+// the test set), with exactly the preprocessing of evaluation (same decode, resize and normalisation as the run's
+// test split).
 import AblateCore
 import Datasets
 import Engine
@@ -22,7 +24,7 @@ public enum PredictError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .noWeights(id, path):
-            return "run \(id) has no best weights" + (path.map { " at \($0)" } ?? " (no checkpoint recorded)")
+            return "run \(id) has no selected weights" + (path.map { " at \($0)" } ?? " (no checkpoint recorded)")
                 + ": it has not finished an epoch yet (see `ablate status`), or it was merged from another machine, "
                 + "whose runs folder holds its weights"
         case .unreadable(let files):
@@ -39,21 +41,27 @@ public enum Predictor {
         guard let checkpoint = run.checkpointPath else {
             throw PredictError.noWeights(runID: runID, path: nil)
         }
-        let best = RunFiles.bestWeights(besideCheckpoint: checkpoint)
-        guard FileManager.default.fileExists(atPath: best.path), FileManager.default.fileExists(atPath: checkpoint) else {
-            throw PredictError.noWeights(runID: runID, path: best.path)
+        guard FileManager.default.fileExists(atPath: checkpoint) else { throw PredictError.noWeights(runID: runID, path: checkpoint) }
+        let selectsOnValidation = config.training.selection != .last
+        let selected = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent(RunFiles.selectedWeights)
+        if selectsOnValidation && !FileManager.default.fileExists(atPath: selected.path) {
+            throw PredictError.noWeights(runID: runID, path: selected.path)
         }
         try ForeignCheckpoints.requireOwned(checkpoint: checkpoint, run: run, store: store)
         // Class names: the class folders of the images the run was evaluated on.
         var names: [Int: String] = [:]
-        for p in try store.predictions(runID: runID, kind: .best) where names[p.prediction.label] == nil {
+        for p in try store.predictions(runID: runID, kind: .last) where names[p.prediction.label] == nil {
             names[p.prediction.label] = URL(fileURLWithPath: p.prediction.file).deletingLastPathComponent().lastPathComponent
         }
         let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
         let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
         let plan = try RunPlan(config)
         let net = try plan.model(classes: classes).build(seed: 0)
-        try net.store.load(from: best)
+        if selectsOnValidation {
+            try net.store.load(from: selected)
+        } else {
+            _ = try Checkpoint.loadWeights(net, from: URL(fileURLWithPath: checkpoint))
+        }
 
         let files = images.map { ImageFile(path: $0, label: 0) }
         var options = plan.load

@@ -45,20 +45,23 @@ public final class DatasetCache {
 }
 
 /// The trainer's view of a prepared dataset: training batches shuffled and augmented from (run seed, epoch),
-/// test batches in file order. Tensors are allocated once and refilled.
+/// validation and test batches in file order. Tensors are allocated once and refilled.
 public final class LoaderEpochData: EpochData {
     let train: BatchLoader, test: BatchLoader
+    let validation: BatchLoader?
     let size: Int
 
     public init(_ dataset: PreparedDataset, plan: RunPlan) throws {
         train = try dataset.trainLoader(batchSize: plan.training.batchSize, augmentation: plan.augmentation,
                                         seed: plan.seed, normalization: plan.normalization)
         test = try dataset.testLoader(batchSize: plan.training.batchSize, normalization: plan.normalization)
+        validation = try dataset.validationLoader(batchSize: plan.training.batchSize, normalization: plan.normalization)
         size = plan.load.size
     }
 
     public var trainCount: Int { train.batchesPerEpoch * train.batchSize }
     public var testCount: Int { test.indices.count }
+    public var validationCount: Int { validation?.indices.count ?? 0 }
 
     public func trainBatches(epoch: Int, batchSize: Int) -> AnySequence<Batch> {
         train.startEpoch(epoch)
@@ -68,6 +71,12 @@ public final class LoaderEpochData: EpochData {
     public func testBatches(batchSize: Int) -> AnySequence<Batch> {
         test.startEpoch(0)
         return batches(test)
+    }
+
+    public func validationBatches(batchSize: Int) -> AnySequence<Batch> {
+        guard let validation else { return AnySequence([]) }
+        validation.startEpoch(0)
+        return batches(validation)
     }
 
     private func batches(_ loader: BatchLoader) -> AnySequence<Batch> {

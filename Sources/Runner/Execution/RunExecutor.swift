@@ -171,11 +171,18 @@ public final class RunExecutor {
             epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
             events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
         }
+        let selectsOnValidation = plan.training.selection != .last
         let trainer = try Trainer(net: net, config: plan.training, configJSON: claim.run.configJSON,
-                                  checkpointURL: checkpoint, bestWeightsURL: best, owner: owner)
+                                  checkpointURL: checkpoint, bestWeightsURL: best,
+                                  selectedWeightsURL: selectsOnValidation ? dir.appendingPathComponent(RunFiles.selectedWeights) : nil,
+                                  owner: owner)
         try store.setCheckpoint(claim.lease, path: checkpoint.path)
         events(.started(run: claim.run, label: claim.run.label, resumedAtEpoch: trainer.state.epochsDone, queueLeft: queueLeft))
 
+        if plan.training.needsValidation && dataset.split.validation.isEmpty {
+            throw RunnerError.data("training.select / training.early_stop need a validation part, and the split of "
+                + "\(directory) has none: set data.split.validation_fraction (or, for a folders split, add a val/ folder)")
+        }
         let trainImages = dataset.split.train.count
         guard trainImages == 0 || trainImages >= config.training.batchSize else {
             throw RunnerError.data("training.batch_size is \(config.training.batchSize) but the training split of "
@@ -200,12 +207,16 @@ public final class RunExecutor {
             }
             try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .last, predictions)
             if result.isBest { try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .best, predictions) }
+            // With `last`, the last epoch's predictions are the selected ones: nothing is stored twice.
+            if selectsOnValidation && result.isSelected {
+                try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .selected, predictions)
+            }
             lastBeat = Date()
             events(.epoch(runID: runID, label: claim.run.label, result, totalEpochs: config.training.epochs))
         }, onSaved: { epoch in
             events(.epochSaved(runID: runID, epoch: epoch))
         })
-        try store.finish(claim.lease)
+        try store.finish(claim.lease, stoppedEarlyAt: trainer.state.stoppedEarlyAt)
         let bestAccuracy = trainer.state.bestTestAccuracy
         let reached = bestAccuracy.map(experiment.target.isMet(byTestAccuracy:))
         return (claim.run.label, bestAccuracy, reached)

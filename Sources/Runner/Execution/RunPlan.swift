@@ -88,7 +88,9 @@ public struct RunPlan: Equatable {
             schedule = .step(stepSize: stepSize, gamma: Float(try declared(s.gamma, "gamma", of: s, at: "training.schedule")))
         case .cosine: schedule = .cosine(minLR: Float(try declared(s.minLR, "min_lr", of: s, at: "training.schedule")))
         }
-        return TrainingConfig(epochs: t.epochs, batchSize: t.batchSize, optimizer: optimizer, schedule: schedule)
+        let earlyStop = t.earlyStop.map { EarlyStopping(metric: $0.metric, patience: $0.patience, minDelta: $0.minDelta) }
+        return TrainingConfig(epochs: t.epochs, batchSize: t.batchSize, optimizer: optimizer, schedule: schedule,
+                              selection: t.selection, earlyStop: earlyStop)
     }
 
     /// The Datasets split. Split seeds default to one value (`SplitSection.defaultSeed`), so all runs share one split.
@@ -104,7 +106,16 @@ public struct RunPlan: Equatable {
                 guard let group = split.group else { throw SettingError.missing(key: "\(path).group") }
                 groupKey = try group.rule()
             }
-            return SplitConfig(strategy: split.protocol, testFraction: fraction, seed: seed, groupKey: groupKey)
+            return SplitConfig(strategy: split.protocol, testFraction: fraction, seed: seed, groupKey: groupKey,
+                               validationFraction: split.validationFraction)
+        case .kfold:
+            let seed = UInt64(max(0, try declared(split.seed, "seed", of: split, at: path) as Int))
+            guard let group = split.group else { throw SettingError.missing(key: "\(path).group") }
+            guard let fold = split.fold else { throw SettingError.missing(key: "\(path).fold") }
+            let folds: Int = try declared(split.folds, "folds", of: split, at: path)
+            // The test part is one fold; `testFraction` is unused and recorded as 1/folds.
+            return SplitConfig(strategy: .kfold, testFraction: 1 / Double(folds), seed: seed, groupKey: try group.rule(),
+                               validationFraction: split.validationFraction, folds: folds, fold: fold)
         case .folders:
             // Nothing is cut or shuffled: the fraction and seed are recorded as the declarations' defaults.
             return SplitConfig(strategy: .folders, testFraction: SplitSection.defaultTestFraction,
