@@ -8,6 +8,8 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
     public let groupKey: String
     public let trainFiles: Int
     public let testFiles: Int
+    /// Files of the validation part; nil without one (and in records written before splits had one).
+    public var validationFiles: Int?
     /// Test files whose bytes equal some training file's bytes.
     public let testByteIdenticalInTrain: Int
     /// Test files whose group key is also the key of some training file.
@@ -25,6 +27,7 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
         case groupKey = "group_key"
         case trainFiles = "train_files"
         case testFiles = "test_files"
+        case validationFiles = "validation_files"
         case testByteIdenticalInTrain = "test_byte_identical_in_train"
         case testGroupSharedWithTrain = "test_group_shared_with_train"
         case groupsOnBothSides = "groups_on_both_sides"
@@ -70,6 +73,7 @@ public struct LeakageAudit: Codable, Equatable, Sendable {
         self.groupKey = rule.name
         self.trainFiles = split.train.count
         self.testFiles = split.test.count
+        self.validationFiles = split.validation.isEmpty ? nil : split.validation.count
         self.testByteIdenticalInTrain = identical
         self.testGroupSharedWithTrain = sharedGroup
         self.groupsOnBothSides = keysOnBothSides.count

@@ -21,9 +21,11 @@ extension DataCommand {
 
         @Argument(help: "ImageFolder dataset (one subfolder per class; train/ and test/ for --split folders).")
         var directory: String
-        @Option(help: "random, stratified, grouped or folders.") var split: SplitProtocol = .random
+        @Option(help: "random, stratified, grouped, folders or kfold (grouped k-fold: lists the folds).") var split: SplitProtocol = .random
         @Option(help: "Split seed (the default is data.split.seed's).") var seed = UInt64(SplitSection.defaultSeed)
         @Option(help: "Fraction of files in the test part.") var testFraction: Double = 0.2
+        @Option(help: "kfold: number of folds (the default is data.split.folds's).") var folds = SplitSection.defaultFolds
+        @Option(help: "Fraction of all files held out for validation, as data.split.validation_fraction.") var validationFraction: Double?
         @Option(help: "Group key: photo (M01_02_07 → M01_02), patient (→ M01) or a regular expression whose first capture group is the key.")
         var groupKey: String = "photo"
         @Option(help: "Side the images are decoded to, as data.size of a run (decoding finds the files a run skips).")
@@ -37,11 +39,17 @@ extension DataCommand {
         func validate() throws {
             guard (8...4096).contains(size) else { throw ValidationError("--size must be 8–4096, got \(size)") }
             guard maxPixels >= 1 else { throw ValidationError("--max-pixels must be at least 1, got \(maxPixels)") }
+            guard (2...100).contains(folds) else { throw ValidationError("--folds must be 2–100, got \(folds)") }
+            if let v = validationFraction, !(v > 0 && v < 1) {
+                throw ValidationError("--validation-fraction must be between 0 and 1 (exclusive), e.g. 0.15, got \(v)")
+            }
         }
 
         func run() throws {
-            let config = SplitConfig(strategy: split, testFraction: testFraction, seed: seed,
-                                     groupKey: try GroupKeyRule.named(groupKey))
+            let kfold = split == .kfold
+            let config = SplitConfig(strategy: split, testFraction: kfold ? 1 / Double(folds) : testFraction, seed: seed,
+                                     groupKey: try GroupKeyRule.named(groupKey), validationFraction: validationFraction,
+                                     folds: kfold ? folds : nil, fold: kfold ? 0 : nil)
             // The loading of a run: decode every file (unreadable ones are skipped and named), then split what
             // loaded, so the split sizes here are the ones a run trains and tests on.
             let prepared = try PreparedDataset(root: directory, split: config,
@@ -53,9 +61,12 @@ extension DataCommand {
             let perClass = cache.classNames.indices.map { c in cache.files.filter { $0.label == c }.count }
             let counts = zip(cache.classNames, perClass).map { "\($0) \($1)" }.joined(separator: ", ")
             print("dataset    \(prepared.index.root): \(cache.files.count) usable images (\(counts))")
-            print("split      \(split.rawValue), seed \(seed), test fraction \(testFraction)"
-                  + (split == .grouped ? ", group key \(config.effectiveGroupKey.name)" : ""))
+            print("split      \(split.rawValue), seed \(seed), "
+                  + (kfold ? "\(folds) folds (fold 0 audited below)" : "test fraction \(testFraction)")
+                  + (split == .grouped || kfold ? ", group key \(config.effectiveGroupKey.name)" : ""))
+            if kfold { try printFolds(prepared, config: config) }
             print("train      \(audit.trainFiles) files")
+            if let v = audit.validationFiles { print("validation \(v) files") }
             print("test       \(audit.testFiles) files")
             print("leakage    \(audit.testByteIdenticalInTrain) test files byte-identical to a training file")
             print("           \(audit.testGroupSharedWithTrain) test files share a '\(audit.groupKey)' group with "
@@ -68,6 +79,21 @@ extension DataCommand {
                 if nearDuplicates { printNearDuplicates(near) }
             }
             print("skipped    \(audit.skippedFiles) files")
+        }
+
+        /// Each fold's test part: groups, files and files per class (the training part is the other folds).
+        func printFolds(_ prepared: PreparedDataset, config: SplitConfig) throws {
+            let files = prepared.cache.files, names = prepared.cache.classNames
+            for fold in 0..<folds {
+                var c = config
+                c.fold = fold
+                let part = try DatasetSplit(files: files, config: c)
+                let groups = try FileGroups(files, indices: part.test, rule: config.effectiveGroupKey).keys.count
+                let perClass = names.indices.map { k in part.test.filter { files[$0].label == k }.count }
+                print("fold \(fold)     \(groups) groups, \(part.test.count) files ("
+                      + zip(names, perClass).map { "\($0) \($1)" }.joined(separator: ", ") + ")"
+                      + (part.validation.isEmpty ? "" : "; validation \(part.validation.count) files from the other folds"))
+            }
         }
 
         func printNearDuplicates(_ near: NearDuplicateAudit) {

@@ -54,7 +54,7 @@ struct ReportCommand: ParsableCommand {
 
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "predict", abstract: "Class probabilities for images from a run's best weights.")
+        commandName: "predict", abstract: "Class probabilities for images from a run's selected weights (training.select: chosen on validation, else the last epoch's).")
 
     @Option(help: "Run store file.") var db: String = RunStore.defaultPath
     @Option(name: .customLong("run"), parsing: .unconditional, help: "Run id (see `ablate status`).") var runID: Int64

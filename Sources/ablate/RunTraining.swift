@@ -37,9 +37,9 @@ func trainWithProgress(_ experiment: Experiment, _ runs: [ResolvedRun], options:
     say("")
     say("summary of \(experiment.name) (\(options.databasePath)):")
     for f in summary.finished {
-        let best = f.best.map { String(format: "%.4f", $0) } ?? "—"
+        let accuracy = f.testAccuracy.map { String(format: "%.4f", $0) } ?? "—"
         let target = f.reachedTarget.map { $0 ? "target reached" : "target not reached" } ?? ""
-        say("  finished     \(f.label)  best test acc \(best)  \(target)")
+        say("  finished     \(f.label)  test acc \(accuracy)  \(target)")
     }
     for f in summary.failed { say("  failed       \(f.label): \(f.message)") }
     if let i = summary.interrupted {
@@ -153,7 +153,8 @@ final class ProgressDisplay {
                 let more = skipped.count > 5 ? "; …" : ""
                 say("warning: skipped \(skipped.count) unreadable image(s): \(listed.joined(separator: "; "))\(more)")
             }
-            say("data \(directory): \(audit.trainFiles) train / \(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)"
+            say("data \(directory): \(audit.trainFiles) train / " + (audit.validationFiles.map { "\($0) validation / " } ?? "")
+                + "\(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)"
                 + (audit.nearDuplicates?.testAgainstTrain.map { "; \($0.sentence)" } ?? ""))
         case let .checkpointSetAside(id, label, moved):
             say("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
@@ -175,12 +176,17 @@ final class ProgressDisplay {
             let m = r.metrics
             clock.epochFinished(seconds: m.seconds)
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
-                         m.epoch, total, m.trainLoss, m.trainAccuracy, m.testLoss ?? .nan, m.testAccuracy ?? .nan,
-                         r.isBest ? " (best)" : "", m.learningRate, m.seconds, m.imagesPerSecond))
+            let validation = m.validationLoss.map { String(format: "  val loss %.4f acc %.4f", $0, m.validationAccuracy ?? .nan) } ?? ""
+            let marks = [r.isBest ? "best on test" : nil, validation.isEmpty || !r.isSelected ? nil : "selected"]
+                .compactMap { $0 }.joined(separator: ", ")
+            say(String(format: "  epoch %d/%d  train loss %.4f acc %.4f%@  test loss %.4f acc %.4f%@  lr %.2e  %.1fs  %.1f img/s",
+                         m.epoch, total, m.trainLoss, m.trainAccuracy, validation, m.testLoss ?? .nan, m.testAccuracy ?? .nan,
+                         marks.isEmpty ? "" : " (\(marks))", m.learningRate, m.seconds, m.imagesPerSecond)
+                + (r.stopsEarly ? "\n  stopping early: validation has not improved for training.early_stop.patience epochs" : ""))
         case .epochSaved: break
         case let .finished(id, label, best, reached):
-            say("run \(id) \(label) finished: best test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
+            say("run \(id) \(label) finished: test acc " + (best.map { String(format: "%.4f", $0) } ?? "—")
+                  + " (the selected epoch's)"
                   + (reached.map { $0 ? ", target reached" : ", target not reached" } ?? ""))
         case let .failed(id, label, message):
             if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }

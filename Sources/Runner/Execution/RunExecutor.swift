@@ -20,7 +20,8 @@ public enum RunEvent {
     case epoch(runID: Int64, label: String, EpochResult, totalEpochs: Int)
     /// The epoch's checkpoint is written: a resume no longer redoes it (trackers log epochs from here).
     case epochSaved(runID: Int64, epoch: Int)
-    case finished(runID: Int64, label: String, bestTestAccuracy: Double?, reachedTarget: Bool?)
+    /// `testAccuracy`: the selected epoch's (`training.select`; the last epoch's by default), the run's headline.
+    case finished(runID: Int64, label: String, testAccuracy: Double?, reachedTarget: Bool?)
     case failed(runID: Int64, label: String, message: String)
     case interrupted(runID: Int64, label: String, epochsDone: Int)
 }
@@ -48,7 +49,9 @@ public struct ExecutorOptions {
 
 /// Outcome of one `ablate run`.
 public struct ExecutionSummary {
-    public var finished: [(label: String, best: Double?, reachedTarget: Bool?)] = []
+    /// Each finished run's selected-epoch test accuracy and whether it reaches the target (seed by seed; the
+    /// report judges the target with intervals).
+    public var finished: [(label: String, testAccuracy: Double?, reachedTarget: Bool?)] = []
     public var failed: [(label: String, message: String)] = []
     public var interrupted: (runID: Int64, label: String, epochsDone: Int)?
     /// Selected runs not finished when this process stopped: running in another process, failed earlier (left
@@ -99,7 +102,7 @@ public final class RunExecutor {
             do {
                 let outcome = try runOne(claim, queueLeft: left, shouldStop: shouldStop, events: events)
                 summary.finished.append(outcome)
-                events(.finished(runID: claim.run.id, label: claim.run.label, bestTestAccuracy: outcome.best,
+                events(.finished(runID: claim.run.id, label: claim.run.label, testAccuracy: outcome.testAccuracy,
                                  reachedTarget: outcome.reachedTarget))
             } catch TrainingError.interrupted(let done) {
                 try store.interrupt(claim.lease, message: "stopped by a signal after \(done) epoch(s); run again to resume")
@@ -144,7 +147,7 @@ public final class RunExecutor {
     }
 
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
-                events: (RunEvent) -> Void) throws -> (label: String, best: Double?, reachedTarget: Bool?) {
+                events: (RunEvent) -> Void) throws -> (label: String, testAccuracy: Double?, reachedTarget: Bool?) {
         let config = try RunConfig.decode(json: claim.run.configJSON)
         let plan = try RunPlan(config)
         // Each run sets the pool itself: a run without a setting must not inherit the previous run's count.
@@ -194,6 +197,10 @@ public final class RunExecutor {
         let files = dataset.cache.files
         var lastBeat = Date()
         let runID = claim.run.id
+        // The selected epoch's test accuracy, from the store on a resume (the epochs before it are not redone).
+        var selectedAccuracy = try trainer.state.selectedEpoch.flatMap { epoch in
+            try store.epochs(runID: runID).first { $0.metrics.epoch == epoch }?.metrics.testAccuracy
+        }
         try trainer.run(data, shouldStop: shouldStop, onBatch: { progress in
             events(.batch(runID: runID, progress))
             if Date().timeIntervalSince(lastBeat) >= options.heartbeatEvery {
@@ -208,6 +215,7 @@ public final class RunExecutor {
             try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .last, predictions)
             if result.isBest { try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .best, predictions) }
             // With `last`, the last epoch's predictions are the selected ones: nothing is stored twice.
+            if result.isSelected { selectedAccuracy = result.metrics.testAccuracy }
             if selectsOnValidation && result.isSelected {
                 try store.recordPredictions(claim.lease, epoch: result.metrics.epoch, kind: .selected, predictions)
             }
@@ -217,9 +225,8 @@ public final class RunExecutor {
             events(.epochSaved(runID: runID, epoch: epoch))
         })
         try store.finish(claim.lease, stoppedEarlyAt: trainer.state.stoppedEarlyAt)
-        let bestAccuracy = trainer.state.bestTestAccuracy
-        let reached = bestAccuracy.map(experiment.target.isMet(byTestAccuracy:))
-        return (claim.run.label, bestAccuracy, reached)
+        let reached = selectedAccuracy.map(experiment.target.isMet(byTestAccuracy:))
+        return (claim.run.label, selectedAccuracy, reached)
     }
 }
 
