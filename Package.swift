@@ -130,7 +130,7 @@ let package = Package(
         // MARK: run store, and the runner that glues everything to training
         .target(name: "Store", dependencies: ["AblateCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Runner", dependencies: ["AblateCore", "ExperimentFile", "Store", "Datasets", "Engine", "Models",
-                                               "Training", "Report"]),
+                                               "Training", "Report", "Checkpoints"]),
 
         // MARK: trackers (MLflow over its REST API with Foundation's URLSession; TensorBoard event files)
         .target(name: "Trackers", dependencies: ["AblateCore", "Store"]),

@@ -494,6 +494,12 @@ public struct ModelSection: SettingsSection {
     public var seReduction: Int?
     /// Output classes; nil = the number of class folders found in the data.
     public var classes: Int?
+    /// A PyTorch weight file (`torch.save`'s zip or legacy format, or safetensors) loaded before training, as
+    /// written in the file (relative paths: against the current directory, like `data.path`); nil: fresh weights.
+    public var initFrom: String?
+    /// Lower-case hex SHA-256 of that file, taken when the experiment is read: the weights a run starts from are part
+    /// of its configuration and hash, whatever the file is called.
+    public var initFromSHA256: String?
 
     public init() {}
 
@@ -536,6 +542,14 @@ public struct ModelSection: SettingsSection {
               "Squeeze-and-Excitation reduction; the same as the name's -seN"),
         .init("classes", \.classes, .integer(min: 2, max: 100_000),
               default: .described("the number of class folders in the data"), example: "2", "output classes"),
+        .init("init_from", \.initFrom, .text, default: .described("fresh initialisation"),
+              example: "weights/densenet121-a639ec97.pth",
+              "start from these PyTorch weights (torch.save zip or legacy .pth, safetensors; float32/16, bfloat16; a "
+                + "bare state_dict or one under state_dict/model; DataParallel's module. prefix; torchvision's legacy "
+                + "DenseNet names); a classifier of another class count and SE layers the file lacks start fresh "
+                + "(the load report says which); the file's SHA-256 enters the config hash"),
+        .init("init_from_sha256", \.initFromSHA256, .text, default: .described("the file's"),
+              example: "a639ec97…", inFile: false, "SHA-256 of the init_from file (taken when the experiment is read; not written in the file)"),
     ]
 
     /// A number as the reference writes it (`4`, `0.5`, `0`).

@@ -207,8 +207,8 @@ public struct Setting<Root>: @unchecked Sendable {
     /// A setting whose property may be unset (nil: left out of the JSON).
     public init<V: SettingValue>(_ key: String, _ path: WritableKeyPath<Root, V?>, _ kind: SettingKind,
                                  default fallback: Default<Root, V>, when: Condition<Root>? = nil, example: String,
-                                 _ doc: String) {
-        self.init(key: key, kind: kind, fallback: fallback, when: when, example: example, inFile: true, doc: doc,
+                                 inFile: Bool = true, _ doc: String) {
+        self.init(key: key, kind: kind, fallback: fallback, when: when, example: example, inFile: inFile, doc: doc,
                   get: { $0[keyPath: path]?.jsonValue }, set: { $0[keyPath: path] = try V(json: $1) },
                   clear: { $0[keyPath: path] = nil })
     }

@@ -302,10 +302,17 @@ extension ModelSection: CustomSectionReader {
             m.report("name", "unknown model '\(typed)'", fix: suggestion + ConfigReader.modelNameHelp)
             return nil
         }
+        var section: ModelSection?
         switch name.family {
-        case .denseNet: return readDenseNet(m, typed: typed, name: name)
-        case .resNet: return readResNet(m, typed: typed, name: name)
+        case .denseNet: section = readDenseNet(m, typed: typed, name: name)
+        case .resNet: section = readResNet(m, typed: typed, name: name)
         }
+        // The file's SHA-256 is filled in by the experiment reader, which knows the folder paths are relative to.
+        if let path = value(m, "init_from")?.stringValue {
+            if path.isEmpty { m.report("init_from", "the path is empty", fix: "Write the weight file, e.g. `init_from: weights/densenet121-a639ec97.pth`, or remove the key") }
+            section?.initFrom = path
+        }
+        return section
     }
 
     /// The SE reduction from the name's `-seN` and `se_reduction` (which must agree), or nil.

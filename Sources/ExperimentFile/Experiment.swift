@@ -160,6 +160,7 @@ public struct Experiment: Sendable {
         var warnings: [String] = []
         if count <= options.maxRuns {  // invalid axes were already left out: still check every combination
             var seenHashes: [String: Int] = [:]
+            var weightFileHashes: [String: String?] = [:]
             for (n, combination) in cartesian(axes.map { $0.nodes.count }).enumerated() {
                 var doc = base
                 var values: [AxisValue] = []
@@ -170,7 +171,18 @@ public struct Experiment: Sendable {
                     }
                     values.append(AxisValue(keyPath: axis.keyPath, value: axis.nodes[i].display))
                 }
-                guard let config = ConfigReader.read(doc, diag: diag) else { continue }
+                guard var config = ConfigReader.read(doc, diag: diag) else { continue }
+                if let path = config.model.initFrom, !path.isEmpty {
+                    let resolved = resolve(path, against: options.baseDirectory)
+                    if weightFileHashes[resolved] == nil { weightFileHashes[resolved] = .some(fileSHA256(resolved)) }
+                    config.model.initFromSHA256 = weightFileHashes[resolved] ?? nil
+                    if config.model.initFromSHA256 == nil && options.checkDataExists {
+                        diag.report("model.init_from", nil, "cannot read the weight file \(resolved)",
+                                    fix: "Give the path of a PyTorch weight file (.pth/.pt as torch.save writes it, or "
+                                        + ".safetensors); a relative path is resolved against the current directory")
+                        continue
+                    }
+                }
                 let json = config.canonicalJSON
                 let hash = SHA256.hex(json)
                 let label = values.isEmpty ? (name ?? "run")
@@ -398,6 +410,12 @@ public struct Experiment: Sendable {
     }
 
     /// Absolute form of `path`: `~` expanded, relative paths joined to `base`.
+    /// Lower-case hex SHA-256 of the file at `path`; nil when it cannot be read.
+    static func fileSHA256(_ path: String) -> String? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        return SHA256.hex(bytes: [UInt8](data))
+    }
+
     public static func resolve(_ path: String, against base: String) -> String {
         // `~` is the user's $HOME, as in a shell (Foundation would use the password database's entry instead).
         var expanded = path

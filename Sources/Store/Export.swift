@@ -83,6 +83,7 @@ extension RunStore {
             "checkpoint_path": str(r.checkpointPath),
             "data_audit": r.dataAuditJSON.map(JSONValue.raw) ?? .null,
         ].merging(r.stoppedEarlyAt.map { ["stopped_early_at": JSONValue.int($0)] } ?? [:]) { a, _ in a }
+         .merging(r.initReportJSON.map { ["init_report": JSONValue.raw($0)] } ?? [:]) { a, _ in a }
     }
 
     /// An epoch's fields; the validation ones only when it has them (exports of runs without a validation part

@@ -60,6 +60,9 @@ public struct RunRecord: Equatable, Sendable {
     /// The epoch after which early stopping ended the run (fewer epochs than `epochsTotal`, by design); nil when it
     /// trained every epoch.
     public var stoppedEarlyAt: Int? = nil
+    /// What loading the run's `model.init_from` weights did (JSON, as the Checkpoints load report writes it); nil
+    /// for a run that started from fresh weights.
+    public var initReportJSON: String? = nil
 
     /// The machines the run trained on, in order; empty for runs of an ablate that did not record them.
     public func machines() throws -> [Machine] {

@@ -16,6 +16,7 @@ extension RunArchive {
             var object = RunStore.summaryJSON(RunSummary(run.record, experiment: run.experimentName, epochs: run.epochs))
             object["config_json"] = .string(run.record.configJSON)
             object["data_audit_json"] = run.record.dataAuditJSON.map(JSONValue.string) ?? .null
+            if let text = run.record.initReportJSON { object["init_report_json"] = .string(text) }
             object["epochs"] = .array(run.epochs.map(RunStore.epochJSON))
             var byKind: [String: JSONValue] = [:]
             for kind in PredictionKind.allCases {
@@ -91,7 +92,8 @@ extension RunArchive {
                 ablateVersion: r.ablate_version, threads: r.threads, startedAt: try date(r.started_at, "started_at"),
                 endedAt: try date(r.ended_at, "ended_at"), errorMessage: r.error_message,
                 checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts,
-                hardwareJSON: r.machines.map(Machine.encode), stoppedEarlyAt: r.stopped_early_at)
+                hardwareJSON: r.machines.map(Machine.encode), stoppedEarlyAt: r.stopped_early_at,
+                initReportJSON: r.init_report_json)
             let epochs = try r.epochs.map { e in
                 EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
                     epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_acc, testLoss: e.test_loss,
@@ -235,6 +237,7 @@ private struct ExportDocument: Decodable {
         var threads: Int?
         var machines: [Machine]?
         var stopped_early_at: Int?
+        var init_report_json: String?
         var attempts: Int
         var queued_at: String?
         var started_at: String?

@@ -252,6 +252,14 @@ extension RunStore {
         }
     }
 
+    /// Records what loading the run's starting weights did (`model.init_from`).
+    public func setInitReport(_ lease: RunLease, json: String) throws {
+        try write { db in
+            try checkLease(db, lease)
+            try RunRow.filter(key: lease.runID).updateAll(db, RunRow.Columns.initReportJSON.set(to: json))
+        }
+    }
+
     /// Ends the run successfully; `stoppedEarlyAt`: the epoch after which early stopping ended it.
     public func finish(_ lease: RunLease, stoppedEarlyAt: Int? = nil) throws {
         try end(lease, status: .finished, message: nil, stoppedEarlyAt: stoppedEarlyAt)

@@ -438,13 +438,14 @@ public final class RunStore: @unchecked Sendable {
     }
 
     /// Validation metrics per epoch (NULL without a validation part), the epoch early stopping ended a run after
-    /// (NULL: it trained every epoch), and `selected` as a third kind of weights for predictions and external tests
+    /// (NULL: it trained every epoch), the load report of the weights a run started from (NULL: fresh), and `selected` as a third kind of weights for predictions and external tests
     /// (SQLite cannot change a CHECK constraint: both tables are rebuilt with their rows and ids).
     static func addValidation(_ db: Database) throws {
         try db.execute(sql: """
             ALTER TABLE epochs ADD COLUMN val_loss REAL;
             ALTER TABLE epochs ADD COLUMN val_acc REAL;
             ALTER TABLE runs ADD COLUMN stopped_early_at INTEGER;
+            ALTER TABLE runs ADD COLUMN init_report_json TEXT; -- model.init_from: what loading the weights did
             CREATE TABLE predictions_v6 (
                 id            INTEGER PRIMARY KEY AUTOINCREMENT,
                 run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,

@@ -80,6 +80,8 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
     var hardwareJSON: String? = nil
     /// The epoch after which early stopping ended the run; nil when it trained every epoch (or before v6).
     var stoppedEarlyAt: Int? = nil
+    /// What loading `model.init_from` did (the Checkpoints load report as JSON); nil for fresh weights.
+    var initReportJSON: String? = nil
 
     enum CodingKeys: String, CodingKey, ColumnExpression, CaseIterable {
         case id, experimentID = "experiment_id", configJSON = "config_json", configHash = "config_hash", label, seed
@@ -87,7 +89,7 @@ struct RunRow: Codable, FetchableRecord, MutablePersistableRecord {
         case ablateVersion = "ablate_version", threads, startedAt = "started_at", endedAt = "ended_at"
         case errorMessage = "error_message", checkpointPath = "checkpoint_path", dataAuditJSON = "data_audit_json"
         case claimToken = "claim_token", attempts, leaseHolder = "lease_holder", hardwareJSON = "hardware_json"
-        case stoppedEarlyAt = "stopped_early_at"
+        case stoppedEarlyAt = "stopped_early_at", initReportJSON = "init_report_json"
     }
     typealias Columns = CodingKeys
 
@@ -223,7 +225,7 @@ extension RunRecord {
                   endedAt: row.endedAt, errorMessage: row.errorMessage, checkpointPath: row.checkpointPath,
                   dataAuditJSON: row.dataAuditJSON, attempts: row.attempts,
                   leaseHolder: LeaseHolder(host: row.host, recorded: row.leaseHolder), hardwareJSON: row.hardwareJSON,
-                  stoppedEarlyAt: row.stoppedEarlyAt)
+                  stoppedEarlyAt: row.stoppedEarlyAt, initReportJSON: row.initReportJSON)
     }
 }
 
@@ -237,7 +239,8 @@ extension RunRow {
                   heartbeat: r.heartbeat, host: r.host, gitCommit: r.gitCommit, ablateVersion: r.ablateVersion,
                   threads: r.threads, startedAt: r.startedAt, endedAt: r.endedAt, errorMessage: r.errorMessage,
                   checkpointPath: r.checkpointPath, dataAuditJSON: r.dataAuditJSON, claimToken: nil,
-                  attempts: r.attempts, hardwareJSON: r.hardwareJSON, stoppedEarlyAt: r.stoppedEarlyAt)
+                  attempts: r.attempts, hardwareJSON: r.hardwareJSON, stoppedEarlyAt: r.stoppedEarlyAt,
+                  initReportJSON: r.initReportJSON)
     }
 }
 

@@ -78,7 +78,7 @@ extension RunEvent {
         case let .started(run, _, resumed, _): return (run.id, resumed)
         case let .epochSaved(id, epoch): return (id, epoch)
         case .finished(let id, _, _, _), .failed(let id, _, _), .interrupted(let id, _, _): return (id, nil)
-        case .enqueued, .dataPrepared, .checkpointSetAside, .batch, .epoch: return nil
+        case .enqueued, .dataPrepared, .checkpointSetAside, .weightsLoaded, .batch, .epoch: return nil
         }
     }
 }
@@ -156,6 +156,9 @@ final class ProgressDisplay {
             say("data \(directory): \(audit.trainFiles) train / " + (audit.validationFiles.map { "\($0) validation / " } ?? "")
                 + "\(audit.testFiles) test; test files byte-identical to a train file: \(audit.testByteIdenticalInTrain), sharing a \(audit.groupKey) group with train: \(audit.testGroupSharedWithTrain)"
                 + (audit.nearDuplicates?.testAgainstTrain.map { "; \($0.sentence)" } ?? ""))
+        case let .weightsLoaded(id, label, lines):
+            say("run \(id) \(label): starting weights")
+            for line in lines { say("  " + line) }
         case let .checkpointSetAside(id, label, moved):
             say("run \(id) \(label): not resuming from \(moved.path): \(moved.reason). Moved it (and its best "
                 + "weights) to \(moved.movedTo); starting this run from scratch")

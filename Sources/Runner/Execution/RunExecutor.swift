@@ -2,6 +2,7 @@
 // every epoch and the best / last predictions, and leave the store consistent whatever happens (divergence
 // fails one run and the matrix goes on; a stop request interrupts the run and keeps its checkpoint).
 import AblateCore
+import Checkpoints
 import Datasets
 import Engine
 import ExperimentFile
@@ -15,6 +16,8 @@ public enum RunEvent {
     case enqueued(EnqueueResult, total: Int)
     case dataPrepared(directory: String, synthesized: Bool, audit: LeakageAudit, skipped: [SkippedFile])
     case checkpointSetAside(runID: Int64, label: String, SetAsideCheckpoint)
+    /// A fresh run loaded its starting weights (`model.init_from`): the load report's lines.
+    case weightsLoaded(runID: Int64, label: String, lines: [String])
     case started(run: RunRecord, label: String, resumedAtEpoch: Int, queueLeft: Int)
     case batch(runID: Int64, BatchProgress)
     case epoch(runID: Int64, label: String, EpochResult, totalEpochs: Int)
@@ -146,6 +149,24 @@ public final class RunExecutor {
         return legacy
     }
 
+    /// Loads `model.init_from` into a fresh network: the file must be the one the run was queued with (its SHA-256
+    /// is in the configuration), so a run never starts from weights other than those its hash names.
+    static func loadStartingWeights(_ path: String, sha256: String?, into net: any Network) throws -> LoadReport {
+        let resolved = Experiment.resolve(path, against: FileManager.default.currentDirectoryPath)
+        let file: CheckpointFile
+        do { file = try CheckpointFile(contentsOf: URL(fileURLWithPath: resolved)) } catch {
+            throw RunnerError.model("model.init_from: \(resolved): \(ErrorText.describe(error))")
+        }
+        if let sha256, file.sha256 != sha256 {
+            throw RunnerError.model("model.init_from: \(resolved) is not the file this run was queued with (its SHA-256 "
+                + "is \(file.sha256.prefix(12))…, the configuration's \(sha256.prefix(12))…); put the original file back, "
+                + "or give the new one another name and run the experiment again (a new configuration)")
+        }
+        do { return try Pretrained.load(file, into: net) } catch {
+            throw RunnerError.model("model.init_from: \(resolved): \(ErrorText.describe(error))")
+        }
+    }
+
     func runOne(_ claim: ClaimedRun, queueLeft: Int, shouldStop: @escaping () -> Bool,
                 events: (RunEvent) -> Void) throws -> (label: String, testAccuracy: Double?, reachedTarget: Bool?) {
         let config = try RunConfig.decode(json: claim.run.configJSON)
@@ -173,6 +194,11 @@ public final class RunExecutor {
             checkpoint: checkpoint, best: best, owner: owner, configJSON: claim.run.configJSON,
             epochsRecorded: { try store.epochs(runID: claim.run.id).count }) {
             events(.checkpointSetAside(runID: claim.run.id, label: claim.run.label, moved))
+        }
+        if !FileManager.default.fileExists(atPath: checkpoint.path), let path = config.model.initFrom {
+            let report = try Self.loadStartingWeights(path, sha256: config.model.initFromSHA256, into: net)
+            try store.setInitReport(claim.lease, json: String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+            events(.weightsLoaded(runID: claim.run.id, label: claim.run.label, lines: report.lines))
         }
         let selectsOnValidation = plan.training.selection != .last
         let trainer = try Trainer(net: net, config: plan.training, configJSON: claim.run.configJSON,
