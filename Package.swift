@@ -7,6 +7,7 @@
 //   ExperimentFile  → AblateCore, Yams: the experiment-file language (YAML, validation, matrix); no engine
 //   Engine          → CKernels, CDNNL (oneDNN), CBLAS (OpenBLAS): tensors, kernels, layers, optimisers, weights
 //   Models          → AblateCore, Engine: the networks        Training → AblateCore, Engine, Models
+//   Verification    → AblateCore, Engine, Models: the engine and models against PyTorch's golden files
 //   Datasets        → AblateCore, TurboJPEG, libpng, CNearDuplicate (the near-duplicate audit's pair loops)
 //   Store           → AblateCore, GRDB
 //   Checkpoints     → AblateCore, Engine, Models, ZIPFoundation: pretrained weights (torch.save zip and legacy
@@ -117,6 +118,8 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS", "CKernels", "CDNNL"], swiftSettings: hotSwift, linkerSettings: openMPBLAS),
         .target(name: "Models", dependencies: ["AblateCore", "Engine"], swiftSettings: hotSwift),
         .target(name: "Training", dependencies: ["AblateCore", "Engine", "Models"], swiftSettings: hotSwift),
+        // Verification against PyTorch's golden files (`ablate verify` and the reference tests), beside the models.
+        .target(name: "Verification", dependencies: ["AblateCore", "Engine", "Models"]),
         // Pretrained weights (`--init-from`): torch.save files (zip and legacy), safetensors, and the load report.
         .target(name: "Checkpoints", dependencies: ["AblateCore", "Engine", "Models",
                                                     .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
@@ -142,7 +145,7 @@ let package = Package(
         .executableTarget(name: "ablate", dependencies: [
             "AblateCore",
             "ExperimentFile",
-            "Engine", "Models", "Training", "Checkpoints",
+            "Engine", "Models", "Training", "Checkpoints", "Verification",
             "Report",
             "Store",
             "Runner",
@@ -155,7 +158,7 @@ let package = Package(
         .testTarget(name: "AblateCoreTests", dependencies: ["AblateCore"]),
         .testTarget(name: "ExperimentFileTests", dependencies: ["AblateCore", "ExperimentFile"]),
         .testTarget(name: "EngineTests", dependencies: ["AblateCore", "Engine"]),
-        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training", "Checkpoints",
+        .testTarget(name: "ModelsTests", dependencies: ["AblateCore", "Models", "Engine", "Training", "Checkpoints", "Verification",
                                                    .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
         .testTarget(name: "ReportTests", dependencies: ["AblateCore", "Report", "CCairo"]),
         .testTarget(name: "StoreTests", dependencies: ["AblateCore", "Store", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Engine
 import Foundation
 import Models
+import Verification
 
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import AblateCore
 import Engine
 import Foundation
 @testable import Models
+@testable import Verification
 import XCTest
 
 /// PyTorch-made weight files (`../shared/reference/pretrained/`, README there): from every file of a model,

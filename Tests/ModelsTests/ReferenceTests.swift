@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 @testable import Models
+@testable import Verification
 import XCTest
 
 /// Every per-op case and every whole-network golden file from PyTorch, through the same code as `ablate verify`,

@@ -2,6 +2,7 @@
 // parameters and BN buffers after the optimiser step) and a second step (loss, parameters, eval logits).
 import AblateCore
 import Engine
+import Models
 import Foundation
 
 extension Verifier {
