@@ -50,56 +50,14 @@ extension RunStore {
         try archive(experiment: experiment).json
     }
 
-    /// The JSON fields of one run summary (what `ablate status --json` lists).
+    /// The JSON fields of one run summary (what `ablate status --json` lists; `RunRecord.exportFields`).
     public static func summaryJSON(_ s: RunSummary) -> [String: JSONValue] {
-        let r = s.run
-        func str(_ v: String?) -> JSONValue { v.map(JSONValue.string) ?? .null }
-        func num(_ v: Double?) -> JSONValue { v.map(JSONValue.double) ?? .null }
-        func int(_ v: Int?) -> JSONValue { v.map(JSONValue.int) ?? .null }
-        return [
-            "id": .int(Int(r.id)),
-            "experiment": .string(s.experimentName),
-            "label": .string(r.label),
-            "seed": int(r.seed),
-            "status": .string(r.status.rawValue),
-            "config_hash": .string(r.configHash),
-            "config": .raw(r.configJSON),
-            "epochs_done": .int(s.epochsDone),
-            "epochs_total": .int(r.epochsTotal),
-            "best_test_acc": num(s.bestTestAcc),
-            "best_epoch": int(s.bestEpoch),
-            "last_test_acc": num(s.lastTestAcc),
-            "host": str(r.host),
-            "git_commit": str(r.gitCommit),
-            "ablate_version": str(r.ablateVersion),
-            "threads": int(r.threads),
-            "machines": r.hardwareJSON.map(JSONValue.raw) ?? .null,
-            "attempts": .int(r.attempts),
-            "queued_at": str(iso(r.queuedAt)),
-            "started_at": str(r.startedAt.map(iso)),
-            "ended_at": str(r.endedAt.map(iso)),
-            "heartbeat": str(r.heartbeat.map(iso)),
-            "error_message": str(r.errorMessage),
-            "checkpoint_path": str(r.checkpointPath),
-            "data_audit": r.dataAuditJSON.map(JSONValue.raw) ?? .null,
-        ].merging(r.stoppedEarlyAt.map { ["stopped_early_at": JSONValue.int($0)] } ?? [:]) { a, _ in a }
-         .merging(r.initReportJSON.map { ["init_report": JSONValue.raw($0)] } ?? [:]) { a, _ in a }
+        RunRecord.exportFields.object(s.run, s, statusOnly: true)
     }
 
-    /// An epoch's fields; the validation ones only when it has them (exports of runs without a validation part
-    /// stay as they were).
+    /// An epoch's fields (`EpochMetrics.exportFields`).
     static func epochJSON(_ e: EpochRecord) -> JSONValue {
-        let m = e.metrics
-        var object: [String: JSONValue] = [
-            "epoch": .int(m.epoch), "train_loss": .double(m.trainLoss), "train_acc": .double(m.trainAccuracy),
-            "test_loss": m.testLoss.map(JSONValue.double) ?? .null,
-            "test_acc": m.testAccuracy.map(JSONValue.double) ?? .null,
-            "learning_rate": .double(m.learningRate), "seconds": .double(m.seconds),
-            "images_per_second": .double(m.imagesPerSecond), "recorded_at": .string(iso(e.recordedAt)),
-        ]
-        if let v = m.validationLoss { object["val_loss"] = .double(v) }
-        if let v = m.validationAccuracy { object["val_acc"] = .double(v) }
-        return .object(object)
+        .object(EpochMetrics.exportFields.object(e, (), statusOnly: false))
     }
 
     /// ISO 8601 UTC with milliseconds, e.g. 2026-11-29T01:47:13.123Z.

@@ -13,10 +13,8 @@ extension RunArchive {
                      "created": .string(RunStore.iso(e.created)), "updated": .string(RunStore.iso(e.updated))])
         }
         let runs: [JSONValue] = runs.map { run in
-            var object = RunStore.summaryJSON(RunSummary(run.record, experiment: run.experimentName, epochs: run.epochs))
-            object["config_json"] = .string(run.record.configJSON)
-            object["data_audit_json"] = run.record.dataAuditJSON.map(JSONValue.string) ?? .null
-            if let text = run.record.initReportJSON { object["init_report_json"] = .string(text) }
+            let summary = RunSummary(run.record, experiment: run.experimentName, epochs: run.epochs)
+            var object = RunRecord.exportFields.object(run.record, summary, statusOnly: false)
             object["epochs"] = .array(run.epochs.map(RunStore.epochJSON))
             var byKind: [String: JSONValue] = [:]
             for kind in PredictionKind.allCases {
@@ -46,7 +44,9 @@ extension RunArchive {
     public init(json data: Data, source: String) throws {
         let doc: ExportDocument
         do {
-            doc = try JSONDecoder().decode(ExportDocument.self, from: data)
+            let decoder = JSONDecoder()
+            decoder.userInfo[ExportDocument.sourceKey] = source
+            doc = try decoder.decode(ExportDocument.self, from: data)
         } catch let DecodingError.dataCorrupted(context) {
             throw StoreError.invalidArchive(path: source, reason: "it is not valid JSON (\(context.debugDescription))")
         } catch let DecodingError.keyNotFound(key, context) {
@@ -81,25 +81,12 @@ extension RunArchive {
                 throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) belongs to experiment "
                     + "'\(r.experiment)', which the file does not define")
             }
-            guard let status = RunStatus(rawValue: r.status) else {
-                throw StoreError.invalidArchive(path: source, reason: "run \(index + 1) has an unknown status '\(r.status)'")
-            }
-            let record = RunRecord(
-                id: Int64(r.id), experimentID: 0, configJSON: r.config_json, configHash: r.config_hash, label: r.label,
-                seed: r.seed, status: status, epochsTotal: r.epochs_total,
-                queuedAt: try date(r.queued_at, "queued_at") ?? Date(timeIntervalSince1970: 0),
-                heartbeat: try date(r.heartbeat, "heartbeat"), host: r.host, gitCommit: r.git_commit,
-                ablateVersion: r.ablate_version, threads: r.threads, startedAt: try date(r.started_at, "started_at"),
-                endedAt: try date(r.ended_at, "ended_at"), errorMessage: r.error_message,
-                checkpointPath: r.checkpoint_path, dataAuditJSON: r.data_audit_json, attempts: r.attempts,
-                hardwareJSON: r.machines.map(Machine.encode), stoppedEarlyAt: r.stopped_early_at,
-                initReportJSON: r.init_report_json)
-            let epochs = try r.epochs.map { e in
-                EpochRecord(runID: Int64(r.id), metrics: EpochMetrics(
-                    epoch: e.epoch, trainLoss: e.train_loss, trainAccuracy: e.train_acc, testLoss: e.test_loss,
-                    testAccuracy: e.test_acc, learningRate: e.learning_rate, seconds: e.seconds,
-                    imagesPerSecond: e.images_per_second, validationLoss: e.val_loss, validationAccuracy: e.val_acc),
-                    recordedAt: try date(e.recorded_at, "recorded_at") ?? Date(timeIntervalSince1970: 0))
+            var record = r.record
+            record.experimentID = 0
+            let epochs = r.epochs.map { e -> EpochRecord in
+                var epoch = e.record
+                epoch.runID = record.id
+                return epoch
             }
             var predictions: [StoredPrediction] = []
             for (kindName, block) in (r.predictions ?? [:]).sorted(by: { $0.key < $1.key }) {
@@ -180,18 +167,20 @@ private struct ExportDocument: Decodable {
         var created: String
         var updated: String
     }
+    /// The key under which the decoder holds the document's name (for messages).
+    static let sourceKey = CodingUserInfoKey(rawValue: "ablate.export.source")!
+
+    /// An epoch: the fields `EpochMetrics.exportFields` declares.
     struct EpochEntry: Decodable {
-        var epoch: Int
-        var train_loss: Double
-        var train_acc: Double
-        var test_loss: Double?
-        var test_acc: Double?
-        var learning_rate: Double
-        var seconds: Double
-        var images_per_second: Double
-        var recorded_at: String?
-        var val_loss: Double?
-        var val_acc: Double?
+        var record: EpochRecord
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: FieldKey.self)
+            record = EpochRecord(runID: 0, metrics: EpochMetrics(epoch: 0, trainLoss: 0, trainAccuracy: 0, testLoss: nil,
+                                                                 testAccuracy: nil, learningRate: 0, seconds: 0,
+                                                                 imagesPerSecond: 0),
+                                 recordedAt: Date(timeIntervalSince1970: 0))
+            try EpochMetrics.exportFields.read(into: &record, from: c, source: decoder.userInfo[sourceKey] as? String ?? "")
+        }
     }
     struct PredictionEntry: Decodable {
         var file: String
@@ -222,33 +211,23 @@ private struct ExportDocument: Decodable {
         var evaluated_at: String?
         var rows: [PredictionEntry]
     }
+    /// A run: the fields `RunRecord.exportFields` declares, its experiment, epochs, predictions and external tests.
     struct RunEntry: Decodable {
-        var id: Int
+        var record: RunRecord
         var experiment: String
-        var label: String
-        var seed: Int?
-        var status: String
-        var config_hash: String
-        var config_json: String
-        var epochs_total: Int
-        var host: String?
-        var git_commit: String?
-        var ablate_version: String?
-        var threads: Int?
-        var machines: [Machine]?
-        var stopped_early_at: Int?
-        var init_report_json: String?
-        var attempts: Int
-        var queued_at: String?
-        var started_at: String?
-        var ended_at: String?
-        var heartbeat: String?
-        var error_message: String?
-        var checkpoint_path: String?
-        var data_audit_json: String?
         var epochs: [EpochEntry]
         var predictions: [String: PredictionBlock]?
         var external_tests: [ExternalTestEntry]?
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: FieldKey.self)
+            experiment = try c.decode(String.self, forKey: FieldKey("experiment"))
+            record = .blank
+            try RunRecord.exportFields.read(into: &record, from: c, source: decoder.userInfo[sourceKey] as? String ?? "")
+            epochs = try c.decode([EpochEntry].self, forKey: FieldKey("epochs"))
+            predictions = try c.decodeIfPresent([String: PredictionBlock].self, forKey: FieldKey("predictions"))
+            external_tests = try c.decodeIfPresent([ExternalTestEntry].self, forKey: FieldKey("external_tests"))
+        }
     }
     var format: String
     var schema_version: Int

@@ -112,3 +112,20 @@ final class ValidationStoreTests: XCTestCase {
         XCTAssertEqual(table.rows.first?.suffix(2).map { $0 }, ["0.4", "0.89"])
     }
 }
+
+/// Every column of `runs` and `epochs` is exported and merged through the one list of fields, except the columns
+/// that belong to one store: a column added to a table and not to the list fails here.
+final class ExportFieldsTests: XCTestCase {
+    func testEveryColumnIsAnExportFieldOrStoreLocal() {
+        let storeLocal: Set<String> = ["experiment_id", "claim_token", "lease_holder", "hardware_json"]
+        let runKeys = Set(RunRecord.exportFields.map(\.key))
+        for column in RunRow.Columns.allCases.map(\.rawValue) where !storeLocal.contains(column) {
+            XCTAssertTrue(runKeys.contains(column), "runs.\(column) is neither exported nor store-local")
+        }
+        XCTAssertTrue(runKeys.contains("machines"), "hardware_json is exported as `machines`")
+        let epochKeys = Set(EpochMetrics.exportFields.map(\.key))
+        for column in EpochRow.Columns.allCases.map(\.rawValue) where column != "run_id" {
+            XCTAssertTrue(epochKeys.contains(column), "epochs.\(column) is not exported")
+        }
+    }
+}
