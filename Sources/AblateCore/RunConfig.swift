@@ -388,6 +388,19 @@ public enum EpochSelection: String, Codable, Sendable, CaseIterable, SettingValu
         case .bestValLoss: return .loss
         }
     }
+
+    /// The epoch this selection picks among `epochs` (in order, each with its validation values): the first of
+    /// the best, as the trainer picks it. Nil for `last`, whose selected epoch is simply the last one, and when no
+    /// epoch has a validation value.
+    public func selectedEpoch(in epochs: [EpochMetrics]) -> Int? {
+        guard let metric else { return nil }
+        var best: (epoch: Int, value: Double)?
+        for e in epochs {
+            guard let value = metric == .loss ? e.validationLoss : e.validationAccuracy else { continue }
+            if metric.improves(value, on: best?.value) { best = (e.epoch, value) }
+        }
+        return best?.epoch
+    }
 }
 
 /// A validation metric epochs are compared by; `loss` is better lower, `accuracy` higher.

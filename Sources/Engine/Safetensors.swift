@@ -41,14 +41,53 @@ public enum Safetensors {
             withUnsafeBytes(of: &v) { body.append(contentsOf: $0) }
             header[name] = ["dtype": "I64", "shape": [Int](), "data_offsets": [start, body.count]]
         }
+        try AtomicFile.write(try file(header: header, body: body), to: url)
+    }
+
+    /// A file's bytes: the header's length, the header (sorted keys, padded with spaces so the data starts 8-byte
+    /// aligned), the data.
+    static func file(header: [String: Any], body: Data) throws -> Data {
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        while json.count % 8 != 0 { json.append(0x20) } // pad with spaces so the data starts 8-byte aligned
+        while json.count % 8 != 0 { json.append(0x20) }
         var out = Data()
         var len = UInt64(json.count).littleEndian
         withUnsafeBytes(of: &len) { out.append(contentsOf: $0) }
         out.append(json)
         out.append(body)
-        try AtomicFile.write(out, to: url)
+        return out
+    }
+
+    /// The entries of a file (its bytes, `data`) that `keep` accepts, each with its dtype, shape and bytes as they
+    /// are and in the file's order, under the metadata `metadata` makes of the file's: e.g. a checkpoint's model
+    /// without its optimiser state, the same bytes `write` gives for those tensors. `path` names the file in errors.
+    public static func subset(of data: Data, path: String, keeping keep: (String) -> Bool,
+                              metadata: ([String: String]) throws -> [String: String]) throws -> Data {
+        guard data.count >= 8 else { throw SafetensorsError.malformed(path: path, reason: "file is \(data.count) bytes, shorter than the 8-byte header length") }
+        let len = data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
+        guard len <= UInt64(data.count - 8),
+              let header = try? JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + Int(len)))) as? [String: Any] else {
+            throw SafetensorsError.malformed(path: path, reason: "no JSON header of \(len) bytes")
+        }
+        let base = 8 + Int(len)
+        var kept: [(name: String, info: [String: Any], start: Int, end: Int)] = []
+        for (name, value) in header where name != "__metadata__" && keep(name) {
+            guard let info = value as? [String: Any], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
+                  offsets[0] >= 0, offsets[0] <= offsets[1], base + offsets[1] <= data.count else {
+                throw SafetensorsError.malformed(path: path, reason: "entry '\(name)' lacks data_offsets inside the file")
+            }
+            kept.append((name, info, base + offsets[0], base + offsets[1]))
+        }
+        var out: [String: Any] = [:]
+        let newMetadata = try metadata(header["__metadata__"] as? [String: String] ?? [:])
+        if !newMetadata.isEmpty { out["__metadata__"] = newMetadata }
+        var body = Data()
+        for entry in kept.sorted(by: { ($0.start, $0.name) < ($1.start, $1.name) }) {
+            var info = entry.info
+            info["data_offsets"] = [body.count, body.count + entry.end - entry.start]
+            body.append(data.subdata(in: entry.start..<entry.end))
+            out[entry.name] = info
+        }
+        return try file(header: out, body: body)
     }
 
     /// Reads F32 tensors (F16 and BF16 widened to Float) and I64 scalars (returned as floats in `tensors` too,

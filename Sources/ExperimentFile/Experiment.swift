@@ -47,6 +47,8 @@ public struct Experiment: Sendable {
     public var target: Target
     /// `report:`: how the report reads the runs (positive class, baseline); not part of any run's configuration.
     public var report = ReportSettings()
+    /// `tracking:`: where `ablate run` logs the runs live; not part of any run's configuration.
+    public var tracking = TrackingSettings()
     public var axes: [MatrixAxis]
     /// Runs in queue order, without duplicate configurations.
     public var runs: [ResolvedRun]
@@ -128,6 +130,16 @@ public struct Experiment: Sendable {
             let section = top.section("report", allowed: ExperimentSchema.reportKeys)
             report.positiveClass = section.string("positive_class", example: "Monkeypox")
             report.baseline = section.string("baseline", example: "densenet121")
+        }
+        var tracking = TrackingSettings()
+        if top.has("tracking") {
+            let section = top.section("tracking", allowed: ExperimentSchema.trackingKeys)
+            tracking.mlflow = section.string("mlflow", example: "http://127.0.0.1:5000")
+            if let uri = tracking.mlflow, let problem = MLflowAddress.problem(uri) {
+                section.report("mlflow", problem, fix: "Write the server's address, e.g. `tracking: {mlflow: "
+                               + "http://127.0.0.1:5000}` (what `mlflow server --host 127.0.0.1 --port 5000` serves)")
+                tracking.mlflow = nil
+            }
         }
 
         // matrix
@@ -213,6 +225,7 @@ public struct Experiment: Sendable {
                                     axes: axes.map { MatrixAxis(keyPath: $0.keyPath, values: $0.nodes.map(\.display)) },
                                     runs: runs, warnings: warnings)
         experiment.report = report
+        experiment.tracking = tracking
         return experiment
     }
 

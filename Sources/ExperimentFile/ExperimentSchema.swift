@@ -24,6 +24,11 @@ public enum ExperimentSchema {
             + "ROC-AUC (and of `ablate evaluate`), `baseline` the configuration every other is compared with "
             + "(default: each SE model against the same model without SE when the matrix has it, else the first "
             + "configuration without SE); neither changes a run or its configuration hash")
+    static let tracking = SettingInfo(
+        key: "tracking", kind: .special("section: `mlflow`"), example: "{mlflow: http://127.0.0.1:5000}",
+        defaultText: "none (`--mlflow`, else MLFLOW_TRACKING_URI)",
+        doc: "where `ablate run` logs each run live: `mlflow` names an MLflow tracking server, http(s)://HOST:PORT "
+            + "(`--mlflow` replaces it; it replaces MLFLOW_TRACKING_URI); changes no run or its configuration hash")
     static let matrix = SettingInfo(
         key: "matrix", kind: .special("section of `dotted.key: [values]`"),
         example: "{model: [densenet121, densenet121-se16], seed: [1, 2, 3]}", defaultText: "one run",
@@ -31,16 +36,18 @@ public enum ExperimentSchema {
             + "dotted key path (see Matrix below)")
 
     /// The experiment's own keys: read by `Experiment.parse`, not part of any run's configuration.
-    static let experimentKeys = [name, description, target, report, matrix].map(\.key)
+    static let experimentKeys = [name, description, target, report, tracking, matrix].map(\.key)
     /// The keys of `report:`.
     static let reportKeys = ["positive_class", "baseline"]
+    /// The keys of `tracking:`.
+    static let trackingKeys = ["mlflow"]
 
     /// The settings each run has (a matrix axis may vary any of them).
     public static let runKeys = RunConfig.keys
 
     /// Every key of the file's top level, in reference order.
     public static var topLevel: [SettingInfo] {
-        [name, description] + RunConfig.infos.filter(\.inFile) + [target, report, matrix]
+        [name, description] + RunConfig.infos.filter(\.inFile) + [target, report, tracking, matrix]
     }
 
     static let topKeys = topLevel.map(\.key)

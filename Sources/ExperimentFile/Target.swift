@@ -1,4 +1,4 @@
-// The experiment file's `target:`.
+// The experiment file's `target:`, and its other experiment-level sections, `report:` and `tracking:`.
 
 /// The goal the report checks, written `target: test_acc >= 0.89`: a run reaches it in the first epoch whose test
 /// accuracy is at least `testAccuracy`. Only test accuracy can be a target, because that is what the report's
@@ -31,4 +31,13 @@ public struct ReportSettings: Codable, Equatable, Sendable {
     public init(positiveClass: String? = nil, baseline: String? = nil) {
         self.positiveClass = positiveClass; self.baseline = baseline
     }
+}
+
+/// The experiment file's `tracking:`: where `ablate run` logs its runs live. Like `report:`, it is the experiment's,
+/// not any run's: it changes no configuration or hash. `--mlflow` on the command line replaces it, and it replaces
+/// MLFLOW_TRACKING_URI.
+public struct TrackingSettings: Codable, Equatable, Sendable {
+    /// The MLflow tracking server, http(s)://HOST:PORT (checked when the file is read).
+    public var mlflow: String?
+    public init(mlflow: String? = nil) { self.mlflow = mlflow }
 }

@@ -101,6 +101,23 @@ public enum Checkpoint {
         return state
     }
 
+    /// The model's weights of a checkpoint as a weights file of their own (the bytes `ParameterStore.save` writes,
+    /// with the epoch in the metadata as the best and selected weights have it), and its training state: what
+    /// `export --artifacts` uploads for a run that keeps its last epoch.
+    public static func weightsFile(from url: URL) throws -> (data: Data, state: CheckpointState) {
+        let data: Data
+        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw SafetensorsError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+        var state: CheckpointState?
+        let weights = try Safetensors.subset(of: data, path: url.path, keeping: { !$0.hasPrefix(optimizerPrefix) }) {
+            let found = try Self.state(in: $0, path: url.path)
+            state = found
+            return ["epoch": "\(found.epochsDone)"]
+        }
+        return (weights, state!)
+    }
+
     /// Loads only the model's parameters and buffers (the last finished epoch's weights); returns the training
     /// state, whose `epochsDone` is the epoch the weights come from.
     public static func loadWeights(_ net: any Network, from url: URL) throws -> CheckpointState {

@@ -41,7 +41,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write each epoch as it finishes to TensorBoard event files under DIR (one folder per run: <config label>/seed=N).",
                                valueName: "DIR"))
     var tensorboard: String?
-    @Option(help: ArgumentHelp("Log each run to this MLflow tracking server, e.g. http://127.0.0.1:5000 (default: MLFLOW_TRACKING_URI when set).",
+    @Option(help: ArgumentHelp("Log each run to this MLflow tracking server, e.g. http://127.0.0.1:5000 (default: tracking.mlflow of the file, else MLFLOW_TRACKING_URI).",
                                valueName: "URI"))
     var mlflow: String?
 

@@ -108,7 +108,7 @@ extension RunCommand {
                                       retryFailed: retryFailed, gitCommit: Provenance.gitCommit())
         let resume = "ablate run \(file) --db \(db)" + (runsDir == "runs" ? "" : " --runs-dir \(runsDir)")
             + only.map { " --only \($0)" }.joined() + (shard.map { " --shard \($0)" } ?? "")
-        let trackers = try TrackerOptions.live(tensorBoard: tensorboard, mlflow: mlflow)
+        let trackers = try TrackerOptions.live(tensorBoard: tensorboard, mlflow: mlflow, file: experiment.tracking.mlflow)
         let (summary, _) = try trainWithProgress(experiment, runs, options: options, resumeCommand: resume,
                                                  trackers: trackers)
         if summary.interrupted != nil { throw ExitCode(130) }

@@ -79,7 +79,7 @@ final class SettingDeclarationTests: XCTestCase {
         XCTAssertEqual(ConfigReader.shorthands, ["model": "name", "training.optimizer": "name",
                                                  "training.schedule": "name", "data.split": "protocol"])
         XCTAssertEqual(ExperimentSchema.topKeys, ["name", "description", "seed", "data", "training", "model", "target", "report",
-                                                  "matrix"])
+                                                  "tracking", "matrix"])
         XCTAssertEqual(OptimizerSection.keys, ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"])
         XCTAssertEqual(ModelSection.keys, ["name", "growth_rate", "block_config", "init_channels", "bn_size", "compression",
                                           "drop_rate", "se_placement", "block", "layers", "width", "se_reduction", "classes"])

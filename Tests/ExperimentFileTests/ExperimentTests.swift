@@ -443,3 +443,44 @@ final class ReportSettingsTests: XCTestCase {
         XCTAssertEqual(PositiveClass.index(nil, in: ["a", "b", "c"]), 1)
     }
 }
+
+/// `tracking:` is read into the experiment, not into any run; a bad address fails the file, naming the key.
+final class TrackingSettingsTests: XCTestCase {
+    static let base = """
+        name: t
+        data: {path: /nowhere, size: 32}
+        training: {epochs: 1}
+        model: densenet121
+        matrix: {seed: [1, 2]}
+        """
+
+    func parse(_ text: String) throws -> Experiment {
+        try Experiment.parse(text: text, file: "t.yaml", options: .init(checkDataExists: false))
+    }
+
+    func testTrackingSectionIsReadAndLeavesHashesAlone() throws {
+        let plain = try parse(Self.base)
+        let tracked = try parse(Self.base + "\ntracking: {mlflow: 'http://127.0.0.1:5000'}\n")
+        XCTAssertEqual(plain.tracking, TrackingSettings())
+        XCTAssertEqual(tracked.tracking, TrackingSettings(mlflow: "http://127.0.0.1:5000"))
+        XCTAssertEqual(plain.runs.map(\.configHash), tracked.runs.map(\.configHash))
+        XCTAssertEqual(plain.runs.map(\.canonicalJSON), tracked.runs.map(\.canonicalJSON))
+    }
+
+    func testBadTrackingNamesTheKey() {
+        for (text, expected) in [
+            ("tracking: {mlflow: 'file:///tmp/mlruns'}", "tracking.mlflow"),
+            ("tracking: {mlflow: 'sqlite:///mlflow.db'}", "tracking.mlflow"),
+            ("tracking: {mlflow: [1, 2]}", "tracking.mlflow"),
+            ("tracking: {mlfow: 'http://127.0.0.1:5000'}", "tracking.mlfow"),
+            ("tracking: http://127.0.0.1:5000", "tracking"),
+            ("matrix: {tracking.mlflow: ['http://a:1', 'http://b:2']}", "matrix.tracking.mlflow"),
+        ] {
+            let text = text.hasPrefix("matrix") ? Self.base.replacingOccurrences(of: "matrix: {seed: [1, 2]}", with: text)
+                : Self.base + "\n" + text + "\n"
+            XCTAssertThrowsError(try parse(text), text) { error in
+                XCTAssertTrue("\(error)".contains(expected), "\(text):\n\(error)")
+            }
+        }
+    }
+}

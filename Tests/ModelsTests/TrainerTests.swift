@@ -160,3 +160,33 @@ final class CheckpointFailureTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["run.ckpt"], "no temporary file left behind")
     }
 }
+
+/// A checkpoint's model weights as a file of their own (what `export --artifacts` uploads for a run that keeps its
+/// last epoch) are the bytes `ParameterStore.save` writes for that model, counters as I64 and all.
+final class CheckpointWeightsFileTests: XCTestCase {
+    func testWeightsFileEqualsTheSavedWeights() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-weightsfile-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 4, compression: 0.5,
+                                    dropRate: 0, classes: 2, seReduction: 4, sePlacement: .block)
+        let net = try DenseNet(config, seed: 1)
+        net.store.batchesTracked = 7
+        let opt = Optimizer(.adam(lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0), store: net.store)
+        opt.state1.fill(0.25)
+        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
+        try Checkpoint.save(net, opt, CheckpointState(epochsDone: 3, optimizerStep: 9, modelRNG: net.rng, batchesTracked: 7,
+                                                      configJSON: "c"), to: checkpoint)
+        let saved = dir.appendingPathComponent("saved.safetensors")
+        try net.store.save(to: saved, metadata: ["epoch": "3"])
+
+        let (weights, state) = try Checkpoint.weightsFile(from: checkpoint)
+        XCTAssertEqual(state.epochsDone, 3)
+        XCTAssertEqual(weights, try Data(contentsOf: saved))
+        XCTAssertLessThan(weights.count, try Data(contentsOf: checkpoint).count)
+        let read = try Safetensors.read(data: weights, path: "weights")
+        XCTAssertFalse(read.tensors.keys.contains { $0.hasPrefix("optimizer.") })
+        XCTAssertEqual(read.tensors["features.norm0.num_batches_tracked"]?.values, [7])
+        XCTAssertEqual(read.metadata, ["epoch": "3"])
+    }
+}

@@ -50,8 +50,11 @@ class TrackerTestCase: XCTestCase {
     }
 
     /// A small experiment on synthetic data, named uniquely so tests sharing one MLflow server never meet.
-    func writeExperiment(_ stem: String, epochs: Int, seeds: [Int], perClass: Int = 24,
-                         size: Int = 32) throws -> (file: String, name: String) {
+    /// `split` and `training` add settings to those sections (`, validation_fraction: 0.25`, `select: last`),
+    /// `top` top-level lines (`tracking: …`), `axes` matrix axes besides the seeds.
+    func writeExperiment(_ stem: String, epochs: Int, seeds: [Int], perClass: Int = 24, size: Int = 32,
+                         split: String = "", training: [String] = [], top: [String] = [],
+                         axes: [String] = []) throws -> (file: String, name: String) {
         let name = "\(stem)-\(UUID().uuidString.prefix(8).lowercased())"
         let text = """
             name: \(name)
@@ -59,19 +62,20 @@ class TrackerTestCase: XCTestCase {
               path: data
               synthesize: {classes: 2, per_class: \(perClass), size: \(size)}
               size: \(size)
-              split: {protocol: stratified, test_fraction: 0.25}
+              split: {protocol: stratified, test_fraction: 0.25\(split)}
             training:
               epochs: \(epochs)
               batch_size: 8
               optimizer: {name: sgd, lr: 0.05, momentum: 0.9}
               threads: 1
-            model:
+            \(training.map { "  " + $0 + "\n" }.joined())model:
               name: custom
               growth_rate: 4
               block_config: [2, 2]
               init_channels: 8
-            matrix:
+            \(top.map { $0 + "\n" }.joined())matrix:
               seed: [\(seeds.map(String.init).joined(separator: ", "))]
+            \(axes.map { "  " + $0 }.joined(separator: "\n"))
             """
         let file = dir.appendingPathComponent("\(stem).yaml")
         try text.write(to: file, atomically: true, encoding: .utf8)
@@ -99,9 +103,9 @@ class TrackerTestCase: XCTestCase {
     }
 
     /// Runs `ablate` to its end: its exit status and output.
-    func run(_ args: [String]) throws -> (status: Int32, output: String) {
+    func run(_ args: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
         let log = "run-\(UUID()).log"
-        let p = try ablate(args, log: log)
+        let p = try ablate(args, log: log, environment: environment)
         p.waitUntilExit()
         return (p.terminationStatus, try String(contentsOf: dir.appendingPathComponent(log), encoding: .utf8))
     }
@@ -146,7 +150,8 @@ class TrackerTestCase: XCTestCase {
         var history: [String: [(step: Int64, value: Double)]]
     }
 
-    /// Every active run of the MLflow experiment `name`, keyed by its config-hash tag.
+    /// Every active ablate run of the MLflow experiment `name`, keyed by its config-hash tag (the experiment's
+    /// `report` run, which is no ablate run, left out).
     func mlflowRuns(_ uri: String, experiment name: String) throws -> [String: MLflowRun] {
         let client = try MLflowClient(uri: uri)
         let experiment = try client.get("experiments/get-by-name", [("experiment_name", name)])
@@ -166,6 +171,7 @@ class TrackerTestCase: XCTestCase {
                 history[key] = (h["metrics"]?.arrayValue ?? []).map { m -> (Int64, Double) in (m["step"]!.int64Value!, m["value"]!.metricValue!) }
             }
             let tags = pairs("tags")
+            if tags[MLflowSync.kindTag] == MLflowSync.reportKind { continue }
             let hash = try XCTUnwrap(tags[MLflowSync.configHashTag], "an MLflow run without the config-hash tag")
             XCTAssertNil(out[hash], "two MLflow runs carry the config hash \(hash)")
             out[hash] = MLflowRun(id: runID, status: r["info"]?["status"]?.text ?? "", tags: tags,
@@ -193,6 +199,58 @@ class TrackerTestCase: XCTestCase {
                                file: file, line: line)
                 XCTAssertEqual(got.map(\.value.bitPattern), expected.map(\.1.bitPattern),
                                "\(key) of \(hash.prefix(12)): values equal the store's exactly", file: file, line: line)
+            }
+        }
+    }
+
+    // MARK: TensorBoard read-back (its own EventAccumulator)
+
+    /// TensorBoard's view of a log folder: run folder → tag → [[step, value]].
+    func accumulate(_ python: String, _ root: URL) throws -> [String: [String: [[Double]]]] {
+        let script = """
+            import json, os, sys
+            from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+            root, out = sys.argv[1], {}
+            for folder, _, files in os.walk(root):
+                if any("tfevents" in f for f in files):
+                    acc = EventAccumulator(folder, size_guidance={"scalars": 0})
+                    acc.Reload()
+                    out[os.path.relpath(folder, root)] = {t: [[s.step, s.value] for s in acc.Scalars(t)]
+                                                          for t in acc.Tags()["scalars"]}
+            print(json.dumps(out))
+            """
+        let log = dir.appendingPathComponent("accumulator-\(UUID()).json")
+        let p = try start(URL(fileURLWithPath: python), ["-c", script, root.path], output: log)
+        p.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        XCTAssertEqual(p.terminationStatus, 0, text)
+        // AblateCore's parser: Foundation's JSONSerialization rounds some doubles on Linux.
+        guard case .object(let folders) = try JSONValue.parse(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            XCTFail(text)
+            return [:]
+        }
+        return folders.mapValues { tags in
+            guard case .object(let byTag) = tags else { return [:] }
+            return byTag.mapValues { $0.arrayValue.map { $0.arrayValue.compactMap(\.metricValue) } }
+        }
+    }
+
+    /// TensorBoard's scalars equal the store's (as 32-bit floats, what a scalar summary holds), one per epoch, and
+    /// no tag is there that the store has no value for.
+    func assertTensorBoardEqualsStore(_ seen: [String: [String: [[Double]]]], db: String,
+                                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let store = try store(db)
+        let runs = try store.listRuns()
+        XCTAssertEqual(Set(seen.keys), Set(runs.map { RunFolderName.of($0.run, experiment: $0.experimentName) }),
+                       file: file, line: line)
+        for s in runs {
+            let folder = RunFolderName.of(s.run, experiment: s.experimentName)
+            let epochs = try store.epochs(runID: s.run.id).map(\.metrics)
+            for key in TrackedMetrics.keys {
+                let expected = epochs.compactMap { e in
+                    TrackedMetrics.values(e).first { $0.key == key }.map { [Double(e.epoch), Double(Float($0.value))] }
+                }
+                XCTAssertEqual(seen[folder]?[key] ?? [], expected, "\(folder) \(key)", file: file, line: line)
             }
         }
     }

@@ -11,22 +11,24 @@ public final class MLflowClient: Sendable {
     /// The server's root, e.g. http://127.0.0.1:5000.
     public let base: URL
     private let session: URLSession
+    /// For artifact uploads: the same time-out between two packets, a long one on the whole (a weights file of
+    /// tens of megabytes to a distant server may take minutes).
+    private let uploadSession: URLSession
     private let timeout: TimeInterval
 
     /// `uri` is the tracking server's http(s) address (what MLFLOW_TRACKING_URI holds for a server).
     public init(uri: String, timeout: TimeInterval = 15) throws {
-        let trimmed = uri.hasSuffix("/") ? String(uri.dropLast()) : uri
-        guard let url = URL(string: trimmed), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
-              url.host != nil else {
-            throw TrackerError.invalidURI("'\(uri)' is not an MLflow tracking server address: ablate speaks MLflow's "
-                + "REST API and needs http://HOST:PORT (file stores and databases are for MLflow's Python client)")
-        }
-        base = url
+        if let problem = MLflowAddress.problem(uri) { throw TrackerError.invalidURI(problem) }
+        base = URL(string: uri.hasSuffix("/") ? String(uri.dropLast()) : uri)!
         self.timeout = timeout
         let configuration = URLSessionConfiguration.ephemeral
         configuration.timeoutIntervalForRequest = timeout
         configuration.timeoutIntervalForResource = timeout * 2
         session = URLSession(configuration: configuration)
+        let uploads = URLSessionConfiguration.ephemeral
+        uploads.timeoutIntervalForRequest = timeout
+        uploads.timeoutIntervalForResource = 24 * 3600
+        uploadSession = URLSession(configuration: uploads)
     }
 
     public func post(_ endpoint: String, _ body: JSONValue) throws -> JSONValue {
@@ -48,16 +50,62 @@ public final class MLflowClient: Sendable {
         return try send(request, endpoint: endpoint)
     }
 
-    private func send(_ request: URLRequest, endpoint: String) throws -> JSONValue {
+    // MARK: artifacts (`/api/2.0/mlflow-artifacts/artifacts/...`, served when the server proxies artifacts)
+
+    /// The artifact API's address of `path`, a path under the server's artifact root (e.g. "1/<run id>/artifacts/x").
+    func artifactURL(_ path: String) -> URL {
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/;?#%"))
+        let escaped = path.split(separator: "/").map { String($0).addingPercentEncoding(withAllowedCharacters: allowed)! }
+        return URL(string: base.absoluteString + "/api/2.0/mlflow-artifacts/artifacts/" + escaped.joined(separator: "/"))!
+    }
+
+    /// Uploads `file` to `path` under the artifact root (PUT; the server replaces what the path held).
+    public func uploadArtifact(_ file: URL, to path: String) throws {
+        var request = URLRequest(url: artifactURL(path))
+        request.httpMethod = "PUT"
+        request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
+        _ = try send(request, endpoint: "mlflow-artifacts/artifacts (upload of \(file.lastPathComponent))", file: file)
+    }
+
+    /// The files and folders directly in `path` under the artifact root, with their sizes (nil for a folder).
+    public func listArtifacts(_ path: String) throws -> [(name: String, isDirectory: Bool, size: Int64?)] {
+        var components = URLComponents(string: base.absoluteString + "/api/2.0/mlflow-artifacts/artifacts")!
+        components.queryItems = [URLQueryItem(name: "path", value: path)]
+        components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        var request = URLRequest(url: components.url!)
+        request.httpMethod = "GET"
+        let reply = try send(request, endpoint: "mlflow-artifacts/artifacts (list)")
+        return (reply["files"]?.arrayValue ?? []).compactMap { f in
+            guard let name = f["path"]?.text else { return nil }
+            let isDirectory = f["is_dir"].map { $0 == .bool(true) } ?? false
+            return (name, isDirectory, f["file_size"]?.int64Value)
+        }
+    }
+
+    private func send(_ request: URLRequest, endpoint: String, file: URL? = nil) throws -> JSONValue {
         let reply = Reply()
         let done = DispatchSemaphore(value: 0)
-        session.dataTask(with: request) { data, response, error in
+        let handler: @Sendable (Data?, URLResponse?, Error?) -> Void = { data, response, error in
             reply.set(data, (response as? HTTPURLResponse)?.statusCode, error)
             done.signal()
-        }.resume()
-        // URLSession's own time-outs end the task; this wait only guards against one that never calls back.
-        guard done.wait(timeout: .now() + timeout * 3) == .success else {
-            throw TrackerError.unreachable("\(base.absoluteString): no answer to \(endpoint) in \(Int(timeout * 3)) s")
+        }
+        if let file {
+            let task = uploadSession.uploadTask(with: request, fromFile: file, completionHandler: handler)
+            task.resume()
+            // The session times out an upload that stalls; this wait, allowing 64 KiB/s, only guards against one
+            // that never calls back.
+            let bytes = (try? file.resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0
+            let limit = timeout * 3 + Double(bytes) / 65_536
+            guard done.wait(timeout: .now() + limit) == .success else {
+                task.cancel()
+                throw TrackerError.unreachable("\(base.absoluteString): no answer to \(endpoint) in \(Int(limit)) s")
+            }
+        } else {
+            session.dataTask(with: request, completionHandler: handler).resume()
+            // URLSession's own time-outs end the task; this wait only guards against one that never calls back.
+            guard done.wait(timeout: .now() + timeout * 3) == .success else {
+                throw TrackerError.unreachable("\(base.absoluteString): no answer to \(endpoint) in \(Int(timeout * 3)) s")
+            }
         }
         let (data, status, error) = reply.get()
         if let error { throw TrackerError.unreachable("\(base.absoluteString): \(error.localizedDescription)") }

@@ -9,6 +9,8 @@ import Store
 
 /// What one sync sent.
 public struct MLflowSyncResult: Equatable, Sendable {
+    /// The MLflow run's id.
+    public var runID = ""
     public var created = false
     public var params = 0
     public var tags = 0
@@ -21,6 +23,12 @@ public struct MLflowSyncResult: Equatable, Sendable {
 public final class MLflowSync {
     /// The tag that identifies an ablate run in its MLflow experiment.
     public static let configHashTag = "ablate.config_hash"
+    /// The epoch `training.select` picked on validation so far, and the epoch after which early stopping ended the run.
+    public static let selectedEpochTag = "ablate.selected_epoch"
+    public static let stoppedEarlyTag = "ablate.stopped_early_at"
+    /// Marks an MLflow run that is not an ablate run: `report` for the one holding the experiment's report.
+    public static let kindTag = "ablate.kind"
+    public static let reportKind = "report"
     /// MLflow's limits per runs/log-batch call.
     static let maxMetricsPerBatch = 1000
     static let maxParamsPerBatch = 100
@@ -72,6 +80,7 @@ public final class MLflowSync {
             result.created = true
         }
         known[key] = mlflowRun
+        result.runID = mlflowRun.id
 
         let params = try ConfigParams.flatten(configJSON: run.configJSON).filter { mlflowRun.params[$0.key] == nil }
         for chunk in params.chunked(Self.maxParamsPerBatch) {
@@ -80,7 +89,8 @@ public final class MLflowSync {
         }
         result.params = params.count
 
-        let tags = try Self.tags(run, storePath: storePath).filter { mlflowRun.tags[$0.key] != $0.value }
+        let tags = try Self.tags(run, epochs: epochs.map(\.metrics), storePath: storePath)
+            .filter { mlflowRun.tags[$0.key] != $0.value }
         for chunk in tags.chunked(Self.maxTagsPerBatch) {
             try logBatch(mlflowRun.id, tags: chunk.map { Self.pair($0.key, $0.value) })
             for t in chunk { mlflowRun.tags[t.key] = t.value }
@@ -146,6 +156,36 @@ public final class MLflowSync {
                 return try experimentID(named: name)
             }
         }
+    }
+
+    /// The MLflow run that holds an experiment's report (`export --artifacts --report-dir`): found by its tag
+    /// `ablate.kind = report`, else created (FINISHED at once: it trains nothing). The experiment is found or
+    /// created as for the runs.
+    public func reportRun(experiment: String) throws -> (id: String, created: Bool) {
+        let experimentID = try experimentIDs[experiment] ?? experimentID(named: experiment)
+        experimentIDs[experiment] = experimentID
+        let reply = try client.post("runs/search", .object([
+            "experiment_ids": .array([.string(experimentID)]),
+            "filter": .string("tags.`\(Self.kindTag)` = '\(Self.reportKind)'"),
+            "max_results": .int(2),
+        ]))
+        let runs = reply["runs"]?.arrayValue ?? []
+        guard runs.count <= 1 else {
+            throw TrackerError.unexpectedResponse(endpoint: "runs/search", "several MLflow runs carry "
+                + "\(Self.kindTag) = \(Self.reportKind) in experiment \(experimentID); delete all but one")
+        }
+        if let id = runs.first?["info"]?["run_id"]?.text { return (id, false) }
+        let now = Int(Self.milliseconds(Date()))
+        let created = try client.post("runs/create", .object([
+            "experiment_id": .string(experimentID), "run_name": .string("report"), "start_time": .int(now),
+            "tags": .array([Self.pair(Self.kindTag, Self.reportKind)]),
+        ]))
+        guard let id = created["run"]?["info"]?["run_id"]?.text else {
+            throw TrackerError.unexpectedResponse(endpoint: "runs/create", "no run_id")
+        }
+        _ = try client.post("runs/update", .object(["run_id": .string(id), "status": .string("FINISHED"),
+                                                    "end_time": .int(now)]))
+        return (id, true)
     }
 
     func find(_ configHash: String, in experimentID: String) throws -> KnownRun? {
@@ -216,8 +256,10 @@ public final class MLflowSync {
 
     // MARK: values
 
-    /// The run's tags: provenance, and the hash that finds it again.
-    static func tags(_ run: RunRecord, storePath: String) throws -> [(key: String, value: String)] {
+    /// The run's tags: provenance, the hash that finds it again, and what it decided about its epochs (of
+    /// `epochs`, those sent): the selected epoch when `training.select` follows validation (it may move on while
+    /// the run trains; the tag follows it) and the epoch early stopping ended it after.
+    static func tags(_ run: RunRecord, epochs: [EpochMetrics], storePath: String) throws -> [(key: String, value: String)] {
         let machines = try run.machines()
         var backends: [String] = []
         for m in machines where !backends.contains(m.backend) { backends.append(m.backend) }
@@ -234,6 +276,10 @@ public final class MLflowSync {
             ("ablate.backend", backends.isEmpty ? nil : backends.joined(separator: ", ")),
             ("ablate.machines", machines.isEmpty ? nil : machines.map(\.summary).joined(separator: "; ")),
         ]
+        if let epoch = TrackedMetrics.selection(run)?.selectedEpoch(in: epochs) {
+            tags.append((selectedEpochTag, String(epoch)))
+        }
+        if let epoch = run.stoppedEarlyAt { tags.append((stoppedEarlyTag, String(epoch))) }
         if let error = run.errorMessage { tags.append(("ablate.error", error)) }
         return tags.compactMap { key, value in
             value.map { (key, $0.count > maxTagLength ? String($0.prefix(maxTagLength - 12)) + " …(cut)" : $0) }

@@ -1,7 +1,10 @@
 // A folder of TensorBoard runs kept in step with the store: `export --format tensorboard` and `run --tensorboard`
 // both call `sync`, which appends the epochs a run's folder lacks. Each process writes event files of its own
 // (TensorBoard reads every file of a folder), and only steps after the last one already in the folder, so a
-// resumed run, a repeated export or an export after a live run never writes a step twice.
+// resumed run, a repeated export or an export after a live run never writes a step twice. Besides the epochs'
+// metrics (`TrackedMetrics`), a run that selects its epoch on validation has the epoch selected so far at every
+// step (`selected_epoch`), and one that stopped early the epoch it stopped after (`stopped_early_at`, once, at
+// that step, written when the run ends).
 import AblateCore
 import Foundation
 import Store
@@ -10,9 +13,16 @@ public final class TensorBoardLog {
     public let root: URL
     /// This process's open event file per run folder (relative path), created when it first has something to write.
     private var files: [String: FileHandle] = [:]
-    /// The last step in each run folder, this process's writes included.
-    private var lastStep: [String: Int64] = [:]
+    /// What each run folder holds, this process's writes included.
+    private var seen: [String: Contents] = [:]
     private let clock: () -> Date
+
+    /// A run folder's events as far as syncing needs them: the last epoch's step, and whether early stopping's
+    /// scalar is there.
+    struct Contents: Equatable {
+        var lastStep: Int64 = 0
+        var hasStop = false
+    }
 
     public init(root: String, clock: @escaping () -> Date = { Date() }) throws {
         self.root = URL(fileURLWithPath: root)
@@ -24,21 +34,35 @@ public final class TensorBoardLog {
 
     deinit { for file in files.values { try? file.close() } }
 
-    /// Appends the run's epochs after the last step its folder holds; returns how many it wrote.
+    /// Appends the run's epochs after the last step its folder holds, each with the epoch selected so far when
+    /// `training.select` follows validation, then early stopping's epoch once the run has one and the folder lacks
+    /// it; returns how many epochs it wrote.
     @discardableResult
     public func sync(_ run: RunRecord, experiment: String, epochs: [EpochRecord]) throws -> Int {
         let folder = RunFolderName.of(run, experiment: experiment)
-        let last = try lastStep[folder] ?? Self.lastStep(in: root.appendingPathComponent(folder))
-        lastStep[folder] = last
-        let new = epochs.filter { Int64($0.metrics.epoch) > last }
-        guard !new.isEmpty else { return 0 }
+        var contents = try seen[folder] ?? Self.contents(of: root.appendingPathComponent(folder))
+        seen[folder] = contents
+        let new = epochs.filter { Int64($0.metrics.epoch) > contents.lastStep }
+        let selection = new.isEmpty ? nil : TrackedMetrics.selection(run)
         var bytes: [UInt8] = []
         for e in new {
-            let scalars = TrackedMetrics.values(e.metrics).map { Event.Scalar(tag: $0.key, value: Float($0.value)) }
-            let event = Event(wallTime: e.recordedAt.timeIntervalSince1970, step: Int64(e.metrics.epoch),
-                              content: .scalars(scalars))
-            bytes += TFRecord.frame(event.encoded)
+            var scalars = TrackedMetrics.values(e.metrics).map { Event.Scalar(tag: $0.key, value: Float($0.value)) }
+            let upToHere = epochs.prefix { $0.metrics.epoch <= e.metrics.epoch }.map(\.metrics)
+            if let selected = selection?.selectedEpoch(in: upToHere) {
+                scalars.append(Event.Scalar(tag: TrackedMetrics.selectedEpochKey, value: Float(selected)))
+            }
+            bytes += TFRecord.frame(Event(wallTime: e.recordedAt.timeIntervalSince1970, step: Int64(e.metrics.epoch),
+                                          content: .scalars(scalars)).encoded)
         }
+        let stop = run.stoppedEarlyAt.flatMap { epoch in
+            contents.hasStop ? nil : epochs.first { $0.metrics.epoch == epoch }.map { (epoch, $0) }
+        }
+        if let (epoch, record) = stop {
+            let scalar = Event.Scalar(tag: TrackedMetrics.stoppedEarlyKey, value: Float(epoch))
+            bytes += TFRecord.frame(Event(wallTime: (run.endedAt ?? record.recordedAt).timeIntervalSince1970,
+                                          step: Int64(epoch), content: .scalars([scalar])).encoded)
+        }
+        guard !bytes.isEmpty else { return 0 }
         do {
             let file = try files[folder] ?? newFile(folder)
             files[folder] = file
@@ -46,7 +70,9 @@ public final class TensorBoardLog {
         } catch let e as TrackerError { throw e } catch {
             throw TrackerError.io("cannot write TensorBoard events under \(root.path)/\(folder): \(ErrorText.reason(error))")
         }
-        lastStep[folder] = Int64(new.last!.metrics.epoch)
+        if let last = new.last { contents.lastStep = Int64(last.metrics.epoch) }
+        if stop != nil { contents.hasStop = true }
+        seen[folder] = contents
         return new.count
     }
 
@@ -70,21 +96,19 @@ public final class TensorBoardLog {
         return handle
     }
 
-    /// The highest step of a scalar event in the folder's event files (0 when there is none).
-    static func lastStep(in folder: URL) throws -> Int64 {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        var last: Int64 = 0
-        for name in names where name.contains("tfevents") {
-            let path = folder.appendingPathComponent(name).path
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw TrackerError.io("cannot read \(path)")
-            }
-            for record in try TFRecord.records(in: Array(data)) {
-                let event = try Event(decoding: record)
-                if case .scalars(let s) = event.content, !s.isEmpty { last = max(last, event.step) }
+    /// The highest step of an epoch's scalars in the folder's event files (0 when there is none), and whether
+    /// early stopping's scalar is among them.
+    static func contents(of folder: URL) throws -> Contents {
+        var contents = Contents()
+        for event in try events(in: folder) {
+            guard case .scalars(let s) = event.content, !s.isEmpty else { continue }
+            if s.contains(where: { $0.tag == TrackedMetrics.stoppedEarlyKey }) {
+                contents.hasStop = true
+            } else {
+                contents.lastStep = max(contents.lastStep, event.step)
             }
         }
-        return last
+        return contents
     }
 
     /// Every scalar event in a run folder's files, in file-name order: what a reader of the folder sees.
@@ -92,7 +116,8 @@ public final class TensorBoardLog {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
             .filter { $0.contains("tfevents") }.sorted()
         return try names.flatMap { name -> [Event] in
-            let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path) ?? Data()
+            let path = folder.appendingPathComponent(name).path
+            guard let data = FileManager.default.contents(atPath: path) else { throw TrackerError.io("cannot read \(path)") }
             return try TFRecord.records(in: Array(data)).map(Event.init(decoding:))
         }
     }
