@@ -14,7 +14,7 @@ import GRDB
 /// serialise on SQLite's write lock and never claim the same run.
 public final class RunStore: @unchecked Sendable {
     /// The schema version this binary writes (`PRAGMA user_version`).
-    public static let schemaVersion = 6
+    public static let schemaVersion = 7
     /// `PRAGMA application_id` of ablate run stores: "ABLT".
     public static let applicationID: Int32 = 0x41424C54
     /// Default location, relative to the working directory (git-ignored).
@@ -300,12 +300,13 @@ public final class RunStore: @unchecked Sendable {
         ("v4: lease holder", addLeaseHolder),
         ("v5: hardware", addHardware),
         ("v6: validation and selected epochs", addValidation),
+        ("v7: starting weights", addInitReport),
     ]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         for m in migrations { migrator.registerMigration(m.identifier, migrate: m.apply) }
-        // Later versions: append "v7: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
+        // Later versions: append "v8: ..." to `migrations`, bump `schemaVersion` and `PRAGMA user_version` in it.
         return migrator
     }
 
@@ -438,14 +439,13 @@ public final class RunStore: @unchecked Sendable {
     }
 
     /// Validation metrics per epoch (NULL without a validation part), the epoch early stopping ended a run after
-    /// (NULL: it trained every epoch), the load report of the weights a run started from (NULL: fresh), and `selected` as a third kind of weights for predictions and external tests
+    /// (NULL: it trained every epoch), and `selected` as a third kind of weights for predictions and external tests
     /// (SQLite cannot change a CHECK constraint: both tables are rebuilt with their rows and ids).
     static func addValidation(_ db: Database) throws {
         try db.execute(sql: """
             ALTER TABLE epochs ADD COLUMN val_loss REAL;
             ALTER TABLE epochs ADD COLUMN val_acc REAL;
             ALTER TABLE runs ADD COLUMN stopped_early_at INTEGER;
-            ALTER TABLE runs ADD COLUMN init_report_json TEXT; -- model.init_from: what loading the weights did
             CREATE TABLE predictions_v6 (
                 id            INTEGER PRIMARY KEY AUTOINCREMENT,
                 run_id        INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -487,6 +487,12 @@ public final class RunStore: @unchecked Sendable {
             DROP TABLE external_predictions_kept;
             PRAGMA user_version = 6;
             """)
+    }
+
+    /// What loading a run's `model.init_from` weights did (the load report as JSON); NULL for fresh weights.
+    static func addInitReport(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE runs ADD COLUMN init_report_json TEXT")
+        try db.execute(sql: "PRAGMA user_version = 7")
     }
 
     /// Creates schema, marker and store id of a blank database in one `BEGIN IMMEDIATE` transaction, together

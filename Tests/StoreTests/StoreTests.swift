@@ -88,11 +88,11 @@ final class StoreTests: XCTestCase {
         try RunStore(path: path).close()
         do {
             let raw = try DatabaseQueue(path: path)
-            try raw.write { try $0.execute(sql: "PRAGMA user_version = 7") }
+            try raw.write { try $0.execute(sql: "PRAGMA user_version = \(RunStore.schemaVersion + 1)") }
             try raw.close()
         }
         expectStoreError(try RunStore(path: path)) { error in
-            XCTAssertEqual(error, .newerSchema(path: path, found: 7, supported: RunStore.schemaVersion))
+            XCTAssertEqual(error, .newerSchema(path: path, found: RunStore.schemaVersion + 1, supported: RunStore.schemaVersion))
             XCTAssertTrue(error.description.contains("upgrade ablate"), error.description)
         }
         let version = try DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "PRAGMA user_version") }

@@ -17,7 +17,7 @@ final class ValidationStoreTests: XCTestCase {
     override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
 
     /// A schema-5 store with a finished run, its best/last predictions and an external test with predictions
-    /// migrates to 6 with every row, id and value unchanged; the new columns are empty and `selected` is accepted.
+    /// migrates to the current schema with every row, id and value unchanged; the new columns are empty and `selected` is accepted.
     func testAVersionFiveStoreMigratesWithEveryRow() throws {
         let path = dir.appendingPathComponent("v5.sqlite").path
         do {
@@ -45,7 +45,7 @@ final class ValidationStoreTests: XCTestCase {
             try raw.close()
         }
         let store = try RunStore(path: path)
-        XCTAssertEqual(try store.userVersion(), 6)
+        XCTAssertEqual(try store.userVersion(), RunStore.schemaVersion)
         let run = try XCTUnwrap(store.listRuns().first?.run)
         XCTAssertNil(run.stoppedEarlyAt)
         let epochs = try store.epochs(runID: run.id).map(\.metrics)
