@@ -95,7 +95,8 @@ extension ReportTables {
             mcnemarTitle: "McNemar per seed, out of fold" + (grouping.map { " (clustered by \($0.unit))" } ?? ""),
             mcnemar: { candidate, baseline, keys in
                 guard let (c, b, seeds) = completeInBoth(candidate.name, baseline.name, seeds: Set(keys.map(\.seed))) else { return "n/a" }
-                return try mcnemarCell(candidate: c, baseline: b, seeds: seeds, predictions: { $0.run.headlinePredictions },
+                return try mcnemarCell(candidate: c, baseline: b, keys: seeds.map(PairKey.init(seed:)),
+                                       predictions: { $0.run.headlinePredictions },
                                        clusterOf: grouping.map { grouping in { grouping.group(of: $0) } })
             },
             bootstrap: (title: "95% interval of Δ out of fold (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
@@ -151,7 +152,7 @@ extension ReportTables {
         }
         func mcnemarOf(_ candidate: ConfigurationGroup, _ baseline: ConfigurationGroup, _ keys: [PairKey]) throws -> String {
             if let mcnemar { return try mcnemar(candidate, baseline, keys) }
-            return try mcnemarCell(candidate: candidate, baseline: baseline, seeds: keys.map(\.seed), predictions: predictions,
+            return try mcnemarCell(candidate: candidate, baseline: baseline, keys: keys, predictions: predictions,
                                    clusterOf: clusterOf)
         }
         struct Row { var lead: [String]; var keys: [PairKey]; var delta: String; var mcnemar: String; var test: PairedTTestResult?
@@ -201,32 +202,38 @@ extension ReportTables {
         return test.meanDifference > 0 ? "higher than baseline" : "lower than baseline"
     }
 
-    /// "seed 1: p = 0.210; seed 2: p < 0.001", or "n/a (no predictions)".
-    static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, seeds: [Int],
+    /// "seed 1: p = 0.210; seed 2: p < 0.001" (k-fold runs: "fold 0 seed 1: …"), or "n/a (no predictions)".
+    static func mcnemarCell(candidate: ConfigurationGroup, baseline: ConfigurationGroup, keys: [PairKey],
                             predictions: (RunDigest) -> [Prediction]?,
                             clusterOf: ((String) -> String)?) throws -> String {
         var parts: [String] = []
-        for seed in seeds {
-            guard let c = candidate.finished.first(where: { $0.run.seed == seed }).flatMap(predictions),
-                  let b = baseline.finished.first(where: { $0.run.seed == seed }).flatMap(predictions),
+        for key in keys {
+            guard let c = candidate.finished.first(where: { PairKey($0.run) == key }).flatMap(predictions),
+                  let b = baseline.finished.first(where: { PairKey($0.run) == key }).flatMap(predictions),
                   !c.isEmpty, !b.isEmpty else { continue }
             let result: McNemarResult
             do {
                 result = try McNemar.test(candidate: c, baseline: b, clusterOf: clusterOf)
             } catch {
                 // Name the two runs: the bare error cannot say which pair was evaluated on different images.
-                throw ReportError.invalidValue(what: "McNemar \(candidate.name) vs \(baseline.name), seed \(seed)", value: "\(error)")
+                throw ReportError.invalidValue(what: "McNemar \(candidate.name) vs \(baseline.name), \(key)", value: "\(error)")
             }
-            parts.append("seed \(seed): \(NumberFormat.pValue(result.pValue))")
+            parts.append("\(key): \(NumberFormat.pValue(result.pValue))")
         }
         return parts.isEmpty ? "n/a (no predictions)" : parts.joined(separator: "; ")
     }
 }
 
 /// What a comparison pairs runs by: the seed, and in a k-fold experiment the fold too (-1 without folds).
-struct PairKey: Hashable, Comparable {
+struct PairKey: Hashable, Comparable, CustomStringConvertible {
     var seed: Int
     var fold: Int
     init(_ run: ReportRun) { seed = run.seed; fold = run.fold?.fold ?? -1 }
+    init(seed: Int) { self.seed = seed; fold = -1 }
     static func < (a: PairKey, b: PairKey) -> Bool { (a.seed, a.fold) < (b.seed, b.fold) }
+}
+
+extension PairKey {
+    /// "seed 2", "fold 3 seed 2".
+    var description: String { (fold >= 0 ? "fold \(fold) " : "") + "seed \(seed)" }
 }

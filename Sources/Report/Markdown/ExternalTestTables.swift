@@ -77,8 +77,10 @@ extension ReportTables {
             if !pairs.isEmpty {
                 let comparison = try pairedComparisonTable(
                     groups, pairs: pairs, deltaTitle: "Δ accuracy on \(name) (\(rule.adjective.lowercased()) weights)",
+                    pairedBy: input.isCrossValidated ? "Paired runs (fold, seed)" : "Paired seeds",
                     accuracy: { result($0, $0.run.headlineKind)?.accuracy },
                     predictions: { result($0, $0.run.headlineKind)?.predictions },
+                    mcnemarTitle: input.isCrossValidated ? "McNemar per run (fold, seed)" : "McNemar per seed",
                     bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
                                 delta: { candidate, baseline in
                                     let lift = { (runs: [ReportRun]) in runs.compactMap { run in
@@ -86,7 +88,8 @@ extension ReportTables {
                                     } }
                                     return uncertainty.difference(candidate: lift(candidate), baseline: lift(baseline), .accuracy)
                                 }))
-                parts.append("Paired by seed, as in the comparison above:\n\n" + comparison)
+                parts.append((input.isCrossValidated ? "Paired by fold and seed (each fold's model scored on this set):\n\n"
+                              : "Paired by seed, as in the comparison above:\n\n") + comparison)
             }
         }
         return parts.joined(separator: "\n")

@@ -116,11 +116,23 @@ public enum ReportTables {
     }
 
     /// One row per run, finished or not, so nothing disappears from the report. With a selection on validation
-    /// the selected epoch and the last epoch's accuracy get columns of their own; k-fold runs name their fold.
+    /// the selected epoch and the last epoch's accuracy get columns of their own; k-fold runs name their fold, and
+    /// their interval resamples the groups of that fold.
     public static func runs(_ input: ReportInput) throws -> String {
         try input.validate()
         let uncertainty = TestSetUncertainty.of(input)
         let rule = input.epochRule, folds = input.isCrossValidated
+        // A k-fold run's interval resamples its own fold's groups: draws over every group would leave most of a
+        // run's out of many resamples.
+        var foldUncertainty: [Int: TestSetUncertainty] = [:]
+        func runInterval(_ run: ReportRun) -> ClosedRange<Double>? {
+            guard let fold = run.fold?.fold else { return uncertainty.estimate([run], .accuracy)?.interval }
+            if foldUncertainty[fold] == nil {
+                foldUncertainty[fold] = TestSetUncertainty(runs: input.runs.filter { $0.status == .finished && $0.fold?.fold == fold },
+                                                           positiveClass: input.positiveClass, pluralUnit: uncertainty.pluralUnit)
+            }
+            return foldUncertainty[fold]!.estimate([run], .accuracy)?.interval
+        }
         var table = MarkdownTable(columns: [.init("Configuration")] + (folds ? [.init("Fold", .right)] : []) + [
             .init("Seed", .right), .init("Status"), .init("Epochs", .right),
             .init("Best test acc (epoch)", .right)] + (rule.selects ? [.init("Selected epoch", .right)] : []) + [
@@ -138,7 +150,7 @@ public enum ReportTables {
                 let selected = run.selectsOnValidation ? digest.headlineEpoch.map(String.init) ?? "—"
                     : run.epochs.isEmpty ? "—" : "last"
                 let lead: [String] = [group.name] + (folds ? [run.fold.map { "\($0.fold)" } ?? "—"] : [])
-                let interval = digest.isFinished ? uncertainty.estimate([run], .accuracy)?.interval : nil
+                let interval = digest.isFinished ? runInterval(run) : nil
                 let headline: [String] = [
                     digest.headlineTestAccuracy.map { NumberFormat.fixed($0) } ?? "—",
                     interval.map { NumberFormat.interval($0) } ?? "—",
