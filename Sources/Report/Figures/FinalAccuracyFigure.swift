@@ -2,8 +2,8 @@ import Foundation
 
 extension Figures {
     /// Headline test accuracy per configuration (the last epoch's, or the one selected on validation): one dot per
-    /// finished seed (k-fold: per fold and seed), spread sideways by a fixed,
-    /// seed-derived jitter so equal values stay visible), and beside them the mean as a diamond with its
+    /// finished seed (k-fold: per fold and seed; spread sideways by a fixed, seed-derived jitter so equal values stay
+    /// visible), and beside them the mean as a diamond with its
     /// t-based 95% CI as an error bar. The target accuracy is a labelled horizontal line.
     @discardableResult
     public static func finalAccuracy(_ input: ReportInput, to url: URL) throws -> FigureFile {
