@@ -16,6 +16,16 @@ public struct ReportRun: Sendable, Equatable {
     public var epochs: [EpochMetrics]
     /// Test-set predictions of the last epoch's model; empty when not recorded.
     public var predictions: [Prediction]
+    /// How the run chose the epoch it reports (`training.select`): `.last`, or the best epoch on validation.
+    public var selection: EpochSelection = .last
+    /// With a selection on validation: the epoch it selected and its model's test-set predictions (the store's
+    /// `selected` kind); nil and empty otherwise (or while nothing is selected yet).
+    public var selectedEpoch: Int?
+    public var selectedPredictions: [Prediction] = []
+    /// The epoch after which early stopping ended the run (finished, with fewer epochs than planned); nil otherwise.
+    public var stoppedEarlyAt: Int?
+    /// The fold the run tests on when its split is grouped k-fold cross-validation; nil for every other split.
+    public var fold: CrossValidationFold?
     /// Results on test sets outside the run's split (`ablate evaluate`).
     public var externalTests: [ExternalTestResult]
     /// Which test images are copies of one original; nil when every image is its own case.
@@ -37,6 +47,26 @@ public struct ReportRun: Sendable, Equatable {
         self.testGrouping = testGrouping
         self.machines = machines
     }
+}
+
+extension ReportRun {
+    /// Whether the run reports an epoch chosen on validation rather than its last.
+    public var selectsOnValidation: Bool { selection != .last }
+    /// The epoch the run reports (its headline): the selected one when it selects on validation, else its last.
+    public var headlineEpoch: Int? { selectsOnValidation ? selectedEpoch : epochs.last?.epoch }
+    /// The test-set predictions of that epoch's model: every per-run "final" number of the report comes from these.
+    public var headlinePredictions: [Prediction] { selectsOnValidation ? selectedPredictions : predictions }
+    /// The stored kind of those predictions (and of the weights `ablate evaluate` scores as the run's model).
+    public var headlineKind: PredictionKind { selectsOnValidation ? .selected : .last }
+}
+
+/// Grouped k-fold cross-validation: the fold a run tests on, of how many. Over the folds every group is tested
+/// exactly once, so one seed's runs of a configuration together predict every test image once (out of fold).
+public struct CrossValidationFold: Sendable, Equatable, Hashable {
+    /// 0..<folds.
+    public var fold: Int
+    public var folds: Int
+    public init(fold: Int, folds: Int) { self.fold = fold; self.folds = folds }
 }
 
 /// How a run's test images cluster into independent cases. Augmented copies of one photograph (or photographs of
@@ -192,7 +222,7 @@ extension ReportInput {
     /// The grouping of the test images when every finished run with predictions has the same one (one split, one
     /// group key); nil otherwise, and then tests count images.
     public var sharedTestGrouping: TestGrouping? {
-        let scored = runs.filter { $0.status == .finished && !$0.predictions.isEmpty }
+        let scored = runs.filter { $0.status == .finished && !$0.headlinePredictions.isEmpty }
         guard let first = scored.first?.testGrouping,
               scored.allSatisfy({ $0.testGrouping == first }) else { return nil }
         return first

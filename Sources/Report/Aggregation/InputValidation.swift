@@ -1,3 +1,8 @@
+extension ReportRun {
+    /// "DenseNet-121 seed 2", "DenseNet-121 fold 3 seed 2": how the report names one run.
+    var name: String { "\(configuration)" + (fold.map { " fold \($0.fold)" } ?? "") + " seed \(seed)" }
+}
+
 extension ReportInput {
     /// Checks the input once up front so the renderers can trust it. Throws on the first problem found.
     public func validate() throws {
@@ -21,8 +26,8 @@ extension ReportInput {
         }
         var seen = Set<String>()
         for run in runs {
-            let name = "\(run.configuration) seed \(run.seed)"
-            guard seen.insert("\(run.configuration)\u{0}\(run.seed)").inserted else {
+            let name = run.name
+            guard seen.insert("\(run.configuration)\u{0}\(run.seed)\u{0}\(run.fold?.fold ?? -1)").inserted else {
                 throw ReportError.invalidValue(what: "runs", value: "duplicate \(name)")
             }
             for (i, e) in run.epochs.enumerated() {
@@ -35,7 +40,16 @@ extension ReportInput {
                     throw ReportError.invalidValue(what: "\(name) epoch \(e.epoch) accuracy (a fraction in [0, 1])", value: "\(accuracy)")
                 }
             }
-            for p in run.predictions + run.externalTests.flatMap(\.predictions) {
+            if let fold = run.fold, !(fold.folds >= 2 && (0..<fold.folds).contains(fold.fold)) {
+                throw ReportError.invalidValue(what: "\(name) fold (0..<folds, folds ≥ 2)", value: "\(fold.fold) of \(fold.folds)")
+            }
+            if let epoch = run.selectedEpoch, run.epochs.isEmpty || !(1...run.epochs.count).contains(epoch) {
+                throw ReportError.invalidValue(what: "\(name) selected epoch (one of its epochs)", value: "\(epoch)")
+            }
+            if let epoch = run.stoppedEarlyAt, epoch != run.epochs.count, run.status == .finished {
+                throw ReportError.invalidValue(what: "\(name) stopped early at (its last epoch, \(run.epochs.count))", value: "\(epoch)")
+            }
+            for p in run.predictions + run.selectedPredictions + run.externalTests.flatMap(\.predictions) {
                 guard classNames.indices.contains(p.label) else {
                     throw ReportError.classOutOfRange(what: "\(name) label of \(p.file)", index: p.label, classCount: classNames.count)
                 }

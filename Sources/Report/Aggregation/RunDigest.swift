@@ -6,9 +6,13 @@ struct RunDigest {
     /// Highest test accuracy over all epochs, and the (first) epoch it happened.
     let bestTestAccuracy: Double?
     let bestEpoch: Int?
-    /// Test accuracy and loss after the last completed epoch (the model the predictions come from).
+    /// Test accuracy after the last completed epoch.
     let lastTestAccuracy: Double?
-    let lastTestLoss: Double?
+    /// The epoch the run reports (`ReportRun.headlineEpoch`: selected on validation, else the last) and its test
+    /// accuracy and loss: the model the headline predictions come from.
+    let headlineEpoch: Int?
+    let headlineTestAccuracy: Double?
+    let headlineTestLoss: Double?
     /// First epoch whose test accuracy is ≥ the target; nil if never reached.
     let epochReachedTarget: Int?
     /// Cost of one epoch: medians over the run's epochs, so the few epochs of a run that was paused (SIGSTOP,
@@ -25,14 +29,17 @@ struct RunDigest {
         bestTestAccuracy = best?.testAccuracyOrNaN
         bestEpoch = best?.epoch
         lastTestAccuracy = run.epochs.last?.testAccuracyOrNaN
-        lastTestLoss = run.epochs.last?.testLossOrNaN
+        headlineEpoch = run.headlineEpoch
+        let headline = headlineEpoch.map { run.epochs[$0 - 1] }
+        headlineTestAccuracy = headline?.testAccuracyOrNaN
+        headlineTestLoss = headline?.testLossOrNaN
         epochReachedTarget = run.epochs.first { $0.testAccuracyOrNaN >= targetAccuracy }?.epoch
         medianSecondsPerEpoch = try? Statistics.median(run.epochs.map(\.seconds))
         medianImagesPerSecond = try? Statistics.median(run.epochs.map(\.imagesPerSecond))
     }
 }
 
-/// All runs of one configuration, ordered by seed.
+/// All runs of one configuration, ordered by seed (and fold).
 struct ConfigurationGroup {
     let name: String
     let runs: [RunDigest]
@@ -62,7 +69,8 @@ extension ReportInput {
 
     func groups() -> [ConfigurationGroup] {
         configurationNames.map { name in
-            let runs = self.runs.filter { $0.configuration == name }.sorted { $0.seed < $1.seed }
+            let runs = self.runs.filter { $0.configuration == name }
+                .sorted { ($0.seed, $0.fold?.fold ?? 0) < ($1.seed, $1.fold?.fold ?? 0) }
                 .map { RunDigest($0, targetAccuracy: targetAccuracy) }
             return ConfigurationGroup(name: name, runs: runs, plannedSeeds: max(plannedSeedsPerConfiguration ?? 0, runs.count))
         }

@@ -34,15 +34,16 @@ final class TestSetUncertainty {
     private var cache: [String: [ResampledMetric: (sample: Double, resampled: [Double])]] = [:]
 
     /// The uncertainty of `input`, made once per report: every table of one report asks for the same input, and
-    /// the resampling is the expensive part (one entry kept; `==` on the input is far cheaper than resampling).
+    /// the resampling is the expensive part (two entries kept: a k-fold report asks for its runs and for their
+    /// out-of-fold view; `==` on the input is far cheaper than resampling).
     static func of(_ input: ReportInput) -> TestSetUncertainty {
         lastLock.lock(); defer { lastLock.unlock() }
-        if let last, last.input == input { return last.uncertainty }
+        if let hit = recent.first(where: { $0.input == input }) { return hit.uncertainty }
         let made = TestSetUncertainty(input)
-        last = (input, made)
+        recent = [(input, made)] + recent.prefix(1)
         return made
     }
-    nonisolated(unsafe) private static var last: (input: ReportInput, uncertainty: TestSetUncertainty)?
+    nonisolated(unsafe) private static var recent: [(input: ReportInput, uncertainty: TestSetUncertainty)] = []
     private static let lastLock = NSLock()
 
     /// Groups of every finished run's test predictions in `input` (its `testGrouping`, else one group per image).
@@ -56,7 +57,7 @@ final class TestSetUncertainty {
         self.positiveClass = positiveClass
         var keys = Set<String>()
         for run in runs {
-            for p in run.predictions { keys.insert(run.testGrouping?.group(of: p.file) ?? p.file) }
+            for p in run.headlinePredictions { keys.insert(run.testGrouping?.group(of: p.file) ?? p.file) }
         }
         groupKeys = keys.sorted()
         index = Dictionary(uniqueKeysWithValues: groupKeys.enumerated().map { ($1, $0) })
@@ -66,10 +67,10 @@ final class TestSetUncertainty {
 
     /// The sample value and every resample's value of `metric` for one run; nil without predictions.
     func resampled(_ run: ReportRun, _ metric: ResampledMetric) -> (sample: Double, resampled: [Double])? {
-        guard !run.predictions.isEmpty else { return nil }
-        let key = "\(run.configuration)\u{1}\(run.seed)"
+        guard !run.headlinePredictions.isEmpty else { return nil }
+        let key = "\(run.configuration)\u{1}\(run.seed)\u{1}\(run.fold?.fold ?? -1)"
         if let hit = cache[key]?[metric] { return hit }
-        let outcomes = GroupedOutcomes(run.predictions, positiveClass: positiveClass, groups: groupKeys.count) {
+        let outcomes = GroupedOutcomes(run.headlinePredictions, positiveClass: positiveClass, groups: groupKeys.count) {
             self.index[run.testGrouping?.group(of: $0) ?? $0]!
         }
         let result = (metric.value(outcomes, GroupedOutcomes.sample(groups: groupKeys.count)),
@@ -126,10 +127,20 @@ public enum TargetVerdict: String, Sendable, Equatable {
     }
 }
 
-/// One configuration's target check: its last-epoch accuracy estimate (nil without predictions) and verdict.
+/// One configuration's target check: its headline accuracy estimate (nil without predictions) and verdict. In a
+/// k-fold report the headline is out of fold, and a configuration with folds missing is partial: its estimate is
+/// over the seeds whose folds all finished (if any), it gets no verdict of its own, and the experiment's verdict
+/// counts it as undetermined.
 struct TargetJudgement {
+    /// The values the estimate averages: per finished run (k-fold: per seed, pooled over its folds).
+    var values: [Double]
     var estimate: Estimate?
     var verdict: TargetVerdict
+    /// k-fold: what is missing ("fold 2 (seed 1)"); nil when nothing is.
+    var partial: String?
+
+    /// The verdict cell: "reached", or "partial (missing fold 2 (seed 1))".
+    var verdictText: String { partial.map { "partial (missing \($0))" } ?? verdict.rawValue }
 }
 
 /// The majority class of one test set: what always answering it scores.
@@ -140,34 +151,51 @@ struct ChanceLevel: Equatable {
 }
 
 extension ReportInput {
-    /// Per configuration (in `groups()` order), its finished runs' last-epoch accuracy and target verdict.
-    func targetJudgements(_ uncertainty: TestSetUncertainty) -> [TargetJudgement] {
-        groups().map { group in
+    /// Per configuration (in `groups()` order), the headline accuracy of its finished runs (k-fold: out of fold,
+    /// per seed whose folds all finished) with its cluster-bootstrap interval, and the target verdict.
+    func targetJudgements() -> [TargetJudgement] {
+        if let cv = crossValidation {
+            let view = cv.outOfFold, uncertainty = TestSetUncertainty.of(view)
+            return zip(view.groups(), cv.configurations).map { group, configuration in
+                let runs = group.finished.map(\.run)
+                let estimate = uncertainty.estimate(runs, .accuracy)
+                return TargetJudgement(values: runs.compactMap { uncertainty.resampled($0, .accuracy)?.sample },
+                                       estimate: estimate,
+                                       verdict: configuration.isComplete ? TargetVerdict(estimate, target: targetAccuracy) : .undetermined,
+                                       partial: configuration.isComplete ? nil : configuration.missingText)
+            }
+        }
+        let uncertainty = TestSetUncertainty.of(self)
+        return groups().map { group in
             let estimate = uncertainty.estimate(group.finished.map(\.run), .accuracy)
-            return TargetJudgement(estimate: estimate, verdict: TargetVerdict(estimate, target: targetAccuracy))
+            return TargetJudgement(values: group.finished.compactMap(\.headlineTestAccuracy), estimate: estimate,
+                                   verdict: TargetVerdict(estimate, target: targetAccuracy))
         }
     }
 
     /// The experiment's target verdict (`ablate report --check-target`): reached when some configuration's whole
-    /// interval is at or above the target, undetermined when none is but some interval contains it, else not
-    /// reached.
+    /// interval is at or above the target, undetermined when none is but some interval contains it (or a k-fold
+    /// configuration is partial), else not reached.
     public var targetVerdict: TargetVerdict {
-        let judged = zip(groups(), targetJudgements(TestSetUncertainty.of(self))).filter { !$0.0.finished.isEmpty }
+        let judged = zip(groups(), targetJudgements()).filter { !$0.0.finished.isEmpty }
         return TargetVerdict.overall(judged.map(\.1.verdict))
     }
 
     /// The chance level of each distinct test set (its files and labels) among finished runs with predictions,
-    /// in order of first appearance; ties between classes go to the lower class index.
+    /// in order of first appearance (k-fold: of the pooled out-of-fold set); ties between classes go to the lower
+    /// class index.
     var chanceLevels: [ChanceLevel] {
+        if let cv = crossValidation { return cv.outOfFold.chanceLevels }
         var seen: [[String]] = [], levels: [ChanceLevel] = []
-        for run in runs where run.status == .finished && !run.predictions.isEmpty {
-            let files = run.predictions.map(\.file).sorted()
+        for run in runs where run.status == .finished && !run.headlinePredictions.isEmpty {
+            let predictions = run.headlinePredictions
+            let files = predictions.map(\.file).sorted()
             guard !seen.contains(files) else { continue }
             seen.append(files)
-            var counts = [Int](repeating: 0, count: max(classNames.count, (run.predictions.map(\.label).max() ?? 0) + 1))
-            for p in run.predictions { counts[p.label] += 1 }
+            var counts = [Int](repeating: 0, count: max(classNames.count, (predictions.map(\.label).max() ?? 0) + 1))
+            for p in predictions { counts[p.label] += 1 }
             let majority = counts.indices.max { counts[$0] < counts[$1] || (counts[$0] == counts[$1] && $0 > $1) }!
-            levels.append(ChanceLevel(majorityClass: majority, majorityCount: counts[majority], images: run.predictions.count))
+            levels.append(ChanceLevel(majorityClass: majority, majorityCount: counts[majority], images: predictions.count))
         }
         return levels
     }

@@ -1,15 +1,17 @@
 import Foundation
 
 extension Figures {
-    /// Last-epoch test accuracy per configuration: one dot per finished seed (spread sideways by a fixed,
-    /// seed-derived jitter so equal values stay visible), and beside them the mean as a diamond with its
+    /// Headline test accuracy per configuration (the last epoch's, or the one selected on validation): one dot per
+    /// finished seed (k-fold: per fold and seed; spread sideways by a fixed, seed-derived jitter so equal values stay
+    /// visible), and beside them the mean as a diamond with its
     /// t-based 95% CI as an error bar. The target accuracy is a labelled horizontal line.
     @discardableResult
     public static func finalAccuracy(_ input: ReportInput, to url: URL) throws -> FigureFile {
         try input.validate()
         let groups = input.groups()
         let columns = groups.enumerated().map { index, group in
-            (index: index, name: group.name, seeds: group.finished.compactMap { d in d.lastTestAccuracy.map { (d.run.seed, $0) } })
+            (index: index, name: group.name,
+             seeds: group.finished.compactMap { d in d.headlineTestAccuracy.map { (jitterKey(d.run), $0) } })
         }
         let allValues = columns.flatMap { $0.seeds.map(\.1) }
         guard !allValues.isEmpty else { throw ReportError.insufficientData(what: "final accuracy figure (finished runs)", needed: 1, got: 0) }
@@ -23,7 +25,7 @@ extension Figures {
         let labelHeight = Double(labelLines.map(\.count).max() ?? 1) * 14
         let legendTop = top + plotHeight + 12 + labelHeight + 12
         let width = left + plotWidth + 30
-        let legendRows = Legend.rows(finalAccuracyLegend, maxWidth: width - left - 10, canvas: canvas)
+        let legendRows = Legend.rows(finalAccuracyLegend(folds: input.isCrossValidated), maxWidth: width - left - 10, canvas: canvas)
         let height = legendTop + Double(legendRows.count) * Legend.rowHeight + 12
         let figure = try Canvas(width: Int(width.rounded(.up)), height: Int(height.rounded(.up)), scale: scale)
         figure.fillBackground(.white)
@@ -35,7 +37,8 @@ extension Figures {
         let axes = PlotAxes(left: left, top: top, width: plotWidth, height: plotHeight,
                             y: NiceScale(minimum: max(0, low - pad), maximum: min(1, high + pad), targetTicks: 6),
                             xTicks: [], xRange: 0...Double(columns.count))
-        axes.drawFrame(on: figure, title: "Final test accuracy (last epoch)", xLabel: "", yLabel: "top-1 accuracy",
+        axes.drawFrame(on: figure, title: "Final test accuracy (\(input.epochRule.selects ? "selected" : "last") epoch)",
+                       xLabel: "", yLabel: "top-1 accuracy",
                        xTickLabel: { _ in "" })
         let targetY = axes.point(0, input.targetAccuracy).y
         figure.line(Point(x: left, y: targetY), Point(x: left + plotWidth, y: targetY), color: .text, width: 1.1, dash: targetDash)
@@ -74,12 +77,15 @@ extension Figures {
         return FigureFile(url: url, pixelWidth: Int((width.rounded(.up) * scale)), pixelHeight: Int(height.rounded(.up) * scale))
     }
 
-    static let finalAccuracyLegend: [Legend.Item] = [
-        .init(swatch: .dot(.neutral), label: "one seed"),
-        .init(swatch: .meanWithInterval(.neutral), label: "mean with t-based 95% CI (needs ≥ 2 seeds)"),
+    /// Where a dot stands sideways: by seed, and for k-fold runs by fold too.
+    static func jitterKey(_ run: ReportRun) -> Int { run.fold.map { run.seed * 101 + $0.fold } ?? run.seed }
+
+    static func finalAccuracyLegend(folds: Bool) -> [Legend.Item] { [
+        .init(swatch: .dot(.neutral), label: folds ? "one run (fold × seed)" : "one seed"),
+        .init(swatch: .meanWithInterval(.neutral), label: "mean with t-based 95% CI (needs ≥ 2 \(folds ? "runs" : "seeds"))"),
         .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
         .init(swatch: .line(.neutral, dash: chanceDash, width: 1.3), label: "chance (majority class)"),
-    ]
+    ] }
 
     /// Deterministic jitter in [−1, 1] from the seed: the fractional part of seed × golden ratio spreads
     /// consecutive seeds evenly (a low-discrepancy sequence).

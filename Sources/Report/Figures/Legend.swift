@@ -6,6 +6,7 @@ struct Legend {
         case dot(Color)
         case meanWithInterval(Color)
         case lineWithMarker(Color, MarkerShape)
+        case ring(Color)
     }
     struct Item {
         let swatch: Swatch
@@ -53,6 +54,8 @@ struct Legend {
                 case let .lineWithMarker(color, shape):
                     canvas.line(Point(x: x, y: y), Point(x: x + swatchWidth, y: y), color: color, width: 3)
                     shape.draw(at: Point(x: x + swatchWidth / 2, y: y), radius: 3.6, fill: color, on: canvas)
+                case let .ring(color):
+                    canvas.circle(Point(x: x + swatchWidth / 2, y: y), radius: 5, fill: .white, alpha: 0, outline: color, outlineWidth: 1.8)
                 case let .meanWithInterval(color):
                     canvas.line(Point(x: x + swatchWidth / 2, y: y - 7), Point(x: x + swatchWidth / 2, y: y + 7), color: color, width: 1.4)
                     canvas.diamond(Point(x: x + swatchWidth / 2, y: y), radius: 4.5, fill: .white, outline: color)

@@ -26,7 +26,9 @@ public enum Figures {
         let width = 1040.0, panelWidth = 400.0, panelHeight = 300.0, top = 40.0
         let lefts = [78.0, 78.0 + panelWidth + 100]
         let legendTop = top + panelHeight + 58
-        let legendItems = curveLegend(curves, target: input.targetAccuracy, chance: input.chanceAccuracy != nil)
+        let legendItems = curveLegend(curves, target: input.targetAccuracy, chance: input.chanceAccuracy != nil,
+                                      validation: curves.contains { !$0.validationLoss.epochs.isEmpty },
+                                      selected: curves.contains { !$0.selectedEpochs.isEmpty })
         // Measure on a scratch canvas: the figure's height depends on how many legend rows there are.
         let rows = Legend.rows(legendItems.items, maxWidth: width - 2 * lefts[0], canvas: try Canvas(width: 10, height: 10),
                                breakBefore: [legendItems.keyStart])
@@ -41,11 +43,16 @@ public enum Figures {
         let xTicks = stride(from: xStep, through: Double(lastEpoch), by: xStep).map { $0 }
         let firstTicks = xStep > 1 ? [1.0] + xTicks : xTicks
 
-        let lossBands = curves.flatMap { [$0.trainLoss, $0.testLoss] }
-        let accuracyBands = curves.flatMap { [$0.trainAccuracy, $0.testAccuracy] }
-        let panels: [(title: String, yLabel: String, bands: [CurveBand], keyPaths: [KeyPath<ConfigurationCurves, CurveBand>], target: Double?)] = [
-            ("Loss", "cross-entropy loss", lossBands, [\.trainLoss, \.testLoss], nil),
-            ("Accuracy", "top-1 accuracy", accuracyBands, [\.trainAccuracy, \.testAccuracy], input.targetAccuracy),
+        // Validation curves (when any run has a validation part) count for the axes like the others.
+        let lossBands = curves.flatMap { [$0.trainLoss, $0.testLoss] + ($0.validationLoss.epochs.isEmpty ? [] : [$0.validationLoss]) }
+        let accuracyBands = curves.flatMap {
+            [$0.trainAccuracy, $0.testAccuracy] + ($0.validationAccuracy.epochs.isEmpty ? [] : [$0.validationAccuracy])
+        }
+        let panels: [(title: String, yLabel: String, bands: [CurveBand], keyPaths: [KeyPath<ConfigurationCurves, CurveBand>],
+                      validation: KeyPath<ConfigurationCurves, CurveBand>, target: Double?)] = [
+            ("Loss", "cross-entropy loss", lossBands, [\.trainLoss, \.testLoss], \.validationLoss, nil),
+            ("Accuracy", "top-1 accuracy", accuracyBands, [\.trainAccuracy, \.testAccuracy], \.validationAccuracy,
+             input.targetAccuracy),
         ]
         let chance = input.chanceAccuracy
         for (panel, left) in zip(panels, lefts) {
@@ -80,11 +87,19 @@ public enum Figures {
                 let train = c[keyPath: panel.keyPaths[0]], test = c[keyPath: panel.keyPaths[1]]
                 canvas.polyline(points(train, axes), color: color, width: 1.6, dash: trainDash)
                 canvas.polyline(points(test, axes), color: color, width: 2.2)
+                let validation = c[keyPath: panel.validation]
+                if !validation.epochs.isEmpty {
+                    canvas.polyline(points(validation, axes), color: color, width: 1.6, dash: validationDash)
+                }
                 // Markers on the test line: every epoch of a short run; on long runs every few epochs, staggered
                 // by configuration so the shapes of lines running together do not sit on top of each other.
                 let every = lastEpoch <= maxEpochsWithMarkers ? 1 : max(2, lastEpoch / 8)
                 for (epoch, p) in zip(test.epochs, points(test, axes)) where (epoch + c.colorIndex) % every == 0 {
                     shape.draw(at: p, radius: 2.8, fill: color, on: canvas)
+                }
+                // The epochs selected on validation: a ring on the test line (its test value is the headline).
+                for (epoch, p) in zip(test.epochs, points(test, axes)) where c.selectedEpochs.contains(epoch) {
+                    canvas.circle(p, radius: 5.5, fill: .white, alpha: 0, outline: color, outlineWidth: 1.8)
                 }
             }
             canvas.resetClip()
@@ -108,7 +123,25 @@ public enum Figures {
         return FigureFile(url: url, pixelWidth: Int(width * scale), pixelHeight: Int(Double(height) * scale))
     }
 
+    /// What the README says under the curves beyond the figure's legend: how validation curves and selected epochs
+    /// are drawn, and how runs of different lengths are averaged; "" when neither applies.
+    static func curvesNote(_ input: ReportInput) -> String {
+        let finished = input.runs.filter { $0.status == .finished }
+        var sentences: [String] = []
+        if finished.contains(where: { $0.epochs.contains { $0.validationLoss != nil } }) {
+            sentences.append("Validation loss and accuracy are dash-dot in the configuration's colour"
+                + (finished.contains(where: \.selectsOnValidation) ? "; a ring on the test line marks each epoch a run selected on validation." : "."))
+        }
+        if finished.contains(where: { $0.stoppedEarlyAt != nil }) {
+            sentences.append("Runs that stopped early end at their last epoch; from there on a configuration's mean and band "
+                + "are over the runs still training (each epoch averages the runs that have it), so the tail of a curve "
+                + "rests on fewer runs.")
+        }
+        return sentences.isEmpty ? "" : "\n" + sentences.joined(separator: " ") + "\n"
+    }
+
     static let trainDash: [Double] = [6, 4]
+    static let validationDash: [Double] = [7, 2.5, 1.5, 2.5]
     static let chanceDash: [Double] = [1, 2.5]
 
     /// The loss axis's top: 3 × the 90th percentile of every plotted mean, or nil when nothing lies above it.
@@ -153,15 +186,20 @@ public enum Figures {
     }
 
     /// Configuration colours first, then (on a new row) the key to line styles, band and target.
-    static func curveLegend(_ curves: [ConfigurationCurves], target: Double, chance: Bool) -> (items: [Legend.Item], keyStart: Int) {
+    static func curveLegend(_ curves: [ConfigurationCurves], target: Double, chance: Bool, validation: Bool = false,
+                            selected: Bool = false) -> (items: [Legend.Item], keyStart: Int) {
         let configurations = curves.map { c in
             Legend.Item(swatch: .lineWithMarker(Palette.color(c.colorIndex), MarkerShape.forConfiguration(c.colorIndex)),
-                        label: "\(c.name) (\(c.seedCount) seed\(c.seedCount == 1 ? "" : "s"))")
+                        label: "\(c.name) (" + (c.foldCount > 0 ? "\(c.foldCount) fold\(c.foldCount == 1 ? "" : "s") × " : "")
+                            + "\(c.seedCount) seed\(c.seedCount == 1 ? "" : "s"))")
         }
+        let folds = curves.contains { $0.foldCount > 0 }
         let key: [Legend.Item] = [
             .init(swatch: .line(.neutral, dash: trainDash, width: 1.6), label: "train (dashed)"),
             .init(swatch: .line(.neutral, dash: [], width: 2.2), label: "test (solid)"),
-            .init(swatch: .band(.neutral, alpha: 0.25), label: "±1 std over seeds"),
+        ] + (validation ? [.init(swatch: .line(.neutral, dash: validationDash, width: 1.6), label: "validation (dash-dot)")] : [])
+          + (selected ? [.init(swatch: .ring(.neutral), label: "epoch selected on validation")] : []) + [
+            .init(swatch: .band(.neutral, alpha: 0.25), label: folds ? "±1 std over runs" : "±1 std over seeds"),
             .init(swatch: .line(.text, dash: targetDash, width: 1.1), label: "target accuracy"),
         ] + (chance ? [.init(swatch: .line(.neutral, dash: chanceDash, width: 1.3), label: "chance (majority class)")] : [])
         return (configurations + key, configurations.count)

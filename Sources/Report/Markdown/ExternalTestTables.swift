@@ -3,7 +3,8 @@ import AblateCore
 extension ReportTables {
     /// One part per external test set (by name): the leakage audit against the runs' training files, accuracy
     /// and positive-vs-rest metrics per configuration and weights (mean ± std over finished seeds), and the
-    /// paired comparison with the baseline on the last-epoch weights. "" when no run has an external test.
+    /// paired comparison with the baseline on the weights each run reports (selected on validation, else the
+    /// last epoch's). "" when no run has an external test.
     public static func externalTests(_ input: ReportInput) throws -> String {
         try input.validate()
         var names: [String] = []
@@ -12,6 +13,10 @@ extension ReportTables {
         }
         guard !names.isEmpty else { return "" }
         let groups = input.groups()
+        let rule = input.epochRule
+        // The weights the comparisons use first (selected on validation, else last; not `allCases`' order), then
+        // the best epoch on test.
+        let weightOrder: [PredictionKind] = [.selected, .last, .best]
         let positive = input.classNames[input.positiveClass]
         var parts: [String] = []
         for name in names {
@@ -26,11 +31,12 @@ extension ReportTables {
                 var run = digest.run
                 run.configuration += "\u{1}\(weights.rawValue)"
                 run.predictions = r.predictions; run.testGrouping = r.grouping
+                run.selection = .last; run.selectedPredictions = []
                 return run
             }
             let units = Set(results.map { $0.grouping?.pluralUnit ?? "images" })
             let uncertainty = TestSetUncertainty(
-                runs: groups.flatMap(\.finished).flatMap { d in [asRun(d, .last), asRun(d, .best)].compactMap { $0 } },
+                runs: groups.flatMap(\.finished).flatMap { d in weightOrder.compactMap { asRun(d, $0) } },
                 positiveClass: input.positiveClass, pluralUnit: units.count == 1 ? units.first! : "images or groups")
 
             var table = MarkdownTable(columns: [
@@ -39,8 +45,7 @@ extension ReportTables {
                 .init("Sensitivity", .right), .init("Specificity", .right), .init("ROC-AUC", .right),
             ])
             for group in groups {
-                // Last-epoch weights first: they are the model the comparisons use (not `allCases`' order).
-                for weights in [PredictionKind.last, .best] {
+                for weights in weightOrder {
                     let rows = group.finished.compactMap { result($0, weights) }
                     guard !rows.isEmpty else { continue }
                     let metrics = try rows.map {
@@ -61,24 +66,30 @@ extension ReportTables {
                     ])
                 }
             }
-            parts.append("Positive class: **\(positive)**. Last-epoch weights are the model the test-split comparison "
-                + "uses; best-epoch weights were chosen on the test split, not on this set. Brackets: 95% interval of "
+            parts.append("Positive class: **\(positive)**. " + (rule.selects
+                    ? "Selected-epoch weights (chosen on validation) are the model the test-split comparison uses (last "
+                        + "for runs that do not select)" : "Last-epoch weights are the model the test-split comparison uses")
+                + "; best-epoch weights were chosen on the test split, not on this set. Brackets: 95% interval of "
                 + "the mean from a cluster bootstrap over this set's \(uncertainty.pluralUnit).\n\n" + table.render())
             // Compared: the pairs of the main comparison whose two configurations were both scored on this set.
-            let scored = Set(groups.filter { g in g.finished.contains { result($0, .last) != nil } }.map(\.name))
+            let scored = Set(groups.filter { g in g.finished.contains { result($0, $0.run.headlineKind) != nil } }.map(\.name))
             let pairs = input.comparisonPairs.filter { scored.contains($0.candidate) && scored.contains($0.baseline) }
             if !pairs.isEmpty {
                 let comparison = try pairedComparisonTable(
-                    groups, pairs: pairs, deltaTitle: "Δ accuracy on \(name) (last-epoch weights)",
-                    accuracy: { result($0, .last)?.accuracy }, predictions: { result($0, .last)?.predictions },
+                    groups, pairs: pairs, deltaTitle: "Δ accuracy on \(name) (\(rule.adjective.lowercased()) weights)",
+                    pairedBy: input.isCrossValidated ? "Paired runs (fold, seed)" : "Paired seeds",
+                    accuracy: { result($0, $0.run.headlineKind)?.accuracy },
+                    predictions: { result($0, $0.run.headlineKind)?.predictions },
+                    mcnemarTitle: input.isCrossValidated ? "McNemar per run (fold, seed)" : "McNemar per seed",
                     bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
                                 delta: { candidate, baseline in
                                     let lift = { (runs: [ReportRun]) in runs.compactMap { run in
-                                        groups.flatMap(\.finished).first { $0.run == run }.flatMap { asRun($0, .last) }
+                                        groups.flatMap(\.finished).first { $0.run == run }.flatMap { asRun($0, $0.run.headlineKind) }
                                     } }
                                     return uncertainty.difference(candidate: lift(candidate), baseline: lift(baseline), .accuracy)
                                 }))
-                parts.append("Paired by seed, as in the comparison above:\n\n" + comparison)
+                parts.append((input.isCrossValidated ? "Paired by fold and seed (each fold's model scored on this set):\n\n"
+                              : "Paired by seed, as in the comparison above:\n\n") + comparison)
             }
         }
         return parts.joined(separator: "\n")

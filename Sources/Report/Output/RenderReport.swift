@@ -50,6 +50,17 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
     let formatter = ISO8601DateFormatter()
     formatter.timeZone = TimeZone(identifier: "UTC")
     let finished = input.runs.filter { $0.status == .finished }.count
+    let rule = input.epochRule
+    let headline = rule.selects
+        ? "The headline is the test accuracy of the epoch each run reports (\(rule.statement)), never chosen on the "
+            + "test set"
+        : "The headline is the last epoch's test accuracy"
+    let folds = input.isCrossValidated
+        ? " In this k-fold experiment a configuration's headline is out of fold: each seed's folds pooled, so every "
+            + "image is tested once per seed (see Cross-validation)."
+        : ""
+    let stoppedEarly = input.runs.contains { $0.stoppedEarlyAt != nil }
+        ? " A run that stopped early (early stopping on validation) is finished and averaged like the others." : ""
     var parts: [String] = [
         "# \(input.title)\n",
         (input.description.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) + "\n\n" } ?? "")
@@ -59,17 +70,23 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
             + ", \(finished) finished; accuracies are fractions of the test set; "
             + "target accuracy \(NumberFormat.fixed(input.targetAccuracy)). Means, standard deviations (n − 1) and "
             + "t-based 95% confidence intervals are over finished seeds only; 95% intervals marked bootstrap come "
-            + "from resampling the test set's groups (see docs/reading-a-verdict.md). The headline is the last "
-            + "epoch's test accuracy; best test accuracy is the maximum over epochs, chosen on the test set and so "
+            + "from resampling the test set's groups (see docs/reading-a-verdict.md). " + headline + "; best test "
+            + "accuracy is the maximum over epochs, chosen on the test set and so "
             + "optimistic. First epoch ≥ target is the mean first epoch at the target over the runs that reached it. "
             + "s/epoch and img/s (wall clock of training and test pass; training throughput) are each run's median "
-            + "over its epochs.\n",
+            + "over its epochs." + folds + stoppedEarly + "\n",
         "## Summary\n",
         try ReportTables.summary(input),
         try ReportTables.targetStatement(input),
     ]
     if withFigures {
-        parts.append("![Training curves: loss and accuracy per epoch, mean over seeds with ±1 std band](\(ReportFileName.trainingCurves))\n")
+        parts.append("![Training curves: loss and accuracy per epoch, mean over seeds with ±1 std band](\(ReportFileName.trainingCurves))\n"
+            + Figures.curvesNote(input))
+    }
+    let crossValidation = try ReportTables.crossValidation(input)
+    if !crossValidation.isEmpty {
+        parts.append("## Cross-validation\n")
+        parts.append(crossValidation)
     }
     if !input.dataSplits.isEmpty {
         parts.append("## Data split and leakage\n")
@@ -89,7 +106,7 @@ public func reportMarkdown(_ input: ReportInput, generatedAt: Date, withFigures:
         parts.append(try ReportTables.comparison(input, pairs: pairs))
     }
     if withFigures {
-        parts.append("![Final test accuracy per configuration: seeds as dots, mean with 95% CI](\(ReportFileName.finalAccuracy))\n")
+        parts.append("![Final test accuracy per configuration: \(input.isCrossValidated ? "runs (fold × seed)" : "seeds") as dots, mean with 95% CI](\(ReportFileName.finalAccuracy))\n")
     }
     let external = try ReportTables.externalTests(input)
     if !external.isEmpty {

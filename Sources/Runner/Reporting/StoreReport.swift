@@ -76,6 +76,8 @@ public struct StoreReport {
             let configuration = Self.configurationName(label: s.run.label, model: config.model.name)
             if !order.contains(configuration) { order.append(configuration) }
             let predictions = try store.predictions(runID: s.run.id, kind: .last).map(\.prediction)
+            // A run that selects on validation reports its selected epoch: the `selected` predictions and their epoch.
+            let selected = config.training.selection == .last ? [] : try store.predictions(runID: s.run.id, kind: .selected)
             for p in predictions where labelsByClass[p.label] == nil {
                 labelsByClass[p.label] = URL(fileURLWithPath: p.file).deletingLastPathComponent().lastPathComponent
             }
@@ -85,19 +87,27 @@ public struct StoreReport {
             let (params, macs) = sizeCache[sizeKey]!
             let epochs = try store.epochs(runID: s.run.id).map(\.metrics)
             let grouping = try Self.testGrouping(of: predictions, config: config.data, matchers: &matchers)
-            runs.append(ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
-                                  status: s.run.status, epochs: epochs, predictions: predictions,
-                                  externalTests: try store.externalTests(runID: s.run.id).map {
-                                      var result = try Self.externalResult($0)
-                                      result.grouping = try Self.testGrouping(of: result.predictions, config: config.data,
-                                                                              matchers: &matchers)
-                                      return result
-                                  },
-                                  testGrouping: grouping, machines: try s.run.machines()))
+            var run = ReportRun(configuration: configuration, seed: config.seed, parameters: params, multiplyAdds: macs,
+                                status: s.run.status, epochs: epochs, predictions: predictions,
+                                externalTests: try store.externalTests(runID: s.run.id).map {
+                                    var result = try Self.externalResult($0)
+                                    result.grouping = try Self.testGrouping(of: result.predictions, config: config.data,
+                                                                            matchers: &matchers)
+                                    return result
+                                },
+                                testGrouping: grouping, machines: try s.run.machines())
+            run.selection = config.training.selection
+            run.selectedEpoch = selected.first?.epoch
+            run.selectedPredictions = selected.map(\.prediction)
+            run.stoppedEarlyAt = s.run.stoppedEarlyAt
+            run.fold = Self.fold(of: config.data.split)
+            runs.append(run)
             if let json = s.run.dataAuditJSON, let audit = try? JSONDecoder().decode(LeakageAudit.self, from: Data(json.utf8)) {
                 let split = config.data.split
                 var desc = split.protocol.rawValue
-                if let f = split.testFraction { desc += ", test \(Int((f * 100).rounded()))%" }
+                if let fold = Self.fold(of: split) { desc += " \(fold.folds) folds, fold \(fold.fold)" }
+                if let f = split.testFraction, split.protocol != .kfold { desc += ", test \(Int((f * 100).rounded()))%" }
+                if let f = split.validationFraction { desc += ", validation \(Int((f * 100).rounded()))%" }
                 if let g = split.group { desc += ", by \(g.jsonValue.canonical.replacingOccurrences(of: "\"", with: ""))" }
                 if let seed = split.seed { desc += ", seed \(seed)" }
                 splits[desc] = DataSplitNote(description: desc, trainFiles: audit.trainFiles, testFiles: audit.testFiles,
@@ -140,11 +150,13 @@ public struct StoreReport {
         let chosenBaseline = baseline ?? order.first(where: ModelSpec.isBackboneWithoutSE) ?? order.first
         // The plan: seeds per configuration and configurations of the experiment file (when its stored text still
         // parses), else what the store holds.
-        var plannedPerConfiguration: [String: Int] = [:]
+        // Seeds are counted, not runs: a k-fold configuration has a run per fold and seed.
+        var plannedPerConfiguration: [String: Set<Int>] = [:]
         for run in parsed?.runs ?? [] {
-            plannedPerConfiguration[Self.configurationName(label: run.label, model: run.config.model.name), default: 0] += 1
+            plannedPerConfiguration[Self.configurationName(label: run.label, model: run.config.model.name), default: []]
+                .insert(run.config.seed)
         }
-        let seeds = plannedPerConfiguration.values.max() ?? Set(summaries.compactMap(\.run.seed)).count
+        let seeds = plannedPerConfiguration.values.map(\.count).max() ?? Set(summaries.compactMap(\.run.seed)).count
         var input = ReportInput(title: "ablate report: \(record.name)", runs: runs, configurationOrder: order,
                                 baseline: order.count > 1 ? chosenBaseline : nil,
                                 plannedSeedsPerConfiguration: seeds > 0 ? seeds : nil,
@@ -203,9 +215,17 @@ public struct StoreReport {
                                         caption: caption, flagged: pair.isNearDuplicate)
     }
 
-    /// `model=densenet121-se8 seed=2` → `densenet121-se8`; other axes stay as `key=value`.
+    /// The fold a k-fold run tests on; nil for every other split.
+    static func fold(of split: SplitSection) -> CrossValidationFold? {
+        guard split.protocol == .kfold else { return nil }
+        return CrossValidationFold(fold: split.fold ?? 0, folds: split.folds ?? SplitSection.defaultFolds)
+    }
+
+    /// `model=densenet121-se8 seed=2` → `densenet121-se8`; other axes stay as `key=value`. The seed and the k-fold
+    /// fold are not part of a configuration: its runs differ by them.
     static func configurationName(label: String, model: String) -> String {
-        let parts = label.split(separator: " ").map(String.init).filter { !$0.hasPrefix("seed=") }
+        let parts = label.split(separator: " ").map(String.init)
+            .filter { !$0.hasPrefix("seed=") && !$0.hasPrefix("data.split.fold=") }
         if parts.isEmpty { return model }
         if parts.count == 1, let eq = parts[0].firstIndex(of: "="), ["model", "model.name"].contains(String(parts[0][..<eq])) {
             return String(parts[0][parts[0].index(after: eq)...])
