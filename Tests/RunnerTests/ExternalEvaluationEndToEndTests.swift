@@ -56,8 +56,9 @@ extension EndToEndTests {
                 }
             }
         }
-        // The best weights give what `ablate predict` (its own loading and batching) gives for the same files.
-        let best = try XCTUnwrap(store.externalTests(runID: 1).first { $0.weights == .best })
+        // The selected weights (here, with `select: last`, the last epoch's) give what `ablate predict` (its own
+        // loading and batching) gives for the same files.
+        let best = try XCTUnwrap(store.externalTests(runID: 1).first { $0.weights == .last })
         let files = best.predictions.prefix(3).map(\.file)
         let predicted = try run(["predict", "--run", "1", "--db", "e.sqlite", "--json"] + files)
         XCTAssertEqual(predicted.status, 0, predicted.output)
