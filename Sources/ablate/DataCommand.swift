@@ -89,10 +89,11 @@ extension DataCommand {
                 c.fold = fold
                 let part = try DatasetSplit(files: files, config: c)
                 let groups = try FileGroups(files, indices: part.test, rule: config.effectiveGroupKey).keys.count
-                let perClass = names.indices.map { k in part.test.filter { files[$0].label == k }.count }
-                print("fold \(fold)     \(groups) groups, \(part.test.count) files ("
-                      + zip(names, perClass).map { "\($0) \($1)" }.joined(separator: ", ") + ")"
-                      + (part.validation.isEmpty ? "" : "; validation \(part.validation.count) files from the other folds"))
+                func classes(_ indices: [Int]) -> String {
+                    names.indices.map { k in "\(names[k]) \(indices.filter { files[$0].label == k }.count)" }.joined(separator: ", ")
+                }
+                print("fold \(fold)     \(groups) groups, \(part.test.count) files (\(classes(part.test)))"
+                      + (part.validation.isEmpty ? "" : "; validation from the other folds: \(part.validation.count) files (\(classes(part.validation)))"))
             }
         }
 
