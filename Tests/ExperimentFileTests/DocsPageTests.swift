@@ -82,6 +82,7 @@ final class SettingDeclarationTests: XCTestCase {
                                                   "tracking", "matrix"])
         XCTAssertEqual(OptimizerSection.keys, ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"])
         XCTAssertEqual(ModelSection.keys, ["name", "growth_rate", "block_config", "init_channels", "bn_size", "compression",
-                                          "drop_rate", "se_placement", "block", "layers", "width", "se_reduction", "classes"])
+                                          "drop_rate", "se_placement", "block", "layers", "width", "se_reduction", "classes",
+                                          "init_from"])
     }
 }
