@@ -23,7 +23,8 @@ public struct BenchmarkResult: Codable, Sendable {
     /// The oneDNN library the `onednn` backend loaded (`Libraries.oneDNN`), nil on `openblas`.
     public var oneDNNVersion: String?
     /// `gflops` counts 2 × the direct algorithm's multiply-adds (× 3 in training) per second, whatever the
-    /// convolution algorithm: with Winograd it is an effective rate and can exceed the machine's GEMM peak.
+    /// convolution algorithm: with Winograd it is an effective rate and can exceed the machine's GEMM peak. With
+    /// `freeze` it still counts × 3 (the backward work the frozen layers skip is not taken off): compare seconds.
     public let imagesPerSecond: Double, secondsPerStep: Double, gflops: Double
     public let peakRSSBytes: Int
     public let stepSeconds: [Double]
