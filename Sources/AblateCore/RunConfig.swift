@@ -308,6 +308,9 @@ public struct OptimizerSection: SettingsSection {
     public var eps: Double?
     /// L2 penalty added to the gradient (both optimisers).
     public var weightDecay = 0.0
+    /// The classifier's learning rate as a multiple of `lr`; nil: the same rate (left out of the canonical JSON, so
+    /// configurations without it keep their hashes; the reader writes 1 as nil).
+    public var headLRMultiplier: Double?
 
     /// Adam's `betas` and `eps` when the file leaves them out (PyTorch's defaults).
     public static let defaultAdamBetas = [0.9, 0.999]
@@ -339,6 +342,9 @@ public struct OptimizerSection: SettingsSection {
               "term added to Adam's denominator"),
         .init("weight_decay", \.weightDecay, .number(.nonNegative), default: .value(0.0), example: "0.0001",
               "L2 penalty added to the gradient (both optimisers, as PyTorch's `weight_decay`)"),
+        .init("head_lr_multiplier", \.headLRMultiplier, .number(.positive), default: .described("1"), example: "10",
+              "the classifier (DenseNet `classifier`, ResNet `fc`) trains at lr × this at every epoch of the schedule "
+                + "(a PyTorch parameter group): a fresh head learning faster than a pretrained body"),
     ]
 }
 
@@ -454,6 +460,9 @@ public struct TrainingSection: SettingsSection {
     /// nil: `last` (left out of the canonical JSON, so configurations without a validation split keep their hashes).
     public var select: EpochSelection?
     public var earlyStop: EarlyStopSection?
+    /// State_dict prefixes left out of training (`FreezeList`); nil: nothing frozen (left out of the canonical JSON,
+    /// so configurations without it keep their hashes; the reader writes an empty list as nil).
+    public var freeze: [String]?
 
     public init() {}
 
@@ -476,6 +485,13 @@ public struct TrainingSection: SettingsSection {
         .init("early_stop", \.earlyStop, .section(EarlyStopSection.self), default: .described("off"),
               example: "{metric: val_loss, patience: 5}",
               "stop when the validation metric has not improved for `patience` epochs (needs a validation split)"),
+        .init("freeze", \.freeze, .texts, default: .described("nothing frozen"),
+              example: "[features.conv0, features.norm0, features.denseblock1]",
+              "prefixes of state_dict names left out of training (`features.denseblock1` covers "
+                + "`features.denseblock1.…`, not `features.denseblock10.…`): frozen parameters are never updated "
+                + "(no weight decay, no optimiser state) and get no gradient; a frozen BatchNorm normalises with its "
+                + "running statistics and keeps them (PyTorch's `requires_grad = False` and `.eval()`); the backward "
+                + "pass stops where everything before is frozen"),
     ]
 
     /// The epoch selection in effect.

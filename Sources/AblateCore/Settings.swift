@@ -102,6 +102,8 @@ public enum SettingKind: Sendable {
     case numbers(count: Int, NumberRange)
     /// A non-empty list of whole numbers, each at least `min`.
     case integers(min: Int)
+    /// A list of words (possibly empty), e.g. state_dict prefixes.
+    case texts
     /// A nested section. `shorthand`: a single value stands for this key of it (`model: densenet121` is
     /// `model: {name: densenet121}`); `switchable`: `true` means the section with its defaults, `false` none.
     case section(any SettingsSection.Type, shorthand: String? = nil, switchable: Bool = false)

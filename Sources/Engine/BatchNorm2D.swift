@@ -9,6 +9,10 @@ import CKernels
 /// updated as `r ← (1 − m)·r + m·stat` with momentum m = 0.1 and the *unbiased* variance. Eval: running
 /// statistics. Shapes: `x, y [N, H, W, C]` (any row strides). Init: γ = 1, β = 0, running mean 0, var 1.
 ///
+/// Frozen (`frozen`: its running statistics are frozen with the layer, `training.freeze`), it behaves in training as
+/// PyTorch's layer after `.eval()`: it normalises with the running statistics, leaves them alone, and its backward
+/// is the per-channel affine map's, ∂L/∂x = γ/√(σ²_run + ε) · ∂L/∂y (masked by the ReLU when fused).
+///
 /// A class: forward saves the statistics that backward (and the recompute `apply`) use, see `saved`.
 public final class BatchNorm2D {
     public let channels: Int
@@ -34,6 +38,9 @@ public final class BatchNorm2D {
         saved = Tensor([4, channels])
     }
 
+    /// Normalises with its running statistics in training too and keeps them as they are (see the type's comment).
+    public var frozen: Bool { runningMean.frozen }
+
     /// The affine map of the last `prepare` (`y = x·scale + shift`), for kernels that fuse BN with what follows.
     public var scale: UnsafeMutablePointer<Float> { saved.data }
     public var shift: UnsafeMutablePointer<Float> { saved.data + channels }
@@ -41,10 +48,12 @@ public final class BatchNorm2D {
     var invstd: UnsafeMutablePointer<Float> { saved.data + 3 * channels }
 
     /// Stops with a clear message unless a forward (`prepare`) saved statistics; with `training`, unless the last
-    /// forward was in training mode (backward differentiates the batch statistics saved by that forward).
+    /// forward was in training mode (backward differentiates the batch statistics saved by that forward; a frozen
+    /// layer's training forward uses the running ones).
     func requireSaved(training: Bool) {
         precondition(savedStatistics != .none, "BatchNorm2D used before any forward (prepare) saved its statistics")
-        precondition(!training || savedStatistics == .batch, "BatchNorm2D backward after an eval-mode forward")
+        precondition(!training || savedStatistics == (frozen ? .running : .batch),
+                     "BatchNorm2D backward after an eval-mode forward")
     }
 
     /// y = BN(x) (then ReLU when `relu`). `y` may alias `x` only when both have the same stride.
@@ -59,10 +68,10 @@ public final class BatchNorm2D {
     }
 
     /// The statistics part of `forward`: sets this layer's scale and shift for `x` (batch statistics and running
-    /// averages updated when training, running statistics otherwise) without writing an output.
+    /// averages updated when training and not frozen, running statistics otherwise) without writing an output.
     public func prepare(_ x: FeatureMap, training: Bool, statistics: ChannelMoments? = nil) {
         precondition(x.c == channels)
-        if training {
+        if training && !frozen {
             setBatchStatistics(statistics ?? ChannelMoments(x), rows: x.rows)
         } else {
             useRunningStatistics()
@@ -117,17 +126,23 @@ public final class BatchNorm2D {
     }
 
     /// Backward of a training-mode forward on `x`. `dy` is the gradient of the layer's output (after the ReLU
-    /// when `relu`). Accumulates dγ, dβ; writes `dx` (or adds to it when `accumulate`). `dyBlock` 16: dy's
-    /// memory is in nChw16c layout (as a Winograd backward-data kernel writes it); dx must not alias it then.
-    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool,
+    /// when `relu`). Accumulates dγ, dβ (those that train); writes `dx` (or adds to it when `accumulate`) unless
+    /// it is nil (nothing upstream needs it). `dyBlock` 16: dy's memory is in nChw16c layout (as a Winograd
+    /// backward-data kernel writes it); dx must not alias it then. Frozen: only dx, through the affine map.
+    public func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap?, relu: Bool, accumulate: Bool,
                          dyBlock: Int = 0) {
         requireSaved(training: true)
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
-        precondition(x.c == c && dy.c == c && dx.c == c && dy.rows == m && dx.rows == m,
-                     "batch norm backward x \(x.rows)×\(x.c), dy \(dy.rows)×\(dy.c), dx \(dx.rows)×\(dx.c), expected \(c) channels")
-        precondition(dyBlock == 0 || (dyBlock == 16 && c % 16 == 0 && dy.isDense && dy.base != dx.base),
+        precondition(x.c == c && dy.c == c && dy.rows == m && (dx.map { $0.c == c && $0.rows == m } ?? true),
+                     "batch norm backward x \(x.rows)×\(x.c), dy \(dy.rows)×\(dy.c), dx \(dx.map { "\($0.rows)×\($0.c)" } ?? "none"), expected \(c) channels")
+        precondition(dyBlock == 0 || (dyBlock == 16 && c % 16 == 0 && dy.isDense && dy.base != dx?.base),
                      "nChw16c gradient needs channels in multiples of 16 and a separate dx")
+        if frozen {
+            if let dx { affineBackward(x, dy, dx, relu: relu, accumulate: accumulate, dyBlock: dyBlock) }
+            return
+        }
+        guard trains || dx != nil else { return }
         let sums = reduceRows(m, width: c, outputs: 2) { r0, r1, out in
             if dyBlock == 16 {
                 abl_bn_backward_sums_blocked16(x.base, x.stride, dy.base, hw, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
@@ -142,25 +157,29 @@ public final class BatchNorm2D {
 
     /// The second half of `backward`, given the per-channel sums Σg (`sums[0]`) and Σg·(x − mean) (`sums[1]`)
     /// over all rows, with g = dy masked by the ReLU (the first half, or a caller that took them on the fly).
-    func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, sums: [[Double]], relu: Bool,
+    /// Not for a frozen layer (whose backward needs no sums).
+    func backward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap?, sums: [[Double]], relu: Bool,
                   accumulate: Bool, dyBlock: Int = 0) {
         requireSaved(training: true)
+        precondition(!frozen, "a frozen BatchNorm2D's backward takes no batch sums")
         let c = channels, m = x.rows, hw = x.h * x.w
         let (sc, sh, mu) = (scale, shift, mean)
-        GradientTermRecorder.active?.batchNorm(self, x, dy, relu: relu, dyBlock: dyBlock)
+        if trains { GradientTermRecorder.active?.batchNorm(self, x, dy, relu: relu, dyBlock: dyBlock) }
         let coeff = Tensor([3, c])
         let a = coeff.data, b = coeff.data + c, k = coeff.data + 2 * c
         let gw = weight.grad, gb = bias.grad, gamma = weight.value
+        let (trainsWeight, trainsBias) = (!weight.frozen, !bias.frozen)
         for i in 0..<c {
             let inv = Double(invstd[i])
             let meanG = sums[0][i] / Double(m), meanGX = sums[1][i] / Double(m)
-            gb[i] += Float(sums[0][i])
-            gw[i] += Float(sums[1][i] * inv)
+            if trainsBias { gb[i] += Float(sums[0][i]) }
+            if trainsWeight { gw[i] += Float(sums[1][i] * inv) }
             let ai = Double(gamma[i]) * inv
             let ki = -ai * inv * inv * meanGX
             a[i] = Float(ai); k[i] = Float(ki)
             b[i] = Float(-ai * meanG)
         }
+        guard let dx else { return }
         parallelRows(m, chunk: 512) { r0, r1 in
             if dyBlock == 16 {
                 abl_bn_backward_dx_blocked16(x.base, x.stride, dy.base, hw, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
@@ -168,6 +187,27 @@ public final class BatchNorm2D {
             } else {
                 abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
                                    a, b, k, accumulate ? 1 : 0, dx.base, dx.stride)
+            }
+        }
+    }
+
+    /// Whether its γ or β trains.
+    var trains: Bool { !weight.frozen || !bias.frozen }
+
+    /// A frozen layer's backward: dx (= or +=) dy · scale, masked where the ReLU cut (scale and shift from the
+    /// running statistics, as the forward normalised): the dx kernel with a = scale and no mean terms.
+    func affineBackward(_ x: FeatureMap, _ dy: FeatureMap, _ dx: FeatureMap, relu: Bool, accumulate: Bool,
+                        dyBlock: Int = 0) {
+        let c = channels, m = x.rows, hw = x.h * x.w
+        let (sc, sh, mu) = (scale, shift, mean)
+        let zeros = Tensor([c])
+        parallelRows(m, chunk: 512) { r0, r1 in
+            if dyBlock == 16 {
+                abl_bn_backward_dx_blocked16(x.base, x.stride, dy.base, hw, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                             sc, zeros.data, zeros.data, accumulate ? 1 : 0, dx.base, dx.stride)
+            } else {
+                abl_bn_backward_dx(x.base, x.stride, dy.base, dy.stride, r0, r1, c, sc, sh, relu ? 1 : 0, mu,
+                                   sc, zeros.data, zeros.data, accumulate ? 1 : 0, dx.base, dx.stride)
             }
         }
     }

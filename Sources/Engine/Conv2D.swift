@@ -62,8 +62,9 @@ public struct Conv2D {
         }
     }
 
-    /// Accumulates dW += ∂L/∂W and, when `dx` is given, writes (or adds, `accumulate`) ∂L/∂x.
-    /// `inputBlock` as in `forward`; then dx (dense, not accumulated) is written in the same nChw16c layout.
+    /// Accumulates dW += ∂L/∂W (unless the weight is frozen: then x's values are not read) and, when `dx` is
+    /// given, writes (or adds, `accumulate`) ∂L/∂x. `inputBlock` as in `forward`; then dx (dense, not accumulated)
+    /// is written in the same nChw16c layout.
     public func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool = false, _ ws: Workspace,
                          inputBlock: Int = 0) {
         precondition(x.c == inChannels && dy.c == outChannels, "conv backward channels \(x.c)→\(dy.c), expected \(inChannels)→\(outChannels)")
@@ -73,11 +74,15 @@ public struct Conv2D {
             precondition(dx.n == x.n && dx.h == x.h && dx.w == x.w && dx.c == x.c,
                          "conv input gradient \(dx.n)×\(dx.h)×\(dx.w)×\(dx.c), expected \(x.n)×\(x.h)×\(x.w)×\(x.c)")
         }
-        GradientTermRecorder.active?.convolution(self, x, dy, inputBlock: inputBlock)
+        let weights = !weight.frozen
+        guard weights || dx != nil else { return }
+        if weights { GradientTermRecorder.active?.convolution(self, x, dy, inputBlock: inputBlock) }
         if isPointwise {
             // dW[Cin×Cout] += xᵀ · dy ; dx[rows×Cin] = dy · Wᵀ
-            sgemm(transA: true, m: inChannels, n: outChannels, k: x.rows, a: x.base, lda: x.stride,
-                  b: dy.base, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
+            if weights {
+                sgemm(transA: true, m: inChannels, n: outChannels, k: x.rows, a: x.base, lda: x.stride,
+                      b: dy.base, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
+            }
             if let dx {
                 sgemm(transB: true, m: dx.rows, n: inChannels, k: outChannels, a: dy.base, lda: dy.stride,
                       b: weight.value, ldb: outChannels, beta: accumulate ? 1 : 0, c: dx.base, ldc: dx.stride)
@@ -97,9 +102,11 @@ public struct Conv2D {
             let col = cols.buffer(0)
             for chunk in 0..<cols.chunks {
                 let (m0, m1) = cols.range(chunk)
-                im2col(x, oh, ow, m0, m1, col)
-                sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
-                      b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
+                if weights {
+                    im2col(x, oh, ow, m0, m1, col)
+                    sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
+                          b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: weight.grad, ldc: outChannels)
+                }
                 // dcol = dy · Wᵀ, then scatter-add back to pixels (col2im), split by channel ranges.
                 sgemm(transB: true, m: m1 - m0, n: k, k: outChannels, a: dy.base + m0 * dy.stride, lda: dy.stride,
                       b: weight.value, ldb: outChannels, c: col, ldc: k)
@@ -114,16 +121,18 @@ public struct Conv2D {
         }
         // dW += colsᵀ · dy, thread-local like the forward: each thread accumulates its chunks into its own
         // partial dW, and the partials are added in thread order (deterministic for a given thread count).
-        let cols = ThreadColumns(ws, .convolutionColumns, rows: dy.rows, chunk: chunkRows(dy.rows), width: k)
-        let partials = ThreadPartials(ws, .convolutionWeightPartials, threads: cols.threads, count: k * outChannels)
-        parallelChunks(cols.chunks) { chunk, thread in
-            let (m0, m1) = cols.range(chunk)
-            let col = cols.buffer(thread)
-            abl_im2col(x.base, x.h, x.w, inChannels, x.stride, kernel, kernel, stride, padding, oh, ow, m0, m1, col)
-            sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
-                  b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: partials.buffer(thread), ldc: outChannels)
+        if weights {
+            let cols = ThreadColumns(ws, .convolutionColumns, rows: dy.rows, chunk: chunkRows(dy.rows), width: k)
+            let partials = ThreadPartials(ws, .convolutionWeightPartials, threads: cols.threads, count: k * outChannels)
+            parallelChunks(cols.chunks) { chunk, thread in
+                let (m0, m1) = cols.range(chunk)
+                let col = cols.buffer(thread)
+                abl_im2col(x.base, x.h, x.w, inChannels, x.stride, kernel, kernel, stride, padding, oh, ow, m0, m1, col)
+                sgemm(transA: true, m: k, n: outChannels, k: m1 - m0, a: col, lda: k,
+                      b: dy.base + m0 * dy.stride, ldb: dy.stride, beta: 1, c: partials.buffer(thread), ldc: outChannels)
+            }
+            partials.add(into: weight.grad)
         }
-        partials.add(into: weight.grad)
         if let dx { backwardDataAsConvolution(dy, dx, accumulate: accumulate, ws) }
     }
 

@@ -33,10 +33,12 @@ public enum FusedBottleneck {
         }
     }
 
-    /// dW += relu(bn(x))ᵀ · dy, recomputing the activations chunk by chunk with `bn`'s forward statistics.
+    /// dW += relu(bn(x))ᵀ · dy, recomputing the activations chunk by chunk with `bn`'s forward statistics; nothing
+    /// when the convolution's weight is frozen.
     public static func weightGradient(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ dy: FeatureMap, _ ws: Workspace) {
         precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && x.rows == dy.rows)
         bn.requireSaved(training: true)
+        guard !conv.weight.frozen else { return }
         let cin = x.c, cout = dy.c
         GradientTermRecorder.active?.pointwise(conv, activations: { r, c in
             max(0, x.base[r * x.stride + c] * bn.scale[c] + bn.shift[c])
@@ -56,14 +58,25 @@ public enum FusedBottleneck {
 
     /// Backward to the input of BN-ReLU → 1×1 conv, given dy = ∂L/∂(conv output): `da` receives
     /// ∂L/∂(BN-ReLU output) = dy · Wᵀ, computed in row chunks, and BN's backward sums are taken from each chunk
-    /// while it is still in cache (one read of `da` from memory saved); then dx (= or += when `accumulate`)
-    /// ∂L/∂x and BN's dγ, dβ. The weight gradient is `weightGradient`'s job.
+    /// while it is still in cache (one read of `da` from memory saved); then dx (= or += when `accumulate`; none
+    /// when nil) ∂L/∂x and BN's dγ, dβ. The weight gradient is `weightGradient`'s job. A frozen BN needs no sums.
     public static func backwardData(_ bn: BatchNorm2D, _ conv: Conv2D, _ x: FeatureMap, _ dy: FeatureMap,
-                                    da: FeatureMap, dx: FeatureMap, accumulate: Bool) {
+                                    da: FeatureMap, dx: FeatureMap?, accumulate: Bool) {
         precondition(conv.isPointwise && x.c == conv.inChannels && dy.c == conv.outChannels && bn.channels == x.c)
-        precondition(da.c == x.c && dx.c == x.c && da.rows == x.rows && dx.rows == x.rows && dy.rows == x.rows)
+        precondition(da.c == x.c && da.rows == x.rows && dy.rows == x.rows && (dx.map { $0.c == x.c && $0.rows == x.rows } ?? true))
         let cin = x.c, cout = dy.c, rows = x.rows
         let chunk = chunkRows(cin), chunks = (rows + chunk - 1) / chunk
+        if bn.frozen {
+            guard let dx else { return }
+            let weight = conv.weight.value
+            parallelChunks(chunks) { i in
+                let r0 = i * chunk, r1 = min(rows, r0 + chunk)
+                sgemm(transB: true, m: r1 - r0, n: cin, k: cout, a: dy.base + r0 * dy.stride, lda: dy.stride,
+                      b: weight, ldb: cout, c: da.base + r0 * da.stride, ldc: da.stride)
+            }
+            bn.backward(x, da, dx, relu: true, accumulate: accumulate)
+            return
+        }
         // Per-chunk partial sums, added in chunk order below: deterministic for any thread count.
         let partials = UnsafeMutablePointer<Double>.allocate(capacity: chunks * 2 * cin)
         partials.initialize(repeating: 0, count: chunks * 2 * cin)

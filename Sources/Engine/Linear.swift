@@ -20,12 +20,14 @@ public struct Linear {
               b: weight.value, ldb: inFeatures, beta: 1, c: y, ldc: outFeatures)
     }
 
-    /// dW += dyᵀ·x, db += Σ dy, and dx = dy·W when `dx` is given.
+    /// dW += dyᵀ·x and db += Σ dy (each unless frozen), and dx = dy·W when `dx` is given.
     public func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, batch n: Int) {
-        GradientTermRecorder.active?.linear(self, x, dy, batch: n)
-        sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures,
-              b: x, ldb: inFeatures, beta: 1, c: weight.grad, ldc: inFeatures)
-        for i in 0..<n { for o in 0..<outFeatures { bias.grad[o] += dy[i * outFeatures + o] } }
+        if !weight.frozen || !bias.frozen { GradientTermRecorder.active?.linear(self, x, dy, batch: n) }
+        if !weight.frozen {
+            sgemm(transA: true, m: outFeatures, n: inFeatures, k: n, a: dy, lda: outFeatures,
+                  b: x, ldb: inFeatures, beta: 1, c: weight.grad, ldc: inFeatures)
+        }
+        if !bias.frozen { for i in 0..<n { for o in 0..<outFeatures { bias.grad[o] += dy[i * outFeatures + o] } } }
         if let dx {
             sgemm(m: n, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures, b: weight.value, ldb: inFeatures,
                   c: dx, ldc: inFeatures)

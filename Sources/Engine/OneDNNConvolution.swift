@@ -72,8 +72,9 @@ extension Conv2D {
         return true
     }
 
-    /// dW += ∂L/∂W and dx (= or +=) ∂L/∂x through oneDNN; false (nothing touched) when a direction this call
-    /// needs has no optimised oneDNN kernel.
+    /// dW += ∂L/∂W (unless the weight is frozen) and dx (= or +=) ∂L/∂x through oneDNN; false (nothing touched)
+    /// when a direction this call needs has no optimised oneDNN kernel. Whether oneDNN runs does not depend on
+    /// what is frozen (the weights' kernel must exist either way), so dx is the same with a frozen weight.
     func backwardOneDNN(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, accumulate: Bool, inputBlock: Int,
                         _ ws: Workspace) -> Bool {
         guard let plan = oneDNNPlan(x), plan.available(OneDNNPlan.backwardWeights),
@@ -81,10 +82,12 @@ extension Conv2D {
             precondition(inputBlock == 0, "blocked input without a oneDNN plan that reads it")
             return false
         }
-        let src = inputBlock != 0 ? x.base : dense(x, ws, .oneDNNInput)
         let gradient = dense(dy, ws, .oneDNNOutputGradient)
-        if abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0) != 0 {
-            fatalError("oneDNN convolution backward (weights) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
+        if !weight.frozen {
+            let src = inputBlock != 0 ? x.base : dense(x, ws, .oneDNNInput)
+            if abl_conv_backward_weights(plan.handle, src, gradient, weight.grad, inputBlock != 0 ? 1 : 0) != 0 {
+                fatalError("oneDNN convolution backward (weights) failed (\(x.n)×\(x.h)×\(x.w)×\(inChannels) → \(outChannels))")
+            }
         }
         guard let dx else { return true }
         precondition(inputBlock == 0 || (dx.isDense && !accumulate), "a blocked dx is written whole")

@@ -16,7 +16,11 @@ public enum OptimizerConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// Optimiser state (momentum / Adam moments) over a `ParameterStore`'s flat arrays.
+/// Optimiser state (momentum / Adam moments) over a `ParameterStore`'s flat arrays, updated group by group.
+///
+/// The state tensors span every parameter, frozen or not, so a checkpoint's layout does not depend on what is
+/// frozen; a frozen parameter is in no group, so it never moves, decays or gathers moments (PyTorch skips
+/// parameters without a gradient the same way).
 public final class Optimizer {
     public let config: OptimizerConfig
     /// Steps taken (Adam's t; SGD uses it to know the first step).
@@ -25,26 +29,38 @@ public final class Optimizer {
     public let state1: Tensor
     /// Adam's second moment (empty for SGD).
     public let state2: Tensor
+    /// What each update touches, at which multiple of its learning rate.
+    public let groups: [ParameterGroup]
     let store: ParameterStore
 
-    public init(_ config: OptimizerConfig, store: ParameterStore) {
+    /// `groups`: nil for every parameter that trains at the given rate (`store.parameterGroups()`: freeze the
+    /// store first).
+    public init(_ config: OptimizerConfig, store: ParameterStore, groups: [ParameterGroup]? = nil) {
         self.config = config; self.store = store
         let n = store.parameterScalars
+        self.groups = groups ?? store.parameterGroups()
+        precondition(self.groups.allSatisfy { $0.range.lowerBound >= 0 && $0.range.upperBound <= n && $0.lrScale > 0 },
+                     "parameter groups must lie within the \(n) parameters and have positive learning-rate scales")
         switch config {
         case .sgd(_, let momentum, _, _, _): state1 = Tensor([momentum != 0 ? n : 0]); state2 = Tensor([0])
         case .adam: state1 = Tensor([n]); state2 = Tensor([n])
         }
     }
 
-    /// One update with learning rate `lr` (from the schedule) using the gradients in the store.
+    /// One update with learning rate `lr` (from the schedule; each group at its multiple of it) using the
+    /// gradients in the store.
     public func update(lr: Float) {
         step += 1
-        let p = store.values.data, g = store.grads.data, n = store.parameterScalars
+        for group in groups { update(group.range, lr: lr * group.lrScale) }
+    }
+
+    private func update(_ range: Range<Int>, lr: Float) {
+        let p = store.values.data, g = store.grads.data, base = range.lowerBound
         switch config {
         case let .sgd(_, momentum, dampening, wd, nesterov):
             let buf = state1.data, first = step == 1
-            parallelRows(n, chunk: 1 << 16) { r0, r1 in
-                for i in r0..<r1 {
+            parallelRows(range.count, chunk: 1 << 16) { r0, r1 in
+                for i in (base + r0)..<(base + r1) {
                     var d = g[i]
                     if wd != 0 { d += wd * p[i] }
                     if momentum != 0 {
@@ -58,8 +74,8 @@ public final class Optimizer {
             let m = state1.data, v = state2.data
             let bc1 = 1 - pow(beta1, Float(step)), bc2Sqrt = (1 - pow(beta2, Float(step))).squareRoot()
             let stepSize = lr / bc1
-            parallelRows(n, chunk: 1 << 16) { r0, r1 in
-                for i in r0..<r1 {
+            parallelRows(range.count, chunk: 1 << 16) { r0, r1 in
+                for i in (base + r0)..<(base + r1) {
                     var d = g[i]
                     if wd != 0 { d += wd * p[i] }
                     m[i] = beta1 * m[i] + (1 - beta1) * d

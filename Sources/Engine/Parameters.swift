@@ -31,6 +31,10 @@ public final class Param {
     public var count: Int { shape.reduce(1, *) }
     public internal(set) var value: UnsafeMutablePointer<Float>
     public internal(set) var grad: UnsafeMutablePointer<Float>
+    /// Left out of training (`ParameterStore.freeze`): no backward pass computes its gradient (which stays zero)
+    /// and no optimiser step touches it. A buffer is frozen with its layer: a frozen BatchNorm normalises with its
+    /// running statistics and never updates them.
+    public internal(set) var frozen = false
 
     init(name: String, shape: [Int], layout: TorchLayout, initializer: Initializer, offset: Int) {
         self.name = name; self.shape = shape; self.layout = layout; self.initializer = initializer
@@ -57,6 +61,8 @@ public final class ParameterStore {
     private var parameterCount = 0
     private var bufferCount = 0
     private var finalized = false
+    /// Offset of the first parameter that trains (`parameterScalars` when none does).
+    private var firstTrainable = 0
     /// Training forward passes seen, written as each BN's `num_batches_tracked` for PyTorch compatibility.
     public var batchesTracked: Int64 = 0
 
@@ -115,4 +121,64 @@ public final class ParameterStore {
 
     public func parameter(named name: String) -> Param? { parameters.first { $0.name == name } }
     public func buffer(named name: String) -> Param? { buffers.first { $0.name == name } }
+
+    // MARK: freezing
+
+    /// Freezes the parameters and buffers whose names `isFrozen` accepts and unfreezes every other (see
+    /// `Param.frozen`). Call it before making the optimiser, whose groups leave frozen parameters out.
+    public func freeze(where isFrozen: (String) -> Bool) {
+        for p in parameters { p.frozen = isFrozen(p.name) }
+        for b in buffers { b.frozen = isFrozen(b.name) }
+        firstTrainable = parameters.first { !$0.frozen }?.offset ?? parameterCount
+    }
+
+    /// Scalars that train (all of them unless some are frozen).
+    public var trainableScalars: Int { parameters.reduce(0) { $0 + ($1.frozen ? 0 : $1.count) } }
+
+    /// The parameters that train as contiguous ranges of the flat arrays, each with the learning-rate scale
+    /// `lrScale` gives its parameters: neighbours with the same scale share a range, frozen parameters are in none.
+    /// Without frozen parameters and with one scale: one group over everything.
+    public func parameterGroups(lrScale: (Param) -> Float = { _ in 1 }) -> [ParameterGroup] {
+        var groups: [ParameterGroup] = []
+        for p in parameters where !p.frozen && p.count > 0 {
+            let scale = lrScale(p)
+            if let last = groups.last, last.range.upperBound == p.offset, last.lrScale == scale {
+                groups[groups.count - 1].range = last.range.lowerBound..<(p.offset + p.count)
+            } else {
+                groups.append(ParameterGroup(range: p.offset..<(p.offset + p.count), lrScale: scale))
+            }
+        }
+        return groups
+    }
+
+    /// How far back the next backward pass must send gradients: to the network's input when `inputGradient`,
+    /// otherwise only as far as the first parameter that trains.
+    public func backwardReach(inputGradient: Bool) -> BackwardReach {
+        BackwardReach(firstNeeded: inputGradient ? -1 : firstTrainable)
+    }
+}
+
+/// A contiguous range of a `ParameterStore`'s flat arrays that an optimiser updates at `lrScale` × its learning
+/// rate (a PyTorch parameter group whose lr is a multiple of the base one).
+public struct ParameterGroup: Equatable, Sendable {
+    public var range: Range<Int>
+    public var lrScale: Float
+    public init(range: Range<Int>, lrScale: Float) { self.range = range; self.lrScale = lrScale }
+}
+
+/// Which gradients a backward pass must compute, from what trains. A network declares its parameters in forward
+/// order (a layer's after those of every layer whose output it reads), so whether anything upstream of a layer
+/// trains is a comparison of offsets: where everything before a point of the network is frozen (and the input
+/// gradient is not wanted), no gradient needs to flow past that point and the backward pass stops there.
+public struct BackwardReach: Sendable {
+    /// Offset of the first parameter whose gradient is needed; −1 when the network's input gradient is.
+    let firstNeeded: Int
+
+    /// Whether the gradient must reach the input of the layer that declares `p` as its first parameter: a
+    /// parameter declared before it trains (or the input gradient is wanted).
+    public func input(of p: Param) -> Bool { firstNeeded < p.offset }
+
+    /// Whether the layer that declares `p` as its last parameter has backward work at all: `p` or a parameter
+    /// declared before it trains (or the input gradient is wanted).
+    public func output(of p: Param) -> Bool { firstNeeded < p.offset + p.count }
 }

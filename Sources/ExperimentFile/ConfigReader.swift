@@ -83,6 +83,7 @@ extension Section {
             return doubles(key, count: count, example: example, min: r.min, max: r.max, openMin: r.openMin)
                 .map { .array($0.map(JSONValue.double)) }
         case .integers(let min): return ints(key, example: example, min: min).map { .array($0.map(JSONValue.int)) }
+        case .texts: return strings(key, example: example).map { .array($0.map(JSONValue.string)) }
         case .groupKey: return ConfigReader.readGroup(self)?.jsonValue
         case let .section(type, _, switchable):
             if switchable, case let .scalar(text, true, _)? = node(key), let on = Section.boolean(text) {
@@ -155,7 +156,16 @@ extension RunConfig: SectionRules {
     /// The input must keep at least 1×1 feature maps until the last dense block (`DenseNetConfig.featureSides`).
     /// (A ResNet's stride-2 stages round up, so any accepted size keeps at least 1×1.) Selecting an epoch on
     /// validation, or stopping early, needs a validation part (`folders` splits may bring theirs as `val/`).
+    /// `training.freeze` must name the model's modules and leave something to train.
     func checked(in top: Section) -> RunConfig {
+        if let freeze = training.freeze, top.entry("model") != nil, let spec = try? model.spec(classes: 2),
+           let problem = FreezeList(freeze).problem(in: spec) {
+            var suggestion = ""
+            if case let .unknownPrefix(prefix, _, modules) = problem, let near = nearest(prefix, in: modules) {
+                suggestion = "Did you mean '\(near)'? "
+            }
+            top.section("training", allowed: TrainingSection.keys).report("freeze", problem.problem, fix: suggestion + problem.fix)
+        }
         let split = data.split
         if split.validationFraction == nil, split.protocol != .folders, top.entry("training") != nil {
             let training = top.section("training", allowed: TrainingSection.keys)
@@ -253,7 +263,10 @@ extension OptimizerSection: SectionRules {
         if let b = betas, b.contains(1.0) {
             o.report("betas", "each beta must be below 1", fix: "Write e.g. `betas: [0.9, 0.999]`")
         }
-        return self
+        var optimizer = self
+        // A multiplier of 1 is what leaving it out means: one configuration, one hash.
+        if optimizer.headLRMultiplier == 1 { optimizer.headLRMultiplier = nil }
+        return optimizer
     }
 }
 
@@ -269,8 +282,10 @@ extension ScheduleSection: SectionRules {
 extension TrainingSection: SectionRules {
     func checked(in t: Section) -> TrainingSection {
         var training = self
-        // `select: last` is what leaving it out means: one configuration, one hash.
+        // `select: last` is what leaving it out means: one configuration, one hash. Likewise an empty freeze list,
+        // and a freeze list however it is ordered or repeats itself.
         if training.select == .last { training.select = nil }
+        if let freeze = training.freeze { training.freeze = freeze.isEmpty ? nil : FreezeList(freeze).canonical }
         if schedule.name == .cosine, let m = schedule.minLR, m >= optimizer.lr {
             t.section("schedule", allowed: ScheduleSection.keys)
                 .report("min_lr", "must be below the learning rate \(optimizer.lr), got \(m)",

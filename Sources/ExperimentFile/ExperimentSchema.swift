@@ -112,6 +112,7 @@ public enum ExperimentSchema {
         case let .numbers(count, r):
             return "list of \(count) numbers" + (r == .any ? "" : ", each" + rangeSuffix(r.min, r.max, openMin: r.openMin, openMax: false))
         case .integers(let min): return "list of whole numbers, each ≥ \(min)"
+        case .texts: return "list of names"
         case let .section(_, shorthand, switchable):
             var text = "section"
             if let shorthand { text += ", or a single value: its `\(shorthand)`" }

@@ -208,6 +208,25 @@ struct Section {
         return out
     }
 
+    /// A list of words (empty allowed), each trimmed and non-empty.
+    func strings(_ key: String, example: String) -> [String]? {
+        guard let items = list(key, example: example) else { return nil }
+        var out: [String] = []
+        for item in items {
+            guard case let .scalar(s, _, _) = item else {
+                report(key, "expected a list of names, got \(item.kindName) in it", fix: "Write e.g. `\(key): \(example)`")
+                return nil
+            }
+            let name = s.trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else {
+                report(key, "the list has an empty name", fix: "Write e.g. `\(key): \(example)`")
+                return nil
+            }
+            out.append(name)
+        }
+        return out
+    }
+
     func ints(_ key: String, example: String, min: Int) -> [Int]? {
         guard let items = list(key, example: example) else { return nil }
         guard !items.isEmpty else {

@@ -80,15 +80,20 @@ final class DenseLayer {
 
     var activationBytes: Int { (bottleneck.count + (seInput?.count ?? 0) + (dropoutMask?.count ?? 0)) * 4 }
 
+    /// The first and the last parameter it declares (see `BackwardReach`).
+    var firstParameter: Param { norm1.weight }
+    var lastParameter: Param { se?.fc2.bias ?? conv2.weight }
+
     /// Reads the channel prefix `[0, c)` of the block buffer `x` `[N, H, W, C_block]` and writes the k new maps
-    /// at channel c. Training: `moments` holds the batch mean and variance of every channel written so far (BN1
-    /// normalises with `moments[0..<c]`, no second pass over them), and receives those of the new maps; dropout
-    /// draws its mask from `rng`.
-    func forward(_ x: FeatureMap, training: Bool, moments: inout ChannelMoments, rng: inout SeededGenerator,
-                 _ ws: Workspace) {
+    /// at channel c. With `tracking` (training, and a BatchNorm that normalises with batch statistics reads the
+    /// block): `moments` holds the batch mean and variance of every channel written so far (BN1 normalises with
+    /// `moments[0..<c]`, no second pass over them), and receives those of the new maps. Dropout draws its mask
+    /// from `rng`.
+    func forward(_ x: FeatureMap, training: Bool, moments: inout ChannelMoments, tracking: Bool,
+                 rng: inout SeededGenerator, _ ws: Workspace) {
         let c = inChannels, input = x.channels(0, c)
         prof("bn+relu", .forward) {
-            norm1.prepare(input, training: training, statistics: training ? moments.slice(0, c) : nil)
+            norm1.prepare(input, training: training, statistics: tracking ? moments.slice(0, c) : nil)
         }
         let bott = bottleneck.map(batch: x.n)
         // BN1-ReLU and the 1×1 convolution in cache-sized row chunks: the activations never hit memory.
@@ -105,13 +110,15 @@ final class DenseLayer {
             prof("dropout", .forward) { dropout.forward(convOut, mask: dropoutMask.data, rng: &rng) }
         }
         if let se { prof("se", .forward) { se.forward(convOut, new) } }
-        if training { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: c) } }
+        if tracking { prof("bn stats", .forward) { moments.store(ChannelMoments(new), at: c) } }
         savedBatch = training ? x.n : 0
     }
 
     /// Backward of the last training forward on the block buffer `x`: reads ∂L/∂(new maps) from `dx`'s channels
-    /// `[c, c + k)` and adds ∂L/∂(input) onto its prefix `[0, c)`; accumulates the parameter gradients.
-    func backward(_ x: FeatureMap, _ dx: FeatureMap, _ ws: Workspace) {
+    /// `[c, c + k)` and adds ∂L/∂(input) onto its prefix `[0, c)`; accumulates the parameter gradients. Goes back
+    /// only as far as `reach` asks: the input gradient only when something before the layer trains, and no further
+    /// than the first of its own parameters that trains; frozen weights get no gradient.
+    func backward(_ x: FeatureMap, _ dx: FeatureMap, _ reach: BackwardReach, _ ws: Workspace) {
         requireTrainingForward(savedBatch, x, "dense layer")
         let c = inChannels, input = x.channels(0, c)
         var dNew = dx.channels(c, growth)
@@ -120,24 +127,35 @@ final class DenseLayer {
             prof("se", .backward) { se.backward(seInput.map(batch: x.n), dNew, dSEInput, accumulate: false) }
             dNew = dSEInput
         }
+        guard reach.output(of: conv2.weight) else { return }
         if let dropout, let dropoutMask {
             prof("dropout", .backward) { dropout.backward(dNew, mask: dropoutMask.data) }
         }
         let bott = bottleneck.map(batch: x.n)
         let a2 = ws.map(DenseNetScratch.bottleneckActivation, like: bott)
         let block = conv2.inputBlock(a2)
-        prof("bn+relu recompute", .backward) { norm2.apply(bott, a2, relu: true, outputBlock: block) }
+        if !conv2.weight.frozen {
+            prof("bn+relu recompute", .backward) { norm2.apply(bott, a2, relu: true, outputBlock: block) }
+        }
         let dA2 = ws.map(DenseNetScratch.bottleneckActivationGradient, like: bott)
-        prof("conv3x3", .backward) { conv2.backward(a2, dNew, dx: dA2, ws, inputBlock: block) }
+        let toA2 = reach.input(of: conv2.weight)
+        prof("conv3x3", .backward) { conv2.backward(a2, dNew, dx: toA2 ? dA2 : nil, ws, inputBlock: block) }
+        guard toA2 else { return }
         // ∂L/∂bottleneck: in place over dA2 (NHWC), or from blocked dA2 into a buffer of its own.
         let dBott = block == 0 ? dA2 : ws.map(DenseNetScratch.bottleneckGradient, like: bott)
-        prof("bn+relu", .backward) { norm2.backward(bott, dA2, dBott, relu: true, accumulate: false, dyBlock: block) }
+        let toBottleneck = reach.input(of: norm2.weight)
+        prof("bn+relu", .backward) {
+            norm2.backward(bott, dA2, toBottleneck ? dBott : nil, relu: true, accumulate: false, dyBlock: block)
+        }
+        guard toBottleneck else { return }
         let dA1 = ws.map(DenseNetScratch.inputActivationGradient, like: input)
         // dW1 from BN1-ReLU recomputed chunk by chunk (fused as in the forward); then dA1 = dBott · W1ᵀ in
         // chunks, with BN1's backward sums taken from each chunk while it is in cache.
         prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(norm1, conv1, input, dBott, ws) }
+        guard reach.input(of: conv1.weight) else { return }
         prof("conv1x1+bn+relu", .backward) {
-            FusedBottleneck.backwardData(norm1, conv1, input, dBott, da: dA1, dx: dx.channels(0, c), accumulate: true)
+            FusedBottleneck.backwardData(norm1, conv1, input, dBott, da: dA1,
+                                         dx: reach.input(of: norm1.weight) ? dx.channels(0, c) : nil, accumulate: true)
         }
     }
 }
@@ -166,6 +184,10 @@ final class Transition {
 
     var outChannels: Int { conv.outChannels }
 
+    /// The first and the last parameter it declares (see `BackwardReach`).
+    var firstParameter: Param { norm.weight }
+    var lastParameter: Param { se?.fc2.bias ?? conv.weight }
+
     /// Sizes the saved activations for outputs of `n` images of `h×w` (the next block's sides).
     func allocate(n: Int, outH h: Int, outW w: Int) {
         seInput = se == nil ? nil : Tensor([n, h, w, outChannels])
@@ -188,22 +210,28 @@ final class Transition {
     }
 
     /// Backward of the last training forward on `x`, given dy = ∂L/∂y `[N, H/2, W/2, ⌊θC⌋]`: writes
-    /// dx = ∂L/∂x `[N, H, W, C]` and accumulates the parameter gradients.
-    func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+    /// dx = ∂L/∂x `[N, H, W, C]` when `reach` asks for the input gradient, and accumulates the gradients of the
+    /// parameters that train.
+    func backward(_ x: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ reach: BackwardReach, _ ws: Workspace) {
         requireTrainingForward(savedBatch, x, "transition")
-        let act = ws.map(DenseNetScratch.transitionActivation, like: x)
-        prof("bn+relu recompute", .backward) { norm.apply(x, act, relu: true) }
-        let pooled = ws.map(DenseNetScratch.transitionPooled, like: dy, c: x.c)
-        prof("avgpool", .backward) { pool.forward(act, pooled) }
-        let dPooled = ws.map(DenseNetScratch.transitionPooledGradient, like: dy, c: x.c)
         var dOut = dy
         if let se, let seInput {
             let dSEInput = ws.map(DenseNetScratch.transitionSEInputGradient, like: dy)
             prof("se", .backward) { se.backward(seInput.map(batch: x.n), dy, dSEInput, accumulate: false) }
             dOut = dSEInput
         }
-        prof("conv1x1", .backward) { conv.backward(pooled, dOut, dx: dPooled, ws) }
+        guard reach.output(of: conv.weight) else { return }
+        let act = ws.map(DenseNetScratch.transitionActivation, like: x)
+        let pooled = ws.map(DenseNetScratch.transitionPooled, like: dy, c: x.c)
+        if !conv.weight.frozen {
+            prof("bn+relu recompute", .backward) { norm.apply(x, act, relu: true) }
+            prof("avgpool", .backward) { pool.forward(act, pooled) }
+        }
+        let dPooled = ws.map(DenseNetScratch.transitionPooledGradient, like: dy, c: x.c)
+        let toPooled = reach.input(of: conv.weight)
+        prof("conv1x1", .backward) { conv.backward(pooled, dOut, dx: toPooled ? dPooled : nil, ws) }
+        guard toPooled else { return }
         prof("avgpool", .backward) { pool.backward(dPooled, act) } // act now holds ∂L/∂(BN-ReLU output)
-        prof("bn+relu", .backward) { norm.backward(x, act, dx, relu: true, accumulate: false) }
+        prof("bn+relu", .backward) { norm.backward(x, act, reach.input(of: norm.weight) ? dx : nil, relu: true, accumulate: false) }
     }
 }

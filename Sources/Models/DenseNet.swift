@@ -170,19 +170,26 @@ public final class DenseNet {
         for (b, stage) in stages.enumerated() {
             let x = a.blocks[b].map(batch: n)
             let rows = x.rows
+            // The BatchNorm that normalises the block's output (the transition's, or the head's).
+            let nextNorm = stage.transition?.norm ?? norm5
+            let nextNeedsMoments = training && !nextNorm.frozen
             // Batch statistics of every channel of the block buffer, computed once when the channel is written:
-            // each layer's norm1 reads the same channels again (O(L) instead of O(L²) statistics passes).
+            // each layer's norm1 reads the same channels again (O(L) instead of O(L²) statistics passes). None
+            // when every BatchNorm that would read them is frozen (normalising with its running statistics).
+            let tracking = training && (stage.layers.contains { !$0.norm1.frozen } || (stage.se == nil && nextNeedsMoments))
             var moments = ChannelMoments(mean: .init(repeating: 0, count: x.c), variance: .init(repeating: 0, count: x.c))
-            if training { prof("bn stats", .forward) { moments.store(ChannelMoments(x.channels(0, stage.inChannels)), at: 0) } }
-            for layer in stage.layers { layer.forward(x, training: training, moments: &moments, rng: &rng, ws) }
+            if tracking { prof("bn stats", .forward) { moments.store(ChannelMoments(x.channels(0, stage.inChannels)), at: 0) } }
+            for layer in stage.layers {
+                layer.forward(x, training: training, moments: &moments, tracking: tracking, rng: &rng, ws)
+            }
             // The transition (or the head) normalises the block buffer: reuse the statistics computed per layer.
-            var blockMoments: ChannelMoments? = training ? moments : nil
+            var blockMoments: ChannelMoments? = nextNeedsMoments ? moments : nil
             var y = x
             if let se = stage.se, let out = a.seOut[b] {
                 prof("se", .forward) { se.forward(x, out.map(batch: n)) }
                 y = out.map(batch: n)
                 // With SE the next BatchNorm normalises x·gate: its statistics come from the squeeze's sums.
-                blockMoments = training ? se.outputMoments(rows: rows) : nil
+                blockMoments = nextNeedsMoments ? se.outputMoments(rows: rows) : nil
             }
             if let t = stage.transition {
                 let next = a.blocks[b + 1].map(batch: n).channels(0, t.outChannels)
@@ -202,14 +209,19 @@ public final class DenseNet {
 
     // MARK: backward
 
-    /// Backward of the last training forward for `dLogits` `[N, classes]`: accumulates every parameter gradient
-    /// into `store.grads` (call `store.zeroGrad()` before the step) and writes ∂L/∂input when `inputGrad` is given.
+    /// Backward of the last training forward for `dLogits` `[N, classes]`: accumulates the gradient of every
+    /// parameter that trains into `store.grads` (call `store.zeroGrad()` before the step) and writes ∂L/∂input when
+    /// `inputGrad` is given. Without `inputGrad`, the pass stops where everything before it is frozen (see
+    /// `BackwardReach`): no layer sends a gradient to an input that nothing upstream needs.
     public func backward(_ input: Tensor, dLogits: Tensor, inputGrad: Tensor? = nil) throws {
         guard let a = acts, a.lastBatch == input.n, a.h == input.h, a.w == input.w else {
             preconditionFailure("\(displayName) backward without a training forward on this input's shape \(input.shape)")
         }
-        let ws = workspace
+        let ws = workspace, reach = store.backwardReach(inputGradient: inputGrad != nil)
         let n = input.n
+        // Each part of the network in turn, from the head back: every `guard reach.input(of:)` is a point before
+        // which, when nothing trains, the pass ends.
+        guard reach.output(of: classifier.bias) else { return }
         for b in stride(from: stages.count - 1, through: 0, by: -1) {
             let stage = stages[b]
             let x = a.blocks[b].map(batch: n), dx = a.dBlocks[b].map(batch: n)
@@ -217,22 +229,40 @@ public final class DenseNet {
             // Gradient of the block's (SE) output: into dx directly, or into scratch when SE sits in between.
             let dy = stage.se == nil ? dx : ws.map(DenseNetScratch.blockSEOutputGradient, like: x)
             if let t = stage.transition {
-                t.backward(y, a.dBlocks[b + 1].map(batch: n).channels(0, t.outChannels), dx: dy, ws)
+                t.backward(y, a.dBlocks[b + 1].map(batch: n).channels(0, t.outChannels), dx: dy, reach, ws)
+                guard reach.input(of: t.firstParameter) else { return }
             } else {
                 let dAct = ws.map(DenseNetScratch.headActivation, like: y)
+                let toFeatures = reach.input(of: classifier.weight)
                 prof("head", .backward) {
-                    classifier.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
-                    GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
+                    classifier.backward(a.features.data, dLogits.data, dx: toFeatures ? a.dFeatures.data : nil, batch: n)
+                    if toFeatures {
+                        GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, dAct, accumulate: false)
+                    }
                 }
-                prof("bn+relu", .backward) { norm5.backward(y, dAct, dy, relu: true, accumulate: false) }
+                guard toFeatures else { return }
+                prof("bn+relu", .backward) {
+                    norm5.backward(y, dAct, reach.input(of: norm5.weight) ? dy : nil, relu: true, accumulate: false)
+                }
+                guard reach.input(of: norm5.weight) else { return }
             }
-            if let se = stage.se { prof("se", .backward) { se.backward(x, dy, dx, accumulate: false) } }
-
-            for layer in stage.layers.reversed() { layer.backward(x, dx, ws) }
+            if let se = stage.se {
+                prof("se", .backward) { se.backward(x, dy, dx, accumulate: false) }
+                guard reach.input(of: se.fc1.weight) else { return }
+            }
+            for layer in stage.layers.reversed() {
+                layer.backward(x, dx, reach, ws)
+                guard reach.input(of: layer.firstParameter) else { return }
+            }
         }
-        // Stem.
+        // Stem (reached only when the stem trains or the input gradient is wanted).
         prof("maxpool", .backward) { pool0.backward(a.stemAct.map(batch: n), a.dBlocks[0].map(batch: n).channels(0, config.initChannels), a.dStem.map(batch: n)) }
-        prof("bn+relu", .backward) { norm0.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
+        let toStem = reach.input(of: norm0.weight)
+        prof("bn+relu", .backward) {
+            norm0.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), toStem ? a.dStem.map(batch: n) : nil,
+                           relu: true, accumulate: false)
+        }
+        guard toStem else { return }
         prof("conv7x7 stem", .backward) { conv0.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
 }

@@ -1,5 +1,6 @@
 // What training, checkpoints, verification, `ablate model` and `ablate bench` need from a network, whatever its
 // family (DenseNet, ResNet): one forward/backward pair over NHWC batches and a ParameterStore with PyTorch names.
+import AblateCore
 import Engine
 
 public protocol Network: AnyObject {
@@ -11,6 +12,8 @@ public protocol Network: AnyObject {
     /// The state_dict prefix of the classifier, the layer whose shape follows `classes` (`classifier`, `fc`):
     /// pretrained weights for another number of classes leave it freshly initialised.
     var headName: String { get }
+    /// The architecture it was built from.
+    var spec: ModelSpec { get }
     /// A name a user could type back (`densenet121-se16-layer`, `resnet50-se16`), or a description.
     var displayName: String { get }
     /// Bytes of activations and scratch currently held.
@@ -34,12 +37,34 @@ public protocol Network: AnyObject {
 
 extension Network {
     public func backward(_ input: Tensor, dLogits: Tensor) throws { try backward(input, dLogits: dLogits, inputGrad: nil) }
+
+    /// Freezes the parameters (and the BatchNorm layers) that `prefixes` cover and unfreezes every other
+    /// (`training.freeze`, see `ParameterStore.freeze`). Throws `FreezeError` for a prefix that covers no
+    /// parameter, naming it and the top-level modules, or when nothing would be left to train.
+    public func freeze(_ prefixes: [String]) throws {
+        let list = FreezeList(prefixes)
+        for p in prefixes where !store.parameters.contains(where: { FreezeList.covers(p, $0.name) }) {
+            throw FreezeError.unknownPrefix(p, model: displayName, modules: spec.topLevelModules)
+        }
+        if !prefixes.isEmpty, store.parameters.allSatisfy({ list.covers($0.name) }) {
+            throw FreezeError.nothingTrains(model: displayName)
+        }
+        store.freeze(where: list.covers)
+    }
+
+    /// The optimiser's parameter groups: every parameter that trains, the classifier's (`headName`) at
+    /// `headLRMultiplier` × the learning rate when given.
+    public func parameterGroups(headLRMultiplier: Float?) -> [ParameterGroup] {
+        guard let multiplier = headLRMultiplier else { return store.parameterGroups() }
+        return store.parameterGroups { FreezeList.covers(headName, $0.name) ? multiplier : 1 }
+    }
 }
 
 extension DenseNet: Network {
     public var classes: Int { config.classes }
     public var headName: String { "classifier" }
     public var displayName: String { config.displayName }
+    public var spec: ModelSpec { .denseNet(config) }
 }
 
 /// Times `body` as one op of the per-op profile (`ablate bench --profile`); shared by every network.

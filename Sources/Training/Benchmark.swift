@@ -8,6 +8,8 @@ import Models
 public struct BenchmarkOptions: Sendable {
     public var model: String, size: Int, batch: Int, steps: Int, warmup: Int, train: Bool, threads: Int, seed: UInt64
     public var profile = false
+    /// State_dict prefixes frozen for the measured steps (`training.freeze`).
+    public var freeze: [String] = []
     public init(model: String, size: Int, batch: Int, steps: Int, warmup: Int = 2, train: Bool, threads: Int, seed: UInt64 = 0) {
         self.model = model; self.size = size; self.batch = batch; self.steps = steps; self.warmup = warmup
         self.train = train; self.threads = threads; self.seed = seed
@@ -21,7 +23,8 @@ public struct BenchmarkResult: Codable, Sendable {
     /// The oneDNN library the `onednn` backend loaded (`Libraries.oneDNN`), nil on `openblas`.
     public var oneDNNVersion: String?
     /// `gflops` counts 2 × the direct algorithm's multiply-adds (× 3 in training) per second, whatever the
-    /// convolution algorithm: with Winograd it is an effective rate and can exceed the machine's GEMM peak.
+    /// convolution algorithm: with Winograd it is an effective rate and can exceed the machine's GEMM peak. With
+    /// `freeze` it still counts × 3 (the backward work the frozen layers skip is not taken off): compare seconds.
     public let imagesPerSecond: Double, secondsPerStep: Double, gflops: Double
     public let peakRSSBytes: Int
     public let stepSeconds: [Double]
@@ -29,12 +32,14 @@ public struct BenchmarkResult: Codable, Sendable {
     public let activationBytes: Int
     /// Seconds per measured step by op type and phase (with `profile`).
     public var profile: [ProfileRow]?
+    /// The frozen state_dict prefixes (nil: nothing frozen).
+    public var freeze: [String]?
 
     enum CodingKeys: String, CodingKey {
         case model, mode, size, batch, steps, threads, backend, oneDNNVersion = "onednn_version"
         case imagesPerSecond = "images_per_second", secondsPerStep = "seconds_per_step", gflops
         case peakRSSBytes = "peak_rss_bytes", stepSeconds = "step_seconds", multiplyAddsPerImage = "multiply_adds_per_image"
-        case activationBytes = "activation_bytes", profile
+        case activationBytes = "activation_bytes", profile, freeze
     }
 }
 
@@ -42,6 +47,7 @@ public enum Benchmark {
     public static func run(_ o: BenchmarkOptions) throws -> BenchmarkResult {
         Threads.set(o.threads)
         let net = try ModelSpec.named(o.model).build(seed: o.seed)
+        try net.freeze(o.freeze)
         let macs = try net.summary(inputSize: o.size).multiplyAdds
         var rng = SeededGenerator(seed: o.seed &+ 1)
         let input = Tensor([o.batch, o.size, o.size, 3])
@@ -73,7 +79,8 @@ public enum Benchmark {
                                oneDNNVersion: Backend.current == .onednn ? Libraries.oneDNN : nil,
                                imagesPerSecond: ips, secondsPerStep: median,
                                gflops: flopsPerImage * ips / 1e9, peakRSSBytes: peakRSS(), stepSeconds: times,
-                               multiplyAddsPerImage: macs, activationBytes: net.activationBytes, profile: profile)
+                               multiplyAddsPerImage: macs, activationBytes: net.activationBytes, profile: profile,
+                               freeze: o.freeze.isEmpty ? nil : o.freeze)
     }
 
     public static func median(_ xs: [Double]) -> Double {

@@ -44,8 +44,9 @@ public struct EarlyStopping: Codable, Equatable, Sendable {
     }
 }
 
-/// What the trainer runs: epochs, batch size, optimiser and learning-rate schedule, which epoch it keeps and when
-/// it stops early (a run's `RunPlan` makes it from the experiment file's `training` section).
+/// What the trainer runs: epochs, batch size, optimiser and learning-rate schedule, what is frozen and how fast the
+/// head learns, which epoch it keeps and when it stops early (a run's `RunPlan` makes it from the experiment file's
+/// `training` section).
 public struct TrainingConfig: Codable, Equatable, Sendable {
     public var epochs: Int
     public var batchSize: Int
@@ -54,10 +55,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var selection: EpochSelection
     /// nil: train every epoch.
     public var earlyStop: EarlyStopping?
+    /// State_dict prefixes left out of training (`Network.freeze`); empty: everything trains.
+    public var freeze: [String]
+    /// The classifier's learning rate as a multiple of the schedule's; nil: the same rate.
+    public var headLRMultiplier: Float?
     public init(epochs: Int, batchSize: Int, optimizer: OptimizerConfig, schedule: LRSchedule,
-                selection: EpochSelection, earlyStop: EarlyStopping?) {
+                selection: EpochSelection, earlyStop: EarlyStopping?, freeze: [String], headLRMultiplier: Float?) {
         self.epochs = epochs; self.batchSize = batchSize; self.optimizer = optimizer; self.schedule = schedule
         self.selection = selection; self.earlyStop = earlyStop
+        self.freeze = freeze; self.headLRMultiplier = headLRMultiplier
     }
 
     /// True when the trainer needs a validation part.
@@ -114,13 +120,16 @@ public final class Trainer {
     public let selectedWeightsURL: URL?
 
     /// A new run, or a resumed one when `checkpointURL` exists. With an `owner`, every checkpoint written names
-    /// it, and an existing checkpoint that names another owner is refused before it touches the model.
+    /// it, and an existing checkpoint that names another owner is refused before it touches the model. Freezes
+    /// `config.freeze` in `net` (throwing `FreezeError` for a prefix that matches no parameter).
     public init(net: any Network, config: TrainingConfig, configJSON: String, checkpointURL: URL?, bestWeightsURL: URL?,
                 selectedWeightsURL: URL? = nil, owner: CheckpointOwner? = nil) throws {
         self.net = net; self.config = config
         self.checkpointURL = checkpointURL; self.bestWeightsURL = bestWeightsURL
         self.selectedWeightsURL = selectedWeightsURL
-        optimizer = Optimizer(config.optimizer, store: net.store)
+        try net.freeze(config.freeze)
+        optimizer = Optimizer(config.optimizer, store: net.store,
+                              groups: net.parameterGroups(headLRMultiplier: config.headLRMultiplier))
         state = CheckpointState(epochsDone: 0, optimizerStep: 0, modelRNG: net.rng, batchesTracked: 0, configJSON: configJSON,
                                 owner: owner)
         if let url = checkpointURL, FileManager.default.fileExists(atPath: url.path) {

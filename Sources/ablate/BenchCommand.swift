@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     var winograd = Backend.winograd
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Time each op type (forward and backward) and print its share of the step.") var profile = false
+    @Option(help: ArgumentHelp("Freeze the parameters under this state_dict prefix, as training.freeze does (repeat for more).",
+                               valueName: "prefix"))
+    var freeze: [String] = []
 
     func validate() throws {
         guard Backend(rawValue: backend) != nil else {
@@ -41,6 +44,7 @@ struct BenchCommand: ParsableCommand {
         var options = BenchmarkOptions(model: model, size: size, batch: batch, steps: steps, warmup: warmup,
                                        train: mode == "train", threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
         options.profile = profile
+        options.freeze = freeze
         let r = try Benchmark.run(options)
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
@@ -49,6 +53,7 @@ struct BenchCommand: ParsableCommand {
         }
         let library = r.oneDNNVersion.map { " (oneDNN \($0))" } ?? ""
         print("\(r.model) \(r.mode) \(r.size)×\(r.size) batch \(r.batch), \(r.threads) threads, \(r.backend)\(library), median of \(r.steps) steps")
+        if let frozen = r.freeze { print("  frozen        \(frozen.joined(separator: ", "))") }
         print(String(format: "  images/s      %.2f", r.imagesPerSecond))
         print(String(format: "  s/step        %.3f", r.secondsPerStep))
         print(String(format: "  GFLOP/s       %.1f", r.gflops))

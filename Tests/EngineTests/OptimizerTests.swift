@@ -78,4 +78,60 @@ final class OptimizerTests: XCTestCase {
         XCTAssertLessThanOrEqual(l.map(abs).max()!, 0.1)
         XCTAssertGreaterThan(l.map(abs).max()!, 0.09)
     }
+    /// A store of three parameters with random values and gradients.
+    func threeParameters(seed: UInt64) -> ParameterStore {
+        let s = ParameterStore()
+        for (name, count) in [("a", 70_000), ("b", 5), ("c", 1_000)] { _ = s.parameter(name, [count], init: .zeros) }
+        var rng = SeededGenerator(seed: seed)
+        s.finalize(rng: &rng)
+        for i in 0..<s.parameterScalars { s.values[i] = Float(rng.normal()); s.grads[i] = Float(rng.normal()) }
+        return s
+    }
+
+    /// Updating group by group changes nothing: any split of the parameters into groups at scale 1 gives the
+    /// ungrouped optimiser's values and state bit for bit (each element's update is its own), for SGD with momentum
+    /// and weight decay and for Adam. A frozen parameter is in no group: it keeps its value and its state stays 0,
+    /// while the others move exactly as before.
+    func testGroupsSplitNothingAndFrozenParametersStayPut() {
+        let configs: [OptimizerConfig] = [.sgd(lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: true),
+                                          .adam(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1)]
+        for config in configs {
+            let plain = threeParameters(seed: 1), split = threeParameters(seed: 1), frozen = threeParameters(seed: 1)
+            let start = frozen.values.array
+            frozen.freeze { $0 == "b" }
+            XCTAssertEqual(frozen.parameterGroups(), [ParameterGroup(range: 0..<70_000, lrScale: 1),
+                                                      ParameterGroup(range: 70_005..<71_005, lrScale: 1)])
+            XCTAssertEqual(plain.parameterGroups(), [ParameterGroup(range: 0..<71_005, lrScale: 1)])
+            let optimizers = [Optimizer(config, store: plain),
+                              Optimizer(config, store: split, groups: [ParameterGroup(range: 0..<12_345, lrScale: 1),
+                                                                      ParameterGroup(range: 12_345..<70_003, lrScale: 1),
+                                                                      ParameterGroup(range: 70_003..<71_005, lrScale: 1)]),
+                              Optimizer(config, store: frozen)]
+            for _ in 0..<3 { for o in optimizers { o.update(lr: 0.05) } }
+            XCTAssertEqual(plain.values.array, split.values.array, "\(config)")
+            XCTAssertEqual(optimizers[0].state1.array, optimizers[1].state1.array)
+            XCTAssertEqual(optimizers[0].state2.array, optimizers[1].state2.array)
+            let b = 70_000..<70_005
+            XCTAssertEqual(Array(frozen.values.array[b]), Array(start[b]))
+            XCTAssertEqual(Array(optimizers[2].state1.array[b]), [0, 0, 0, 0, 0])
+            for i in 0..<plain.parameterScalars where !b.contains(i) {
+                XCTAssertEqual(frozen.values[i], plain.values[i])
+                if frozen.values[i] != plain.values[i] { break }
+            }
+        }
+    }
+
+    /// A group at lrScale s updates as the plain optimiser does at s·lr (PyTorch's parameter group with that lr).
+    func testGroupScaleIsAMultipleOfTheRate() {
+        for config in [OptimizerConfig.sgd(lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 0.01, nesterov: false),
+                       .adam(lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)] {
+            let scaled = threeParameters(seed: 2), reference = threeParameters(seed: 2)
+            let a = Optimizer(config, store: scaled, groups: [ParameterGroup(range: 0..<70_005, lrScale: 1),
+                                                              ParameterGroup(range: 70_005..<71_005, lrScale: 8)])
+            let b = Optimizer(config, store: reference)
+            for _ in 0..<2 { a.update(lr: 0.05) }
+            for _ in 0..<2 { b.update(lr: 0.05 * 8) }
+            XCTAssertEqual(Array(scaled.values.array[70_005...]), Array(reference.values.array[70_005...]), "\(config)")
+        }
+    }
 }

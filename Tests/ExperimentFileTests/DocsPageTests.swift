@@ -80,7 +80,8 @@ final class SettingDeclarationTests: XCTestCase {
                                                  "training.schedule": "name", "data.split": "protocol"])
         XCTAssertEqual(ExperimentSchema.topKeys, ["name", "description", "seed", "data", "training", "model", "target", "report",
                                                   "tracking", "matrix"])
-        XCTAssertEqual(OptimizerSection.keys, ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay"])
+        XCTAssertEqual(OptimizerSection.keys, ["name", "lr", "momentum", "nesterov", "betas", "eps", "weight_decay",
+                                              "head_lr_multiplier"])
         XCTAssertEqual(ModelSection.keys, ["name", "growth_rate", "block_config", "init_channels", "bn_size", "compression",
                                           "drop_rate", "se_placement", "block", "layers", "width", "se_reduction", "classes",
                                           "init_from"])

@@ -5,16 +5,7 @@ import XCTest
 
 /// Experiment files with the SE-transfer models (issue 14): ResNets, SE-ResNets and the DenseNet SE placements,
 /// their canonical JSON, and the errors a user sees.
-final class TransferModelTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-transfer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
+final class TransferModelTests: DataFolderTestCase {
     func experiment(model: String) throws -> Experiment {
         let text = """
             name: t
@@ -22,7 +13,7 @@ final class TransferModelTests: XCTestCase {
             training: {epochs: 3, batch_size: 8, optimizer: {name: sgd, lr: 0.05, momentum: 0.9}}
             model: \(model)
             """
-        return try Experiment.parse(text: text, file: "t.yaml", options: .init(baseDirectory: dir.path))
+        return try parse(text)
     }
 
     func issues(model: String) -> [Issue] {

@@ -4,37 +4,7 @@ import XCTest
 @testable import ExperimentFile
 
 /// The experiment-file side of validation splits, epoch selection, early stopping and grouped k-fold.
-final class ValidationAndFoldSettingsTests: XCTestCase {
-    var dir: URL!
-
-    override func setUpWithError() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-cv-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent("data"), withIntermediateDirectories: true)
-    }
-
-    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: dir) }
-
-    func parse(_ text: String) throws -> Experiment {
-        try Experiment.parse(text: text, file: "cv.yaml", options: .init(baseDirectory: dir.path))
-    }
-
-    /// The issue reported for `keyPath`, whose problem and fix together contain each of `contains`.
-    func expectIssue(_ text: String, keyPath: String, contains: [String], line: UInt = #line) {
-        do {
-            _ = try parse(text)
-            XCTFail("expected an issue for \(keyPath)", line: line)
-        } catch let error as ExperimentError {
-            guard let issue = error.issues.first(where: { $0.keyPath == keyPath }) else {
-                return XCTFail("no issue for \(keyPath) in:\n\(error.issues.map(\.description).joined(separator: "\n"))", line: line)
-            }
-            for word in contains {
-                XCTAssertTrue(issue.description.contains(word), "'\(word)' missing from: \(issue.description)", line: line)
-            }
-        } catch {
-            XCTFail("unexpected \(error)", line: line)
-        }
-    }
-
+final class ValidationAndFoldSettingsTests: DataFolderTestCase {
     static func file(split: String, training: String = "", matrix: String = "") -> String {
         """
         name: cv

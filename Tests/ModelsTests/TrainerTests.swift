@@ -48,7 +48,8 @@ struct ToyData: EpochData {
 final class TrainerTests: XCTestCase {
     let config = DenseNetConfig(growthRate: 4, blockConfig: [2, 2], initChannels: 8, bnSize: 2, compression: 0.5, dropRate: 0.1, classes: 2, seReduction: 4, sePlacement: .block)
     let settings = TrainingConfig(epochs: 3, batchSize: 8, optimizer: .sgd(lr: 0.05, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false),
-                                    schedule: .cosine(minLR: 0.001), selection: .last, earlyStop: nil)
+                                    schedule: .cosine(minLR: 0.001), selection: .last, earlyStop: nil, freeze: [],
+                                    headLRMultiplier: nil)
     var dir: URL!
 
     override func setUpWithError() throws {

@@ -62,6 +62,20 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.err.contains("--backend must be one of openblas, onednn, got 'cuda'"), bad.err)
     }
 
+    /// `ablate bench --freeze` trains with those layers frozen and says so; a prefix that matches nothing is refused
+    /// with the model's top-level modules.
+    func testBenchFreezesWhatItIsTold() throws {
+        let r = try ablate(["bench", "--size", "32", "--batch", "2", "--steps", "1", "--warmup", "0", "--json",
+                            "--freeze", "features.conv0", "--freeze", "features.denseblock1"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        XCTAssertEqual(object?["freeze"] as? [String], ["features.conv0", "features.denseblock1"], r.out)
+        let bad = try ablate(["bench", "--size", "32", "--batch", "2", "--steps", "1", "--freeze", "features.denseblock9"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.err.contains("'features.denseblock9' matches no parameter of densenet121"), bad.err)
+        XCTAssertTrue(bad.err.contains("features.denseblock4, features.norm5, classifier"), bad.err)
+    }
+
     func testDryRunListsEveryRunWithItsHash() throws {
         let file = "experiments/monkeypox.yaml"
         let data = dir.appendingPathComponent("monkeypox").path

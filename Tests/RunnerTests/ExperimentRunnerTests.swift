@@ -3,6 +3,7 @@ import Datasets
 import ExperimentFile
 import Foundation
 import Store
+import Training
 import XCTest
 @testable import Runner
 
@@ -83,6 +84,26 @@ final class ExperimentRunnerTests: XCTestCase {
         let step = try RunPlan(config).training.schedule
         XCTAssertEqual(step.learningRate(base: 1, epoch: 1, totalEpochs: 5), 1, accuracy: 1e-6)
         XCTAssertEqual(step.learningRate(base: 1, epoch: 2, totalEpochs: 5), 0.1, accuracy: 1e-6)
+    }
+
+    /// `training.freeze` and `head_lr_multiplier` reach the trainer as written (canonical list), and leaving them
+    /// out freezes nothing and gives the head the common rate.
+    func testThePlanCarriesTheFineTuningSettings() throws {
+        func plan(_ training: String) throws -> TrainingConfig {
+            let run = try XCTUnwrap(Experiment.parse(text: """
+                name: f
+                data: {path: x}
+                training: {epochs: 1\(training)}
+                model: densenet121
+                """, options: .init(checkDataExists: false)).runs.first)
+            return try RunPlan(run.config).training
+        }
+        let tuned = try plan(", freeze: [features.denseblock1, features.conv0], optimizer: {name: adam, head_lr_multiplier: 10}")
+        XCTAssertEqual(tuned.freeze, ["features.conv0", "features.denseblock1"])
+        XCTAssertEqual(tuned.headLRMultiplier, 10)
+        let plain = try plan("")
+        XCTAssertEqual(plain.freeze, [])
+        XCTAssertNil(plain.headLRMultiplier)
     }
 
     /// Every default a run trains with is the declared one: the plan of a file that leaves everything out carries

@@ -211,28 +211,41 @@ public final class ResNet {
         guard let a = acts, a.lastBatch == input.n, a.h == input.h, a.w == input.w else {
             preconditionFailure("\(displayName) backward without a training forward on this input's shape \(input.shape)")
         }
-        let ws = workspace, n = input.n
+        let ws = workspace, n = input.n, reach = store.backwardReach(inputGradient: inputGrad != nil)
         /// Buffer `g` of the two gradient buffers seen as a map shaped like `m`.
         func gradient(_ g: Int, like m: FeatureMap) -> FeatureMap {
             FeatureMap(a.gradients[g].data, n: m.n, h: m.h, w: m.w, c: m.c, stride: m.c)
         }
+        // From the head back; the pass ends where nothing before a point trains (see `BackwardReach`).
+        guard reach.output(of: fc.bias) else { return }
         var current = 0
         let last = a.maps.last!.map(batch: n)
+        let toFeatures = reach.input(of: fc.weight)
         prof("head", .backward) {
-            fc.backward(a.features.data, dLogits.data, dx: a.dFeatures.data, batch: n)
-            GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, gradient(current, like: last), accumulate: false)
+            fc.backward(a.features.data, dLogits.data, dx: toFeatures ? a.dFeatures.data : nil, batch: n)
+            if toFeatures {
+                GlobalAvgPool.backward(a.dFeatures.data, ldy: config.featureChannels, gradient(current, like: last), accumulate: false)
+            }
         }
+        guard toFeatures else { return }
         for i in stride(from: blocks.count - 1, through: 0, by: -1) {
             let block = blocks[i].block
             let x = a.maps[i].map(batch: n), y = a.maps[i + 1].map(batch: n)
             // An identity block's input gradient starts as its masked output gradient, in the same buffer.
             let target = block.join.downsample == nil ? current : 1 - current
-            block.backward(x, y, gradient(current, like: y), dx: gradient(target, like: x), ws)
+            let toInput = reach.input(of: block.firstParameter)
+            block.backward(x, y, gradient(current, like: y), dx: toInput ? gradient(target, like: x) : nil, reach, ws)
+            guard toInput else { return }
             current = target
         }
         let pooled = a.maps[0].map(batch: n)
         prof("maxpool", .backward) { maxpool.backward(a.stemAct.map(batch: n), gradient(current, like: pooled), a.dStem.map(batch: n)) }
-        prof("bn+relu", .backward) { bn1.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), a.dStem.map(batch: n), relu: true, accumulate: false) }
+        let toStem = reach.input(of: bn1.weight)
+        prof("bn+relu", .backward) {
+            bn1.backward(a.stemOut.map(batch: n), a.dStem.map(batch: n), toStem ? a.dStem.map(batch: n) : nil,
+                         relu: true, accumulate: false)
+        }
+        guard toStem else { return }
         prof("conv7x7 stem", .backward) { conv1.backward(input.map, a.dStem.map(batch: n), dx: inputGrad?.map, ws) }
     }
 }
@@ -252,4 +265,5 @@ extension ResNet: Network {
     public var classes: Int { config.classes }
     public var headName: String { "fc" }
     public var displayName: String { config.displayName }
+    public var spec: ModelSpec { .resNet(config) }
 }

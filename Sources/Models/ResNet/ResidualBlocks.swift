@@ -19,9 +19,13 @@ protocol ResidualBlock: AnyObject {
     /// own buffers (sized by `allocate`) for backward; without it (evaluation without a training plan) to
     /// scratch shared by all blocks, and the block needs no `allocate`. Training always keeps.
     func forward(_ x: FeatureMap, _ y: FeatureMap, training: Bool, keep: Bool, _ ws: Workspace)
-    /// Backward of the last training forward on `x`: dy = ∂L/∂y (overwritten) → dx = ∂L/∂x (written). Without a
-    /// downsample, dx must be dy's memory.
-    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace)
+    /// Backward of the last training forward on `x`: dy = ∂L/∂y (overwritten) → dx = ∂L/∂x (written; nil when
+    /// `reach` does not ask for the block's input gradient). Without a downsample, dx must be dy's memory. Goes
+    /// back inside the block only as far as `reach` asks; frozen weights get no gradient.
+    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, _ reach: BackwardReach,
+                  _ ws: Workspace)
+    /// The first parameter it declares (its conv1's weight; see `BackwardReach`).
+    var firstParameter: Param { get }
 }
 
 extension ResidualBlock {
@@ -41,17 +45,24 @@ extension ResidualBlock {
         prof(convName(conv2), .forward) { conv2.forward(a1, t2, ws, inputBlock: block) }
     }
 
-    /// Backward of `frontForward`: dt2 = ∂L/∂t2 → dx += ∂L/∂x, recomputing ReLU(bn1(t1)). Adds onto the shortcut's
-    /// share already in dx (the masked ∂L/∂y itself for an identity shortcut).
+    /// Backward of `frontForward`: dt2 = ∂L/∂t2 → dx += ∂L/∂x (when given), recomputing ReLU(bn1(t1)) for conv2's
+    /// weight gradient. Adds onto the shortcut's share already in dx (the masked ∂L/∂y itself for an identity
+    /// shortcut). Stops where `reach` says nothing further back trains.
     func frontBackward(_ conv1: Conv2D, _ bn1: BatchNorm2D, _ conv2: Conv2D, _ x: FeatureMap, _ t1: FeatureMap,
-                       _ dt2: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+                       _ dt2: FeatureMap, dx: FeatureMap?, _ reach: BackwardReach, _ ws: Workspace) {
         let a1 = ws.map(ResNetScratch.frontActivation, like: t1)
         let block = conv2.inputBlock(a1)
-        prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
+        if !conv2.weight.frozen {
+            prof("bn+relu recompute", .backward) { bn1.apply(t1, a1, relu: true, outputBlock: block) }
+        }
         let da1 = ws.map(ResNetScratch.frontActivationGradient, like: t1)
-        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: da1, ws, inputBlock: block) }
+        let toA1 = reach.input(of: conv2.weight)
+        prof(convName(conv2), .backward) { conv2.backward(a1, dt2, dx: toA1 ? da1 : nil, ws, inputBlock: block) }
+        guard toA1 else { return }
         let dt1 = block == 0 ? da1 : ws.map(ResNetScratch.frontGradient, like: t1)
-        prof("bn+relu", .backward) { bn1.backward(t1, da1, dt1, relu: true, accumulate: false, dyBlock: block) }
+        let toT1 = reach.input(of: bn1.weight)
+        prof("bn+relu", .backward) { bn1.backward(t1, da1, toT1 ? dt1 : nil, relu: true, accumulate: false, dyBlock: block) }
+        guard toT1 else { return }
         prof(convName(conv1), .backward) { conv1.backward(x, dt1, dx: dx, accumulate: true, ws) }
     }
 }
@@ -99,11 +110,14 @@ final class BasicBlock: ResidualBlock {
         savedBatch = training ? x.n : 0
     }
 
-    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+    var firstParameter: Param { conv1.weight }
+
+    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, _ reach: BackwardReach,
+                  _ ws: Workspace) {
         requireTrainingForward(savedBatch, x, "residual block")
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n)
-        let dt2 = join.backward(t2, x, y, dy, dx: dx, ws)
-        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, ws)
+        guard let dt2 = join.backward(t2, x, y, dy, dx: dx, reach, ws) else { return }
+        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, reach, ws)
     }
 }
 
@@ -170,17 +184,23 @@ final class BottleneckBlock: ResidualBlock {
         savedBatch = training ? x.n : 0
     }
 
-    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap, _ ws: Workspace) {
+    var firstParameter: Param { conv1.weight }
+
+    func backward(_ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?, _ reach: BackwardReach,
+                  _ ws: Workspace) {
         requireTrainingForward(savedBatch, x, "residual block")
         let t1 = t1.map(batch: x.n), t2 = t2.map(batch: x.n), t3 = t3.map(batch: x.n)
-        let dt3 = join.backward(t3, x, y, dy, dx: dx, ws)
+        guard let dt3 = join.backward(t3, x, y, dy, dx: dx, reach, ws) else { return }
         prof("bn+relu+conv1x1", .backward) { FusedBottleneck.weightGradient(bn2, conv3, t2, dt3, ws) }
+        guard reach.input(of: conv3.weight) else { return }
         let da2 = ws.map(ResNetScratch.bottleneckActivationGradient, like: t2)
         let dt2 = ws.map(ResNetScratch.bottleneckGradient, like: t2)
+        let toT2 = reach.input(of: bn2.weight)
         prof("conv1x1+bn+relu", .backward) {
-            FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: dt2, accumulate: false)
+            FusedBottleneck.backwardData(bn2, conv3, t2, dt3, da: da2, dx: toT2 ? dt2 : nil, accumulate: false)
         }
-        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, ws)
+        guard toT2 else { return }
+        frontBackward(conv1, bn1, conv2, x, t1, dt2, dx: dx, reach, ws)
     }
 }
 

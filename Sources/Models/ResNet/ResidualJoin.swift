@@ -111,10 +111,12 @@ final class ResidualJoin {
     }
 
     /// Given y and dy = ∂L/∂y (overwritten with the masked gradient g), returns ∂L/∂t (in scratch) and, with a
-    /// downsample, writes its share of ∂L/∂x into `dx` (=, not +=). Without one, the identity's share is g, which
-    /// the caller keeps by letting dx alias dy. Accumulates the BN, SE and downsample parameter gradients.
-    func backward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap,
-                  _ ws: Workspace) -> FeatureMap {
+    /// downsample, writes its share of ∂L/∂x into `dx` (=, not +=; nil: the block's input gradient is not wanted).
+    /// Without one, the identity's share is g, which the caller keeps by letting dx alias dy. Accumulates the BN,
+    /// SE and downsample parameter gradients that train. Returns nil when `reach` needs no ∂L/∂t (nothing in the
+    /// branch before its last BN, nor before the block, trains).
+    func backward(_ t: FeatureMap, _ x: FeatureMap, _ y: FeatureMap, _ dy: FeatureMap, dx: FeatureMap?,
+                  _ reach: BackwardReach, _ ws: Workspace) -> FeatureMap? {
         precondition(y.isDense && dy.isDense && y.rows == dy.rows && y.c == dy.c)
         requireTrainingForward(savedBatch, t, "residual join")
         prof("relu", .backward) {
@@ -125,9 +127,16 @@ final class ResidualJoin {
         if let d = downsample {
             let s = shortcut.map(batch: t.n)
             let ds = ws.map(ResNetScratch.shortcutGradient, like: s)
-            prof("bn", .backward) { d.norm.backward(s, dy, ds, relu: false, accumulate: false) }
-            prof("downsample " + convName(d.conv), .backward) { d.conv.backward(x, ds, dx: dx, accumulate: false, ws) }
+            let toShortcut = dx != nil || !d.conv.weight.frozen
+            prof("bn", .backward) { d.norm.backward(s, dy, toShortcut ? ds : nil, relu: false, accumulate: false) }
+            if toShortcut {
+                prof("downsample " + convName(d.conv), .backward) { d.conv.backward(x, ds, dx: dx, accumulate: false, ws) }
+            }
         }
+        // The branch's end: its BN and SE (declared before the downsample) have work when they or anything before
+        // them trains; ∂L/∂t is needed when something before the BN does.
+        guard reach.output(of: se?.fc2.bias ?? norm.bias) else { return nil }
+        let toBranch = reach.input(of: norm.weight)
         let dt = ws.map(ResNetScratch.branchGradient, like: t)
         if let se {
             let u = ws.map(ResNetScratch.normalizedBranch, like: t)
@@ -135,11 +144,12 @@ final class ResidualJoin {
                 norm.apply(t, u, relu: false)
                 se.backward(u, dy, dt, accumulate: false)
             }
-            prof("bn", .backward) { norm.backward(t, dt, dt, relu: false, accumulate: false) }  // element-wise: in place is safe
+            // element-wise: in place is safe
+            prof("bn", .backward) { norm.backward(t, dt, toBranch ? dt : nil, relu: false, accumulate: false) }
         } else {
-            prof("bn", .backward) { norm.backward(t, dy, dt, relu: false, accumulate: false) }
+            prof("bn", .backward) { norm.backward(t, dy, toBranch ? dt : nil, relu: false, accumulate: false) }
         }
-        return dt
+        return toBranch ? dt : nil
     }
 }
 

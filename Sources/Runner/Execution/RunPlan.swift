@@ -90,7 +90,8 @@ public struct RunPlan: Equatable {
         }
         let earlyStop = t.earlyStop.map { EarlyStopping(metric: $0.metric, patience: $0.patience, minDelta: $0.minDelta) }
         return TrainingConfig(epochs: t.epochs, batchSize: t.batchSize, optimizer: optimizer, schedule: schedule,
-                              selection: t.selection, earlyStop: earlyStop)
+                              selection: t.selection, earlyStop: earlyStop, freeze: t.freeze ?? [],
+                              headLRMultiplier: o.headLRMultiplier.map(Float.init))
     }
 
     /// The Datasets split. Split seeds default to one value (`SplitSection.defaultSeed`), so all runs share one split.
