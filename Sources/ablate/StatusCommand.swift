@@ -43,6 +43,8 @@ struct StatusCommand: ParsableCommand {
             var status = r.status.rawValue
             if r.holderHasExited(seenFrom: Provenance.host) {
                 status += " (its process exited; the next `ablate run` resumes it)"
+            } else if r.status == .finished, let stop = r.stoppedEarlyAt {
+                status += " (stopped early after epoch \(stop))"
             } else if r.status == .running, let beat = r.heartbeat {
                 status += " (\(Int(now.timeIntervalSince(beat)))s ago, \(r.host ?? "?"))"
             }
