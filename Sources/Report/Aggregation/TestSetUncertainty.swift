@@ -49,7 +49,9 @@ final class TestSetUncertainty {
     /// Groups of every finished run's test predictions in `input` (its `testGrouping`, else one group per image).
     convenience init(_ input: ReportInput) {
         self.init(runs: input.runs.filter { $0.status == .finished }, positiveClass: input.positiveClass,
-                  pluralUnit: input.sharedTestGrouping?.pluralUnit ?? "images")
+                  // A k-fold view whose configurations are all partial has no scored run: its runs still name the unit.
+                  pluralUnit: input.sharedTestGrouping?.pluralUnit ?? input.runs.compactMap(\.testGrouping).first?.pluralUnit
+                    ?? "images")
     }
 
     /// Groups of `runs`' predictions (each run's `testGrouping`, else one group per image).
