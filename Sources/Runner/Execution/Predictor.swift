@@ -38,16 +38,6 @@ public enum Predictor {
     public static func predict(store: RunStore, runID: Int64, images: [String], maxPixels: Int? = nil) throws -> [ImagePrediction] {
         let run = try store.run(id: runID)
         let config = try RunConfig.decode(json: run.configJSON)
-        guard let checkpoint = run.checkpointPath else {
-            throw PredictError.noWeights(runID: runID, path: nil)
-        }
-        guard FileManager.default.fileExists(atPath: checkpoint) else { throw PredictError.noWeights(runID: runID, path: checkpoint) }
-        let selectsOnValidation = config.training.selection != .last
-        let selected = URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent(RunFiles.selectedWeights)
-        if selectsOnValidation && !FileManager.default.fileExists(atPath: selected.path) {
-            throw PredictError.noWeights(runID: runID, path: selected.path)
-        }
-        try ForeignCheckpoints.requireOwned(checkpoint: checkpoint, run: run, store: store)
         // Class names: the class folders of the images the run was evaluated on.
         var names: [Int: String] = [:]
         for p in try store.predictions(runID: runID, kind: .last) where names[p.prediction.label] == nil {
@@ -56,11 +46,12 @@ public enum Predictor {
         let classes = config.model.classes ?? max(2, (names.keys.max() ?? 1) + 1)
         let classNames = (0..<classes).map { names[$0] ?? "class \($0)" }
         let plan = try RunPlan(config)
-        let net = try plan.model(classes: classes).build(seed: 0)
-        if selectsOnValidation {
-            try net.store.load(from: selected)
-        } else {
-            _ = try Checkpoint.loadWeights(net, from: URL(fileURLWithPath: checkpoint))
+        // The one loader of a run's weights by kind (`selected` is the last epoch's when the run keeps its last).
+        let net: any Network
+        do {
+            (net, _) = try ExternalEvaluation.loadWeights(run, store: store, config: config, classes: classes, kind: .selected)
+        } catch ExternalEvaluationError.noWeights(_, _, let path) {
+            throw PredictError.noWeights(runID: runID, path: run.checkpointPath == nil ? nil : path)
         }
 
         let files = images.map { ImageFile(path: $0, label: 0) }
