@@ -17,6 +17,12 @@ public struct DataBenchmarkResult: Codable, Equatable, Sendable {
     /// Later epochs: assemble every batch from the cache (augment + normalise into NHWC floats), no prefetch overlap.
     public let assemblySecondsPerEpoch: [Double]
     public let assemblyMedianSecondsPerEpoch: Double
+    /// The near-duplicate audit's two stages on the decoded images: every image's appearance signature (all cores),
+    /// then the comparison of a random 20% against the other 80% (`NearDuplicateSearch.run`).
+    public let signatureSeconds: [Double]
+    public let signatureMedianSeconds: Double
+    public let nearDuplicateSearchSeconds: Double
+    public let nearDuplicatePairs: Int
 
     enum CodingKeys: String, CodingKey {
         case root, size, images, threads, skipped
@@ -28,6 +34,10 @@ public struct DataBenchmarkResult: Codable, Equatable, Sendable {
         case decodeMedianSeconds = "decode_median_seconds"
         case assemblySecondsPerEpoch = "assembly_seconds_per_epoch"
         case assemblyMedianSecondsPerEpoch = "assembly_median_seconds_per_epoch"
+        case signatureSeconds = "signature_seconds"
+        case signatureMedianSeconds = "signature_median_seconds"
+        case nearDuplicateSearchSeconds = "near_duplicate_search_seconds"
+        case nearDuplicatePairs = "near_duplicate_pairs"
     }
 }
 
@@ -63,12 +73,27 @@ public enum DataBenchmark {
             }
             assemblyTimes.append(-clock.timeIntervalSinceNow)
         }
+        var signatureTimes: [Double] = []
+        var signatures: [AppearanceSignature] = []
+        for _ in 0..<repeats {
+            clock = Date()
+            signatures = NearDuplicateAudit.signatures(loaded)
+            signatureTimes.append(-clock.timeIntervalSinceNow)
+        }
+        // The split a run makes by default (random 80/20), so the pair count is the one `data audit` compares.
+        let split = try DatasetSplit(files: loaded.files, config: SplitConfig(strategy: .random, testFraction: 0.2,
+                                                                              seed: 0, groupKey: nil))
+        clock = Date()
+        _ = NearDuplicateSearch.run(queries: split.test.map { signatures[$0] }, references: split.train.map { signatures[$0] })
+        let searchSeconds = -clock.timeIntervalSinceNow
         return DataBenchmarkResult(
             root: index.root, size: options.size, images: loaded.count, skippedFiles: loaded.skipped.count,
             skipped: loaded.skipped,
             threads: ProcessInfo.processInfo.activeProcessorCount, batchSize: batchSize, augmented: augmentation != nil,
             scanSeconds: scanSeconds, decodeSeconds: decodeTimes, decodeMedianSeconds: median(decodeTimes),
-            assemblySecondsPerEpoch: assemblyTimes, assemblyMedianSecondsPerEpoch: median(assemblyTimes))
+            assemblySecondsPerEpoch: assemblyTimes, assemblyMedianSecondsPerEpoch: median(assemblyTimes),
+            signatureSeconds: signatureTimes, signatureMedianSeconds: median(signatureTimes),
+            nearDuplicateSearchSeconds: searchSeconds, nearDuplicatePairs: split.test.count * split.train.count)
     }
 
     static func median(_ values: [Double]) -> Double {

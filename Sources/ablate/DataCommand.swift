@@ -134,7 +134,7 @@ extension DataCommand {
 
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time the first-epoch decode+resize into the cache and the per-epoch batch assembly from it.")
+            abstract: "Time the first-epoch decode+resize into the cache, the per-epoch batch assembly from it, and the near-duplicate audit's signatures and comparison.")
 
         @Argument(help: "ImageFolder dataset.") var directory: String
         @Option(help: "Model input side in pixels.") var size = 224
@@ -179,6 +179,11 @@ extension DataCommand {
             print(String(format: "assembly   %.3f s per epoch median, batch %d, %@; epochs: %@",
                          result.assemblyMedianSecondsPerEpoch, batch, noAugment ? "no augmentation" : "augmented",
                          seconds(result.assemblySecondsPerEpoch)))
+            print(String(format: "signatures %.3f s median (%.0f images/s; near-duplicate audit); runs: %@",
+                         result.signatureMedianSeconds, Double(result.images) / result.signatureMedianSeconds,
+                         seconds(result.signatureSeconds)))
+            print(String(format: "near-dups  %.3f s to compare a random 20%% with the other 80%% (%d pairs)",
+                         result.nearDuplicateSearchSeconds, result.nearDuplicatePairs))
         }
     }
 }

@@ -76,6 +76,22 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.err.contains("features.denseblock4, features.norm5, classifier"), bad.err)
     }
 
+    /// `ablate data bench` times decoding, batch assembly and both stages of the near-duplicate audit; the
+    /// comparison covers the default split's test × train pairs.
+    func testDataBenchTimesTheNearDuplicateAudit() throws {
+        let data = dir.appendingPathComponent("data").path
+        XCTAssertEqual(try ablate(["data", "synth", "--out", data, "--per-class", "10", "--size", "32"]).status, 0)
+        let r = try ablate(["data", "bench", data, "--size", "32", "--repeats", "2", "--epochs", "1", "--json"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        XCTAssertEqual((object["signature_seconds"] as? [Double])?.count, 2, r.out)
+        XCTAssertGreaterThan(object["signature_median_seconds"] as? Double ?? 0, 0)
+        XCTAssertGreaterThan(object["near_duplicate_search_seconds"] as? Double ?? 0, 0)
+        XCTAssertEqual(object["near_duplicate_pairs"] as? Int, 4 * 16, r.out)
+        let text = try ablate(["data", "bench", data, "--size", "32", "--repeats", "1", "--epochs", "1"])
+        XCTAssertTrue(text.out.contains("signatures ") && text.out.contains("(64 pairs)"), text.out)
+    }
+
     func testDryRunListsEveryRunWithItsHash() throws {
         let file = "experiments/monkeypox.yaml"
         let data = dir.appendingPathComponent("monkeypox").path

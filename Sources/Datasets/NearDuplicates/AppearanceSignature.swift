@@ -32,13 +32,10 @@ public struct AppearanceSignature: Sendable {
     /// From interleaved RGB bytes (`width`×`height`×3), e.g. a slot of `ImageCache`.
     public init(rgb: UnsafePointer<UInt8>, width: Int, height: Int) {
         let n = Self.greySide
-        let floats = UnsafeMutablePointer<Float>.allocate(capacity: n * n * 3)
-        defer { floats.deallocate() }
-        resampleRGB(rgb, width: width, height: height,
-                    region: PixelRegion(x: 0, y: 0, width: Double(width), height: Double(height)),
-                    outWidth: n, outHeight: n, into: floats)
-        var grey = [Float](repeating: 0, count: n * n)
-        for i in 0..<(n * n) { grey[i] = 0.299 * floats[3 * i] + 0.587 * floats[3 * i + 1] + 0.114 * floats[3 * i + 2] }
+        let grey = [Float](unsafeUninitializedCapacity: n * n) { buffer, count in
+            resampleLuma(rgb, width: width, height: height, outWidth: n, outHeight: n, into: buffer.baseAddress!)
+            count = n * n
+        }
         self.init(grey64: grey, borders: Self.blackBorders(rgb: rgb, width: width, height: height))
     }
 
