@@ -66,3 +66,93 @@ float nd_part_correlation(const float *thumb, int m, const double *table, int si
     if (length < 1e-6) return 0;
     return dot(thumb, part, m * m) / (float)sqrt(length);
 }
+
+// Largest correlation of two unit-length polar images (`rings` rings of `samples` angles) over every rotation
+// (a cyclic shift of the angle) and its mirror (the angle reversed).
+float nd_rotation_correlation(const float *q, const float *r, int rings, int samples) {
+    // Each ring of r twice in a row (as it is, then reversed: the mirror), so a rotation is an offset, not a modulo.
+    enum { max_len = 64 * 256 };
+    static _Thread_local float twice[2 * max_len];
+    if (rings * samples > max_len / 2) return -1;
+    float best = -1;
+    for (int mirror = 0; mirror < 2; mirror++) {
+        for (int k = 0; k < rings; k++)
+            for (int a = 0; a < samples; a++) {
+                float v = r[k * samples + (mirror ? (samples - a) % samples : a)];
+                twice[k * 2 * samples + a] = v;
+                twice[k * 2 * samples + samples + a] = v;
+            }
+        for (int s = 0; s < samples; s++) {
+            float sum = 0;
+            for (int k = 0; k < rings; k++) sum += dot(q + k * samples, twice + k * 2 * samples + s, samples);
+            if (sum > best) best = sum;
+        }
+    }
+    return best;
+}
+
+// max over 8 rows of `rows` (8 × n, back to back) of row · v: the 8 running sums of each row stay in registers
+// while v's values are loaded once (n a multiple of 8).
+static float best_of_8_dots(const float *rows, const float *v, int n) {
+    float acc[8][8] = {{0}};
+    for (int i = 0; i < n; i += 8)
+        for (int o = 0; o < 8; o++)
+            for (int k = 0; k < 8; k++) acc[o][k] += rows[o * n + i + k] * v[i + k];
+    float best = -1;
+    for (int o = 0; o < 8; o++) {
+        float s = ((acc[o][0] + acc[o][1]) + (acc[o][2] + acc[o][3])) + ((acc[o][4] + acc[o][5]) + (acc[o][6] + acc[o][7]));
+        if (s > best) best = s;
+    }
+    return best;
+}
+
+void nd_zoom_scores(const float *query_thumbs, const float *query_centres, int orientations, int scales, int thumb_len,
+                    const float *ref_thumbs, const float *ref_centres, int count, float *zoom) {
+    for (int r = 0; r < count; r++) {
+        const float *rt = ref_thumbs + (long)r * thumb_len, *rc = ref_centres + (long)r * scales * thumb_len;
+        float best = -1;
+        for (int s = 0; s < scales; s++) {
+            if (orientations == 8 && thumb_len % 8 == 0) {
+                float a = best_of_8_dots(query_thumbs, rc + (long)s * thumb_len, thumb_len);
+                float b = best_of_8_dots(query_centres + (long)s * orientations * thumb_len, rt, thumb_len);
+                if (a > best) best = a;
+                if (b > best) best = b;
+                continue;
+            }
+            for (int o = 0; o < orientations; o++) {
+                float a = dot(query_thumbs + (long)o * thumb_len, rc + (long)s * thumb_len, thumb_len);
+                float b = dot(query_centres + ((long)s * orientations + o) * thumb_len, rt, thumb_len);
+                if (a > best) best = a;
+                if (b > best) best = b;
+            }
+        }
+        zoom[r] = best;
+    }
+}
+
+void nd_resample_luma(const uint8_t *rgb, int width, int height, int out_width, int out_height,
+                      const int *h_first, const float *h_weights, int h_taps,
+                      const int *v_first, const float *v_weights, int v_taps, float *scratch, float *out) {
+    float *luma = scratch, *rows = scratch + width;
+    for (int y = 0; y < height; y++) {
+        const uint8_t *p = rgb + (long)y * width * 3;
+        for (int x = 0; x < width; x++) luma[x] = 0.299f * p[3 * x] + 0.587f * p[3 * x + 1] + 0.114f * p[3 * x + 2];
+        float *row = rows + (long)y * out_width;
+        for (int o = 0; o < out_width; o++) {
+            const float *w = h_weights + o * h_taps, *l = luma + h_first[o];
+            float sum = 0;
+            for (int k = 0; k < h_taps; k++) sum += w[k] * l[k];
+            row[o] = sum;
+        }
+    }
+    for (int o = 0; o < out_height; o++) {
+        float *dst = out + (long)o * out_width;
+        for (int i = 0; i < out_width; i++) dst[i] = 0;
+        for (int k = 0; k < v_taps; k++) {
+            float w = v_weights[o * v_taps + k];
+            if (w == 0) continue;
+            const float *src = rows + (long)(v_first[o] + k) * out_width;
+            for (int i = 0; i < out_width; i++) dst[i] += w * src[i];
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import CNearDuplicate
+
 /// Separable triangle-filter (bilinear) resampling that widens the filter when shrinking, the scheme of PIL's
 /// `Image.resize(BILINEAR)` and torchvision's `Resize(antialias=True)`, computed in float without rounding between
 /// the two passes.
@@ -128,41 +130,16 @@ public enum Resize {
 
 /// The luma (0.299 R + 0.587 G + 0.114 B) of a whole RGB8 image resampled to `outWidth`×`outHeight` floats in
 /// 0…255: the same filter as `resampleRGB`, applied to one channel computed first (both are linear, so this is
-/// `resampleRGB` followed by the luma, up to float rounding, at a third of the filter work).
+/// `resampleRGB` followed by the luma, up to float rounding, at a third of the filter work). The loops are C's
+/// (CNearDuplicate), as the near-duplicate audit runs them for every image.
 func resampleLuma(_ source: UnsafePointer<UInt8>, width: Int, height: Int, outWidth: Int, outHeight: Int,
                   into output: UnsafeMutablePointer<Float>) {
     let horizontal = AxisWeights(inputLength: width, outputLength: outWidth, start: 0, span: Double(width))
     let vertical = AxisWeights(inputLength: height, outputLength: outHeight, start: 0, span: Double(height))
-    let luma = UnsafeMutablePointer<Float>.allocate(capacity: width)
-    let temporary = UnsafeMutablePointer<Float>.allocate(capacity: height * outWidth)
-    defer { luma.deallocate(); temporary.deallocate() }
-    horizontal.weights.withUnsafeBufferPointer { weights in
-        let taps = horizontal.taps
-        for y in 0..<height {
-            let row = source + y * width * 3
-            for x in 0..<width {
-                luma[x] = 0.299 * Float(row[3 * x]) + 0.587 * Float(row[3 * x + 1]) + 0.114 * Float(row[3 * x + 2])
-            }
-            let outRow = temporary + y * outWidth
-            for o in 0..<outWidth {
-                var sum: Float = 0
-                let first = horizontal.first[o]
-                for k in 0..<taps { sum += weights[o * taps + k] * luma[first + k] }
-                outRow[o] = sum
-            }
-        }
-    }
-    vertical.weights.withUnsafeBufferPointer { weights in
-        let taps = vertical.taps
-        for o in 0..<outHeight {
-            let outRow = output + o * outWidth
-            for i in 0..<outWidth { outRow[i] = 0 }
-            for k in 0..<taps {
-                let w = weights[o * taps + k]
-                if w == 0 { continue }
-                let inRow = temporary + (vertical.first[o] + k) * outWidth
-                for i in 0..<outWidth { outRow[i] += w * inRow[i] }
-            }
-        }
-    }
+    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: width + height * outWidth)
+    defer { scratch.deallocate() }
+    let hFirst = horizontal.first.map(Int32.init), vFirst = vertical.first.map(Int32.init)
+    nd_resample_luma(source, Int32(width), Int32(height), Int32(outWidth), Int32(outHeight),
+                     hFirst, horizontal.weights, Int32(horizontal.taps), vFirst, vertical.weights, Int32(vertical.taps),
+                     scratch, output)
 }

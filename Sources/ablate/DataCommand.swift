@@ -32,7 +32,7 @@ extension DataCommand {
         var size = 224
         @Option(help: "Refuse images with more pixels than this (after JPEG DCT scaling), as data.max_pixels of a run.")
         var maxPixels = ImageDecoder.defaultMaxPixels
-        @Flag(help: "Also list the closest cross-split pairs found by appearance (pHash, thumbnails, rotation-invariant rings).")
+        @Flag(help: "Also list the closest cross-split pairs by appearance (thumbnails, rotation-invariant rings, content, zoom).")
         var nearDuplicates = false
         @Flag(help: "Print the audit as JSON.") var json = false
 
@@ -73,9 +73,11 @@ extension DataCommand {
                   + "training files (\(audit.groupsOnBothSides) groups on both sides)")
             if let near = audit.nearDuplicates {
                 for c in near.comparisons {
-                    print("near-dups  \(c.sentence) (\(c.flaggedByHash) by pHash alone)")
+                    print("near-dups  \(c.sentence) (\(c.flaggedByHash) within \(near.thresholds.hamming) pHash bits)")
                 }
-                if near.hashOnly { print("           too many pairs for the correlations: pHash only") }
+                if near.hashOnly {
+                    print("           too many pairs to compare all: only pairs within \(near.thresholds.hamming) pHash bits were compared")
+                }
                 if nearDuplicates { printNearDuplicates(near) }
             }
             print("skipped    \(audit.skippedFiles) files")

@@ -7,6 +7,9 @@ import Foundation
 ///   product is a correlation that ignores brightness and contrast (colour changes, jitter, noise, blur);
 /// - `polar`: per ring around the centre, the magnitudes of the first Fourier harmonics along the ring: the same for
 ///   any rotation about the centre and any mirror, which the 8 orientations alone do not cover;
+/// - `ringDetail`: the rings themselves without their slow variation along the angle (harmonics 0–2), to confirm a
+///   ring-spectrum match at the rotation where the detail lines up (magnitudes alone match any two images with a
+///   blob at the same distance from the centre);
 /// - `content`: for an image with black borders (a copy shifted with black fill), the thumbnail of what is left
 ///   and where that part lies in the source, per orientation; compared against the other image's same part.
 public struct AppearanceSignature: Sendable {
@@ -17,6 +20,12 @@ public struct AppearanceSignature: Sendable {
     /// The 8 orientations' thumbnails back to back (8 × 256).
     let thumbnails: [Float]
     let polar: [Float]
+    /// `rings` × `ringSamples`, unit length.
+    let ringDetail: [Float]
+    /// Per scale in `centreScales`, the unit-length thumbnail of the image's centre (that fraction of each side),
+    /// back to back: compared with other images' whole thumbnails, they find zoomed copies.
+    let centres: [Float]
+    static let centreScales: [Double] = [0.9, 0.8, 0.7, 0.6]
     /// Summed-area table of the 64×64 grey image, (65×65), for thumbnails of any part of it.
     let integral: [Double]
     let content: [ContentCrop]
@@ -49,10 +58,25 @@ public struct AppearanceSignature: Sendable {
         hashes = PerceptualHash.orientations(grey32: Self.boxDownsample(grey, side: n, factor: 2))
         let thumbnail = Self.boxDownsample(grey, side: n, factor: n / Self.thumbnailSide)
         thumbnails = Orientation.all.flatMap { Self.unitLength($0.apply(thumbnail, side: Self.thumbnailSide)) }
-        polar = Self.polarSpectrum(grey)
+        (polar, ringDetail) = Self.polarSignals(grey)
         integral = Self.summedArea(grey, side: n)
+        centres = Self.centreScales.flatMap { [integral] scale in
+            let margin = Int((Double(n) * (1 - scale) / 2).rounded())
+            let centre = Self.thumbnail(of: integral, side: n, rows: margin..<(n - margin), columns: margin..<(n - margin))
+            return Self.unitLength(centre)
+        }
         content = borders == Borders() ? [] : Orientation.all.enumerated().compactMap { index, o in
             Self.contentCrop(o.apply(grey, side: n), borders: o.apply(borders), orientation: index)
+        }
+    }
+
+    /// The centre thumbnails in the 8 orientations, per scale (scales × 8 × 256): a query's side of the zoom
+    /// comparison (a permutation keeps them unit length).
+    var orientedCentres: [Float] {
+        let t = Self.thumbnailSide * Self.thumbnailSide
+        return (0..<Self.centreScales.count).flatMap { k in
+            let centre = Array(centres[(k * t)..<((k + 1) * t)])
+            return Orientation.all.flatMap { $0.apply(centre, side: Self.thumbnailSide) }
         }
     }
 
@@ -159,7 +183,11 @@ public struct AppearanceSignature: Sendable {
     /// rotation adds stay out), sampled bilinearly, normalised for brightness and contrast, then per ring the
     /// magnitudes of harmonics 0–8 along the ring: rotating the image shifts each ring, mirroring reverses it,
     /// and neither changes the magnitudes.
-    static func polarSpectrum(_ grey: [Float]) -> [Float] {
+    /// The detail keeps harmonics from this one up (below it: the ring's mean and the slow swell a blob off the
+    /// centre gives every ring).
+    static let firstDetailHarmonic = 6
+
+    static func polarSignals(_ grey: [Float]) -> (spectrum: [Float], detail: [Float]) {
         let n = greySide, centre = Double(n - 1) / 2
         var samples = [Float](repeating: 0, count: rings * ringSamples)
         for r in 0..<rings {
@@ -182,7 +210,24 @@ public struct AppearanceSignature: Sendable {
                 spectrum[r * harmonics + h] = Float((re * re + im * im).squareRoot())
             }
         }
-        return unitLength(spectrum)
+        var detail = centred
+        for r in 0..<rings {
+            for h in 0..<firstDetailHarmonic {
+                var re = 0.0, im = 0.0
+                for a in 0..<ringSamples {
+                    let k = (h * a) % ringSamples
+                    re += Double(centred[r * ringSamples + a]) * ringCosines[k]
+                    im -= Double(centred[r * ringSamples + a]) * ringSines[k]
+                }
+                // x[a] = Σ_h c_h·Re(X_h·e^{2πiha/64}) with c_0 = 1/64 and 2/64 above.
+                let scale = (h == 0 ? 1.0 : 2.0) / Double(ringSamples)
+                for a in 0..<ringSamples {
+                    let k = (h * a) % ringSamples
+                    detail[r * ringSamples + a] -= Float(scale * (re * ringCosines[k] - im * ringSines[k]))
+                }
+            }
+        }
+        return (unitLength(spectrum), unitLength(detail))
     }
 
     static let ringCosines = (0..<ringSamples).map { cos(2 * Double.pi * Double($0) / Double(ringSamples)) }

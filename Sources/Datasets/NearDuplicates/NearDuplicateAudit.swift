@@ -8,7 +8,8 @@ import Foundation
 public struct NearDuplicateAudit: Codable, Equatable, Sendable {
     public let thresholds: NearDuplicateThresholds
     public let comparisons: [NearDuplicateComparison]
-    /// True when the sets were too large for the correlations and only pHash was compared.
+    /// True when the sets were too large to compare every pair: only pairs within `thresholds.hamming` pHash bits
+    /// were compared (before the ring detail existed: only pHash was).
     public let hashOnly: Bool
 
     enum CodingKeys: String, CodingKey {
@@ -37,7 +38,7 @@ public struct NearDuplicateAudit: Codable, Equatable, Sendable {
                                     thresholds: thresholds, closestPairs: closestPairs)
         }
         self.init(thresholds: thresholds, comparisons: comparisons,
-                  hashOnly: pairs.contains { $0.1.count * $0.3.count > NearDuplicateSearch.maxCorrelatedPairs })
+                  hashOnly: pairs.contains { NearDuplicateSearch.comparesCandidatesOnly(queries: $0.1.count, references: $0.3.count) })
     }
 
     /// The test-against-train comparison (every split has one).
@@ -68,7 +69,7 @@ public struct NearDuplicateComparison: Codable, Equatable, Sendable {
     public let referenceFiles: Int
     /// Query images with at least one near-duplicate among the references.
     public let flagged: Int
-    /// Of those, the ones the pHash alone finds.
+    /// Of those, the ones within `thresholds.hamming` pHash bits of their match (what pHash alone would find).
     public let flaggedByHash: Int
     /// The query images' closest references, most similar first (near-duplicates or not).
     public let closest: [NearDuplicatePair]
@@ -115,9 +116,10 @@ public struct NearDuplicatePair: Codable, Equatable, Sendable {
     public let query: String
     public let reference: String
     public let hamming: Int
-    /// The strongest of the three correlations.
+    /// The strongest of the correlations (thumbnail, ring spectra, content, zoom).
     public let similarity: Double
-    /// The signal that flagged the pair (`phash`, `thumbnail`, `rings`, `content`), or `none`.
+    /// The signal that flagged the pair (`thumbnail`, `rings`, `content`, `zoom`; `phash` in records made before
+    /// pHash stopped deciding alone), or `none`.
     public let signal: String
 
     public init(query: String, reference: String, hamming: Int, similarity: Double, signal: String) {
