@@ -184,7 +184,8 @@ public struct AppearanceSignature: Sendable {
     /// magnitudes of harmonics 0–8 along the ring: rotating the image shifts each ring, mirroring reverses it,
     /// and neither changes the magnitudes.
     /// The detail keeps harmonics from this one up (below it: the ring's mean and the slow swell a blob off the
-    /// centre gives every ring).
+    /// centre gives every ring). From 3 the detail, at 0.7, still confirmed 7% of distinct generated images (1.3%
+    /// from 6); from 10 it found 2–6 fewer monkeypox copies per split.
     static let firstDetailHarmonic = 6
 
     static func polarSignals(_ grey: [Float]) -> (spectrum: [Float], detail: [Float]) {
@@ -197,7 +198,11 @@ public struct AppearanceSignature: Sendable {
             }
         }
         let centred = unitLength(samples)
+        // Per ring, X_h = Σ_a x[a]·e^{−2πiha/64} for h < `harmonics` (≥ `firstDetailHarmonic`): the spectrum keeps
+        // |X_h|; the detail subtracts the harmonics below `firstDetailHarmonic`, x[a] = Σ_h c_h·Re(X_h·e^{2πiha/64})
+        // with c_0 = 1/64 and 2/64 above.
         var spectrum = [Float](repeating: 0, count: rings * harmonics)
+        var detail = centred
         for r in 0..<rings {
             for h in 0..<harmonics {
                 var re = 0.0, im = 0.0
@@ -208,18 +213,7 @@ public struct AppearanceSignature: Sendable {
                     im -= Double(centred[r * ringSamples + a]) * ringSines[k]
                 }
                 spectrum[r * harmonics + h] = Float((re * re + im * im).squareRoot())
-            }
-        }
-        var detail = centred
-        for r in 0..<rings {
-            for h in 0..<firstDetailHarmonic {
-                var re = 0.0, im = 0.0
-                for a in 0..<ringSamples {
-                    let k = (h * a) % ringSamples
-                    re += Double(centred[r * ringSamples + a]) * ringCosines[k]
-                    im -= Double(centred[r * ringSamples + a]) * ringSines[k]
-                }
-                // x[a] = Σ_h c_h·Re(X_h·e^{2πiha/64}) with c_0 = 1/64 and 2/64 above.
+                guard h < firstDetailHarmonic else { continue }
                 let scale = (h == 0 ? 1.0 : 2.0) / Double(ringSamples)
                 for a in 0..<ringSamples {
                     let k = (h * a) % ringSamples
