@@ -169,6 +169,14 @@ final class CrossValidationTests: XCTestCase {
         let statement = try ReportTables.targetStatement(input)
         XCTAssertTrue(statement.contains("no verdict yet for base"), statement)
 
+        // No seed of any configuration complete: nothing is pooled, and the text says so instead of "0 patients".
+        var early = input
+        early.runs.removeAll { $0.fold?.fold == 1 }
+        let earlySummary = try ReportTables.summary(early)
+        XCTAssertTrue(earlySummary.contains("95% interval (bootstrap over patients (none scored yet))"), earlySummary)
+        let earlySection = try ReportTables.crossValidation(early)
+        XCTAssertFalse(earlySummary.contains(" 0 patients") || earlySection.contains(" 0 patients"), earlySection)
+
         // A planned seed without any run is missing too.
         var planned = Self.input()
         planned.plannedSeedsPerConfiguration = 3

@@ -30,6 +30,10 @@ final class TestSetUncertainty {
     let groupKeys: [String]
     let pluralUnit: String
     let draws: [[Int32]]
+
+    /// "113 patients", or "patients (none scored yet)" while no run of the view has predictions (a k-fold view
+    /// before any seed has every fold).
+    var counted: String { groupKeys.isEmpty ? "\(pluralUnit) (none scored yet)" : "\(groupKeys.count) \(pluralUnit)" }
     private let index: [String: Int]
     private var cache: [String: [ResampledMetric: (sample: Double, resampled: [Double])]] = [:]
 

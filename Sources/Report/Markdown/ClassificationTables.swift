@@ -34,7 +34,7 @@ extension ReportTables {
             + "precision = TP/(TP+FP); ROC-AUC ranks the softmax probability of \(positive) (ties count ½; 0.5 is "
             + "chance). Mean ± std over seeds" + (pooled ? " of the out-of-fold predictions (each seed's folds pooled)" : "")
             + "; in brackets the 95% interval of the mean from a cluster bootstrap over "
-            + "the \(pooled ? "data" : "test") set's \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit).\n\n"
+            + "the \(pooled ? "data" : "test") set's \(uncertainty.counted).\n\n"
             + table.render()
     }
 

@@ -29,7 +29,7 @@ extension ReportTables {
             accuracy: { $0.headlineTestAccuracy }, predictions: { $0.run.headlinePredictions },
             clusterOf: grouping.map { grouping in { grouping.group(of: $0) } },
             mcnemarTitle: grouping.map { "McNemar per seed (clustered by \($0.unit))" } ?? "McNemar per seed",
-            bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
+            bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.counted))",
                         delta: { uncertainty.difference(candidate: $0, baseline: $1, .accuracy) }))
         let baselines = Set(pairs.map(\.baseline))
         let against = baselines.count == 1 ? baselines.first! : "its baseline"
@@ -99,7 +99,7 @@ extension ReportTables {
                                        predictions: { $0.run.headlinePredictions },
                                        clusterOf: grouping.map { grouping in { grouping.group(of: $0) } })
             },
-            bootstrap: (title: "95% interval of Δ out of fold (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
+            bootstrap: (title: "95% interval of Δ out of fold (paired bootstrap over \(uncertainty.counted))",
                         delta: { candidate, baseline in
                             guard let name = candidate.first?.configuration, let base = baseline.first?.configuration,
                                   let (c, b, seeds) = completeInBoth(name, base, seeds: Set(candidate.map(\.seed))) else { return nil }
@@ -114,8 +114,8 @@ extension ReportTables {
             \(uncertainty.pluralUnit) and trained with the same seed. The 95% CI of Δ and the paired t-test are over \
             these pairs; the folds' training sets overlap, so the pairs are not independent and the t-test is \
             somewhat liberal (Nadeau & Bengio 2003). The out-of-fold bootstrap interval pools each seed's folds (every \
-            \(uncertainty.pluralUnit.dropLast()) tested once per seed) and resamples all \(uncertainty.groupKeys.count) \
-            \(uncertainty.pluralUnit), the same drawn for both configurations, over the seeds both completed: it says how much \
+            \(uncertainty.pluralUnit.dropLast()) tested once per seed) and resamples all \(uncertainty.counted), \
+            the same drawn for both configurations, over the seeds both completed: it says how much \
             Δ depends on which cases the data set happens to hold. The verdict uses the paired t-test at \
             α = \(NumberFormat.fixed(significanceLevel, digits: 2)); with n pairs it has n − 1 degrees of freedom. \(familyNote)
             """

@@ -19,7 +19,7 @@ extension ReportTables {
                              + cv.configurations.map { SummaryCell.meanStd($0.accuracyOfFold[fold] ?? []) })
         }
         try table.addRow(["mean ± std over folds", ""] + cv.configurations.map { SummaryCell.meanStd($0.foldMeans) })
-        try table.addRow(["out of fold (pooled)", "\(uncertainty.groupKeys.count) \(uncertainty.pluralUnit)"]
+        try table.addRow(["out of fold (pooled)", "\(uncertainty.counted)"]
                          + judgements.map { j in
                              j.estimate.map { e in NumberFormat.fixed(e.value) + (e.interval.map { " " + NumberFormat.interval($0) } ?? "") }
                                  ?? "—" })
@@ -27,8 +27,8 @@ extension ReportTables {
             + "trains on the others, so over one seed every \(uncertainty.pluralUnit.dropLast()) is tested exactly once. "
             + "A fold's cell: \(rule.adjective.lowercased()) test accuracy, mean ± std over the seeds that finished it. "
             + "Out of fold: each seed's \(folds) runs pooled into one prediction per image, accuracy as the mean over "
-            + "seeds with its 95% interval from a cluster bootstrap over all \(uncertainty.groupKeys.count) "
-            + "\(uncertainty.pluralUnit) (every seed scored on the same drawn \(uncertainty.pluralUnit)). It differs from the "
+            + "seeds with its 95% interval from a cluster bootstrap over all \(uncertainty.counted) "
+            + "(every seed scored on the same drawn \(uncertainty.pluralUnit)). It differs from the "
             + "mean over folds when folds differ in size. Seeds: \(cv.seeds.map(String.init).joined(separator: ", ")).\n\n"
             + table.render()
         let partial = cv.configurations.filter { !$0.isComplete }

@@ -41,7 +41,7 @@ extension ReportTables {
 
             var table = MarkdownTable(columns: [
                 .init("Configuration"), .init("Weights"), .init("Runs", .right), .init("Accuracy (mean ± std)", .right),
-                .init("95% interval (bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))", .right),
+                .init("95% interval (bootstrap over \(uncertainty.counted))", .right),
                 .init("Sensitivity", .right), .init("Specificity", .right), .init("ROC-AUC", .right),
             ])
             for group in groups {
@@ -81,7 +81,7 @@ extension ReportTables {
                     accuracy: { result($0, $0.run.headlineKind)?.accuracy },
                     predictions: { result($0, $0.run.headlineKind)?.predictions },
                     mcnemarTitle: input.isCrossValidated ? "McNemar per run (fold, seed)" : "McNemar per seed",
-                    bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))",
+                    bootstrap: (title: "95% interval of Δ (paired bootstrap over \(uncertainty.counted))",
                                 delta: { candidate, baseline in
                                     let lift = { (runs: [ReportRun]) in runs.compactMap { run in
                                         groups.flatMap(\.finished).first { $0.run == run }.flatMap { asRun($0, $0.run.headlineKind) }

@@ -16,7 +16,7 @@ public enum ReportTables {
             + (cv == nil ? [.init("Seeds finished", .right), .init("\(rule.adjective) test acc (mean ± std over seeds)", .right)]
                 : [.init("Runs finished (folds × seeds)", .right),
                    .init("Out-of-fold \(rule.adjective.lowercased()) test acc (mean ± std over seeds)", .right)]) + [
-            .init("95% interval (bootstrap over \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit))", .right),
+            .init("95% interval (bootstrap over \(uncertainty.counted))", .right),
             .init("Target ≥ \(NumberFormat.fixed(input.targetAccuracy, digits: 3))")]
             + (cv == nil ? [] : [.init("\(rule.adjective) test acc per fold (mean ± std over folds)", .right)]) + [
             .init("Best-epoch test acc (picked on test: optimistic)", .right),
@@ -101,7 +101,7 @@ public enum ReportTables {
                 + "pooled, so every test image counts once per seed), mean over seeds"
         var text = "**Target (test accuracy ≥ \(target)): \(overall.rawValue).** Judged per configuration on the "
             + headline + ", with its 95% interval from a cluster bootstrap over the "
-            + (cv == nil ? "test set's" : "data set's") + " \(uncertainty.groupKeys.count) \(uncertainty.pluralUnit): "
+            + (cv == nil ? "test set's" : "data set's") + " \(uncertainty.counted): "
             + clauses.joined(separator: "; ") + ". "
             + "Reached means the whole interval is at or above the target, not reached that it is below, undetermined "
             + "that it contains the target."
