@@ -1,3 +1,4 @@
+import CNearDuplicate
 import Foundation
 import XCTest
 @testable import Datasets
@@ -140,6 +141,29 @@ final class NearDuplicateTests: XCTestCase {
         let now = try JSONDecoder().decode(NearDuplicateThresholds.self, from: try JSONEncoder().encode(NearDuplicateThresholds.standard))
         XCTAssertEqual(now, .standard)
         XCTAssertTrue(now.summary.contains("ring detail at the best rotation") && now.summary.contains("enlarged centre"), now.summary)
+    }
+
+    /// The ring detail lines up a copy turned by any angle, mirrored or not, and does not line up another scene.
+    func testRingDetailLinesUpTurnedAndMirroredCopiesOnly() {
+        func detail(_ a: AppearanceSignature, _ b: AppearanceSignature) -> Float {
+            nd_rotation_correlation(a.ringDetail, b.ringDetail, Int32(AppearanceSignature.rings),
+                                    Int32(AppearanceSignature.ringSamples))
+        }
+        for seed: UInt64 in 1...4 {
+            let image = Self.scene(seed: seed)
+            let original = AppearanceSignature(image: image)
+            let mirrored = Self.warp(image) { x, y in (Double(image.width - 1) - x, y) }
+            for degrees in [33.0, 140.0] {
+                let turned = detail(AppearanceSignature(image: Self.rotated(image, degrees: degrees)), original)
+                print("ring detail, seed \(seed), turned \(degrees)°: \(turned)")
+                XCTAssertGreaterThan(turned, 0.85, "seed \(seed), \(degrees)°")
+                XCTAssertGreaterThan(detail(AppearanceSignature(image: Self.rotated(mirrored, degrees: degrees)), original), 0.85,
+                                     "seed \(seed), mirrored, \(degrees)°")
+            }
+            let other = detail(AppearanceSignature(image: Self.scene(seed: seed + 100)), original)
+            XCTAssertLessThan(other, Float(NearDuplicateThresholds.standard.rotation!), "seed \(seed)")
+            print("ring detail, another scene, seed \(seed): \(other)")
+        }
     }
 
     func testMultiIndexTableFindsExactlyWhatTheScanFinds() {
