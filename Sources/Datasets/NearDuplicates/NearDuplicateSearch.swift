@@ -146,23 +146,19 @@ public enum NearDuplicateSearch {
             var thumb = [Float](repeating: -1, count: count), ring = [Float](repeating: -1, count: count)
             var zoom = [Float](repeating: -1, count: count)
             let scales = AppearanceSignature.centreScales.count, queryCentres = q.orientedCentres
-            hashes.withUnsafeBufferPointer { h in thumbnails.withUnsafeBufferPointer { th in polar.withUnsafeBufferPointer { po in
-                if all {
-                    nd_scores(q.hashes, q.thumbnails, Int32(q.hashes.count), Int32(t), q.polar, Int32(p),
-                              h.baseAddress!, th.baseAddress!, po.baseAddress!, Int32(count), &hamming, &thumb, &ring)
-                    nd_zoom_scores(q.thumbnails, queryCentres, 8, Int32(scales), Int32(t), th.baseAddress!, centres, Int32(count), &zoom)
-                    return
+            let orientations = Int32(q.hashes.count)
+            hashes.withUnsafeBufferPointer { h in thumbnails.withUnsafeBufferPointer { th in
+            polar.withUnsafeBufferPointer { po in centres.withUnsafeBufferPointer { ce in
+                // Every reference in one pass, or each candidate as a one-reference pass at its offset.
+                let passes = all ? [(reference: 0, count: count, slot: 0)] : candidates.enumerated().map { ($1, 1, $0) }
+                for (j, n, slot) in passes {
+                    nd_scores(q.hashes, q.thumbnails, orientations, Int32(t), q.polar, Int32(p),
+                              h.baseAddress! + j, th.baseAddress! + j * t, po.baseAddress! + j * p, Int32(n),
+                              &hamming[slot], &thumb[slot], &ring[slot])
+                    nd_zoom_scores(q.thumbnails, queryCentres, orientations, Int32(scales), Int32(t),
+                                   th.baseAddress! + j * t, ce.baseAddress! + j * scales * t, Int32(n), &zoom[slot])
                 }
-                for (n, j) in candidates.enumerated() {
-                    nd_scores(q.hashes, q.thumbnails, Int32(q.hashes.count), Int32(t), q.polar, Int32(p),
-                              h.baseAddress! + j, th.baseAddress! + j * t, po.baseAddress! + j * p, 1,
-                              &hamming[n], &thumb[n], &ring[n])
-                    centres.withUnsafeBufferPointer { ce in
-                        nd_zoom_scores(q.thumbnails, queryCentres, 8, Int32(scales), Int32(t), th.baseAddress! + j * t,
-                                       ce.baseAddress! + j * scales * t, 1, &zoom[n])
-                    }
-                }
-            } } }
+            } } } }
             return candidates.enumerated().map { n, j in
                 let r = signatures[j]
                 // Black fill dominates the outer rings of a shifted copy: two shifted images of different scenes
